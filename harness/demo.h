@@ -1,0 +1,26 @@
+// `laco demo`: every method inside one encoder, as a quick look at what each
+// does to the token grid and what it costs. Not a benchmark (that is
+// `laco run --eval efficiency`): a median of three forward passes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "harness/encoder.h"
+
+namespace laco {
+
+struct DemoOptions {
+  EncoderOptions encoder = EncoderOptions().image_size(378).patch_size(14).width(128).depth(8).heads(4).mlp_dim(512);
+  double placement = 0.25;
+  int64_t ratio = 2;
+  GridPolicy grid_policy = GridPolicy::kPad;
+  int64_t batch = 2;
+  int64_t threads = 2;
+  uint64_t seed = 0;
+};
+
+/// Runs the demo and returns the printed table.
+std::string run_demo(const DemoOptions& options);
+
+}  // namespace laco

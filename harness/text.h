@@ -1,0 +1,20 @@
+// Small text helpers for messages and for parsing option values strictly.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace laco {
+
+/// "a, b, c" for messages that list the allowed values.
+std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
+
+/// Whole-string parses: "12x" or "" give nullopt, never a partial value.
+std::optional<int64_t> parse_int(const std::string& text);
+std::optional<double> parse_double(const std::string& text);
+/// true/false, 1/0, on/off.
+std::optional<bool> parse_bool(const std::string& text);
+
+}  // namespace laco

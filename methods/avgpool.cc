@@ -1,0 +1,32 @@
+#include "methods/avgpool.h"
+
+#include <torch/torch.h>
+
+#include "harness/error.h"
+
+namespace laco {
+
+AvgPoolImpl::AvgPoolImpl(CompressorOptions options) : CompressorImpl("avgpool", std::move(options)) {
+  if (options_.resolved_out_dim() != options_.dim())
+    fail("method 'avgpool' has no weights: out_dim must equal dim ({}), got {}", options_.dim(), options_.out_dim());
+}
+
+torch::Tensor AvgPoolImpl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>&) {
+  // The same reduction as laco's shortcut, so that laco with zero_init equals
+  // avgpool bit for bit; AvgPool.EqualsAvgPool2d checks it independently.
+  const int64_t r = ratio();
+  return channel_group_mean(space_to_channel(x, grid, r), r * r);
+}
+
+MethodInfo avgpool_method() {
+  MethodInfo info;
+  info.name = "avgpool";
+  info.summary = "r x r average pooling; non-parametric (the LaCo shortcut alone)";
+  info.make = [](const CompressorOptions& o, const MethodOptions& mo) -> Compressor {
+    OptionReader("avgpool", mo, {});
+    return std::make_shared<AvgPoolImpl>(o);
+  };
+  return info;
+}
+
+}  // namespace laco

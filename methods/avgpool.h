@@ -1,0 +1,22 @@
+// `avgpool`: r x r average pooling, non-parametric; LaCo's shortcut on its own.
+#pragma once
+
+#include <torch/nn/pimpl.h>
+
+#include "methods/registry.h"
+
+namespace laco {
+
+/// Usage: AvgPool c(CompressorOptions(C).ratio(2)); c->forward(x, {24, 24});
+class AvgPoolImpl : public CompressorImpl {
+ public:
+  explicit AvgPoolImpl(CompressorOptions options);
+
+ protected:
+  torch::Tensor compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) override;
+};
+TORCH_MODULE(AvgPool);
+
+MethodInfo avgpool_method();
+
+}  // namespace laco

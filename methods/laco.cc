@@ -1,0 +1,54 @@
+#include "methods/laco.h"
+
+#include <torch/torch.h>
+
+#include "harness/error.h"
+#include "harness/init.h"
+#include "methods/pixel_shuffle.h"
+
+namespace laco {
+
+LacoImpl::LacoImpl(CompressorOptions options, LacoOptions laco)
+    : CompressorImpl("laco", std::move(options)), laco_(laco) {
+  if (laco_.residual() && options_.resolved_out_dim() != options_.dim())
+    fail("method 'laco': the residual shortcut lives in the input space, so out_dim must equal dim ({}), got {} "
+         "(or set residual=false)",
+         options_.dim(), options_.out_dim());
+  const int64_t r = ratio();
+  mlp1 = register_module("mlp1", make_shuffle_mlp(r * r * options_.dim(), options_.resolved_out_dim()));
+  init_reference_weights(*this);
+  if (laco_.zero_init()) {
+    torch::NoGradGuard no_grad;
+    mlp1[3]->as<torch::nn::Linear>()->weight.zero_();
+  }
+}
+
+torch::Tensor LacoImpl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>&) {
+  const int64_t r = ratio();
+  auto s = space_to_channel(x, grid, r);
+  auto y = mlp1->forward(s);
+  return laco_.residual() ? y + channel_group_mean(s, r * r) : y;
+}
+
+torch::Tensor LacoImpl::shortcut(const torch::Tensor& x, Grid grid) {
+  check_input(x, grid);
+  const int64_t r = ratio();
+  const Prepared p = prepare(x, grid);
+  return channel_group_mean(space_to_channel(p.x, p.grid, r), r * r);
+}
+
+MethodInfo laco_method() {
+  MethodInfo info;
+  info.name = "laco";
+  info.summary = "pixel_shuffle branch + non-parametric averaged shortcut: Y = MLP(S) + A(S)";
+  info.options = {{"residual", "bool, default true: add the shortcut A(S); false gives pixel_shuffle"},
+                  {"zero_init", "bool, default false: zero the last Linear so Y = A(S) at initialisation"}};
+  info.make = [keys = info.option_keys()](const CompressorOptions& o, const MethodOptions& mo) -> Compressor {
+    OptionReader reader("laco", mo, keys);
+    return std::make_shared<LacoImpl>(
+        o, LacoOptions().residual(reader.get_bool("residual", true)).zero_init(reader.get_bool("zero_init", false)));
+  };
+  return info;
+}
+
+}  // namespace laco

@@ -1,0 +1,60 @@
+#include "methods/pixel_shuffle.h"
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+#include "harness/error.h"
+#include "harness/init.h"
+
+namespace laco {
+
+torch::nn::Sequential make_shuffle_mlp(int64_t in, int64_t out) {
+  return torch::nn::Sequential(torch::nn::LayerNorm(torch::nn::LayerNormOptions({in})),
+                               torch::nn::Linear(in, out), torch::nn::GELU(), torch::nn::Linear(out, out));
+}
+
+PixelShuffleImpl::PixelShuffleImpl(CompressorOptions options) : CompressorImpl("pixel_shuffle", std::move(options)) {
+  const int64_t r = ratio();
+  mlp1 = register_module("mlp1", make_shuffle_mlp(r * r * options_.dim(), options_.resolved_out_dim()));
+  init_reference_weights(*this);
+}
+
+torch::Tensor PixelShuffleImpl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>&) {
+  return mlp1->forward(space_to_channel(x, grid, ratio()));
+}
+
+std::map<std::string, torch::Tensor> PixelShuffleImpl::reference_outputs(const torch::Tensor& x, Grid grid,
+                                                                         const std::vector<torch::Tensor>& features) {
+  auto outputs = CompressorImpl::reference_outputs(x, grid, features);
+  const Prepared p = prepare(x, grid);
+  outputs["output.shuffled"] = space_to_channel(p.x, p.grid, ratio());
+  return outputs;
+}
+
+CompressorOptions internvl_options(const ReferenceConfig& config) {
+  if (config.has("ps_version") && config.get("ps_version") != "v2")
+    fail("{}: ps_version '{}' is not supported (allowed: v2; v1 transposes the merged grid)", config.source(),
+         config.get("ps_version"));
+  const double scale = config.get_double("scale_factor");
+  const int64_t r = scale > 0 ? std::llround(1.0 / scale) : 0;
+  if (r < 2 || r > 4 || std::abs(1.0 / static_cast<double>(r) - scale) > 1e-9)
+    fail("{}: scale_factor {} is not 1/r for r in 2, 3, 4 (allowed: 0.5, 0.333.., 0.25)", config.source(), scale);
+  return CompressorOptions(config.get_int("vit_hidden")).out_dim(config.get_int("llm_hidden")).ratio(r);
+}
+
+MethodInfo pixel_shuffle_method() {
+  MethodInfo info;
+  info.name = "pixel_shuffle";
+  info.summary = "space-to-channel + MLP (InternVL mlp1: LN -> Linear -> GELU -> Linear)";
+  info.make = [](const CompressorOptions& o, const MethodOptions& mo) -> Compressor {
+    OptionReader("pixel_shuffle", mo, {});
+    return std::make_shared<PixelShuffleImpl>(o);
+  };
+  info.make_reference = [](const ReferenceConfig& config) -> Compressor {
+    return std::make_shared<PixelShuffleImpl>(internvl_options(config));
+  };
+  return info;
+}
+
+}  // namespace laco

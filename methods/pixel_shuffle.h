@@ -1,0 +1,34 @@
+// `pixel_shuffle`: space-to-channel then InternVL's mlp1 projector.
+#pragma once
+
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/pimpl.h>
+
+#include "methods/registry.h"
+
+namespace laco {
+
+/// LayerNorm(in) -> Linear(in, out) -> GELU -> Linear(out, out): InternVL's
+/// mlp1, whose state_dict names (0, 1, 3) the modules below keep.
+torch::nn::Sequential make_shuffle_mlp(int64_t in, int64_t out);
+
+/// Y = mlp1(s2c(X, r)). Usage: PixelShuffle c(CompressorOptions(C).ratio(2)); c->forward(x, grid);
+class PixelShuffleImpl : public CompressorImpl {
+ public:
+  explicit PixelShuffleImpl(CompressorOptions options);
+  std::map<std::string, torch::Tensor> reference_outputs(const torch::Tensor& x, Grid grid,
+                                                         const std::vector<torch::Tensor>& features) override;
+  torch::nn::Sequential mlp1{nullptr};
+
+ protected:
+  torch::Tensor compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) override;
+};
+TORCH_MODULE(PixelShuffle);
+
+/// The options of InternVL's pixel_shuffle + mlp1 (keys vit_hidden,
+/// llm_hidden, scale_factor, ps_version v2); shared with laco.
+CompressorOptions internvl_options(const ReferenceConfig& config);
+
+MethodInfo pixel_shuffle_method();
+
+}  // namespace laco

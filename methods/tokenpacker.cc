@@ -1,0 +1,128 @@
+#include "methods/tokenpacker.h"
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+#include "harness/attention.h"
+#include "harness/error.h"
+#include "harness/init.h"
+
+namespace laco {
+namespace {
+
+int64_t default_heads(int64_t dim) {
+  for (int64_t h = std::max<int64_t>(1, dim / 128); h > 1; --h)
+    if (dim % h == 0) return h;
+  return 1;
+}
+
+torch::nn::Sequential make_kv_proj(int64_t kv_dim, int64_t dim) {
+  return torch::nn::Sequential(torch::nn::Linear(kv_dim, dim), torch::nn::GELU(), torch::nn::Linear(dim, dim));
+}
+
+torch::nn::LayerNorm make_ln(int64_t dim) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)); }
+
+}  // namespace
+
+std::vector<int64_t> tokenpacker_level_blocks(int64_t k) {
+  if (k < 1) fail("tokenpacker: block k must be >= 1, got {}", k);
+  std::vector<int64_t> blocks;
+  for (double f : {1.0 / 2.0, 2.0 / 3.0, 11.0 / 12.0, 1.0}) {
+    const int64_t b = std::max<int64_t>(1, std::llround(f * static_cast<double>(k)));
+    if (std::find(blocks.begin(), blocks.end(), b) == blocks.end()) blocks.push_back(b);
+  }
+  return blocks;
+}
+
+PackedAttentionImpl::PackedAttentionImpl(int64_t dim, int64_t heads) : heads_(heads) {
+  if (heads < 1 || dim % heads != 0) fail("tokenpacker: {} heads do not divide width {}", heads, dim);
+  in_proj_weight = register_parameter("in_proj_weight", torch::empty({3 * dim, dim}));
+  in_proj_bias = register_parameter("in_proj_bias", torch::zeros({3 * dim}));
+  out_proj = register_module("out_proj", torch::nn::Linear(dim, dim));
+  torch::nn::init::xavier_uniform_(in_proj_weight);
+}
+
+torch::Tensor PackedAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+  const auto w = in_proj_weight.chunk(3, 0);
+  const auto b = in_proj_bias.chunk(3, 0);
+  const int64_t m = q.size(0), e = q.size(2), d = e / heads_;
+  auto split = [&](const torch::Tensor& t) { return t.view({m, t.size(1), heads_, d}).transpose(1, 2); };
+  auto qh = split(torch::nn::functional::linear(q, w[0], b[0]));
+  auto kh = split(torch::nn::functional::linear(k, w[1], b[1]));
+  auto vh = split(torch::nn::functional::linear(v, w[2], b[2]));
+  auto out = attention(qh, kh, vh).transpose(1, 2).reshape({m, q.size(1), e});
+  return out_proj->forward(out);
+}
+
+TokenPackerImpl::TokenPackerImpl(CompressorOptions options, TokenPackerOptions tp)
+    : CompressorImpl("tokenpacker", std::move(options)) {
+  const int64_t dim = options_.dim(), out = options_.resolved_out_dim();
+  const int64_t levels = options_.block() > 0 ? static_cast<int64_t>(feature_blocks().size()) : 1;
+  heads_ = tp.heads() > 0 ? tp.heads() : default_heads(dim);
+  kv_dim_ = tp.kv_dim() > 0 ? tp.kv_dim() : dim * levels;
+  q_proj_1 = register_module("q_proj_1", torch::nn::Linear(torch::nn::LinearOptions(dim, dim).bias(false)));
+  k_proj_1 = register_module("k_proj_1", make_kv_proj(kv_dim_, dim));
+  v_proj_1 = register_module("v_proj_1", make_kv_proj(kv_dim_, dim));
+  ln_q_1 = register_module("ln_q_1", make_ln(dim));
+  ln_k_1 = register_module("ln_k_1", make_ln(dim));
+  ln_v_1 = register_module("ln_v_1", make_ln(dim));
+  clip_attn = register_module("clip_attn", PackedAttention(dim, heads_));
+  mlp = register_module("mlp", torch::nn::Sequential(torch::nn::Linear(dim, out), torch::nn::GELU(),
+                                                     torch::nn::Linear(out, out)));
+  // The reference re-initialises every Linear (out_proj included) after
+  // nn.MultiheadAttention has put xavier_uniform on the packed in-projection.
+  init_reference_weights(*this);
+}
+
+std::vector<int64_t> TokenPackerImpl::feature_blocks() const {
+  return options_.block() > 0 ? tokenpacker_level_blocks(options_.block()) : std::vector<int64_t>{};
+}
+
+torch::Tensor TokenPackerImpl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) {
+  namespace F = torch::nn::functional;
+  const int64_t r = ratio(), b = x.size(0), dim = x.size(2);
+  const Grid out{grid.h / r, grid.w / r};
+  auto kv = features.empty() ? x : torch::cat(features, -1);
+  if (kv.size(2) != kv_dim_)
+    fail("method 'tokenpacker': key/value features have {} channels, the method was built for kv_dim {}", kv.size(2),
+         kv_dim_);
+
+  auto q = F::interpolate(tokens_to_image(x, grid), F::InterpolateFuncOptions()
+                                                        .size(std::vector<int64_t>{out.h, out.w})
+                                                        .mode(torch::kBilinear)
+                                                        .align_corners(false));
+  auto query = ln_q_1->forward(q_proj_1->forward(image_to_tokens(q)));
+  auto key = ln_k_1->forward(k_proj_1->forward(kv));
+  auto value = ln_v_1->forward(v_proj_1->forward(kv));
+
+  // Window (i, j) holds the r x r keys at (r*i + di, r*j + dj): exactly the
+  // channel groups of space-to-channel, one row of the attention batch each.
+  const int64_t windows = b * out.tokens();
+  auto key_w = space_to_channel(key, grid, r).view({windows, r * r, dim});
+  auto value_w = space_to_channel(value, grid, r).view({windows, r * r, dim});
+  auto packed = clip_attn->forward(query.reshape({windows, 1, dim}), key_w, value_w);
+  return mlp->forward(packed.view({b, out.tokens(), dim}));
+}
+
+MethodInfo tokenpacker_method() {
+  MethodInfo info;
+  info.name = "tokenpacker";
+  info.summary = "TokenPacker: downsampled queries attend to their r x r window of multi-level keys/values";
+  info.options = {{"heads", "int, default 0 = largest divisor of dim not above dim/128"}};
+  info.make = [keys = info.option_keys()](const CompressorOptions& o, const MethodOptions& mo) -> Compressor {
+    OptionReader reader("tokenpacker", mo, keys);
+    return std::make_shared<TokenPackerImpl>(o, TokenPackerOptions().heads(reader.get_int("heads", 0)));
+  };
+  info.make_reference = [](const ReferenceConfig& config) -> Compressor {
+    return std::make_shared<TokenPackerImpl>(CompressorOptions(config.get_int("embed_dim"))
+                                                 .out_dim(config.get_int("hidden_size"))
+                                                 .ratio(config.get_int("scale_factor")),
+                                             TokenPackerOptions()
+                                                 .heads(config.get_int("num_heads"))
+                                                 .kv_dim(config.get_int("kv_dim")));
+  };
+  return info;
+}
+
+}  // namespace laco

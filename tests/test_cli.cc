@@ -1,0 +1,62 @@
+// The `laco` binary end to end: exit codes and messages a user sees.
+#include "tests/test_util.h"
+
+namespace laco {
+namespace {
+
+const std::string kLaco = LACO_BIN;
+
+TEST(Cli, ParityPassesAndReportsEachOutput) {
+  const std::string dir = test::parity_dir();
+  if (dir.empty()) GTEST_SKIP() << "no shared/parity folder (set LACO_PARITY_DIR to point at one)";
+  auto r = test::run_command(kLaco + " parity " + dir + "/pixel_shuffle.safetensors");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("output.shuffled"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("parity: PASS"), std::string::npos) << r.output;
+}
+
+TEST(Cli, ParityExitsNonZeroWhenTheErrorExceedsTheTolerance) {
+  const std::string dir = test::parity_dir();
+  if (dir.empty()) GTEST_SKIP() << "no shared/parity folder (set LACO_PARITY_DIR to point at one)";
+  // TokenPacker agrees to ~2e-8, so a 1e-12 tolerance must fail.
+  auto r = test::run_command(kLaco + " parity " + dir + "/tokenpacker_s2.safetensors --tol 1e-12");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("parity: FAIL"), std::string::npos) << r.output;
+}
+
+TEST(Cli, ErrorsNameTheProblemAndExitNonZero) {
+  auto r = test::run_command(kLaco + " parity /nonexistent/case.safetensors");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("laco: error: /nonexistent/case.safetensors: cannot open file"), std::string::npos)
+      << r.output;
+
+  r = test::run_command(kLaco + " demo --ratio 5 --depth 2 --width 16 --heads 2 --mlp-dim 16");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("ratio 5 is not supported (allowed: 2, 3, 4"), std::string::npos) << r.output;
+
+  r = test::run_command(kLaco + " demo --grid-policy crop");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--grid-policy: unknown grid policy 'crop' (allowed: pad, interpolate, error)"),
+            std::string::npos)
+      << r.output;
+
+  r = test::run_command(kLaco + " nosuchcommand");
+  EXPECT_NE(r.status, 0);
+}
+
+TEST(Cli, DemoRunsEveryMethod) {
+  auto r = test::run_command(kLaco + " demo --image-size 54 --patch-size 2 --width 16 --depth 4 --heads 2 --mlp-dim 32");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* m : {"none", "avgpool", "pixel_shuffle", "laco", "ldpv2", "tokenpacker"})
+    EXPECT_NE(r.output.find(std::string("| ") + m), std::string::npos) << m;
+  EXPECT_NE(r.output.find("14x14"), std::string::npos) << r.output;
+}
+
+TEST(Cli, MethodsListsTheRegistry) {
+  auto r = test::run_command(kLaco + " methods");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("zero_init"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace laco

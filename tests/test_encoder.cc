@@ -1,0 +1,148 @@
+#include <torch/torch.h>
+
+#include "harness/attention.h"
+#include "harness/encoder.h"
+#include "methods/registry.h"
+#include "tests/test_util.h"
+
+namespace laco {
+namespace {
+
+// A 27 x 27 grid like SigLIP at 384 px, at toy width.
+EncoderOptions tiny_encoder() {
+  return EncoderOptions().image_size(54).patch_size(2).width(16).depth(4).heads(2).mlp_dim(32);
+}
+
+Compressor make_for(const std::string& method, int64_t r, int64_t k, GridPolicy policy = GridPolicy::kPad) {
+  return make_compressor(method, CompressorOptions(16).ratio(r).block(k).grid_policy(policy));
+}
+
+TEST(Encoder, PaperShapeGivesA27By27Grid) {
+  EXPECT_EQ(EncoderOptions().grid(), (Grid{27, 27}));
+  EXPECT_EQ(tiny_encoder().grid(), (Grid{27, 27}));
+}
+
+TEST(Encoder, TokenCountAfterBlockKIsCeilHOverRTimesCeilWOverR) {
+  torch::manual_seed(10);
+  auto images = torch::randn({2, 3, 54, 54});
+  for (const auto& method : method_names())
+    for (int64_t r : {2, 3, 4}) {
+      VisionEncoder enc(tiny_encoder());
+      enc->set_compressor(make_for(method, r, 2), 2);
+      torch::NoGradGuard no_grad;
+      auto out = enc->forward(images, {1, 2, 3, 4});
+      const int64_t side = method == "none" ? 27 : (27 + r - 1) / r;
+      EXPECT_EQ(out.grid, (Grid{side, side})) << method << " r=" << r;
+      EXPECT_EQ(enc->output_grid(), out.grid);
+      EXPECT_EQ(out.tokens.sizes(), (std::vector<int64_t>{2, side * side, 16}));
+      EXPECT_EQ(out.hidden.at(1).size(1), 729);
+      EXPECT_EQ(out.hidden.at(2).size(1), 729) << "block k's own state is taken before compression";
+      EXPECT_EQ(out.hidden.at(3).size(1), side * side) << method;
+      EXPECT_EQ(out.hidden.at(4).size(1), side * side) << method;
+    }
+}
+
+TEST(Encoder, CompressingAfterTheLastBlockEqualsCompressingTheOutput) {
+  torch::manual_seed(11);
+  auto images = torch::randn({2, 3, 54, 54});
+  const int64_t depth = tiny_encoder().depth();
+  for (const auto& method : method_names())
+    for (int64_t r : {2, 3, 4}) {
+      VisionEncoder enc(tiny_encoder());
+      enc->eval();
+      auto comp = make_for(method, r, depth);
+      enc->set_compressor(comp, depth);
+      torch::NoGradGuard no_grad;
+      auto inside = enc->forward(images);
+
+      enc->clear_compressor();
+      auto plain = enc->forward(images, comp->feature_blocks());
+      std::vector<torch::Tensor> features;
+      for (int64_t b : comp->feature_blocks()) features.push_back(plain.hidden.at(b));
+      auto outside = comp->forward(plain.tokens, plain.grid, features);
+      EXPECT_EQ(inside.grid, outside.grid);
+      EXPECT_TRUE(torch::allclose(inside.tokens, outside.tokens, 1e-6, 1e-6)) << method << " r=" << r;
+    }
+}
+
+TEST(Encoder, TokenPackerReceivesItsLevels) {
+  torch::manual_seed(12);
+  VisionEncoder enc(tiny_encoder());
+  auto tp = make_for("tokenpacker", 2, 4);
+  EXPECT_EQ(tp->feature_blocks(), (std::vector<int64_t>{2, 3, 4}));
+  enc->set_compressor(tp, 4);
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(enc->forward(torch::randn({1, 3, 54, 54})).tokens.size(1), 196);
+}
+
+TEST(Encoder, GradientsReachEveryParameter) {
+  torch::manual_seed(13);
+  for (const auto& method : method_names()) {
+    VisionEncoder enc(tiny_encoder());
+    enc->set_compressor(make_for(method, 2, 2), 2);
+    auto out = enc->forward(torch::randn({2, 3, 54, 54}));
+    (out.tokens * torch::randn_like(out.tokens)).sum().backward();
+    for (const auto& p : enc->named_parameters()) {
+      ASSERT_TRUE(p.value().grad().defined()) << method << ": " << p.key();
+      EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << method << ": " << p.key();
+    }
+  }
+}
+
+TEST(Encoder, SetCompressorReplacesTheEarlierOne) {
+  VisionEncoder enc(tiny_encoder());
+  enc->set_compressor(make_for("avgpool", 2, 1), 1);
+  enc->set_compressor(make_for("laco", 3, 3), 3);
+  EXPECT_EQ(enc->compressor()->method(), "laco");
+  EXPECT_EQ(enc->compressor_block(), 3);
+  EXPECT_EQ(enc->output_grid(), (Grid{9, 9}));
+  int64_t compressors = 0;
+  for (const auto& child : enc->named_children()) compressors += child.key() == "compressor";
+  EXPECT_EQ(compressors, 1);
+  enc->clear_compressor();
+  EXPECT_EQ(enc->output_grid(), (Grid{27, 27}));
+}
+
+TEST(Encoder, BadPlacementsAreClearErrors) {
+  VisionEncoder enc(tiny_encoder());
+  for (int64_t k : {0, -1, 5})
+    test::expect_error([&] { enc->set_compressor(make_for("laco", 2, 1), k); },
+                       {"k = " + std::to_string(k), "outside 1..4"});
+  test::expect_error([&] { enc->set_compressor(make_for("laco", 2, 2, GridPolicy::kError), 2); },
+                     {"27x27", "not divisible by ratio 2"});
+  test::expect_error([&] { enc->set_compressor(make_compressor("laco", CompressorOptions(8)), 2); },
+                     {"width 8", "must be 16"});
+  test::expect_error([&] { enc->set_compressor(make_for("tokenpacker", 2, 4), 2); },
+                     {"block 3", "does not precede k = 2"});
+  test::expect_error([&] { enc->forward(torch::randn({1, 3, 32, 32})); }, {"images must be [B, 3, 54, 54]"});
+  test::expect_error([] { VisionEncoder(EncoderOptions().width(10).heads(3)); }, {"heads (3) must divide width (10)"});
+}
+
+TEST(Placement, FractionsResolveToRoundedBlocks) {
+  EXPECT_EQ(resolve_placement(1.0 / 12, 26), 2);
+  EXPECT_EQ(resolve_placement(1.0 / 6, 26), 4);
+  EXPECT_EQ(resolve_placement(1.0 / 4, 26), 7);
+  EXPECT_EQ(resolve_placement(1.0 / 2, 26), 13);
+  EXPECT_EQ(resolve_placement(1.0, 26), 26);
+  EXPECT_EQ(resolve_placement(1.0 / 12, 4), 1);
+  for (double bad : {0.0, -0.25, 1.5})
+    test::expect_error([&] { resolve_placement(bad, 26); }, {"outside (0, 1]"});
+}
+
+TEST(Attention, MatchesTheExplicitSoftmaxForm) {
+  torch::manual_seed(14);
+  auto q = torch::randn({2, 3, 5, 4}, torch::kFloat64);
+  auto k = torch::randn({2, 3, 5, 4}, torch::kFloat64);
+  auto v = torch::randn({2, 3, 5, 4}, torch::kFloat64);
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / 2.0;
+  EXPECT_TRUE(torch::allclose(attention(q, k, v), torch::matmul(scores.softmax(-1), v), 1e-10, 1e-10));
+  // Causal: query i sees keys 0..i only; the first query returns the first value.
+  auto causal = attention(q, k, v, /*causal=*/true);
+  EXPECT_TRUE(torch::allclose(causal.select(2, 0), v.select(2, 0), 1e-10, 1e-10));
+  auto mask = torch::ones({5, 5}, torch::kBool).triu(1);
+  auto expect = torch::matmul(scores.masked_fill(mask, -INFINITY).softmax(-1), v);
+  EXPECT_TRUE(torch::allclose(causal, expect, 1e-10, 1e-10));
+}
+
+}  // namespace
+}  // namespace laco

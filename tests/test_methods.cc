@@ -1,0 +1,240 @@
+#include <torch/torch.h>
+
+#include "harness/error.h"
+#include "methods/laco.h"
+#include "methods/pixel_shuffle.h"
+#include "methods/registry.h"
+#include "methods/tokenpacker.h"
+#include "tests/test_util.h"
+
+namespace laco {
+namespace {
+
+constexpr int64_t kDim = 8;
+constexpr int64_t kBatch = 2;
+
+struct Case {
+  std::string method;
+  int64_t ratio;
+  Grid grid;
+  GridPolicy policy;
+};
+
+std::string case_name(const Case& c) {
+  return c.method + "_r" + std::to_string(c.ratio) + "_" + std::to_string(c.grid.h) + "x" +
+         std::to_string(c.grid.w) + "_" + to_string(c.policy);
+}
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cases;
+  for (const auto& m : method_names())
+    for (int64_t r : {2, 3, 4})
+      for (Grid g : {Grid{12, 12}, Grid{27, 27}, Grid{7, 10}})
+        for (auto p : {GridPolicy::kPad, GridPolicy::kInterpolate, GridPolicy::kError}) cases.push_back({m, r, g, p});
+  return cases;
+}
+
+void PrintTo(const Case& c, std::ostream* os) { *os << case_name(c); }
+
+class EveryMethod : public ::testing::TestWithParam<Case> {};
+
+TEST_P(EveryMethod, OutputShapeGridAndGradients) {
+  const Case c = GetParam();
+  torch::manual_seed(1);
+  auto comp = make_compressor(c.method, CompressorOptions(kDim).ratio(c.ratio).grid_policy(c.policy));
+  auto x = torch::randn({kBatch, c.grid.tokens(), kDim}, torch::requires_grad());
+  const bool divisible = c.grid.h % c.ratio == 0 && c.grid.w % c.ratio == 0;
+  if (c.method != "none" && c.policy == GridPolicy::kError && !divisible) {
+    test::expect_error([&] { comp->forward(x, c.grid); }, {"not divisible", c.grid.str()});
+    return;
+  }
+  auto out = comp->forward(x, c.grid);
+  const Grid want = c.method == "none" ? c.grid : compressed_grid(c.grid, c.ratio);
+  EXPECT_EQ(out.grid, want);
+  EXPECT_EQ(comp->output_grid(c.grid), want);
+  ASSERT_EQ(out.tokens.sizes(), (std::vector<int64_t>{kBatch, want.tokens(), kDim}));
+  EXPECT_TRUE(torch::isfinite(out.tokens).all().item<bool>());
+
+  // A random projection, not a plain sum: LayerNorm outputs sum to constants.
+  (out.tokens * torch::randn_like(out.tokens)).sum().backward();
+  ASSERT_TRUE(x.grad().defined());
+  EXPECT_GT(x.grad().abs().sum().item<double>(), 0.0);
+  for (const auto& p : comp->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key() << " receives no gradient";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, EveryMethod, ::testing::ValuesIn(all_cases()),
+                         [](const auto& info) { return case_name(info.param); });
+
+// r x r average pooling computed independently: torch's avg_pool2d on the
+// zero-padded image.
+torch::Tensor reference_avgpool(const torch::Tensor& x, Grid g, int64_t r) {
+  const Grid out = compressed_grid(g, r);
+  auto img = tokens_to_image(x, g);
+  img = torch::constant_pad_nd(img, {0, out.w * r - g.w, 0, out.h * r - g.h}, 0.0);
+  return image_to_tokens(torch::avg_pool2d(img, {r, r}, {r, r}));
+}
+
+TEST(AvgPool, EqualsAvgPool2d) {
+  torch::manual_seed(2);
+  for (int64_t r : {2, 3, 4})
+    for (Grid g : {Grid{12, 12}, Grid{27, 27}, Grid{7, 10}}) {
+      auto x = torch::randn({kBatch, g.tokens(), kDim});
+      auto y = make_compressor("avgpool", CompressorOptions(kDim).ratio(r))->forward(x, g).tokens;
+      EXPECT_TRUE(torch::allclose(y, reference_avgpool(x, g, r), 1e-6, 1e-6)) << "r=" << r << " grid " << g.str();
+    }
+}
+
+TEST(Laco, ShortcutEqualsAvgPool) {
+  torch::manual_seed(3);
+  for (int64_t r : {2, 3, 4})
+    for (auto policy : {GridPolicy::kPad, GridPolicy::kInterpolate})
+      for (Grid g : {Grid{12, 12}, Grid{27, 27}}) {
+        const auto options = CompressorOptions(kDim).ratio(r).grid_policy(policy);
+        auto x = torch::randn({kBatch, g.tokens(), kDim});
+        Laco laco(options);
+        auto avg = make_compressor("avgpool", options)->forward(x, g).tokens;
+        EXPECT_TRUE(torch::allclose(laco->shortcut(x, g), avg, 1e-6, 1e-6)) << "r=" << r;
+      }
+}
+
+TEST(Laco, ZeroInitEqualsAvgPoolExactlyAtInitialisation) {
+  torch::manual_seed(4);
+  for (int64_t r : {2, 3, 4})
+    for (Grid g : {Grid{12, 12}, Grid{27, 27}}) {
+      const auto options = CompressorOptions(kDim).ratio(r);
+      auto x = torch::randn({kBatch, g.tokens(), kDim});
+      auto laco = make_compressor("laco", options, {{"zero_init", "true"}});
+      auto avg = make_compressor("avgpool", options);
+      EXPECT_TRUE(torch::equal(laco->forward(x, g).tokens, avg->forward(x, g).tokens)) << "r=" << r;
+    }
+}
+
+TEST(Laco, ZeroInitStillTrainsTheLastLayer) {
+  torch::manual_seed(5);
+  Laco laco(CompressorOptions(kDim).ratio(2), LacoOptions().zero_init(true));
+  auto x = torch::randn({kBatch, 144, kDim});
+  auto y = laco->forward(x, {12, 12}).tokens;
+  (y * torch::randn_like(y)).sum().backward();
+  auto last = laco->mlp1[3]->as<torch::nn::Linear>();
+  EXPECT_GT(last->weight.grad().abs().sum().item<double>(), 0.0);
+}
+
+TEST(Laco, ResidualOffEqualsPixelShuffleWithTheSameWeights) {
+  torch::manual_seed(6);
+  for (int64_t r : {2, 3, 4}) {
+    const auto options = CompressorOptions(kDim).ratio(r);
+    PixelShuffle ps(options);
+    Laco laco(options, LacoOptions().residual(false));
+    {
+      torch::NoGradGuard no_grad;
+      auto src = ps->named_parameters();
+      for (auto& p : laco->named_parameters()) p.value().copy_(src[p.key()]);
+    }
+    auto x = torch::randn({kBatch, 27 * 27, kDim});
+    EXPECT_TRUE(torch::equal(laco->forward(x, {27, 27}).tokens, ps->forward(x, {27, 27}).tokens)) << "r=" << r;
+
+    // With the residual on, laco is exactly that plus the shortcut.
+    Laco with_residual(options);
+    {
+      torch::NoGradGuard no_grad;
+      auto src = ps->named_parameters();
+      for (auto& p : with_residual->named_parameters()) p.value().copy_(src[p.key()]);
+    }
+    auto expect = ps->forward(x, {27, 27}).tokens + with_residual->shortcut(x, {27, 27});
+    EXPECT_TRUE(torch::allclose(with_residual->forward(x, {27, 27}).tokens, expect, 1e-6, 1e-6));
+  }
+}
+
+TEST(TokenPacker, LevelBlocksFollowTheDepthFractions) {
+  EXPECT_EQ(tokenpacker_level_blocks(24), (std::vector<int64_t>{12, 16, 22, 24}));
+  EXPECT_EQ(tokenpacker_level_blocks(26), (std::vector<int64_t>{13, 17, 24, 26}));
+  EXPECT_EQ(tokenpacker_level_blocks(6), (std::vector<int64_t>{3, 4, 6}));
+  EXPECT_EQ(tokenpacker_level_blocks(2), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(tokenpacker_level_blocks(1), (std::vector<int64_t>{1}));
+  test::expect_error([] { tokenpacker_level_blocks(0); }, {"k must be >= 1"});
+}
+
+TEST(TokenPacker, DefaultHeadsDivideTheWidth) {
+  EXPECT_EQ(TokenPacker(CompressorOptions(1024))->heads(), 8);
+  EXPECT_EQ(TokenPacker(CompressorOptions(1152))->heads(), 9);
+  EXPECT_EQ(TokenPacker(CompressorOptions(64))->heads(), 1);
+  EXPECT_EQ(TokenPacker(CompressorOptions(64).block(24))->kv_dim(), 4 * 64);
+}
+
+TEST(TokenPacker, EachQueryOnlySeesItsOwnWindow) {
+  torch::manual_seed(7);
+  for (int64_t r : {2, 3, 4}) {
+    const Grid g{3 * r, 3 * r};
+    TokenPacker tp(CompressorOptions(kDim).ratio(r));
+    tp->eval();
+    auto x = torch::randn({1, g.tokens(), kDim});
+    auto y = tp->forward(x, g).tokens;
+    // Change every token outside window (0, 0): output token 0 must not move.
+    auto x2 = x.clone().view({g.h, g.w, kDim});
+    x2.slice(0, r).add_(1.0);
+    x2.slice(0, 0, r).slice(1, r).add_(1.0);
+    auto y2 = tp->forward(x2.view({1, g.tokens(), kDim}), g).tokens;
+    EXPECT_TRUE(torch::equal(y[0][0], y2[0][0])) << "r=" << r;
+    EXPECT_FALSE(torch::allclose(y[0][1], y2[0][1])) << "r=" << r;
+  }
+}
+
+TEST(TokenPacker, MultiLevelFeaturesFeedKeysAndValues) {
+  torch::manual_seed(8);
+  TokenPacker tp(CompressorOptions(kDim).ratio(2).block(6));
+  ASSERT_EQ(tp->feature_blocks(), (std::vector<int64_t>{3, 4, 6}));
+  const Grid g{27, 27};
+  auto x = torch::randn({kBatch, g.tokens(), kDim});
+  std::vector<torch::Tensor> levels;
+  for (int i = 0; i < 3; ++i) levels.push_back(torch::randn({kBatch, g.tokens(), kDim}));
+  EXPECT_EQ(tp->forward(x, g, levels).tokens.sizes(), (std::vector<int64_t>{kBatch, 196, kDim}));
+  test::expect_error([&] { tp->forward(x, g, {levels[0]}); }, {"kv_dim 24", "8 channels"});
+}
+
+TEST(MethodConfig, UnknownMethodListsTheAllowedNames) {
+  test::expect_error([] { make_compressor("pixelshuffle", CompressorOptions(kDim)); },
+                     {"unknown method 'pixelshuffle'", "none, avgpool, pixel_shuffle, laco, ldpv2, tokenpacker"});
+}
+
+TEST(MethodConfig, RatioOutsideTwoToFourIsRefused) {
+  for (const auto& m : method_names())
+    for (int64_t r : {0, 1, 5, 16})
+      test::expect_error([&] { make_compressor(m, CompressorOptions(kDim).ratio(r)); },
+                         {"'" + m + "'", "ratio " + std::to_string(r), "allowed: 2, 3, 4"});
+}
+
+TEST(MethodConfig, OptionsAreCheckedByName) {
+  test::expect_error([] { make_compressor("laco", CompressorOptions(kDim), {{"residul", "true"}}); },
+                     {"unknown option 'residul'", "residual, zero_init"});
+  test::expect_error([] { make_compressor("laco", CompressorOptions(kDim), {{"residual", "maybe"}}); },
+                     {"'residual'", "true or false", "'maybe'"});
+  test::expect_error([] { make_compressor("avgpool", CompressorOptions(kDim), {{"zero_init", "true"}}); },
+                     {"unknown option 'zero_init'", "allowed: none"});
+  test::expect_error([] { make_compressor("tokenpacker", CompressorOptions(kDim), {{"heads", "3"}}); },
+                     {"3 heads do not divide width 8"});
+}
+
+TEST(MethodConfig, WidthsThatCannotWorkAreRefused) {
+  test::expect_error([] { make_compressor("laco", CompressorOptions(kDim).out_dim(16)); },
+                     {"out_dim must equal dim", "residual=false"});
+  EXPECT_NO_THROW(make_compressor("laco", CompressorOptions(kDim).out_dim(16), {{"residual", "false"}}));
+  test::expect_error([] { make_compressor("avgpool", CompressorOptions(kDim).out_dim(16)); }, {"out_dim must equal"});
+  test::expect_error([] { make_compressor("none", CompressorOptions(kDim).out_dim(16)); }, {"out_dim must equal"});
+  test::expect_error([] { make_compressor("ldpv2", CompressorOptions(0)); }, {"dim must be positive"});
+}
+
+TEST(MethodConfig, BadInputsAreErrorsNotCrashes) {
+  for (const auto& m : method_names()) {
+    auto c = make_compressor(m, CompressorOptions(kDim));
+    test::expect_error([&] { c->forward(torch::randn({1, 100, kDim}), {12, 12}); }, {"100 tokens", "12x12"});
+    test::expect_error([&] { c->forward(torch::randn({1, 144, kDim + 1}), {12, 12}); }, {"9 channels"});
+    test::expect_error([&] { c->forward(torch::randn({144, kDim}), {12, 12}); }, {"[batch, tokens, channels]"});
+  }
+}
+
+}  // namespace
+}  // namespace laco

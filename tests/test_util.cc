@@ -1,0 +1,51 @@
+#include "tests/test_util.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sys/wait.h>
+
+#include "harness/error.h"
+
+namespace laco::test {
+
+void expect_error(const std::function<void()>& fn, const std::vector<std::string>& fragments) {
+  try {
+    fn();
+  } catch (const laco::Error& e) {
+    const std::string message = e.what();
+    for (const auto& f : fragments)
+      EXPECT_NE(message.find(f), std::string::npos) << "message: \"" << message << "\" lacks \"" << f << "\"";
+    return;
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected laco::Error, got another exception: " << e.what();
+    return;
+  }
+  ADD_FAILURE() << "expected laco::Error, nothing was thrown";
+}
+
+std::string parity_dir() {
+  std::string dir = std::getenv("LACO_PARITY_DIR") ? std::getenv("LACO_PARITY_DIR") : LACO_DEFAULT_PARITY_DIR;
+  return std::filesystem::is_directory(dir) ? dir : std::string();
+}
+
+std::string temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("laco_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.output.append(buf, n);
+  const int status = ::pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+}  // namespace laco::test
