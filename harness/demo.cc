@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "harness/attention.h"
+#include "harness/placement.h"
 #include "harness/threads.h"
 #include "methods/registry.h"
 
@@ -17,13 +18,13 @@ std::string run_demo(const DemoOptions& o) {
   torch::manual_seed(o.seed);
   torch::NoGradGuard no_grad;
   const int64_t depth = o.encoder.depth();
-  const int64_t k = resolve_placement(o.placement, depth);
+  const int64_t k = Placement::parse(o.placement, "--placement").resolve(depth);
   const Grid grid = o.encoder.grid();
   auto images = torch::randn({o.batch, o.encoder.channels(), o.encoder.image_size(), o.encoder.image_size()});
 
   std::string out = fmt::format(
       "encoder: {}x{} px, patch {}, grid {}, width {}, depth {}, heads {}; compressor after block k = {} "
-      "(placement {:g}); r = {}; grid policy {}; batch {}; threads {}; attention {}\n\n",
+      "(placement {}); r = {}; grid policy {}; batch {}; threads {}; attention {}\n\n",
       o.encoder.image_size(), o.encoder.image_size(), o.encoder.patch_size(), grid.str(), o.encoder.width(), depth,
       o.encoder.heads(), k, o.placement, o.ratio, to_string(o.grid_policy), o.batch, describe_threads(), attention_backend());
   out += fmt::format("| {:<13} | {:>9} | {:>11} | {:>9} | {:>14} | {:>14} |\n", "method", "grid out", "tokens out",

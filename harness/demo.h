@@ -12,7 +12,7 @@ namespace laco {
 
 struct DemoOptions {
   EncoderOptions encoder = EncoderOptions().image_size(378).patch_size(14).width(128).depth(8).heads(4).mlp_dim(512);
-  double placement = 0.25;
+  std::string placement = "1/4";
   int64_t ratio = 2;
   GridPolicy grid_policy = GridPolicy::kPad;
   int64_t batch = 2;

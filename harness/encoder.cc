@@ -22,12 +22,6 @@ void EncoderOptions::validate() const {
   if (mlp_dim_ < 1 || channels_ < 1) fail("encoder: mlp_dim and channels must be positive");
 }
 
-int64_t resolve_placement(double fraction, int64_t depth) {
-  if (!(fraction > 0.0 && fraction <= 1.0))
-    fail("placement fraction {} is outside (0, 1] (e.g. 1/12, 1/6, 1/4, 1/2, 1)", fraction);
-  return std::max<int64_t>(1, std::llround(fraction * static_cast<double>(depth)));
-}
-
 EncoderBlockImpl::EncoderBlockImpl(int64_t width, int64_t heads, int64_t mlp_dim, double ln_eps) : heads_(heads) {
   ln1 = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(ln_eps)));
   qkv = register_module("qkv", torch::nn::Linear(width, 3 * width));

@@ -34,9 +34,6 @@ struct EncoderOptions {
   TORCH_ARG(double, ln_eps) = 1e-6;
 };
 
-/// A placement as a depth fraction resolves to block max(1, round(f * L)).
-int64_t resolve_placement(double fraction, int64_t depth);
-
 /// LayerNorm -> MHA -> residual, LayerNorm -> MLP (tanh-GELU) -> residual.
 class EncoderBlockImpl : public torch::nn::Module {
  public:

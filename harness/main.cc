@@ -6,9 +6,13 @@
 #include <fmt/core.h>
 #include <torch/torch.h>
 
+#include "evals/efficiency.h"
 #include "harness/demo.h"
 #include "harness/error.h"
 #include "harness/parity.h"
+#include "harness/presets.h"
+#include "harness/progress.h"
+#include "harness/text.h"
 #include "harness/threads.h"
 #include "methods/registry.h"
 
@@ -20,6 +24,120 @@ int cmd_methods() {
     for (const auto& [key, help] : m.options) fmt::print("{:<14}   option {}: {}\n", "", key, help);
     if (m.make_reference) fmt::print("{:<14}   reference configuration: yes (laco parity)\n", "");
   }
+  return 0;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+struct RunArgs {
+  std::string eval = "efficiency";
+  std::string methods = "laco";
+  std::string layers = "1/4";
+  std::string ratios = "2";
+  std::vector<std::string> options;
+  std::string grid_policy = "pad";
+  std::string stages;
+  std::string format = "table";
+  bool vs_external = false;
+  laco::EfficiencyConfig base;
+};
+
+laco::MethodOptions parse_method_options(const std::vector<std::string>& items) {
+  laco::MethodOptions out;
+  for (const auto& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) laco::fail("--option: '{}' must be KEY=VALUE (e.g. zero_init=true)", item);
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+int cmd_run(const RunArgs& a) {
+  if (a.eval != "efficiency") laco::fail("--eval: unknown evaluation '{}' (allowed: efficiency)", a.eval);
+  if (a.format != "table" && a.format != "md" && a.format != "json")
+    laco::fail("--format: unknown format '{}' (allowed: table, md, json)", a.format);
+  auto methods = split_list(a.methods);
+  if (methods.size() == 1 && methods[0] == "all") methods = laco::method_names();
+  const auto layers = split_list(a.layers);
+  std::vector<int64_t> ratios;
+  for (const auto& r : split_list(a.ratios)) {
+    auto v = laco::parse_int(r);
+    if (!v) laco::fail("--ratio: '{}' is not an integer (allowed: 2, 3, 4)", r);
+    ratios.push_back(*v);
+  }
+  if (methods.empty() || layers.empty() || ratios.empty()) laco::fail("--method, --layer and --ratio need a value each");
+
+  // Groups are measured together (interleaved repetitions). With --vs-external
+  // a group is one method and ratio at every placement asked for plus the
+  // placement after the encoder; otherwise every configuration stands alone.
+  std::vector<std::vector<laco::EfficiencyConfig>> groups;
+  for (const auto& m : methods)
+    for (int64_t r : ratios) {
+      std::vector<laco::EfficiencyConfig> group;
+      bool has_external = false;
+      for (const auto& l : layers) {
+        laco::EfficiencyConfig c = a.base;
+        c.method = m;
+        c.layer = l;
+        c.ratio = r;
+        c.method_options = parse_method_options(a.options);
+        c.grid_policy = laco::parse_grid_policy(a.grid_policy, "--grid-policy");
+        c.stages = split_list(a.stages);
+        has_external |= laco::resolve_efficiency_config(c)["external"].get<bool>();  // validates too
+        group.push_back(c);
+      }
+      if (a.vs_external && !has_external) {
+        laco::EfficiencyConfig ext = group.front();
+        ext.layer = "1";
+        group.push_back(ext);
+      }
+      if (a.vs_external) {
+        groups.push_back(group);
+      } else {
+        for (const auto& c : group) groups.push_back({c});
+      }
+    }
+
+  int64_t units = 0;
+  for (const auto& g : groups) units += laco::efficiency_units(g);
+  laco::Progress progress("efficiency", units);
+  std::vector<laco::RunRecord> records;
+  std::vector<std::pair<size_t, size_t>> pairs;  // (internal, external) record indices
+  for (const auto& g : groups) {
+    const size_t first = records.size();
+    for (auto& r : laco::run_efficiency(g, &progress)) records.push_back(std::move(r));
+    if (!a.vs_external) continue;
+    size_t external = first;
+    for (size_t i = first; i < records.size(); ++i)
+      if (records[i].config["external"].get<bool>()) external = i;
+    for (size_t i = first; i < records.size(); ++i)
+      if (i != external) pairs.emplace_back(i, external);
+  }
+  progress.finish();
+
+  if (a.format == "json") {
+    fmt::print("{}\n", laco::to_json(records).dump(2));
+    return 0;
+  }
+  const std::vector<std::string> keys = {"method", "layer", "block_k", "ratio"};
+  const std::vector<std::string> summary = {"visual_tokens", "encoder_latency", "prefill_latency", "throughput",
+                                            "train_step_time", "inference_peak_tensor", "train_peak_tensor",
+                                            "flops_train_step"};
+  if (a.format == "table")
+    for (const auto& r : records) fmt::print("{}\n", laco::format_record(r));
+  if (records.size() > 1 || a.format == "md") fmt::print("{}\n", laco::format_records_table(records, keys, summary));
+  for (const auto& [i, j] : pairs) fmt::print("{}\n", laco::format_speedups(records[i], records[j]));
   return 0;
 }
 
@@ -44,7 +162,7 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--depth", depth, "Encoder blocks")->capture_default_str();
   demo_cmd->add_option("--heads", heads, "Attention heads")->capture_default_str();
   demo_cmd->add_option("--mlp-dim", mlp, "Encoder MLP width")->capture_default_str();
-  demo_cmd->add_option("--placement", demo.placement, "Depth fraction after which to compress")->capture_default_str();
+  demo_cmd->add_option("--placement", demo.placement, "Depth fraction (1/4, 0.25, 1) or block:K")->capture_default_str();
   demo_cmd->add_option("-r,--ratio", demo.ratio, "Merge factor r (2, 3, 4)")->capture_default_str();
   demo_cmd->add_option("--grid-policy", demo_policy, "pad, interpolate or error")->capture_default_str();
   demo_cmd->add_option("--batch", demo.batch, "Images per forward")->capture_default_str();
@@ -59,6 +177,32 @@ int main(int argc, char** argv) {
   parity->add_option("--tol", parity_tol, "Tolerance on max|a-b| / max(1, max|ref|)")->capture_default_str();
   parity->add_option("-t,--threads", parity_threads, "Intra-op threads")->capture_default_str();
 
+  auto* presets_cmd = app.add_subcommand("presets", "Print the model and measurement presets");
+
+  RunArgs run;
+  auto* run_cmd = app.add_subcommand("run", "Measure one configuration (or a small grid of them)");
+  run_cmd->add_option("--eval", run.eval, "Evaluation: efficiency")->capture_default_str();
+  run_cmd->add_option("--preset", run.base.preset, "Preset: paper, cpu-small, tiny (laco presets)")->capture_default_str();
+  run_cmd->add_option("-m,--method", run.methods, "Method(s), comma-separated, or all")->capture_default_str();
+  run_cmd->add_option("-l,--layer", run.layers, "Placement(s): 1/12, 1/6, 1/4, 1/2, 1 (external), 0.25, block:K")
+      ->capture_default_str();
+  run_cmd->add_option("-r,--ratio", run.ratios, "Merge factor(s) r in 2, 3, 4")->capture_default_str();
+  run_cmd->add_option("--option", run.options, "Method option KEY=VALUE (repeatable), e.g. zero_init=true");
+  run_cmd->add_option("--grid-policy", run.grid_policy, "pad, interpolate or error")->capture_default_str();
+  run_cmd->add_option("--crops", run.base.crops, "Images per request, base + crops (default: preset)");
+  run_cmd->add_option("--text-tokens", run.base.text_tokens, "Text tokens per request (default: preset)");
+  run_cmd->add_option("-b,--batch", run.base.batch, "Requests per forward for throughput (default: preset)");
+  run_cmd->add_option("--train-batch", run.base.train_batch, "Requests per training step (default: preset)");
+  run_cmd->add_option("--warmup", run.base.warmup, "Untimed runs before each measurement (default: preset)");
+  run_cmd->add_option("--reps", run.base.reps, "Timed runs per measurement (default: preset)");
+  run_cmd->add_option("-t,--threads", run.base.threads, "Threads (LibTorch intra-op and OpenBLAS)")->capture_default_str();
+  run_cmd->add_option("--seed", run.base.seed, "Random seed")->capture_default_str();
+  run_cmd->add_option("--device", run.base.device, "Device: cpu")->capture_default_str();
+  run_cmd->add_option("--stages", run.stages, "Comma-separated subset of encoder,prefill,throughput,train,memory,peak");
+  run_cmd->add_option("-o,--format", run.format, "table, md or json")->capture_default_str();
+  run_cmd->add_flag("--vs-external", run.vs_external,
+                    "Also run each method after the encoder and print measured vs FLOP-model speedups");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -67,6 +211,11 @@ int main(int argc, char** argv) {
 
   try {
     if (*methods) return cmd_methods();
+    if (*presets_cmd) {
+      fmt::print("{}", laco::format_presets());
+      return 0;
+    }
+    if (*run_cmd) return cmd_run(run);
     if (*demo_cmd) {
       demo.encoder.image_size(image_size).patch_size(patch).width(width).depth(depth).heads(heads).mlp_dim(mlp);
       demo.grid_policy = laco::parse_grid_policy(demo_policy, "--grid-policy");

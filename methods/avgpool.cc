@@ -18,6 +18,10 @@ torch::Tensor AvgPoolImpl::compress(const torch::Tensor& x, Grid grid, const std
   return channel_group_mean(space_to_channel(x, grid, r), r * r);
 }
 
+double AvgPoolImpl::flops(Grid in) const {
+  return static_cast<double>(work_grid(in).tokens() * options_.dim());
+}
+
 MethodInfo avgpool_method() {
   MethodInfo info;
   info.name = "avgpool";

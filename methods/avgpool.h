@@ -11,6 +11,7 @@ namespace laco {
 class AvgPoolImpl : public CompressorImpl {
  public:
   explicit AvgPoolImpl(CompressorOptions options);
+  double flops(Grid in) const override;
 
  protected:
   torch::Tensor compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) override;

@@ -57,11 +57,14 @@ void CompressorImpl::check_input_grid(Grid grid) const {
 
 Grid CompressorImpl::output_grid(Grid in) const { return compressed_grid(in, options_.ratio()); }
 
+Grid CompressorImpl::work_grid(Grid in) const {
+  const Grid out = output_grid(in);
+  return {out.h * options_.ratio(), out.w * options_.ratio()};
+}
+
 CompressorImpl::Prepared CompressorImpl::prepare(const torch::Tensor& x, Grid grid) const {
   check_input_grid(grid);
-  const int64_t r = options_.ratio();
-  const Grid out = output_grid(grid);
-  return {apply_grid_policy(x, grid, r, options_.grid_policy()), {out.h * r, out.w * r}};
+  return {apply_grid_policy(x, grid, options_.ratio(), options_.grid_policy()), work_grid(grid)};
 }
 
 CompressorImpl::Output CompressorImpl::forward(const torch::Tensor& x, Grid grid,

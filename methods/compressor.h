@@ -77,6 +77,10 @@ class CompressorImpl : public torch::nn::Module {
   /// Throws if this compressor cannot take `grid` (e.g. policy 'error').
   virtual void check_input_grid(Grid grid) const;
 
+  /// Forward FLOPs for one image on `in` (multiply-adds count 2; pooling 1 per
+  /// input element; element-wise activations and norms are not counted).
+  virtual double flops(Grid in) const = 0;
+
   /// Encoder blocks (1-based) whose hidden states forward() needs as features.
   virtual std::vector<int64_t> feature_blocks() const { return {}; }
 
@@ -109,6 +113,8 @@ class CompressorImpl : public torch::nn::Module {
     Grid grid;
   };
   Prepared prepare(const torch::Tensor& x, Grid grid) const;
+  /// The r-divisible grid the method works on after the policy.
+  Grid work_grid(Grid in) const;
 
   std::string method_;
   CompressorOptions options_;

@@ -30,6 +30,12 @@ torch::Tensor LacoImpl::compress(const torch::Tensor& x, Grid grid, const std::v
   return laco_.residual() ? y + channel_group_mean(s, r * r) : y;
 }
 
+double LacoImpl::flops(Grid in) const {
+  const int64_t r = ratio();
+  const double mlp = shuffle_mlp_flops(output_grid(in).tokens(), r * r * options_.dim(), options_.resolved_out_dim());
+  return mlp + (laco_.residual() ? static_cast<double>(work_grid(in).tokens() * options_.dim()) : 0.0);
+}
+
 torch::Tensor LacoImpl::shortcut(const torch::Tensor& x, Grid grid) {
   check_input(x, grid);
   const int64_t r = ratio();

@@ -23,6 +23,7 @@ struct LacoOptions {
 class LacoImpl : public CompressorImpl {
  public:
   LacoImpl(CompressorOptions options, LacoOptions laco = {});
+  double flops(Grid in) const override;
   /// The shortcut A alone, on the compressed grid (grid policy applied).
   torch::Tensor shortcut(const torch::Tensor& x, Grid grid);
   const LacoOptions& laco_options() const { return laco_; }

@@ -46,6 +46,14 @@ torch::Tensor Ldpv2Impl::compress(const torch::Tensor& x, Grid grid, const std::
   return image_to_tokens(peg->forward(img) + img);
 }
 
+double Ldpv2Impl::flops(Grid in) const {
+  const double n = static_cast<double>(ldp_.grid_out() > 0 ? in.tokens() : work_grid(in).tokens());
+  const double n_out = static_cast<double>(output_grid(in).tokens());
+  const double c = static_cast<double>(options_.dim()), co = static_cast<double>(options_.resolved_out_dim());
+  // Per-token MLP, the pooling (one add per element), the depthwise 3x3 convolution.
+  return 2.0 * n * (c * co + co * co) + n * co + 2.0 * 9.0 * n_out * co;
+}
+
 std::string Ldpv2Impl::reference_name(const std::string& name) const {
   if (name.rfind("mlp.", 0) == 0) return "mlp." + name;
   if (name.rfind("peg.", 0) == 0) return "peg.peg.0." + name.substr(4);

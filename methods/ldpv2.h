@@ -25,6 +25,7 @@ class Ldpv2Impl : public CompressorImpl {
   Output forward(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features = {}) override;
   Grid output_grid(Grid in) const override;
   void check_input_grid(Grid grid) const override;
+  double flops(Grid in) const override;
   /// Ours "mlp.0.weight" / "peg.weight" are the reference's "mlp.mlp.0.weight" / "peg.peg.0.weight".
   std::string reference_name(const std::string& name) const override;
 

@@ -14,6 +14,7 @@ class NoCompressionImpl : public CompressorImpl {
   Output forward(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features = {}) override;
   Grid output_grid(Grid in) const override { return in; }
   void check_input_grid(Grid) const override {}
+  double flops(Grid) const override { return 0; }
 
  protected:
   torch::Tensor compress(const torch::Tensor& x, Grid, const std::vector<torch::Tensor>&) override { return x; }

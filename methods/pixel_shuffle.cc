@@ -14,6 +14,10 @@ torch::nn::Sequential make_shuffle_mlp(int64_t in, int64_t out) {
                                torch::nn::Linear(in, out), torch::nn::GELU(), torch::nn::Linear(out, out));
 }
 
+double shuffle_mlp_flops(int64_t tokens, int64_t in, int64_t out) {
+  return 2.0 * static_cast<double>(tokens) * static_cast<double>(in * out + out * out);
+}
+
 PixelShuffleImpl::PixelShuffleImpl(CompressorOptions options) : CompressorImpl("pixel_shuffle", std::move(options)) {
   const int64_t r = ratio();
   mlp1 = register_module("mlp1", make_shuffle_mlp(r * r * options_.dim(), options_.resolved_out_dim()));
@@ -22,6 +26,11 @@ PixelShuffleImpl::PixelShuffleImpl(CompressorOptions options) : CompressorImpl("
 
 torch::Tensor PixelShuffleImpl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>&) {
   return mlp1->forward(space_to_channel(x, grid, ratio()));
+}
+
+double PixelShuffleImpl::flops(Grid in) const {
+  const int64_t r = ratio();
+  return shuffle_mlp_flops(output_grid(in).tokens(), r * r * options_.dim(), options_.resolved_out_dim());
 }
 
 std::map<std::string, torch::Tensor> PixelShuffleImpl::reference_outputs(const torch::Tensor& x, Grid grid,

@@ -11,11 +11,14 @@ namespace laco {
 /// LayerNorm(in) -> Linear(in, out) -> GELU -> Linear(out, out): InternVL's
 /// mlp1, whose state_dict names (0, 1, 3) the modules below keep.
 torch::nn::Sequential make_shuffle_mlp(int64_t in, int64_t out);
+/// FLOPs of that MLP over `tokens` merged tokens.
+double shuffle_mlp_flops(int64_t tokens, int64_t in, int64_t out);
 
 /// Y = mlp1(s2c(X, r)). Usage: PixelShuffle c(CompressorOptions(C).ratio(2)); c->forward(x, grid);
 class PixelShuffleImpl : public CompressorImpl {
  public:
   explicit PixelShuffleImpl(CompressorOptions options);
+  double flops(Grid in) const override;
   std::map<std::string, torch::Tensor> reference_outputs(const torch::Tensor& x, Grid grid,
                                                          const std::vector<torch::Tensor>& features) override;
   torch::nn::Sequential mlp1{nullptr};

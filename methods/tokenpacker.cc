@@ -79,6 +79,19 @@ std::vector<int64_t> TokenPackerImpl::feature_blocks() const {
   return options_.block() > 0 ? tokenpacker_level_blocks(options_.block()) : std::vector<int64_t>{};
 }
 
+double TokenPackerImpl::flops(Grid in) const {
+  const double n = static_cast<double>(work_grid(in).tokens()), q = static_cast<double>(output_grid(in).tokens());
+  const double c = static_cast<double>(options_.dim()), co = static_cast<double>(options_.resolved_out_dim());
+  const double kv = static_cast<double>(kv_dim_);
+  const double query = 2.0 * q * c * c;                      // q_proj_1
+  const double keys_values = 2.0 * 2.0 * n * (kv * c + c * c);  // k_proj_1, v_proj_1
+  const double in_proj = 2.0 * q * c * c + 2.0 * 2.0 * n * c * c;
+  const double scores_and_mix = 2.0 * 2.0 * n * c;            // each query over its r^2 keys
+  const double out_proj = 2.0 * q * c * c;
+  const double mlp = 2.0 * q * (c * co + co * co);
+  return query + keys_values + in_proj + scores_and_mix + out_proj + mlp;
+}
+
 torch::Tensor TokenPackerImpl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) {
   namespace F = torch::nn::functional;
   const int64_t r = ratio(), b = x.size(0), dim = x.size(2);

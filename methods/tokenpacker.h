@@ -46,6 +46,7 @@ class TokenPackerImpl : public CompressorImpl {
  public:
   TokenPackerImpl(CompressorOptions options, TokenPackerOptions tp = {});
   std::vector<int64_t> feature_blocks() const override;
+  double flops(Grid in) const override;
   int64_t heads() const { return heads_; }
   int64_t kv_dim() const { return kv_dim_; }
 

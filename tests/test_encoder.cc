@@ -2,6 +2,7 @@
 
 #include "harness/attention.h"
 #include "harness/encoder.h"
+#include "harness/placement.h"
 #include "methods/registry.h"
 #include "tests/test_util.h"
 
@@ -119,14 +120,24 @@ TEST(Encoder, BadPlacementsAreClearErrors) {
 }
 
 TEST(Placement, FractionsResolveToRoundedBlocks) {
-  EXPECT_EQ(resolve_placement(1.0 / 12, 26), 2);
-  EXPECT_EQ(resolve_placement(1.0 / 6, 26), 4);
-  EXPECT_EQ(resolve_placement(1.0 / 4, 26), 7);
-  EXPECT_EQ(resolve_placement(1.0 / 2, 26), 13);
-  EXPECT_EQ(resolve_placement(1.0, 26), 26);
-  EXPECT_EQ(resolve_placement(1.0 / 12, 4), 1);
-  for (double bad : {0.0, -0.25, 1.5})
-    test::expect_error([&] { resolve_placement(bad, 26); }, {"outside (0, 1]"});
+  EXPECT_EQ(Placement::parse("1/12").resolve(26), 2);
+  EXPECT_EQ(Placement::parse("1/6").resolve(26), 4);
+  EXPECT_EQ(Placement::parse("1/4").resolve(26), 7);
+  EXPECT_EQ(Placement::parse("0.25").resolve(26), 7);
+  EXPECT_EQ(Placement::parse("1/2").resolve(26), 13);
+  EXPECT_EQ(Placement::parse("1").resolve(26), 26);
+  EXPECT_EQ(Placement::parse("1/12").resolve(4), 1);
+  EXPECT_EQ(Placement::parse("block:7").resolve(26), 7);
+  EXPECT_EQ(Placement::parse("1/4").label(), "1/4");
+}
+
+TEST(Placement, BadPlacementsNameTheFieldAndTheAllowedValues) {
+  for (const char* bad : {"0", "-1/4", "1.5", "abc", "1/0", ""})
+    test::expect_error([&] { Placement::parse(bad, "--layer"); }, {"--layer", "(0, 1]"});
+  test::expect_error([] { Placement::parse("7", "--layer"); }, {"--layer", "for block index 7 write block:7"});
+  test::expect_error([] { Placement::parse("block:0", "--layer"); }, {"not a valid block index"});
+  test::expect_error([] { Placement::parse("block:30", "--layer").resolve(26); },
+                     {"--layer", "block 30 is beyond the encoder's depth", "block:1 .. block:26"});
 }
 
 TEST(Attention, MatchesTheExplicitSoftmaxForm) {

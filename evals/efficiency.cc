@@ -1,0 +1,429 @@
+#include "evals/efficiency.h"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include <torch/torch.h>
+
+#include "evals/flops.h"
+#include "evals/measure.h"
+#include "harness/error.h"
+#include "harness/memory.h"
+#include "harness/placement.h"
+#include "harness/presets.h"
+#include "harness/progress.h"
+#include "harness/text.h"
+#include "harness/threads.h"
+#include "methods/registry.h"
+
+namespace laco {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+const std::vector<std::pair<EfficiencyStage, std::string>>& stage_table() {
+  static const std::vector<std::pair<EfficiencyStage, std::string>> table = {
+      {EfficiencyStage::kEncoder, "encoder"}, {EfficiencyStage::kPrefill, "prefill"},
+      {EfficiencyStage::kThroughput, "throughput"}, {EfficiencyStage::kTrain, "train"},
+      {EfficiencyStage::kMemory, "memory"}, {EfficiencyStage::kPeak, "peak"},
+  };
+  return table;
+}
+
+std::set<EfficiencyStage> parse_stages(const std::vector<std::string>& names) {
+  std::set<EfficiencyStage> out;
+  if (names.empty()) {
+    for (const auto& s : stage_table()) out.insert(s.first);
+    return out;
+  }
+  for (const auto& name : names) {
+    auto it = std::find_if(stage_table().begin(), stage_table().end(), [&](const auto& s) { return s.second == name; });
+    if (it == stage_table().end())
+      fail("--stages: unknown stage '{}' (allowed: {})", name, join(efficiency_stage_names()));
+    out.insert(it->first);
+  }
+  return out;
+}
+
+int64_t pick(int64_t override_value, int64_t preset_value) {
+  return override_value == EfficiencyConfig::kUnset ? preset_value : override_value;
+}
+
+}  // namespace
+
+std::vector<std::string> efficiency_stage_names() {
+  std::vector<std::string> names;
+  for (const auto& s : stage_table()) names.push_back(s.second);
+  return names;
+}
+
+nlohmann::json resolve_efficiency_config(const EfficiencyConfig& c) {
+  const Preset& preset = find_preset(c.preset, "--preset");
+  const MethodInfo& method = find_method(c.method);
+  if (c.device != "cpu")
+    fail("--device: '{}' is not available in this build (allowed: cpu; the CUDA build is described in the README)",
+         c.device);
+  auto check_override = [](int64_t v, const char* field, int64_t min) {
+    if (v != EfficiencyConfig::kUnset && v < min) fail("{}: must be >= {}, got {}", field, min, v);
+  };
+  check_override(c.crops, "--crops (images per request: base + crops)", 1);
+  check_override(c.text_tokens, "--text-tokens (the loss predicts the next text token)", 2);
+  check_override(c.batch, "--batch", 1);
+  check_override(c.train_batch, "--train-batch", 1);
+  check_override(c.reps, "--reps", 1);
+  check_override(c.warmup, "--warmup", 0);
+  if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
+  parse_stages(c.stages);
+
+  const int64_t depth = preset.model.encoder.depth();
+  const int64_t k = Placement::parse(c.layer, "--layer").resolve(depth);
+  const int64_t crops = pick(c.crops, preset.crops), text = pick(c.text_tokens, preset.text_tokens);
+
+  // Building the compressor checks the ratio, the options and the grid policy now.
+  auto compressor = method.make(
+      CompressorOptions(preset.model.encoder.width()).ratio(c.ratio).grid_policy(c.grid_policy).block(k),
+      c.method_options);
+  compressor->check_input_grid(preset.model.encoder.grid());
+
+  nlohmann::json options = nlohmann::json::object();
+  for (const auto& [key, value] : c.method_options) options[key] = value;
+  const Grid grid = preset.model.encoder.grid(), out = compressor->output_grid(grid);
+  return {{"preset", c.preset},
+          {"method", c.method},
+          {"method_options", options},
+          {"layer", c.layer},
+          {"block_k", k},
+          {"depth", depth},
+          {"external", k == depth},
+          {"ratio", c.ratio},
+          {"grid_policy", to_string(c.grid_policy)},
+          {"grid_in", grid.str()},
+          {"grid_out", out.str()},
+          {"crops", crops},
+          {"text_tokens", text},
+          {"batch", pick(c.batch, preset.batch)},
+          {"train_batch", pick(c.train_batch, preset.train_batch)},
+          {"warmup", pick(c.warmup, preset.warmup)},
+          {"reps", pick(c.reps, preset.reps)},
+          {"threads", c.threads},
+          {"seed", c.seed},
+          {"device", c.device},
+          {"dtype", "float32"}};
+}
+
+int64_t efficiency_units(const std::vector<EfficiencyConfig>& configs) {
+  int64_t units = 0;
+  for (const auto& c : configs)
+    for (auto s : parse_stages(c.stages)) units += s == EfficiencyStage::kPrefill ? 3 : s == EfficiencyStage::kMemory ? 2 : 1;
+  return units;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+double gflops_rate(double flop, double ms) { return flop / (ms * 1e-3) / 1e9; }
+
+// One configuration's model, inputs and record while it is measured.
+struct Session {
+  EfficiencyConfig config;
+  std::set<EfficiencyStage> stages;
+  int64_t k = 0, crops = 0, text = 0, batch = 0, train_batch = 0, warmup = 0, reps = 0;
+  Mllm model{nullptr};
+  Compressor compressor;
+  FlopBreakdown flops;
+  torch::Tensor images1, ids1, images_b, ids_b, images_t, ids_t, visual1, embeddings1;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  int64_t model_bytes = 0;        ///< weights
+  int64_t train_state_bytes = 0;  ///< weights + gradients + AdamW state
+  RunRecord record;
+
+  bool has(EfficiencyStage s) const { return stages.count(s) != 0; }
+
+  void add_timing(const std::string& name, const TimingStats& t) {
+    record.add(name, t.median_ms, "ms");
+    record.add(name + "_min", t.min_ms, "ms");
+    record.add(name + "_max", t.max_ms, "ms");
+  }
+
+  void forward_backward() {
+    optimizer->zero_grad();
+    model->loss(images_t, ids_t).backward();
+  }
+  void train_step() {
+    forward_backward();
+    optimizer->step();
+  }
+};
+
+std::unique_ptr<Session> open_session(const EfficiencyConfig& c) {
+  auto s = std::make_unique<Session>();
+  s->config = c;
+  s->stages = parse_stages(c.stages);
+  const nlohmann::json cfg = resolve_efficiency_config(c);
+  s->k = cfg["block_k"];
+  s->crops = cfg["crops"];
+  s->text = cfg["text_tokens"];
+  s->batch = cfg["batch"];
+  s->train_batch = cfg["train_batch"];
+  s->warmup = cfg["warmup"];
+  s->reps = cfg["reps"];
+  s->record.eval = "efficiency";
+  s->record.config = cfg;
+  s->record.provenance = Provenance::here(c.device);
+
+  torch::manual_seed(c.seed);
+  const Preset& preset = find_preset(c.preset);
+  const int64_t before = tensor_bytes();
+  s->model = Mllm(preset.model);
+  s->compressor = find_method(c.method).make(
+      CompressorOptions(preset.model.encoder.width()).ratio(c.ratio).grid_policy(c.grid_policy).block(s->k),
+      c.method_options);
+  s->model->encoder->set_compressor(s->compressor, s->k);
+  s->model_bytes = tensor_bytes() - before;
+
+  const auto& enc = preset.model.encoder;
+  auto images = [&](int64_t b) { return torch::randn({b, s->crops, enc.channels(), enc.image_size(), enc.image_size()}); };
+  auto ids = [&](int64_t b) { return torch::randint(preset.model.lm.vocab(), {b, s->text}, torch::kLong); };
+  s->images1 = images(1);
+  s->ids1 = ids(1);
+  s->images_b = images(s->batch);
+  s->ids_b = ids(s->batch);
+  s->images_t = images(s->train_batch);
+  s->ids_t = ids(s->train_batch);
+  {
+    torch::NoGradGuard no_grad;
+    s->visual1 = s->model->encode(s->images1);
+    s->embeddings1 = s->model->project(s->visual1);
+  }
+
+  s->flops = count_flops(preset.model, s->compressor.get(), s->k, s->crops, s->text);
+  int64_t params = 0, compressor_params = 0;
+  for (const auto& p : s->model->parameters()) params += p.numel();
+  for (const auto& p : s->compressor->parameters()) compressor_params += p.numel();
+  auto& r = s->record;
+  const auto& f = s->flops;
+  const int64_t visual = s->model->visual_tokens(s->crops);
+  r.add("visual_tokens", static_cast<double>(visual), "tokens");
+  r.add("lm_tokens", static_cast<double>(visual + s->text), "tokens");
+  r.add("params", static_cast<double>(params) / 1e6, "M");
+  r.add("params_compressor", static_cast<double>(compressor_params) / 1e6, "M");
+  r.add("flops_encoder_pre", (f.patch_embed + f.encoder_pre) / 1e9, "GFLOP");
+  r.add("flops_compressor", f.compressor / 1e9, "GFLOP");
+  r.add("flops_encoder_post", f.encoder_post / 1e9, "GFLOP");
+  r.add("flops_encoder", f.encoder() / 1e9, "GFLOP");
+  r.add("flops_projector", f.projector / 1e9, "GFLOP");
+  r.add("flops_lm_prefill", (f.lm + f.lm_head_prefill) / 1e9, "GFLOP");
+  r.add("flops_prefill", f.prefill() / 1e9, "GFLOP");
+  r.add("flops_train_step", f.train_step() * static_cast<double>(s->train_batch) / 1e9, "GFLOP");
+
+  if (s->has(EfficiencyStage::kTrain) || s->has(EfficiencyStage::kMemory)) {
+    s->model->train();
+    s->optimizer = std::make_unique<torch::optim::AdamW>(s->model->parameters(), torch::optim::AdamWOptions(1e-5));
+    // AdamW allocates its state on the first step: take it before anything is measured.
+    const int64_t pre = tensor_bytes();
+    s->train_step();
+    s->train_state_bytes = s->model_bytes + tensor_bytes() - pre;
+  }
+  return s;
+}
+
+// A timed measurement: one sample returns the total and optionally its parts (ms).
+struct Probe {
+  EfficiencyStage stage;
+  std::string label;
+  std::vector<std::string> metrics;  ///< one per returned part, the first is the total
+  std::function<std::vector<double>(Session&)> sample;
+  std::function<void(Session&, const TimingStats&)> derive;
+};
+
+std::vector<double> timed(const std::function<void()>& fn) {
+  const auto t0 = Clock::now();
+  fn();
+  return {ms_between(t0, Clock::now())};
+}
+
+std::vector<Probe> probes() {
+  auto inference = [](const std::function<void(Session&)>& fn) {
+    return [fn](Session& s) {
+      s.model->eval();
+      torch::NoGradGuard no_grad;
+      return timed([&] { fn(s); });
+    };
+  };
+  return {
+      {EfficiencyStage::kEncoder, "encoder latency", {"encoder_latency"},
+       inference([](Session& s) { s.model->encode(s.images1); }),
+       [](Session& s, const TimingStats& t) {
+         s.record.add("encoder_gflops", gflops_rate(s.flops.encoder(), t.median_ms), "GFLOP/s");
+       }},
+      {EfficiencyStage::kPrefill, "projector latency", {"projector_latency"},
+       inference([](Session& s) { s.model->project(s.visual1); }), {}},
+      {EfficiencyStage::kPrefill, "LM prefill latency", {"lm_prefill_latency"},
+       inference([](Session& s) {
+         auto h = s.model->lm_hidden(s.embeddings1, s.ids1);
+         s.model->lm->logits(h.select(1, h.size(1) - 1));
+       }),
+       [](Session& s, const TimingStats& t) {
+         s.record.add("lm_prefill_gflops", gflops_rate(s.flops.lm + s.flops.lm_head_prefill, t.median_ms), "GFLOP/s");
+       }},
+      {EfficiencyStage::kPrefill, "prefill latency", {"prefill_latency"},
+       inference([](Session& s) { s.model->prefill(s.images1, s.ids1); }),
+       [](Session& s, const TimingStats& t) {
+         s.record.add("prefill_gflops", gflops_rate(s.flops.prefill(), t.median_ms), "GFLOP/s");
+       }},
+      {EfficiencyStage::kThroughput, "throughput", {"throughput_batch_latency"},
+       inference([](Session& s) { s.model->prefill(s.images_b, s.ids_b); }),
+       [](Session& s, const TimingStats& t) {
+         const double b = static_cast<double>(s.batch);
+         s.record.add("throughput", b / (t.median_ms * 1e-3), "images/s");
+         s.record.add("throughput_gflops", gflops_rate(s.flops.prefill() * b, t.median_ms), "GFLOP/s");
+       }},
+      {EfficiencyStage::kTrain, "training step", {"train_step_time", "train_fwd_bwd_time", "optimizer_step_time"},
+       [](Session& s) {
+         s.model->train();
+         const auto t0 = Clock::now();
+         s.forward_backward();
+         const auto t1 = Clock::now();
+         s.optimizer->step();
+         const auto t2 = Clock::now();
+         return std::vector<double>{ms_between(t0, t2), ms_between(t0, t1), ms_between(t1, t2)};
+       },
+       [](Session& s, const TimingStats& t) {
+         const double flop = s.flops.train_step() * static_cast<double>(s.train_batch);
+         s.record.add("train_gflops", gflops_rate(flop, t.median_ms), "GFLOP/s");
+       }},
+  };
+}
+
+void measure_memory(Session& s, Progress* progress) {
+  auto done = [&](const char* what) {
+    if (progress) progress->step(what);
+  };
+  {
+    s.model->eval();
+    torch::NoGradGuard no_grad;
+    s.model->prefill(s.images_b, s.ids_b);  // first-touch allocations out of the way
+    reset_memory_peaks();
+    const int64_t base = tensor_bytes(), rss = rss_bytes();
+    s.model->prefill(s.images_b, s.ids_b);
+    const int64_t activations = peak_tensor_bytes() - base;
+    s.record.add("inference_peak_tensor", static_cast<double>(s.model_bytes + activations) / kMiB, "MiB");
+    s.record.add("inference_activation_peak", static_cast<double>(activations) / kMiB, "MiB");
+    s.record.add("inference_rss_increase", static_cast<double>(peak_rss_bytes() - rss) / kMiB, "MiB");
+    done("inference memory");
+  }
+  s.model->train();
+  reset_memory_peaks();
+  const int64_t base = tensor_bytes(), rss = rss_bytes();
+  s.train_step();
+  const int64_t activations = peak_tensor_bytes() - base;
+  s.record.add("train_peak_tensor", static_cast<double>(s.train_state_bytes + activations) / kMiB, "MiB");
+  s.record.add("train_activation_peak", static_cast<double>(activations) / kMiB, "MiB");
+  s.record.add("train_rss_increase", static_cast<double>(peak_rss_bytes() - rss) / kMiB, "MiB");
+  done("training memory");
+}
+
+}  // namespace
+
+std::vector<RunRecord> run_efficiency(const std::vector<EfficiencyConfig>& configs, Progress* progress) {
+  if (configs.empty()) return {};
+  for (const auto& c : configs) {
+    resolve_efficiency_config(c);
+    if (c.threads != configs[0].threads || c.stages != configs[0].stages)
+      fail("efficiency: configurations measured together must share --threads and --stages");
+  }
+  install_memory_counter();
+  set_threads(configs[0].threads);
+  const auto wall0 = Clock::now();
+  const std::string started = utc_now();
+
+  std::vector<std::unique_ptr<Session>> sessions;
+  for (const auto& c : configs) {
+    if (progress) progress->note("building " + c.method + " " + c.layer);
+    sessions.push_back(open_session(c));
+  }
+  const auto& stages = sessions[0]->stages;
+
+  for (const auto& probe : probes()) {
+    if (!stages.count(probe.stage)) continue;
+    if (progress) progress->note(probe.label);
+    for (auto& s : sessions)
+      for (int64_t i = 0; i < s->warmup; ++i) probe.sample(*s);
+    // Interleaved repetitions: A B A B ...
+    std::vector<std::vector<std::vector<double>>> parts(sessions.size());
+    const int64_t reps = sessions[0]->reps;
+    for (int64_t rep = 0; rep < reps; ++rep)
+      for (size_t i = 0; i < sessions.size(); ++i) {
+        const auto sample = probe.sample(*sessions[i]);
+        parts[i].resize(sample.size());
+        for (size_t p = 0; p < sample.size(); ++p) parts[i][p].push_back(sample[p]);
+      }
+    for (size_t i = 0; i < sessions.size(); ++i) {
+      for (size_t p = 0; p < probe.metrics.size(); ++p)
+        sessions[i]->add_timing(probe.metrics[p], TimingStats::from(parts[i][p]));
+      if (probe.derive) probe.derive(*sessions[i], TimingStats::from(parts[i][0]));
+      if (progress) progress->step(probe.label);
+    }
+  }
+  if (stages.count(EfficiencyStage::kMemory))
+    for (auto& s : sessions) measure_memory(*s, progress);
+
+  std::optional<double> peak;
+  if (stages.count(EfficiencyStage::kPeak)) {
+    if (progress) progress->note("matmul peak");
+    peak = measure_matmul_gflops();
+  }
+  std::vector<RunRecord> records;
+  const double wall = std::chrono::duration<double>(Clock::now() - wall0).count();
+  for (auto& s : sessions) {
+    auto& r = s->record;
+    if (peak) {
+      r.add("device_peak_gflops", *peak, "GFLOP/s");
+      for (const char* stage : {"encoder", "prefill", "train"})
+        if (auto v = r.value(std::string(stage) + "_gflops")) r.add(std::string(stage) + "_efficiency", *v / *peak, "ratio");
+      if (progress) progress->step("matmul peak");
+    }
+    r.config["measured_with"] = static_cast<int64_t>(sessions.size());
+    r.provenance.threads = describe_threads();
+    r.provenance.started_at = started;
+    r.provenance.finished_at = utc_now();
+    r.provenance.wall_seconds = wall;
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+std::string format_speedups(const RunRecord& in, const RunRecord& ext) {
+  struct Row {
+    const char* label;
+    const char* time_metric;  // lower is better
+    const char* flop_metric;
+  };
+  const Row rows[] = {{"encoder", "encoder_latency", "flops_encoder"},
+                      {"prefill (TTFT)", "prefill_latency", "flops_prefill"},
+                      {"inference throughput", "throughput_batch_latency", "flops_prefill"},
+                      {"training step", "train_step_time", "flops_train_step"},
+                      {"  forward + backward", "train_fwd_bwd_time", "flops_train_step"}};
+  std::string out = fmt::format(
+      "{} at {} (k = {}) vs after the encoder (k = {}), r = {}, preset {}:\n", in.config["method"].get<std::string>(),
+      in.config["layer"].get<std::string>(), in.config["block_k"].get<int64_t>(), ext.config["block_k"].get<int64_t>(),
+      in.config["ratio"].get<int64_t>(), in.config["preset"].get<std::string>());
+  out += "| stage | external (ms) | internal (ms) | measured speedup | FLOP-model speedup | measured / predicted |\n";
+  out += "|---|---:|---:|---:|---:|---:|\n";
+  for (const auto& r : rows) {
+    auto ti = in.value(r.time_metric), te = ext.value(r.time_metric);
+    if (!ti || !te) continue;
+    const double measured = *te / *ti;
+    const double predicted = ext.require(r.flop_metric) / in.require(r.flop_metric);
+    out += fmt::format("| {} | {:.1f} | {:.1f} | {:.3f}x ({:+.1f}%) | {:.3f}x ({:+.1f}%) | {:.2f} |\n", r.label, *te,
+                       *ti, measured, (measured - 1) * 100, predicted, (predicted - 1) * 100, measured / predicted);
+  }
+  return out;
+}
+
+}  // namespace laco

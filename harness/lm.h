@@ -1,0 +1,82 @@
+// A decoder-only LM with Qwen2's shape: RMSNorm, rotary position embedding,
+// grouped-query attention, SwiGLU MLP, tied input/output embeddings.
+#pragma once
+
+#include <cstdint>
+
+#include <torch/arg.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+namespace laco {
+
+/// Usage: LmOptions().width(896).layers(24).heads(14).kv_heads(2).mlp_dim(4864).vocab(151936)
+struct LmOptions {
+  /// Throws unless heads divide width and kv_heads divide heads.
+  void validate() const;
+  int64_t head_dim() const { return width_ / heads_; }
+
+  TORCH_ARG(int64_t, vocab) = 151936;
+  TORCH_ARG(int64_t, width) = 896;
+  TORCH_ARG(int64_t, layers) = 24;
+  TORCH_ARG(int64_t, heads) = 14;
+  TORCH_ARG(int64_t, kv_heads) = 2;
+  TORCH_ARG(int64_t, mlp_dim) = 4864;
+  TORCH_ARG(double, rope_theta) = 1e6;
+  TORCH_ARG(double, rms_eps) = 1e-6;
+};
+
+/// y = x / rms(x) * weight.
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+
+ private:
+  double eps_;
+};
+TORCH_MODULE(RMSNorm);
+
+/// RMSNorm -> GQA self-attention (RoPE, causal) -> residual, RMSNorm -> SwiGLU -> residual.
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit DecoderLayerImpl(const LmOptions& options);
+  /// x [B, T, D]; cos/sin [T, head_dim] from rope_tables().
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+
+ private:
+  int64_t heads_, kv_heads_, head_dim_;
+};
+TORCH_MODULE(DecoderLayer);
+
+/// Usage: DecoderLM lm(LmOptions()); auto h = lm->forward(lm->embed(ids)); auto logits = lm->logits(h);
+class DecoderLMImpl : public torch::nn::Module {
+ public:
+  explicit DecoderLMImpl(LmOptions options);
+  /// Token ids [B, T] -> embeddings [B, T, D].
+  torch::Tensor embed(const torch::Tensor& ids);
+  /// Embeddings [B, T, D] -> final-normed hidden states [B, T, D] (causal).
+  torch::Tensor forward(const torch::Tensor& embeddings);
+  /// Hidden states [..., D] -> logits [..., vocab] through the tied embedding.
+  torch::Tensor logits(const torch::Tensor& hidden);
+  /// cos and sin tables [T, head_dim] for positions 0..T-1.
+  std::pair<torch::Tensor, torch::Tensor> rope_tables(int64_t tokens, const torch::TensorOptions& options) const;
+  const LmOptions& options() const { return options_; }
+
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+
+ private:
+  LmOptions options_;
+};
+TORCH_MODULE(DecoderLM);
+
+}  // namespace laco

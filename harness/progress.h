@@ -1,0 +1,35 @@
+// Progress for long work: "done/total, elapsed, ETA" redrawn in place on a
+// terminal (stderr), silent when stderr is not a terminal (logs, CI).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace laco {
+
+/// Usage: Progress p("efficiency", 12); p.step("laco 1/4 train_step"); ... p.finish();
+class Progress {
+ public:
+  Progress(std::string what, int64_t total);
+  ~Progress();
+  /// Marks one unit done; `current` names what comes next.
+  void step(const std::string& current = "");
+  /// Shows `current` without counting a unit.
+  void note(const std::string& current);
+  void finish();
+  /// Forces drawing on or off (tests; --progress / --no-progress).
+  void set_enabled(bool on) { enabled_ = on; }
+
+ private:
+  void draw(const std::string& current);
+  std::string what_;
+  int64_t total_, done_ = 0;
+  bool enabled_, finished_ = false;
+  std::chrono::steady_clock::time_point start_;
+};
+
+/// "1m05s", "42s", "1h02m".
+std::string format_duration(double seconds);
+
+}  // namespace laco

@@ -1,0 +1,167 @@
+#include <torch/torch.h>
+
+#include "evals/efficiency.h"
+#include "evals/measure.h"
+#include "harness/memory.h"
+#include "harness/presets.h"
+#include "harness/progress.h"
+#include "harness/record.h"
+#include "tests/test_util.h"
+
+namespace laco {
+namespace {
+
+EfficiencyConfig tiny(const std::string& method = "laco", const std::string& layer = "1/4") {
+  EfficiencyConfig c;
+  c.preset = "tiny";
+  c.method = method;
+  c.layer = layer;
+  c.reps = 2;
+  c.warmup = 0;
+  return c;
+}
+
+TEST(Efficiency, BadInputNamesTheFieldAndTheAllowedValues) {
+  auto with = [](auto edit) {
+    auto c = tiny();
+    edit(c);
+    return c;
+  };
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.preset = "huge"; })); },
+                     {"--preset", "'huge'", "paper, cpu-small, tiny"});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.crops = 0; })); }, {"--crops", ">= 1", "0"});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.batch = 0; })); }, {"--batch", ">= 1"});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.train_batch = -3; })); }, {"--train-batch"});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.layer = "block:9"; })); },
+                     {"--layer", "block 9 is beyond the encoder's depth", "block:1 .. block:4"});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.layer = "2"; })); }, {"--layer", "block:2"});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.method = "pooling"; })); },
+                     {"unknown method 'pooling'"});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.ratio = 5; })); }, {"ratio 5"});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.stages = {"decode"}; })); },
+                     {"--stages", "'decode'", "encoder, prefill"});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.device = "cuda"; })); },
+                     {"--device", "allowed: cpu"});
+  test::expect_error(
+      [&] { resolve_efficiency_config(with([](auto& c) { c.grid_policy = GridPolicy::kError; })); },
+      {"7x7", "not divisible"});
+}
+
+TEST(Efficiency, TokenCountsOnOddGrids) {
+  for (auto [r, side] : {std::pair{2, 4}, {3, 3}, {4, 2}}) {
+    auto c = tiny();
+    c.ratio = r;
+    const auto cfg = resolve_efficiency_config(c);
+    EXPECT_EQ(cfg["grid_in"], "7x7");
+    EXPECT_EQ(cfg["grid_out"], fmt::format("{}x{}", side, side)) << "r=" << r;
+  }
+}
+
+TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
+  std::vector<EfficiencyConfig> configs = {tiny("laco", "1/4"), tiny("laco", "1")};
+  Progress progress("test", efficiency_units(configs));
+  progress.set_enabled(false);
+  const auto records = run_efficiency(configs, &progress);
+  ASSERT_EQ(records.size(), 2u);
+  const auto& r = records[0];
+  EXPECT_EQ(r.config["block_k"], 1);
+  EXPECT_EQ(records[1].config["block_k"], 4);
+  EXPECT_EQ(r.config["measured_with"], 2);
+  EXPECT_EQ(r.require("visual_tokens"), 2 * 16);  // 2 crops x 4 x 4
+  const std::map<std::string, std::string> units = {
+      {"encoder_latency", "ms"},        {"prefill_latency", "ms"},       {"lm_prefill_latency", "ms"},
+      {"throughput", "images/s"},       {"train_step_time", "ms"},       {"optimizer_step_time", "ms"},
+      {"inference_peak_tensor", "MiB"}, {"train_peak_tensor", "MiB"},    {"flops_train_step", "GFLOP"},
+      {"train_gflops", "GFLOP/s"},      {"device_peak_gflops", "GFLOP/s"}, {"train_efficiency", "ratio"}};
+  for (const auto& [name, unit] : units) {
+    bool found = false;
+    for (const auto& m : r.metrics)
+      if (m.name == name) {
+        found = true;
+        EXPECT_EQ(m.unit, unit) << name;
+        EXPECT_TRUE(std::isfinite(m.value) && m.value > 0) << name << " = " << m.value;
+      }
+    EXPECT_TRUE(found) << name;
+  }
+  EXPECT_LE(r.require("encoder_latency_min"), r.require("encoder_latency"));
+  EXPECT_LE(r.require("encoder_latency"), r.require("encoder_latency_max"));
+  // Training keeps activations, inference frees them as it goes.
+  EXPECT_GT(r.require("train_peak_tensor"), r.require("inference_peak_tensor"));
+  // Compressing after block 1 of 4 leaves less encoder work than after block 4.
+  EXPECT_LT(r.require("flops_encoder"), records[1].require("flops_encoder"));
+  EXPECT_EQ(r.provenance.threads.find("intra_op=2"), 0u) << r.provenance.threads;
+
+  const auto json = to_json(records);
+  EXPECT_EQ(json[0]["metrics"][0]["unit"], "tokens");
+  EXPECT_EQ(json[0]["config"]["method"], "laco");
+  const auto speedups = format_speedups(records[0], records[1]);
+  EXPECT_NE(speedups.find("FLOP-model speedup"), std::string::npos);
+  EXPECT_NE(speedups.find("| training step |"), std::string::npos);
+}
+
+TEST(Efficiency, StagesCanBeChosen) {
+  auto c = tiny();
+  c.stages = {"encoder"};
+  const auto records = run_efficiency({c});
+  EXPECT_TRUE(records[0].value("encoder_latency").has_value());
+  EXPECT_FALSE(records[0].value("train_step_time").has_value());
+  EXPECT_FALSE(records[0].value("device_peak_gflops").has_value());
+}
+
+TEST(MemoryCounter, CountsTensorBytesAndResetsThePeak) {
+  install_memory_counter();
+  ASSERT_TRUE(memory_counter_installed());
+  const int64_t before = tensor_bytes();
+  {
+    auto t = torch::empty({1 << 20});  // 4 MiB
+    EXPECT_GE(tensor_bytes() - before, 4 << 20);
+    reset_memory_peaks();
+    EXPECT_EQ(peak_tensor_bytes(), tensor_bytes());
+    { auto u = torch::empty({1 << 19}); }  // 2 MiB, freed at once
+    EXPECT_GE(peak_tensor_bytes() - tensor_bytes(), 2 << 20);
+  }
+  EXPECT_EQ(tensor_bytes(), before);
+  EXPECT_GT(peak_rss_bytes(), 0);
+}
+
+TEST(Timing, MedianAndQuartilesInterpolate) {
+  const auto s = TimingStats::from({5, 1, 3, 2, 4});
+  EXPECT_DOUBLE_EQ(s.median_ms, 3);
+  EXPECT_DOUBLE_EQ(s.min_ms, 1);
+  EXPECT_DOUBLE_EQ(s.max_ms, 5);
+  EXPECT_DOUBLE_EQ(s.q1_ms, 2);
+  EXPECT_DOUBLE_EQ(TimingStats::from({1, 2, 3, 4}).median_ms, 2.5);
+  test::expect_error([] { TimingStats::from({}); }, {"no samples"});
+  int calls = 0;
+  time_repeated([&] { ++calls; }, 2, 3);
+  EXPECT_EQ(calls, 5);
+}
+
+TEST(Records, TablesShowUnitsAndDashesForMissingValues) {
+  RunRecord a, b;
+  a.config = {{"method", "laco"}};
+  b.config = {{"method", "none"}};
+  a.add("throughput", 3.5, "images/s");
+  const auto table = format_records_table({a, b}, {"method"}, {"throughput"});
+  EXPECT_NE(table.find("throughput (images/s)"), std::string::npos) << table;
+  EXPECT_NE(table.find("| none   |                     - |"), std::string::npos) << table;
+  test::expect_error([&] { b.require("throughput"); }, {"no metric 'throughput'"});
+  EXPECT_EQ(format_duration(65), "1m05s");
+  EXPECT_EQ(format_duration(3725), "1h02m");
+}
+
+TEST(Presets, AreListedAndValid) {
+  EXPECT_EQ(preset_names(), (std::vector<std::string>{"paper", "cpu-small", "tiny"}));
+  const auto& paper = find_preset("paper");
+  EXPECT_EQ(paper.model.encoder.grid(), (Grid{27, 27}));
+  EXPECT_EQ(paper.model.lm.kv_heads(), 2);
+  EXPECT_EQ(paper.crops, 5);
+  for (const auto& p : presets()) {
+    EXPECT_NO_THROW(p.model.encoder.validate()) << p.name;
+    EXPECT_NO_THROW(p.model.lm.validate()) << p.name;
+  }
+  EXPECT_NE(format_presets().find("151936"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace laco

@@ -1,0 +1,77 @@
+#include <torch/torch.h>
+
+#include "harness/mllm.h"
+#include "methods/registry.h"
+#include "tests/test_util.h"
+
+namespace laco {
+namespace {
+
+LmOptions tiny_lm() { return LmOptions().vocab(50).width(16).layers(2).heads(4).kv_heads(2).mlp_dim(24); }
+
+TEST(DecoderLM, IsCausal) {
+  torch::manual_seed(30);
+  DecoderLM lm(tiny_lm());
+  auto x = torch::randn({2, 7, 16});
+  auto y = lm->forward(x);
+  auto x2 = x.clone();
+  x2.slice(1, 4).add_(1.0);  // change tokens 4..6
+  auto y2 = lm->forward(x2);
+  EXPECT_TRUE(torch::allclose(y.slice(1, 0, 4), y2.slice(1, 0, 4), 1e-6, 1e-6)) << "earlier tokens saw later ones";
+  EXPECT_FALSE(torch::allclose(y.slice(1, 4), y2.slice(1, 4)));
+}
+
+TEST(DecoderLM, RopeMakesAttentionDependOnRelativePosition) {
+  DecoderLM lm(tiny_lm());
+  auto [cos, sin] = lm->rope_tables(6, torch::TensorOptions());
+  EXPECT_EQ(cos.sizes(), (std::vector<int64_t>{6, 4}));
+  // Position 0 is the identity rotation.
+  EXPECT_TRUE(torch::allclose(cos[0], torch::ones({4})));
+  EXPECT_TRUE(torch::allclose(sin[0], torch::zeros({4})));
+  // Rotated q.k depends only on the distance: (q at 1, k at 3) equals (q at 2, k at 4).
+  auto q = torch::randn({4}), k = torch::randn({4});
+  auto rot = [&](const torch::Tensor& v, int64_t p) {
+    auto half = torch::cat({-v.slice(0, 2), v.slice(0, 0, 2)});
+    return v * cos[p] + half * sin[p];
+  };
+  EXPECT_NEAR(rot(q, 1).dot(rot(k, 3)).item<double>(), rot(q, 2).dot(rot(k, 4)).item<double>(), 1e-5);
+}
+
+TEST(DecoderLM, GroupedQueryAttentionShapesAndTiedEmbeddings) {
+  DecoderLM lm(tiny_lm());
+  auto* layer = lm->layers[0]->as<DecoderLayer>();
+  EXPECT_EQ(layer->q_proj->weight.sizes(), (std::vector<int64_t>{16, 16}));
+  EXPECT_EQ(layer->k_proj->weight.sizes(), (std::vector<int64_t>{8, 16})) << "2 KV heads of 4";
+  EXPECT_EQ(layer->gate_proj->weight.sizes(), (std::vector<int64_t>{24, 16}));
+  auto ids = torch::tensor({{1, 2, 3}});
+  auto logits = lm->logits(lm->forward(lm->embed(ids)));
+  EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{1, 3, 50}));
+  int64_t embeddings = 0;
+  for (const auto& p : lm->named_parameters()) embeddings += p.value().size(0) == 50;
+  EXPECT_EQ(embeddings, 1) << "the output head reuses the input embedding";
+  test::expect_error([] { DecoderLM(LmOptions().width(16).heads(4).kv_heads(3)); }, {"kv_heads (3) must divide heads (4)"});
+}
+
+TEST(Mllm, CropsConcatenateAndTheLossTrainsEverything) {
+  torch::manual_seed(31);
+  MllmOptions o;
+  o.encoder = EncoderOptions().image_size(28).patch_size(4).width(16).depth(2).heads(2).mlp_dim(32);  // 7 x 7
+  o.lm = tiny_lm();
+  Mllm m(o);
+  m->encoder->set_compressor(make_compressor("laco", CompressorOptions(16).ratio(2).block(1)), 1);
+  auto images = torch::randn({2, 3, 3, 28, 28});
+  EXPECT_EQ(m->visual_tokens(3), 3 * 16);
+  EXPECT_EQ(m->encode(images).sizes(), (std::vector<int64_t>{2, 48, 16}));
+  auto ids = torch::randint(50, {2, 5}, torch::kLong);
+  EXPECT_EQ(m->prefill(images, ids).sizes(), (std::vector<int64_t>{2, 50}));
+  auto loss = m->loss(images, ids);
+  EXPECT_TRUE(std::isfinite(loss.item<double>()));
+  loss.backward();
+  for (const auto& p : m->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+}
+
+}  // namespace
+}  // namespace laco
