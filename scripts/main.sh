@@ -18,3 +18,5 @@ else
   echo "main: no parity folder at $parity_dir (set LACO_PARITY_DIR); skipping parity"
 fi
 ./build/laco demo --threads 2
+# LaCo at 1/4 depth vs after the encoder, interleaved, with the FLOP model's prediction (~1 min).
+./build/laco run --eval efficiency --preset cpu-small --method laco --layer 1/4 --ratio 2 --vs-external

@@ -1,0 +1,138 @@
+// Microbenchmarks: every method's forward and forward+backward at the paper
+// and cpu-small widths for r = 2, 3, 4; one encoder block; one LM layer.
+// Manual time around each operation; counters tokens/s and GFLOP/s from the
+// analytic FLOP model (shown as tokens=.../s, GFLOP=.../s). Usage: laco_bench [--benchmark_filter=method_fwd/laco]
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include "evals/flops.h"
+#include "harness/presets.h"
+#include "harness/threads.h"
+#include "methods/registry.h"
+
+namespace laco {
+namespace {
+
+struct Shape {
+  std::string name;
+  MllmOptions model;
+  int64_t k;  ///< the block a compressor follows (1/4 depth), for TokenPacker's levels
+  int64_t lm_tokens;
+};
+
+std::vector<Shape> shapes() {
+  std::vector<Shape> out;
+  for (const char* name : {"paper", "cpu-small"}) {
+    const auto& p = find_preset(name);
+    const int64_t visual = p.crops * compressed_grid(p.model.encoder.grid(), 2).tokens();
+    out.push_back({name, p.model, std::max<int64_t>(1, p.model.encoder.depth() / 4), visual + p.text_tokens});
+  }
+  return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void set_counters(benchmark::State& state, double tokens, double flops) {
+  state.counters["tokens"] = benchmark::Counter(tokens, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bench_method(benchmark::State& state, const Shape& shape, const std::string& method, int64_t r, bool backward) {
+  torch::manual_seed(0);
+  const auto& e = shape.model.encoder;
+  const Grid grid = e.grid();
+  auto c = make_compressor(method, CompressorOptions(e.width()).ratio(r).block(shape.k));
+  auto x = torch::randn({1, grid.tokens(), e.width()}, torch::requires_grad(backward));
+  std::vector<torch::Tensor> features;
+  // Inside the encoder the features come from earlier blocks and need gradients too.
+  for (size_t i = 0; i < c->feature_blocks().size(); ++i)
+    features.push_back(torch::randn({1, grid.tokens(), e.width()}, torch::requires_grad(backward)));
+  torch::Tensor seed;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (backward) {
+      auto y = c->forward(x, grid, features).tokens;
+      if (!seed.defined()) seed = torch::randn_like(y);
+      (y * seed).sum().backward();
+    } else {
+      torch::NoGradGuard no_grad;
+      benchmark::DoNotOptimize(c->forward(x, grid, features).tokens.data_ptr());
+    }
+    state.SetIterationTime(seconds_since(t0));
+  }
+  set_counters(state, static_cast<double>(grid.tokens()), c->flops(grid) * (backward ? 3.0 : 1.0));
+}
+
+void bench_encoder_block(benchmark::State& state, const Shape& shape) {
+  torch::manual_seed(0);
+  const auto& e = shape.model.encoder;
+  EncoderBlock block(e.width(), e.heads(), e.mlp_dim(), e.ln_eps());
+  auto x = torch::randn({1, e.grid().tokens(), e.width()});
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(block->forward(x).data_ptr());
+    state.SetIterationTime(seconds_since(t0));
+  }
+  set_counters(state, static_cast<double>(e.grid().tokens()), encoder_block_flops(e, e.grid().tokens()));
+}
+
+void bench_lm_layer(benchmark::State& state, const Shape& shape) {
+  torch::manual_seed(0);
+  const auto& l = shape.model.lm;
+  DecoderLayer layer(l);
+  DecoderLM lm(LmOptions(l).layers(1).vocab(16));  // for the RoPE tables only
+  auto x = torch::randn({1, shape.lm_tokens, l.width()});
+  auto [cos, sin] = lm->rope_tables(shape.lm_tokens, x.options());
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(layer->forward(x, cos, sin).data_ptr());
+    state.SetIterationTime(seconds_since(t0));
+  }
+  set_counters(state, static_cast<double>(shape.lm_tokens), lm_layer_flops(l, shape.lm_tokens));
+}
+
+void register_all() {
+  for (const auto& shape : shapes()) {
+    for (const auto& method : method_names())
+      for (int64_t r : {2, 3, 4})
+        for (bool backward : {false, true}) {
+          if (method == "none" && r != 2) continue;  // the identity ignores r
+          const std::string name =
+              std::string(backward ? "method_fwd_bwd/" : "method_fwd/") + method + "/r" + std::to_string(r) + "/" + shape.name;
+          benchmark::RegisterBenchmark(name.c_str(), bench_method, shape, method, r, backward)
+              ->UseManualTime()
+              ->Unit(benchmark::kMillisecond);
+        }
+    benchmark::RegisterBenchmark(("encoder_block_fwd/" + shape.name).c_str(), bench_encoder_block, shape)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("lm_layer_fwd/" + shape.name).c_str(), bench_lm_layer, shape)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
+}  // namespace
+}  // namespace laco
+
+int main(int argc, char** argv) {
+  laco::ensure_passive_openmp(argv);
+  const char* env = std::getenv("LACO_THREADS");
+  laco::set_threads(env ? std::atoi(env) : 2);
+  benchmark::AddCustomContext("laco.threads", laco::describe_threads());
+  benchmark::AddCustomContext("laco.git_commit", LACO_GIT_COMMIT);
+  laco::register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
