@@ -52,7 +52,26 @@ VisionEncoderImpl::VisionEncoderImpl(EncoderOptions options) : options_(std::mov
   for (int64_t i = 0; i < options_.depth(); ++i)
     blocks->push_back(EncoderBlock(c, options_.heads(), options_.mlp_dim(), options_.ln_eps()));
   init_reference_weights(*this);
-  trunc_normal_(pos_embed, 0.02);
+  init_position_embedding();
+}
+
+void VisionEncoderImpl::init_position_embedding() {
+  torch::NoGradGuard no_grad;
+  const Grid g = options_.grid();
+  const int64_t c = options_.width();
+  if (c % 4 != 0) {
+    trunc_normal_(pos_embed, 0.02);
+    return;
+  }
+  // 2-D sin-cos values (as MAE initialises its ViT): half the channels encode
+  // the row, half the column. Still a learned parameter; a trained model
+  // starts from positions that already vary smoothly across the grid.
+  const int64_t quarter = c / 4;
+  auto omega = 1.0 / torch::pow(10000.0, torch::arange(quarter, torch::kFloat64) / static_cast<double>(quarter));
+  auto rows = torch::arange(g.h, torch::kFloat64).repeat_interleave(g.w);
+  auto cols = torch::arange(g.w, torch::kFloat64).repeat({g.h});
+  auto r = torch::outer(rows, omega), q = torch::outer(cols, omega);
+  pos_embed.copy_(torch::cat({r.sin(), r.cos(), q.sin(), q.cos()}, 1).unsqueeze(0).to(pos_embed.dtype()));
 }
 
 void VisionEncoderImpl::set_compressor(Compressor compressor, int64_t k) {

@@ -1,4 +1,5 @@
-// The vision encoder: a pre-LN ViT (SigLIP-like) that can host a compressor
+// The vision encoder: a pre-LN ViT (SigLIP-like; learned position embedding
+// initialised with 2-D sin-cos values) that can host a compressor
 // after block k and run blocks k+1..L on the compressed grid.
 #pragma once
 
@@ -79,6 +80,7 @@ class VisionEncoderImpl : public torch::nn::Module {
   torch::nn::ModuleList blocks{nullptr};
 
  private:
+  void init_position_embedding();
   EncoderOptions options_;
   Compressor compressor_;
   int64_t compressor_block_ = 0;

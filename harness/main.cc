@@ -6,7 +6,10 @@
 #include <fmt/core.h>
 #include <torch/torch.h>
 
+#include "evals/accuracy.h"
 #include "evals/efficiency.h"
+#include "evals/synthvqa.h"
+#include "evals/vqa_data.h"
 #include "harness/demo.h"
 #include "harness/error.h"
 #include "harness/parity.h"
@@ -51,6 +54,10 @@ struct RunArgs {
   std::string format = "table";
   bool vs_external = false;
   laco::EfficiencyConfig base;
+  // accuracy only
+  std::string cache_dir = "results/cache";
+  int64_t steps0 = -1, steps1 = -1, steps2 = -1;
+  std::string train_data, test_data;
 };
 
 laco::MethodOptions parse_method_options(const std::vector<std::string>& items) {
@@ -63,8 +70,52 @@ laco::MethodOptions parse_method_options(const std::vector<std::string>& items) 
   return out;
 }
 
+int cmd_run_accuracy(const RunArgs& a, const std::vector<std::string>& methods, const std::vector<std::string>& layers,
+                     const std::vector<int64_t>& ratios) {
+  std::vector<laco::AccuracyConfig> configs;
+  for (const auto& m : methods)
+    for (const auto& l : layers)
+      for (int64_t r : ratios) {
+        laco::AccuracyConfig c;
+        c.preset = a.base.preset;
+        c.method = m;
+        c.layer = l;
+        c.ratio = r;
+        c.method_options = parse_method_options(a.options);
+        c.grid_policy = laco::parse_grid_policy(a.grid_policy, "--grid-policy");
+        c.seed = a.base.seed;
+        c.threads = a.base.threads;
+        c.cache_dir = a.cache_dir;
+        c.steps0 = a.steps0;
+        c.steps1 = a.steps1;
+        c.steps2 = a.steps2;
+        c.train_data = a.train_data;
+        c.test_data = a.test_data;
+        laco::resolve_accuracy_config(c);  // every configuration checked before any trains
+        configs.push_back(c);
+      }
+  int64_t units = 0;
+  for (const auto& c : configs) units += laco::accuracy_units(c);
+  laco::Progress progress("accuracy", units);
+  std::vector<laco::RunRecord> records;
+  for (const auto& c : configs) records.push_back(laco::run_accuracy(c, &progress));
+  progress.finish();
+  if (a.format == "json") {
+    fmt::print("{}\n", laco::to_json(records).dump(2));
+    return 0;
+  }
+  std::vector<std::string> columns;
+  for (const auto& f : laco::vqa_families()) columns.push_back("acc_" + f);
+  for (const char* m : {"acc_overall", "acc_mean", "visual_tokens", "stage1_time", "stage2_time"}) columns.push_back(m);
+  if (a.format == "table")
+    for (const auto& r : records) fmt::print("{}\n", laco::format_record(r));
+  fmt::print("{}", laco::format_records_table(records, {"method", "layer", "block_k", "ratio", "seed"}, columns));
+  return 0;
+}
+
 int cmd_run(const RunArgs& a) {
-  if (a.eval != "efficiency") laco::fail("--eval: unknown evaluation '{}' (allowed: efficiency)", a.eval);
+  if (a.eval != "efficiency" && a.eval != "accuracy")
+    laco::fail("--eval: unknown evaluation '{}' (allowed: efficiency, accuracy)", a.eval);
   if (a.format != "table" && a.format != "md" && a.format != "json")
     laco::fail("--format: unknown format '{}' (allowed: table, md, json)", a.format);
   auto methods = split_list(a.methods);
@@ -77,6 +128,7 @@ int cmd_run(const RunArgs& a) {
     ratios.push_back(*v);
   }
   if (methods.empty() || layers.empty() || ratios.empty()) laco::fail("--method, --layer and --ratio need a value each");
+  if (a.eval == "accuracy") return cmd_run_accuracy(a, methods, layers, ratios);
 
   // Groups are measured together (interleaved repetitions). With --vs-external
   // a group is one method and ratio at every placement asked for plus the
@@ -179,10 +231,24 @@ int main(int argc, char** argv) {
 
   auto* presets_cmd = app.add_subcommand("presets", "Print the model and measurement presets");
 
+  std::string export_preset = "small", export_split = "test", export_out;
+  int64_t export_count = -1;
+  uint64_t export_seed = 0;
+  auto* data_cmd = app.add_subcommand("data", "SynthVQA data");
+  data_cmd->require_subcommand(1);
+  auto* export_cmd = data_cmd->add_subcommand("export", "Write a split as PNG images + LLaVA-layout JSONL");
+  export_cmd->add_option("--preset", export_preset, "Accuracy preset: tiny, small, base")->capture_default_str();
+  export_cmd->add_option("--split", export_split, "train, val or test")->capture_default_str();
+  export_cmd->add_option("--out", export_out, "Output folder")->required();
+  export_cmd->add_option("--count", export_count, "Samples (default: the preset's test size)");
+  export_cmd->add_option("--seed", export_seed, "Generator seed")->capture_default_str();
+
   RunArgs run;
   auto* run_cmd = app.add_subcommand("run", "Measure one configuration (or a small grid of them)");
-  run_cmd->add_option("--eval", run.eval, "Evaluation: efficiency")->capture_default_str();
-  run_cmd->add_option("--preset", run.base.preset, "Preset: paper, cpu-small, tiny (laco presets)")->capture_default_str();
+  run_cmd->add_option("--eval", run.eval, "Evaluation: efficiency or accuracy")->capture_default_str();
+  run_cmd->add_option("--preset", run.base.preset,
+                      "Preset (laco presets): efficiency paper, cpu-small, tiny; accuracy tiny, small, base")
+      ->capture_default_str();
   run_cmd->add_option("-m,--method", run.methods, "Method(s), comma-separated, or all")->capture_default_str();
   run_cmd->add_option("-l,--layer", run.layers, "Placement(s): 1/12, 1/6, 1/4, 1/2, 1 (external), 0.25, block:K")
       ->capture_default_str();
@@ -200,6 +266,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--device", run.base.device, "Device: cpu")->capture_default_str();
   run_cmd->add_option("--stages", run.stages, "Comma-separated subset of encoder,prefill,throughput,train,memory,peak");
   run_cmd->add_option("-o,--format", run.format, "table, md or json")->capture_default_str();
+  run_cmd->add_option("--cache-dir", run.cache_dir, "accuracy: where stage-0 models are cached")->capture_default_str();
+  run_cmd->add_option("--steps0", run.steps0, "accuracy: stage-0 steps (default: preset)");
+  run_cmd->add_option("--steps1", run.steps1, "accuracy: stage-1 steps (default: preset)");
+  run_cmd->add_option("--steps2", run.steps2, "accuracy: stage-2 steps (default: preset)");
+  run_cmd->add_option("--train-data", run.train_data, "accuracy: LLaVA-layout JSONL to train on instead of SynthVQA");
+  run_cmd->add_option("--test-data", run.test_data, "accuracy: LLaVA-layout JSONL to evaluate on instead of SynthVQA");
   run_cmd->add_flag("--vs-external", run.vs_external,
                     "Also run each method after the encoder and print measured vs FLOP-model speedups");
 
@@ -212,7 +284,16 @@ int main(int argc, char** argv) {
   try {
     if (*methods) return cmd_methods();
     if (*presets_cmd) {
-      fmt::print("{}", laco::format_presets());
+      fmt::print("{}{}", laco::format_presets(), laco::format_accuracy_presets());
+      return 0;
+    }
+    if (*export_cmd) {
+      const auto& p = laco::find_accuracy_preset(export_preset);
+      const int64_t count = export_count >= 0 ? export_count : p.test_size;
+      if (count < 1) laco::fail("--count: must be >= 1, got {}", count);
+      const auto samples = laco::generate_vqa_split(p.data, export_seed, export_split, count);
+      const auto path = laco::export_vqa(samples, export_out, export_split);
+      fmt::print("wrote {} samples: {}\n", samples.size(), path);
       return 0;
     }
     if (*run_cmd) return cmd_run(run);

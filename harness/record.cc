@@ -55,9 +55,16 @@ nlohmann::json to_json(const RunRecord& r) {
   nlohmann::json metrics = nlohmann::json::array();
   for (const auto& m : r.metrics) metrics.push_back({{"name", m.name}, {"value", m.value}, {"unit", m.unit}});
   const auto& p = r.provenance;
+  nlohmann::json series = nlohmann::json::object();
+  for (const auto& [name, points] : r.series) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& [step, value] : points) arr.push_back({step, value});
+    series[name] = arr;
+  }
   return {{"eval", r.eval},
           {"config", r.config},
           {"metrics", metrics},
+          {"series", series},
           {"provenance",
            {{"git_commit", p.git_commit}, {"host", p.host}, {"device", p.device}, {"torch_version", p.torch_version},
             {"threads", p.threads}, {"attention", p.attention}, {"started_at", p.started_at},

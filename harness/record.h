@@ -2,6 +2,7 @@
 // JSON; SQL in results/). Every figure carries its unit.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ struct RunRecord {
   std::string eval;        ///< "efficiency", ...
   nlohmann::json config;   ///< the fully resolved configuration
   std::vector<Metric> metrics;
+  /// Sampled curves, e.g. "loss_stage1" -> (step, value).
+  std::map<std::string, std::vector<std::pair<int64_t, double>>> series;
   Provenance provenance;
 
   void add(const std::string& name, double value, const std::string& unit);

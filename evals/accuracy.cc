@@ -1,0 +1,455 @@
+#include "evals/accuracy.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "evals/vqa_data.h"
+#include "harness/error.h"
+#include "harness/placement.h"
+#include "harness/progress.h"
+#include "harness/safetensors.h"
+#include "harness/text.h"
+#include "harness/threads.h"
+#include "methods/registry.h"
+
+namespace laco {
+namespace fs = std::filesystem;
+
+namespace {
+
+AccuracyPreset make_preset(std::string name, std::string summary, int64_t image, int64_t width, int64_t depth,
+                           int64_t heads, int64_t lm_width, int64_t lm_layers) {
+  AccuracyPreset p;
+  p.name = std::move(name);
+  p.summary = std::move(summary);
+  p.data.image_size = image;
+  p.model.encoder = EncoderOptions().image_size(image).patch_size(4).width(width).depth(depth).heads(heads).mlp_dim(4 * width);
+  p.model.lm = LmOptions()
+                   .vocab(VqaVocabulary::get().size())
+                   .width(lm_width)
+                   .layers(lm_layers)
+                   .heads(std::max<int64_t>(2, lm_width / 32))
+                   .kv_heads(1)
+                   .mlp_dim(3 * lm_width);
+  return p;
+}
+
+std::vector<AccuracyPreset> build_presets() {
+  auto tiny = make_preset("tiny", "seconds on CPU, for tests (8 x 8 grid)", 32, 48, 2, 2, 48, 2);
+  tiny.train_size = 8000;
+  tiny.test_size = 250;
+  tiny.batch = 32;
+  tiny.steps0 = 300;
+  tiny.steps1 = 10;
+  tiny.steps2 = 10;
+  tiny.lr0 = 3e-3;
+
+  auto small = make_preset("small", "a few minutes per run on 2 CPU cores (12 x 12 grid, 8 blocks)", 48, 64, 8, 2, 64, 2);
+  // Not yet adequate: at this budget `none` learns colour and count but
+  // leaves shape, spatial and text at chance (README, accuracy section).
+  small.data.glyph_scale = 3;
+  small.train_size = 100000;
+  small.test_size = 1000;
+  small.batch = 32;
+  small.steps0 = 2000;
+  small.steps1 = 100;
+  small.steps2 = 200;
+  small.lr0 = 2e-3;
+  small.lr1 = 1e-3;
+  small.lr2 = 5e-4;
+
+  auto base = make_preset("base", "for a GPU (24 x 24 grid, 12 blocks)", 96, 256, 12, 4, 256, 4);
+  base.data.glyph_scale = 3;
+  base.train_size = 400000;
+  base.test_size = 5000;
+  base.batch = 64;
+  base.steps0 = 20000;
+  base.steps1 = 2000;
+  base.steps2 = 4000;
+  base.lr0 = 5e-4;
+  base.lr1 = 5e-4;
+  base.lr2 = 1e-4;
+  base.log_every = 50;
+  return {tiny, small, base};
+}
+
+uint64_t fnv1a(const std::string& text) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+std::string file_digest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return fmt::format("{:016x}", fnv1a(buf.str()));
+}
+
+int64_t pick(int64_t v, int64_t preset) { return v >= 0 ? v : preset; }
+
+nlohmann::json model_json(const MllmOptions& m) {
+  const auto& e = m.encoder;
+  const auto& l = m.lm;
+  return {{"encoder", {e.image_size(), e.patch_size(), e.width(), e.depth(), e.heads(), e.mlp_dim()}},
+          {"lm", {l.vocab(), l.width(), l.layers(), l.heads(), l.kv_heads(), l.mlp_dim()}}};
+}
+
+// Everything stage 0 depends on; its hash names the cache file.
+nlohmann::json stage0_key(const AccuracyConfig& c) {
+  const auto& p = find_accuracy_preset(c.preset);
+  return {{"version", 1},
+          {"preset", p.name},
+          {"model", model_json(p.model)},
+          {"data", {p.data.image_size, p.data.glyph_scale, p.train_size, p.question_tokens}},
+          {"train_data", c.train_data.empty() ? std::string() : file_digest(c.train_data)},
+          {"steps0", pick(c.steps0, p.steps0)},
+          {"lr0", p.lr0},
+          {"batch", p.batch},
+          {"seed", c.seed}};
+}
+
+double cosine_lr(double lr, int64_t step, int64_t steps) {
+  const int64_t warmup = std::max<int64_t>(1, steps / 10);
+  if (step < warmup) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  const double t = static_cast<double>(step - warmup) / static_cast<double>(std::max<int64_t>(1, steps - warmup));
+  return lr * (0.1 + 0.9 * 0.5 * (1.0 + std::cos(M_PI * t)));
+}
+
+}  // namespace
+
+const std::vector<AccuracyPreset>& accuracy_presets() {
+  static const std::vector<AccuracyPreset> all = build_presets();
+  return all;
+}
+
+const AccuracyPreset& find_accuracy_preset(const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& p : accuracy_presets()) {
+    if (p.name == name) return p;
+    names.push_back(p.name);
+  }
+  fail("--preset: unknown accuracy preset '{}' (allowed: {})", name, join(names));
+}
+
+std::string format_accuracy_presets() {
+  std::string out;
+  for (const auto& p : accuracy_presets()) {
+    const auto& e = p.model.encoder;
+    const auto& l = p.model.lm;
+    out += fmt::format("{} (accuracy): {}\n", p.name, p.summary);
+    out += fmt::format("  encoder  {} px, patch {}, grid {}, width {}, depth {}, heads {}, MLP {}\n", e.image_size(),
+                       e.patch_size(), e.grid().str(), e.width(), e.depth(), e.heads(), e.mlp_dim());
+    out += fmt::format("  lm       width {}, layers {}, heads {}, kv heads {}, MLP {}, vocab {}\n", l.width(),
+                       l.layers(), l.heads(), l.kv_heads(), l.mlp_dim(), l.vocab());
+    out += fmt::format("  data     SynthVQA {} px, train {} samples, test {}; batch {}\n", p.data.image_size,
+                       p.train_size, p.test_size, p.batch);
+    out += fmt::format("  steps    stage 0 {} (lr {:g}), stage 1 {} (lr {:g}), stage 2 {} (lr {:g})\n\n", p.steps0,
+                       p.lr0, p.steps1, p.lr1, p.steps2, p.lr2);
+  }
+  return out;
+}
+
+VqaBatches::VqaBatches(const AccuracyPreset& preset, uint64_t seed, const std::string& split, int64_t size)
+    : preset_(&preset), seed_(seed), split_(split), size_(size) {}
+
+VqaBatches::VqaBatches(const AccuracyPreset& preset, std::vector<VqaSample> samples)
+    : preset_(&preset), size_(static_cast<int64_t>(samples.size())), samples_(std::move(samples)) {}
+
+VqaSample VqaBatches::sample(int64_t index) const {
+  if (!samples_.empty()) return samples_.at(static_cast<size_t>(index));
+  return generate_vqa_sample(preset_->data, seed_, split_, index);
+}
+
+VqaBatches::Batch VqaBatches::batch(const std::vector<int64_t>& indices) const {
+  const auto& vocab = VqaVocabulary::get();
+  std::vector<VqaSample> samples;
+  samples.reserve(indices.size());
+  for (int64_t i : indices) samples.push_back(sample(i));
+  std::vector<const RgbImage*> images;
+  std::vector<int64_t> ids, answers;
+  Batch b;
+  for (const auto& s : samples) {
+    images.push_back(&s.image);
+    const auto q = vocab.encode(s.question, preset_->question_tokens);
+    ids.insert(ids.end(), q.begin(), q.end());
+    answers.push_back(vocab.id(s.answer));
+    b.families.push_back(s.family);
+  }
+  const auto n = static_cast<int64_t>(samples.size());
+  b.images = images_to_tensor(images, preset_->data.image_size);
+  b.ids = torch::tensor(ids, torch::kLong).view({n, preset_->question_tokens});
+  b.answers = torch::tensor(answers, torch::kLong);
+  return b;
+}
+
+std::vector<torch::Tensor> set_stage(Mllm& model, int stage) {
+  std::vector<torch::Tensor> trainable;
+  for (auto& p : model->parameters()) p.set_requires_grad(stage != 1);
+  if (stage != 1) return model->parameters();
+  for (auto& p : model->projector->parameters()) {
+    p.set_requires_grad(true);
+    trainable.push_back(p);
+  }
+  if (const auto& c = model->encoder->compressor())
+    for (auto& p : c->parameters()) {
+      p.set_requires_grad(true);
+      trainable.push_back(p);
+    }
+  return trainable;
+}
+
+TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const VqaBatches& data, int64_t steps,
+                   double lr, int64_t batch, int64_t log_every, uint64_t seed, Progress* progress,
+                   const std::function<void(int64_t)>& on_log) {
+  TrainLog log;
+  if (steps <= 0) return log;
+  const auto t0 = std::chrono::steady_clock::now();
+  model->train();
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(lr).weight_decay(0.01));
+  std::vector<int64_t> order(static_cast<size_t>(data.size()));
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  size_t cursor = 0;
+  double running = 0;
+  int64_t since = 0;
+  for (int64_t step = 0; step < steps; ++step) {
+    std::vector<int64_t> idx;
+    for (int64_t i = 0; i < batch; ++i) {
+      if (cursor == order.size()) {  // next epoch, new order
+        std::shuffle(order.begin(), order.end(), rng);
+        cursor = 0;
+      }
+      idx.push_back(order[cursor++]);
+    }
+    const auto b = data.batch(idx);
+    for (auto& group : optimizer.param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(cosine_lr(lr, step, steps));
+    optimizer.zero_grad();
+    auto loss = torch::nn::functional::cross_entropy(model->prefill(b.images, b.ids), b.answers);
+    const double value = loss.item<double>();
+    if (!std::isfinite(value)) fail("training diverged: loss is {} at step {}", value, step);
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(params, 1.0);
+    optimizer.step();
+    running += value;
+    ++since;
+    if ((step + 1) % log_every == 0 || step + 1 == steps) {
+      log.loss.emplace_back(step + 1, running / static_cast<double>(since));
+      log.final_loss = running / static_cast<double>(since);
+      running = 0;
+      since = 0;
+      if (on_log) {
+        on_log(step + 1);
+        model->train();
+      }
+    }
+    if (progress && (step + 1) % 10 == 0) progress->note(fmt::format("step {}/{} loss {:.3f}", step + 1, steps, value));
+  }
+  log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return log;
+}
+
+std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  std::map<std::string, std::pair<int64_t, int64_t>> counts;  // family -> (correct, total)
+  for (int64_t start = 0; start < data.size(); start += batch) {
+    std::vector<int64_t> idx;
+    for (int64_t i = start; i < std::min(data.size(), start + batch); ++i) idx.push_back(i);
+    const auto b = data.batch(idx);
+    const auto predicted = model->prefill(b.images, b.ids).argmax(-1);
+    const auto correct = predicted.eq(b.answers);
+    for (size_t i = 0; i < idx.size(); ++i) {
+      auto& c = counts[b.families[i].empty() ? "unlabelled" : b.families[i]];
+      c.first += correct[static_cast<int64_t>(i)].item<bool>();
+      ++c.second;
+    }
+  }
+  std::map<std::string, double> acc;
+  int64_t all_correct = 0, all = 0;
+  double sum = 0;
+  for (const auto& [family, c] : counts) {
+    acc[family] = 100.0 * static_cast<double>(c.first) / static_cast<double>(c.second);
+    sum += acc[family];
+    all_correct += c.first;
+    all += c.second;
+  }
+  acc["overall"] = all ? 100.0 * static_cast<double>(all_correct) / static_cast<double>(all) : 0.0;
+  acc["mean"] = counts.empty() ? 0.0 : sum / static_cast<double>(counts.size());
+  return acc;
+}
+
+std::string stage0_cache_path(const AccuracyConfig& c) {
+  return (fs::path(c.cache_dir) / fmt::format("stage0-{}-{:016x}.safetensors", c.preset, fnv1a(stage0_key(c).dump())))
+      .string();
+}
+
+nlohmann::json resolve_accuracy_config(const AccuracyConfig& c) {
+  const auto& p = find_accuracy_preset(c.preset);
+  find_method(c.method);
+  if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
+  for (auto [v, f] : {std::pair{c.steps0, "--steps0"}, {c.steps1, "--steps1"}, {c.steps2, "--steps2"}})
+    if (v < -1) fail("{}: must be >= 0, got {}", f, v);
+  const int64_t depth = p.model.encoder.depth();
+  const int64_t k = Placement::parse(c.layer, "--layer").resolve(depth);
+  auto comp = make_compressor(
+      c.method, CompressorOptions(p.model.encoder.width()).ratio(c.ratio).grid_policy(c.grid_policy).block(k),
+      c.method_options);
+  comp->check_input_grid(p.model.encoder.grid());
+  for (const auto* path : {&c.train_data, &c.test_data})
+    if (!path->empty() && !fs::exists(*path)) fail("{}: no such file", *path);
+  nlohmann::json options = nlohmann::json::object();
+  for (const auto& [key, value] : c.method_options) options[key] = value;
+  return {{"preset", c.preset},
+          {"method", c.method},
+          {"method_options", options},
+          {"layer", c.layer},
+          {"block_k", k},
+          {"depth", depth},
+          {"ratio", c.ratio},
+          {"grid_policy", to_string(c.grid_policy)},
+          {"grid_in", p.model.encoder.grid().str()},
+          {"grid_out", comp->output_grid(p.model.encoder.grid()).str()},
+          {"seed", c.seed},
+          {"threads", c.threads},
+          {"steps0", pick(c.steps0, p.steps0)},
+          {"steps1", pick(c.steps1, p.steps1)},
+          {"steps2", pick(c.steps2, p.steps2)},
+          {"lr0", p.lr0},
+          {"lr1", p.lr1},
+          {"lr2", p.lr2},
+          {"batch", p.batch},
+          {"train_data", c.train_data.empty() ? "synthvqa" : c.train_data},
+          {"test_data", c.test_data.empty() ? "synthvqa" : c.test_data},
+          {"test_size", p.test_size},
+          {"stage0_key", fmt::format("{:016x}", fnv1a(stage0_key(c).dump()))}};
+}
+
+int64_t accuracy_units(const AccuracyConfig&) { return 4; }
+
+RunRecord run_accuracy(const AccuracyConfig& c, Progress* progress) {
+  nlohmann::json cfg = resolve_accuracy_config(c);
+  const auto& preset = find_accuracy_preset(c.preset);
+  // User data is read and checked in full before anything trains.
+  std::vector<VqaSample> user_train, user_test;
+  if (!c.train_data.empty()) user_train = load_vqa(c.train_data);
+  if (!c.test_data.empty()) user_test = load_vqa(c.test_data);
+  const VqaBatches train = user_train.empty() ? VqaBatches(preset, c.seed, "train", preset.train_size)
+                                              : VqaBatches(preset, std::move(user_train));
+  const VqaBatches test = user_test.empty() ? VqaBatches(preset, c.seed, "test", preset.test_size)
+                                            : VqaBatches(preset, std::move(user_test));
+
+  set_threads(c.threads);
+  RunRecord rec;
+  rec.eval = "accuracy";
+  rec.provenance = Provenance::here("cpu");
+  rec.provenance.started_at = utc_now();
+  const auto wall0 = std::chrono::steady_clock::now();
+  auto step = [&](const std::string& what) {
+    if (progress) progress->step(what);
+  };
+
+  torch::manual_seed(c.seed);
+  Mllm model(preset.model);
+  const int64_t steps0 = cfg["steps0"], steps1 = cfg["steps1"], steps2 = cfg["steps2"];
+
+  // Stage 0: the uncompressed MLLM, trained once per configuration and cached.
+  const std::string cache = stage0_cache_path(c);
+  const std::string key = stage0_key(c).dump();
+  bool cached = false;
+  if (fs::exists(cache)) {
+    const auto file = SafeTensors::load(cache);
+    auto it = file.metadata().find("stage0_key");
+    if (it != file.metadata().end() && it->second == key) {
+      torch::NoGradGuard no_grad;
+      for (auto& p : model->named_parameters()) p.value().copy_(file.get(p.key()));
+      cached = true;
+    }
+  }
+  double stage0_seconds = 0;
+  if (!cached) {
+    if (progress) progress->note("stage 0");
+    // Scored on a validation split a few times, to show which families learn and how fast.
+    const VqaBatches val(preset, c.seed, "val", preset.val_size);
+    const int64_t every = std::max<int64_t>(preset.log_every, steps0 / std::max<int64_t>(1, preset.val_points));
+    double scoring_seconds = 0;
+    auto score = [&](int64_t step) {
+      if (step % every != 0 && step != steps0) return;
+      const auto t = std::chrono::steady_clock::now();
+      for (const auto& [family, value] : evaluate_vqa(model, val, 2 * preset.batch))
+        rec.series["val_acc_stage0_" + family].emplace_back(step, value);
+      scoring_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    };
+    const auto log = train_vqa(model, set_stage(model, 0), train, steps0, preset.lr0, preset.batch, preset.log_every,
+                               c.seed * 3 + 0, progress, score);
+    stage0_seconds = log.seconds - scoring_seconds;
+    rec.add("stage0_final_loss", log.final_loss, "nats");
+    for (const auto& [s, v] : log.loss) rec.series["loss_stage0"].emplace_back(s, v);
+    NamedTensors tensors;
+    for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value());
+    fs::create_directories(c.cache_dir);
+    save_safetensors(cache, tensors, {{"stage0_key", key}});
+  }
+  cfg["stage0_cached"] = cached;
+  cfg["stage0_cache"] = cache;
+  rec.config = cfg;
+  step("stage 0");
+
+  // Insert the method after block k of the pretrained encoder, freshly initialised.
+  torch::manual_seed(c.seed * 7919 + 1);
+  const int64_t k = cfg["block_k"];
+  model->encoder->set_compressor(
+      make_compressor(c.method,
+                      CompressorOptions(preset.model.encoder.width()).ratio(c.ratio).grid_policy(c.grid_policy).block(k),
+                      c.method_options),
+      k);
+
+  if (progress) progress->note("stage 1");
+  const auto log1 = train_vqa(model, set_stage(model, 1), train, steps1, preset.lr1, preset.batch, preset.log_every,
+                              c.seed * 3 + 1, progress);
+  step("stage 1");
+  if (progress) progress->note("stage 2");
+  const auto log2 = train_vqa(model, set_stage(model, 2), train, steps2, preset.lr2, preset.batch, preset.log_every,
+                              c.seed * 3 + 2, progress);
+  step("stage 2");
+
+  if (progress) progress->note("evaluation");
+  const auto t_eval = std::chrono::steady_clock::now();
+  const auto acc = evaluate_vqa(model, test, 2 * preset.batch);
+  const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_eval).count();
+  step("evaluation");
+
+  for (const auto& family : vqa_families())
+    if (acc.count(family)) rec.add("acc_" + family, acc.at(family), "%");
+  for (const auto& [family, value] : acc)
+    if (family != "overall" && family != "mean" &&
+        std::find(vqa_families().begin(), vqa_families().end(), family) == vqa_families().end())
+      rec.add("acc_" + family, value, "%");
+  rec.add("acc_overall", acc.at("overall"), "%");
+  rec.add("acc_mean", acc.at("mean"), "%");
+  rec.add("visual_tokens", static_cast<double>(model->visual_tokens(1)), "tokens");
+  rec.add("stage1_final_loss", log1.final_loss, "nats");
+  rec.add("stage2_final_loss", log2.final_loss, "nats");
+  rec.add("stage0_time", stage0_seconds, "s");
+  rec.add("stage1_time", log1.seconds, "s");
+  rec.add("stage2_time", log2.seconds, "s");
+  rec.add("eval_time", eval_seconds, "s");
+  for (const auto& [s, v] : log1.loss) rec.series["loss_stage1"].emplace_back(s, v);
+  for (const auto& [s, v] : log2.loss) rec.series["loss_stage2"].emplace_back(s, v);
+
+  rec.provenance.threads = describe_threads();
+  rec.provenance.finished_at = utc_now();
+  rec.provenance.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return rec;
+}
+
+}  // namespace laco

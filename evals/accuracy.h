@@ -1,0 +1,106 @@
+// `laco run --eval accuracy`: the compressor-insertion protocol on SynthVQA.
+// Stage 0 (cached on disk by a hash of its configuration): train the
+// uncompressed MLLM. Per run: insert the method after block k of that
+// pretrained encoder; stage 1 trains the compressor and projector only;
+// stage 2 trains everything; then exact-match accuracy per family on test.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "evals/synthvqa.h"
+#include "harness/mllm.h"
+#include "harness/record.h"
+#include "methods/compressor.h"
+
+namespace laco {
+
+class Progress;
+
+struct AccuracyPreset {
+  std::string name, summary;
+  SynthVqaOptions data;
+  MllmOptions model;  ///< lm.vocab is the SynthVQA vocabulary's size
+  int64_t train_size = 0, test_size = 0;
+  int64_t batch = 32;
+  int64_t steps0 = 0, steps1 = 0, steps2 = 0;
+  double lr0 = 1e-3, lr1 = 1e-3, lr2 = 3e-4;
+  int64_t question_tokens = 12;
+  int64_t log_every = 10;  ///< loss curve sampling, in steps
+  int64_t val_size = 250;  ///< validation samples scored during stage 0
+  int64_t val_points = 10; ///< how many times stage 0 is scored on them
+};
+
+/// tiny (tests), small (2 CPU cores), base (a GPU).
+const std::vector<AccuracyPreset>& accuracy_presets();
+const AccuracyPreset& find_accuracy_preset(const std::string& name);
+std::string format_accuracy_presets();
+
+struct AccuracyConfig {
+  std::string preset = "small";
+  std::string method = "laco";
+  MethodOptions method_options;
+  std::string layer = "1/4";
+  int64_t ratio = 2;
+  GridPolicy grid_policy = GridPolicy::kPad;
+  uint64_t seed = 0;
+  int threads = 2;
+  std::string cache_dir = "results/cache";
+  // -1 takes the preset's value.
+  int64_t steps0 = -1, steps1 = -1, steps2 = -1;
+  std::string train_data;  ///< LLaVA-layout JSONL instead of generated train data
+  std::string test_data;   ///< ... instead of the generated test split
+};
+
+/// Checks everything (preset, method, placement, ratio, data files) before any training.
+nlohmann::json resolve_accuracy_config(const AccuracyConfig& config);
+
+RunRecord run_accuracy(const AccuracyConfig& config, Progress* progress = nullptr);
+int64_t accuracy_units(const AccuracyConfig& config);
+
+// The protocol's parts, exposed for tests.
+
+/// A batch source: generated SynthVQA (by index) or a loaded sample list.
+class VqaBatches {
+ public:
+  VqaBatches(const AccuracyPreset& preset, uint64_t seed, const std::string& split, int64_t size);
+  explicit VqaBatches(const AccuracyPreset& preset, std::vector<VqaSample> samples);
+  int64_t size() const { return size_; }
+  VqaSample sample(int64_t index) const;
+  struct Batch {
+    torch::Tensor images, ids, answers;
+    std::vector<std::string> families;
+  };
+  Batch batch(const std::vector<int64_t>& indices) const;
+
+ private:
+  const AccuracyPreset* preset_;
+  uint64_t seed_ = 0;
+  std::string split_;
+  int64_t size_ = 0;
+  std::vector<VqaSample> samples_;
+};
+
+/// Stage 1: everything but the compressor and the projector frozen; stages 0 and 2: all trainable.
+/// Returns the trainable parameters.
+std::vector<torch::Tensor> set_stage(Mllm& model, int stage);
+
+struct TrainLog {
+  std::vector<std::pair<int64_t, double>> loss;  ///< (step, mean loss since the last point)
+  double final_loss = 0;
+  double seconds = 0;
+};
+/// AdamW with warm-up and cosine decay, gradient norm clipped at 1.
+/// `on_log(step)` runs (untimed for the caller's purposes) at every loss sample.
+TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const VqaBatches& data, int64_t steps,
+                   double lr, int64_t batch, int64_t log_every, uint64_t seed, Progress* progress = nullptr,
+                   const std::function<void(int64_t)>& on_log = {});
+/// Exact-match accuracy (%) per family, "overall" (all samples) and "mean" (of families).
+std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, int64_t batch);
+
+/// The stage-0 cache file for a configuration (its hash in the name).
+std::string stage0_cache_path(const AccuracyConfig& config);
+
+}  // namespace laco

@@ -1,0 +1,154 @@
+#include "evals/vqa_data.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+#include <torch/torch.h>
+
+#include "harness/error.h"
+#include "harness/text.h"
+
+namespace laco {
+namespace fs = std::filesystem;
+
+RgbImage read_image(const std::string& path) {
+  int w = 0, h = 0, channels = 0;
+  unsigned char* data = stbi_load(path.c_str(), &w, &h, &channels, 3);
+  if (!data) fail("{}: cannot read image ({})", path, stbi_failure_reason() ? stbi_failure_reason() : "unknown error");
+  RgbImage img;
+  img.width = w;
+  img.height = h;
+  img.pixels.assign(data, data + static_cast<size_t>(w) * h * 3);
+  stbi_image_free(data);
+  return img;
+}
+
+void write_png(const std::string& path, const RgbImage& img) {
+  const auto w = static_cast<int>(img.width), h = static_cast<int>(img.height);
+  if (!stbi_write_png(path.c_str(), w, h, 3, img.pixels.data(), w * 3)) fail("{}: cannot write PNG", path);
+}
+
+std::string export_vqa(const std::vector<VqaSample>& samples, const std::string& dir, const std::string& name) {
+  fs::create_directories(fs::path(dir) / "images");
+  const std::string jsonl = (fs::path(dir) / (name + ".jsonl")).string();
+  const std::string tmp = jsonl + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) fail("{}: cannot open for writing", tmp);
+    for (const auto& s : samples) {
+      const std::string rel = "images/" + s.id + ".png";
+      write_png((fs::path(dir) / rel).string(), s.image);
+      nlohmann::json line = {{"id", s.id},
+                             {"image", rel},
+                             {"family", s.family},
+                             {"conversations",
+                              {{{"from", "human"}, {"value", "<image>\n" + s.question}},
+                               {{"from", "gpt"}, {"value", s.answer}}}}};
+      out << line.dump() << "\n";
+    }
+    if (!out) fail("{}: write failed", tmp);
+  }
+  fs::rename(tmp, jsonl);
+  return jsonl;
+}
+
+namespace {
+
+// Parses one line; returns the problem or "" (and fills `out`).
+std::string parse_line(const std::string& text, const fs::path& base, VqaSample& out) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    return fmt::format("not valid JSON ({})", e.what());
+  }
+  if (!j.is_object()) return "must be a JSON object";
+  if (!j.contains("image") || !j["image"].is_string()) return "field 'image' (a path string) is missing";
+  if (!j.contains("conversations") || !j["conversations"].is_array()) return "field 'conversations' (an array) is missing";
+  const auto& conv = j["conversations"];
+  if (conv.size() != 2) return fmt::format("'conversations' must hold one human turn and one gpt turn, has {}", conv.size());
+  for (size_t i = 0; i < 2; ++i) {
+    const char* who = i == 0 ? "human" : "gpt";
+    if (!conv[i].is_object() || conv[i].value("from", "") != who || !conv[i].contains("value") ||
+        !conv[i]["value"].is_string())
+      return fmt::format("conversations[{}] must be {{\"from\": \"{}\", \"value\": \"...\"}}", i, who);
+  }
+  std::string question = conv[0]["value"];
+  const std::string tag = "<image>";
+  if (auto pos = question.find(tag); pos != std::string::npos) question.erase(pos, tag.size());
+  const auto first = question.find_first_not_of(" \t\r\n"), last = question.find_last_not_of(" \t\r\n");
+  question = first == std::string::npos ? std::string() : question.substr(first, last - first + 1);
+  const auto answer_words = VqaVocabulary::tokenize(conv[1]["value"].get<std::string>());
+  if (answer_words.size() != 1) return fmt::format("answer '{}' must be a single word", conv[1]["value"].get<std::string>());
+  const auto& vocab = VqaVocabulary::get();
+  if (!vocab.contains(answer_words[0]) || answer_words[0] == "<pad>" || answer_words[0] == "<unk>") {
+    std::vector<std::string> allowed;
+    for (const auto& f : vqa_families())
+      for (const auto& a : vqa_answers(f)) allowed.push_back(a);
+    return fmt::format("answer '{}' is not in the vocabulary (allowed: {})", answer_words[0], join(allowed));
+  }
+  const fs::path image = base / j["image"].get<std::string>();
+  if (!fs::exists(image)) return fmt::format("image '{}' does not exist", image.string());
+  try {
+    out.image = read_image(image.string());
+  } catch (const Error& e) {
+    return e.what();
+  }
+  out.id = j.value("id", "");
+  out.family = j.contains("family") && j["family"].is_string() ? j["family"].get<std::string>() : "";
+  out.question = question;
+  out.answer = answer_words[0];
+  return "";
+}
+
+}  // namespace
+
+std::vector<VqaSample> load_vqa(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("{}: cannot open", path);
+  const fs::path base = fs::path(path).parent_path();
+  std::vector<VqaSample> samples;
+  std::vector<std::string> problems;
+  int64_t total_problems = 0;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    VqaSample s;
+    const std::string problem = parse_line(line, base, s);
+    if (problem.empty()) {
+      samples.push_back(std::move(s));
+    } else if (++total_problems <= 20) {
+      problems.push_back(fmt::format("{}:{}: {}", path, number, problem));
+    }
+  }
+  if (total_problems > 0)
+    fail("{} problem(s) in {}; nothing was trained:\n  {}{}", total_problems, path, join(problems, "\n  "),
+         total_problems > 20 ? fmt::format("\n  ... and {} more", total_problems - 20) : "");
+  if (samples.empty()) fail("{}: holds no samples", path);
+  return samples;
+}
+
+torch::Tensor images_to_tensor(const std::vector<const RgbImage*>& images, int64_t size) {
+  std::vector<torch::Tensor> out;
+  out.reserve(images.size());
+  for (const auto* img : images) {
+    auto t = torch::from_blob(const_cast<uint8_t*>(img->pixels.data()), {img->height, img->width, 3}, torch::kUInt8)
+                 .permute({2, 0, 1})
+                 .to(torch::kFloat32)
+                 .div(127.5)
+                 .sub(1.0)
+                 .unsqueeze(0);
+    if (img->height != size || img->width != size)
+      t = torch::nn::functional::interpolate(t, torch::nn::functional::InterpolateFuncOptions()
+                                                    .size(std::vector<int64_t>{size, size})
+                                                    .mode(torch::kBilinear)
+                                                    .align_corners(false));
+    out.push_back(t);
+  }
+  return torch::cat(out, 0).unsqueeze(1);
+}
+
+}  // namespace laco

@@ -1,0 +1,34 @@
+// SynthVQA on disk: PNG images plus a JSONL file in the LLaVA conversation
+// layout, one sample a line:
+//   {"id": "test-000001", "image": "images/test-000001.png", "family": "color",
+//    "conversations": [{"from": "human", "value": "<image>\nwhat color is the large shape ?"},
+//                      {"from": "gpt", "value": "red"}]}
+// The loader reads the same layout (PNG or JPEG), so users can bring their own.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "evals/synthvqa.h"
+
+namespace laco {
+
+/// Writes `samples` as DIR/<name>.jsonl and DIR/images/<id>.png; returns the JSONL path.
+std::string export_vqa(const std::vector<VqaSample>& samples, const std::string& dir, const std::string& name);
+
+/// Reads a JSONL file and its images (paths relative to the file). Every
+/// malformed line, missing image and answer outside the vocabulary is
+/// collected and reported together, with file and line, as one Error.
+std::vector<VqaSample> load_vqa(const std::string& jsonl_path);
+
+/// PNG/JPEG (any size, 1-4 channels) -> RGB. An Error names the file.
+RgbImage read_image(const std::string& path);
+void write_png(const std::string& path, const RgbImage& image);
+
+/// Images -> [B, 1, 3, size, size] float in [-1, 1], resized bilinearly when
+/// their size differs from `size`.
+torch::Tensor images_to_tensor(const std::vector<const RgbImage*>& images, int64_t size);
+
+}  // namespace laco

@@ -1,0 +1,207 @@
+#include <filesystem>
+#include <fstream>
+
+#include <torch/torch.h>
+
+#include "evals/accuracy.h"
+#include "evals/synthvqa.h"
+#include "evals/vqa_data.h"
+#include "methods/registry.h"
+#include "tests/test_util.h"
+
+namespace laco {
+namespace {
+
+TEST(SynthVqa, GeneratorIsDeterministic) {
+  const SynthVqaOptions o;
+  for (int64_t i : {0, 1, 2, 3, 4, 57}) {
+    const auto a = generate_vqa_sample(o, 7, "train", i), b = generate_vqa_sample(o, 7, "train", i);
+    EXPECT_EQ(a.question, b.question);
+    EXPECT_EQ(a.answer, b.answer);
+    EXPECT_EQ(a.image.pixels, b.image.pixels);
+  }
+  // Other seeds and other splits are other streams.
+  int same_seed = 0, same_split = 0;
+  for (int64_t i = 0; i < 20; ++i) {
+    const auto a = generate_vqa_sample(o, 7, "train", i);
+    same_seed += a.image.pixels == generate_vqa_sample(o, 8, "train", i).image.pixels;
+    same_split += a.image.pixels == generate_vqa_sample(o, 7, "test", i).image.pixels;
+  }
+  EXPECT_EQ(same_seed, 0);
+  EXPECT_EQ(same_split, 0);
+  test::expect_error([&] { generate_vqa_sample(o, 7, "dev", 0); }, {"unknown split 'dev'", "train, val, test"});
+}
+
+TEST(SynthVqa, EveryFamilysAnswersAreBalanced) {
+  // 120 samples a family: a whole number of rounds for 6, 4, 5, 2 and 8 answers.
+  const auto samples = generate_vqa_split(SynthVqaOptions(), 3, "train", 5 * 120);
+  std::map<std::string, std::map<std::string, int>> counts;
+  for (const auto& s : samples) ++counts[s.family][s.answer];
+  ASSERT_EQ(counts.size(), 5u);
+  for (const auto& family : vqa_families()) {
+    const auto& answers = vqa_answers(family);
+    ASSERT_EQ(counts[family].size(), answers.size()) << family;
+    for (const auto& a : answers) EXPECT_EQ(counts[family][a], 120 / static_cast<int>(answers.size())) << family << " " << a;
+  }
+}
+
+TEST(SynthVqa, QuestionsAndAnswersAreInTheVocabulary) {
+  const auto& vocab = VqaVocabulary::get();
+  for (const auto& s : generate_vqa_split(SynthVqaOptions(), 1, "test", 200)) {
+    for (const auto& w : VqaVocabulary::tokenize(s.question)) EXPECT_TRUE(vocab.contains(w)) << s.question;
+    EXPECT_TRUE(vocab.contains(s.answer));
+    EXPECT_EQ(s.image.width, 48);
+    EXPECT_EQ(s.image.pixels.size(), 48u * 48u * 3u);
+  }
+  const auto ids = vocab.encode("What color is the large shape?", 8);
+  EXPECT_EQ(ids.size(), 8u);
+  EXPECT_EQ(ids[0], vocab.pad());
+  EXPECT_EQ(vocab.word(ids[7]), "?");
+  EXPECT_EQ(vocab.word(ids[1]), "what");
+  EXPECT_EQ(vocab.encode("what is xyzzy ?", 4)[2], vocab.unk());
+}
+
+TEST(VqaData, ExportRoundTripsThroughTheLoader) {
+  const auto dir = test::temp_dir("vqa_export");
+  const auto samples = generate_vqa_split(SynthVqaOptions(), 5, "val", 10);
+  const auto path = export_vqa(samples, dir, "val");
+  const auto loaded = load_vqa(path);
+  ASSERT_EQ(loaded.size(), samples.size());
+  for (size_t i = 0; i < samples.size(); ++i) {
+    EXPECT_EQ(loaded[i].id, samples[i].id);
+    EXPECT_EQ(loaded[i].family, samples[i].family);
+    EXPECT_EQ(loaded[i].question, samples[i].question) << "the <image> tag and the line break are removed";
+    EXPECT_EQ(loaded[i].answer, samples[i].answer);
+    EXPECT_EQ(loaded[i].image.pixels, samples[i].image.pixels) << "PNG is lossless";
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(VqaData, ProblemsAreReportedWithFileAndLineBeforeTraining) {
+  const auto dir = test::temp_dir("vqa_bad");
+  const auto good = generate_vqa_split(SynthVqaOptions(), 5, "val", 1);
+  export_vqa(good, dir, "good");
+  std::ifstream in(dir + "/good.jsonl");
+  std::string valid;
+  std::getline(in, valid);
+  {
+    std::ofstream out(dir + "/bad.jsonl");
+    out << valid << "\n"
+        << "{not json\n"
+        << R"({"image": "images/missing.png", "conversations": [{"from": "human", "value": "<image>\nwhat color is the large shape ?"}, {"from": "gpt", "value": "red"}]})"
+        << "\n"
+        << R"({"image": "images/val-000000.png", "conversations": [{"from": "human", "value": "<image>\nwhat color is the large shape ?"}, {"from": "gpt", "value": "purple"}]})"
+        << "\n"
+        << R"({"image": "images/val-000000.png"})" << "\n";
+  }
+  const std::string bad = dir + "/bad.jsonl";
+  test::expect_error([&] { load_vqa(bad); },
+                     {"4 problem(s)", "nothing was trained", bad + ":2: not valid JSON", bad + ":3: image",
+                      "does not exist", bad + ":4: answer 'purple' is not in the vocabulary", bad + ":5: field 'conversations'"});
+  AccuracyConfig c;
+  c.preset = "tiny";
+  c.cache_dir = dir + "/cache";
+  c.test_data = bad;
+  test::expect_error([&] { run_accuracy(c); }, {bad + ":2"});
+  EXPECT_FALSE(std::filesystem::exists(dir + "/cache")) << "no training started";
+  std::filesystem::remove_all(dir);
+}
+
+AccuracyConfig tiny_config(const std::string& cache_dir) {
+  AccuracyConfig c;
+  c.preset = "tiny";
+  c.method = "laco";
+  c.layer = "1/2";
+  c.cache_dir = cache_dir;
+  return c;
+}
+
+TEST(Accuracy, ARunReportsEveryFamilyAndItsCurves) {
+  const auto dir = test::temp_dir("acc_run");
+  auto c = tiny_config(dir);
+  c.steps0 = 20;
+  const auto record = run_accuracy(c);
+  for (const auto& f : vqa_families()) {
+    const auto v = record.value("acc_" + f);
+    ASSERT_TRUE(v.has_value()) << f;
+    EXPECT_GE(*v, 0.0);
+    EXPECT_LE(*v, 100.0);
+  }
+  EXPECT_EQ(record.config["block_k"], 1);
+  EXPECT_EQ(record.config["grid_out"], "4x4");
+  EXPECT_EQ(record.require("visual_tokens"), 16);
+  EXPECT_FALSE(record.series.at("loss_stage0").empty());
+  EXPECT_FALSE(record.series.at("val_acc_stage0_color").empty());
+  EXPECT_FALSE(record.series.at("loss_stage2").empty());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Accuracy, Stage0IsCachedAndInvalidatedWhenItsConfigurationChanges) {
+  const auto dir = test::temp_dir("acc_cache");
+  auto c = tiny_config(dir);
+  c.steps0 = 5;
+  c.steps1 = 1;
+  c.steps2 = 1;
+  const auto first = run_accuracy(c);
+  EXPECT_FALSE(first.config["stage0_cached"].get<bool>());
+  EXPECT_GT(first.require("stage0_time"), 0.0);
+  const auto second = run_accuracy(c);
+  EXPECT_TRUE(second.config["stage0_cached"].get<bool>());
+  EXPECT_EQ(second.require("stage0_time"), 0.0) << "the second run must not retrain stage 0";
+  EXPECT_EQ(first.config["stage0_cache"], second.config["stage0_cache"]);
+  // The method and placement are not part of stage 0: still cached.
+  auto other_method = c;
+  other_method.method = "avgpool";
+  EXPECT_TRUE(run_accuracy(other_method).config["stage0_cached"].get<bool>());
+  // Its own configuration is: another step count or seed retrains.
+  auto more_steps = c;
+  more_steps.steps0 = 6;
+  EXPECT_NE(stage0_cache_path(more_steps), stage0_cache_path(c));
+  EXPECT_FALSE(run_accuracy(more_steps).config["stage0_cached"].get<bool>());
+  auto other_seed = c;
+  other_seed.seed = 1;
+  EXPECT_NE(stage0_cache_path(other_seed), stage0_cache_path(c));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Accuracy, FrozenParametersDoNotChangeInStage1) {
+  torch::manual_seed(40);
+  const auto& preset = find_accuracy_preset("tiny");
+  Mllm model(preset.model);
+  model->encoder->set_compressor(
+      make_compressor("laco", CompressorOptions(preset.model.encoder.width()).ratio(2).block(1)), 1);
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& p : model->named_parameters()) before[p.key()] = p.value().clone();
+  const auto trainable = set_stage(model, 1);
+  const VqaBatches data(preset, 0, "train", 64);
+  train_vqa(model, trainable, data, 3, 1e-2, 8, 1, 0);
+  int frozen = 0, trained = 0;
+  for (const auto& p : model->named_parameters()) {
+    const bool should_train = p.key().rfind("projector.", 0) == 0 || p.key().find(".compressor.") != std::string::npos;
+    if (should_train) {
+      ++trained;
+      EXPECT_FALSE(torch::equal(before[p.key()], p.value())) << p.key() << " should have trained";
+    } else {
+      ++frozen;
+      EXPECT_TRUE(torch::equal(before[p.key()], p.value())) << p.key() << " changed in stage 1";
+    }
+  }
+  EXPECT_GT(frozen, 10);
+  EXPECT_GT(trained, 4);
+  EXPECT_EQ(set_stage(model, 2).size(), model->parameters().size());
+}
+
+TEST(Accuracy, BadConfigurationIsRefusedBeforeTraining) {
+  AccuracyConfig c;
+  c.preset = "huge";
+  test::expect_error([&] { resolve_accuracy_config(c); }, {"--preset", "'huge'", "tiny, small, base"});
+  c.preset = "tiny";
+  c.layer = "block:9";
+  test::expect_error([&] { resolve_accuracy_config(c); }, {"--layer", "block:1 .. block:2"});
+  c.layer = "1/4";
+  c.test_data = "/nonexistent/test.jsonl";
+  test::expect_error([&] { resolve_accuracy_config(c); }, {"/nonexistent/test.jsonl", "no such file"});
+}
+
+}  // namespace
+}  // namespace laco
