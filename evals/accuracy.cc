@@ -13,6 +13,7 @@
 #include "evals/vqa_data.h"
 #include "harness/error.h"
 #include "harness/placement.h"
+#include "harness/presets.h"
 #include "harness/progress.h"
 #include "harness/safetensors.h"
 #include "harness/text.h"
@@ -142,13 +143,7 @@ const AccuracyPreset& find_accuracy_preset(const std::string& name) {
 std::string format_accuracy_presets() {
   std::string out;
   for (const auto& p : accuracy_presets()) {
-    const auto& e = p.model.encoder;
-    const auto& l = p.model.lm;
-    out += fmt::format("{} (accuracy): {}\n", p.name, p.summary);
-    out += fmt::format("  encoder  {} px, patch {}, grid {}, width {}, depth {}, heads {}, MLP {}\n", e.image_size(),
-                       e.patch_size(), e.grid().str(), e.width(), e.depth(), e.heads(), e.mlp_dim());
-    out += fmt::format("  lm       width {}, layers {}, heads {}, kv heads {}, MLP {}, vocab {}\n", l.width(),
-                       l.layers(), l.heads(), l.kv_heads(), l.mlp_dim(), l.vocab());
+    out += fmt::format("{} (accuracy): {}\n", p.name, p.summary) + describe_model(p.model);
     out += fmt::format("  data     SynthVQA {} px, train {} samples, test {}; batch {}\n", p.data.image_size,
                        p.train_size, p.test_size, p.batch);
     out += fmt::format("  steps    stage 0 {} (lr {:g}), stage 1 {} (lr {:g}), stage 2 {} (lr {:g})\n\n", p.steps0,
@@ -307,11 +302,9 @@ nlohmann::json resolve_accuracy_config(const AccuracyConfig& c) {
   comp->check_input_grid(p.model.encoder.grid());
   for (const auto* path : {&c.train_data, &c.test_data})
     if (!path->empty() && !fs::exists(*path)) fail("{}: no such file", *path);
-  nlohmann::json options = nlohmann::json::object();
-  for (const auto& [key, value] : c.method_options) options[key] = value;
   return {{"preset", c.preset},
           {"method", c.method},
-          {"method_options", options},
+          {"method_options", nlohmann::json(c.method_options)},
           {"layer", c.layer},
           {"block_k", k},
           {"depth", depth},

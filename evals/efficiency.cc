@@ -89,12 +89,10 @@ nlohmann::json resolve_efficiency_config(const EfficiencyConfig& c) {
       c.method_options);
   compressor->check_input_grid(preset.model.encoder.grid());
 
-  nlohmann::json options = nlohmann::json::object();
-  for (const auto& [key, value] : c.method_options) options[key] = value;
   const Grid grid = preset.model.encoder.grid(), out = compressor->output_grid(grid);
   return {{"preset", c.preset},
           {"method", c.method},
-          {"method_options", options},
+          {"method_options", nlohmann::json(c.method_options)},
           {"layer", c.layer},
           {"block_k", k},
           {"depth", depth},

@@ -33,8 +33,7 @@ TimingStats TimingStats::from(std::vector<double> samples) {
   return s;
 }
 
-TimingStats time_repeated(const std::function<void()>& fn, int64_t warmup, int64_t reps,
-                          const std::function<void(int64_t)>& after_rep) {
+TimingStats time_repeated(const std::function<void()>& fn, int64_t warmup, int64_t reps) {
   if (reps < 1) fail("timing: reps must be >= 1, got {}", reps);
   for (int64_t i = 0; i < warmup; ++i) fn();
   std::vector<double> samples;
@@ -42,7 +41,6 @@ TimingStats time_repeated(const std::function<void()>& fn, int64_t warmup, int64
     const auto t0 = std::chrono::steady_clock::now();
     fn();
     samples.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    if (after_rep) after_rep(i);
   }
   return TimingStats::from(samples);
 }

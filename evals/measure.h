@@ -15,9 +15,8 @@ struct TimingStats {
 };
 
 /// Runs `fn` `warmup` times untimed, then `reps` times timed (wall clock; on
-/// GPU the caller's fn must synchronise). `after_rep` runs between reps, untimed.
-TimingStats time_repeated(const std::function<void()>& fn, int64_t warmup, int64_t reps,
-                          const std::function<void(int64_t)>& after_rep = {});
+/// GPU the caller's fn must synchronise).
+TimingStats time_repeated(const std::function<void()>& fn, int64_t warmup, int64_t reps);
 
 /// Median GFLOP/s of an n x n float32 matrix product on the CPU with the
 /// current threads: the ceiling that achieved rates are compared against.

@@ -37,12 +37,6 @@ Placement Placement::parse(const std::string& text, const std::string& where) {
   return p;
 }
 
-Placement Placement::fraction(double f) {
-  return parse(fmt::format("{}", f));
-}
-
-Placement Placement::block(int64_t k) { return parse(fmt::format("block:{}", k)); }
-
 int64_t Placement::resolve(int64_t depth) const {
   if (block_ > 0) {
     if (block_ > depth)

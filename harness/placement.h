@@ -13,13 +13,9 @@ class Placement {
   /// "a/b" or a decimal in (0, 1] is a fraction; "block:K" a 1-based index.
   /// `where` names the source (a flag, a spec field) in errors.
   static Placement parse(const std::string& text, const std::string& where = "placement");
-  static Placement fraction(double f);
-  static Placement block(int64_t k);
 
   /// k in 1..depth: max(1, round(f * depth)) for fractions; errors past the depth.
   int64_t resolve(int64_t depth) const;
-  bool is_fraction() const { return block_ == 0; }
-  double fraction_value() const { return fraction_; }
   /// The text it was given or an equivalent canonical one ("1/4", "block:7").
   const std::string& label() const { return label_; }
 

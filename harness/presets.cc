@@ -78,16 +78,19 @@ const Preset& find_preset(const std::string& name, const std::string& where) {
   fail("{}: unknown preset '{}' (allowed: {})", where, name, join(preset_names()));
 }
 
+std::string describe_model(const MllmOptions& model) {
+  const auto& e = model.encoder;
+  const auto& l = model.lm;
+  return fmt::format("  encoder  {} px, patch {}, grid {}, width {}, depth {}, heads {}, MLP {}\n", e.image_size(),
+                     e.patch_size(), e.grid().str(), e.width(), e.depth(), e.heads(), e.mlp_dim()) +
+         fmt::format("  lm       width {}, layers {}, heads {}, kv heads {}, MLP {}, vocab {}, tied embeddings\n",
+                     l.width(), l.layers(), l.heads(), l.kv_heads(), l.mlp_dim(), l.vocab());
+}
+
 std::string format_presets() {
   std::string out;
   for (const auto& p : presets()) {
-    const auto& e = p.model.encoder;
-    const auto& l = p.model.lm;
-    out += fmt::format("{}: {}\n", p.name, p.summary);
-    out += fmt::format("  encoder  {} px, patch {}, grid {}, width {}, depth {}, heads {}, MLP {}\n", e.image_size(),
-                       e.patch_size(), e.grid().str(), e.width(), e.depth(), e.heads(), e.mlp_dim());
-    out += fmt::format("  lm       width {}, layers {}, heads {}, kv heads {}, MLP {}, vocab {}, tied embeddings\n",
-                       l.width(), l.layers(), l.heads(), l.kv_heads(), l.mlp_dim(), l.vocab());
+    out += fmt::format("{}: {}\n", p.name, p.summary) + describe_model(p.model);
     out += fmt::format("  request  {} crops (1 base + {}), {} text tokens\n", p.crops, p.crops - 1, p.text_tokens);
     out += fmt::format("  measure  throughput batch {}, train batch {}, warm-up {}, reps {}\n\n", p.batch,
                        p.train_batch, p.warmup, p.reps);

@@ -28,5 +28,7 @@ std::vector<std::string> preset_names();
 const Preset& find_preset(const std::string& name, const std::string& where = "preset");
 /// A human-readable listing of every preset.
 std::string format_presets();
+/// Two indented lines: the encoder's and the LM's shape.
+std::string describe_model(const MllmOptions& model);
 
 }  // namespace laco
