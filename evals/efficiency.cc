@@ -298,32 +298,31 @@ std::vector<Probe> probes() {
   };
 }
 
+// Runs `step` once after resetting the peaks and records, under `prefix`, the
+// session's resident tensors plus the step's activation peak, that peak alone,
+// and the rise of the process's peak RSS.
+void record_memory_peak(Session& s, const std::string& prefix, int64_t resident_bytes,
+                        const std::function<void()>& step) {
+  reset_memory_peaks();
+  const int64_t base = tensor_bytes(), rss = rss_bytes();
+  step();
+  const int64_t activations = peak_tensor_bytes() - base;
+  s.record.add(prefix + "_peak_tensor", static_cast<double>(resident_bytes + activations) / kMiB, "MiB");
+  s.record.add(prefix + "_activation_peak", static_cast<double>(activations) / kMiB, "MiB");
+  s.record.add(prefix + "_rss_increase", static_cast<double>(peak_rss_bytes() - rss) / kMiB, "MiB");
+}
+
 void measure_memory(Session& s, Progress* progress) {
-  auto done = [&](const char* what) {
-    if (progress) progress->step(what);
-  };
   {
     s.model->eval();
     torch::NoGradGuard no_grad;
     s.model->prefill(s.images_b, s.ids_b);  // first-touch allocations out of the way
-    reset_memory_peaks();
-    const int64_t base = tensor_bytes(), rss = rss_bytes();
-    s.model->prefill(s.images_b, s.ids_b);
-    const int64_t activations = peak_tensor_bytes() - base;
-    s.record.add("inference_peak_tensor", static_cast<double>(s.model_bytes + activations) / kMiB, "MiB");
-    s.record.add("inference_activation_peak", static_cast<double>(activations) / kMiB, "MiB");
-    s.record.add("inference_rss_increase", static_cast<double>(peak_rss_bytes() - rss) / kMiB, "MiB");
-    done("inference memory");
+    record_memory_peak(s, "inference", s.model_bytes, [&] { s.model->prefill(s.images_b, s.ids_b); });
+    if (progress) progress->step("inference memory");
   }
   s.model->train();
-  reset_memory_peaks();
-  const int64_t base = tensor_bytes(), rss = rss_bytes();
-  s.train_step();
-  const int64_t activations = peak_tensor_bytes() - base;
-  s.record.add("train_peak_tensor", static_cast<double>(s.train_state_bytes + activations) / kMiB, "MiB");
-  s.record.add("train_activation_peak", static_cast<double>(activations) / kMiB, "MiB");
-  s.record.add("train_rss_increase", static_cast<double>(peak_rss_bytes() - rss) / kMiB, "MiB");
-  done("training memory");
+  record_memory_peak(s, "train", s.train_state_bytes, [&] { s.train_step(); });
+  if (progress) progress->step("training memory");
 }
 
 }  // namespace
