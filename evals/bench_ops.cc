@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "evals/flops.h"
+#include "harness/build_info.h"
 #include "harness/presets.h"
 #include "harness/threads.h"
 #include "methods/registry.h"
@@ -128,7 +129,7 @@ int main(int argc, char** argv) {
   const char* env = std::getenv("LACO_THREADS");
   laco::set_threads(env ? std::atoi(env) : 2);
   benchmark::AddCustomContext("laco.threads", laco::describe_threads());
-  benchmark::AddCustomContext("laco.git_commit", LACO_GIT_COMMIT);
+  benchmark::AddCustomContext("laco.git_commit", laco::build_version());
   laco::register_all();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

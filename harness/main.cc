@@ -10,6 +10,7 @@
 #include "evals/efficiency.h"
 #include "evals/synthvqa.h"
 #include "evals/vqa_data.h"
+#include "harness/build_info.h"
 #include "harness/demo.h"
 #include "harness/error.h"
 #include "harness/parity.h"
@@ -198,7 +199,7 @@ int cmd_run(const RunArgs& a) {
 int main(int argc, char** argv) {
   laco::ensure_passive_openmp(argv);
   CLI::App app{"laco: benchmark and ablation harness for visual-token compression in multimodal LLMs"};
-  app.set_version_flag("--version", std::string("laco-bench ") + LACO_GIT_COMMIT);
+  app.set_version_flag("--version", std::string("laco-bench ") + laco::build_version());
   app.require_subcommand(1);
 
   auto* methods = app.add_subcommand("methods", "List the compression methods and their options");

@@ -9,6 +9,7 @@
 #include <torch/version.h>
 
 #include "harness/attention.h"
+#include "harness/build_info.h"
 #include "harness/error.h"
 #include "harness/threads.h"
 
@@ -25,7 +26,8 @@ std::string utc_now() {
 
 Provenance Provenance::here(const std::string& device) {
   Provenance p;
-  p.git_commit = LACO_GIT_COMMIT;
+  p.git_commit = build_commit();
+  p.git_dirty = build_dirty();
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   p.host = host;
@@ -66,7 +68,9 @@ nlohmann::json to_json(const RunRecord& r) {
           {"metrics", metrics},
           {"series", series},
           {"provenance",
-           {{"git_commit", p.git_commit}, {"host", p.host}, {"device", p.device}, {"torch_version", p.torch_version},
+           {{"git_commit", p.git_commit},
+            {"git_dirty", p.git_dirty ? nlohmann::json(*p.git_dirty) : nlohmann::json()},
+            {"host", p.host}, {"device", p.device}, {"torch_version", p.torch_version},
             {"threads", p.threads}, {"attention", p.attention}, {"started_at", p.started_at},
             {"finished_at", p.finished_at}, {"wall_seconds", p.wall_seconds}}}};
 }
@@ -95,8 +99,8 @@ std::string format_record(const RunRecord& r) {
   std::string out = fmt::format("{} run\n", r.eval);
   for (const auto& [key, value] : r.config.items()) out += fmt::format("  {:<16} {}\n", key, config_text(value));
   const auto& p = r.provenance;
-  out += fmt::format("  {:<16} {} on {} ({}), torch {}, {}, attention {}, {:.1f} s wall\n", "provenance",
-                     p.git_commit, p.host, p.device, p.torch_version, p.threads, p.attention, p.wall_seconds);
+  out += fmt::format("  {:<16} {}{} on {} ({}), torch {}, {}, attention {}, {:.1f} s wall\n", "provenance",
+                     p.git_commit, p.git_dirty.value_or(false) ? "-dirty" : "", p.host, p.device, p.torch_version, p.threads, p.attention, p.wall_seconds);
   size_t width = 6;
   for (const auto& m : r.metrics) width = std::max(width, m.name.size());
   out += fmt::format("\n  | {:<{}} | {:>12} | {:<8} |\n", "metric", width, "value", "unit");

@@ -20,6 +20,7 @@ struct Metric {
 /// Where and how a run was made, so that a number can be traced months later.
 struct Provenance {
   std::string git_commit;
+  std::optional<bool> git_dirty;  ///< uncommitted changes when the binary was built; unknown outside git
   std::string host;
   std::string device;
   std::string torch_version;

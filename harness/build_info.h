@@ -1,0 +1,18 @@
+// What this binary was built from, stamped at every build by
+// cmake/git_stamp.cmake, for provenance and --version.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace laco {
+
+/// The git commit (12 hex digits), or "unknown" outside a git checkout.
+std::string build_commit();
+/// Whether the checkout had changes not committed (tracked or untracked,
+/// ignored files aside) when this binary was built; nullopt when unknown.
+std::optional<bool> build_dirty();
+/// "0123456789ab", "0123456789ab-dirty" or "unknown".
+std::string build_version();
+
+}  // namespace laco
