@@ -16,6 +16,7 @@
 #include "harness/parity.h"
 #include "harness/presets.h"
 #include "harness/progress.h"
+#include "harness/results_cli.h"
 #include "harness/text.h"
 #include "harness/threads.h"
 #include "methods/registry.h"
@@ -276,6 +277,8 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--vs-external", run.vs_external,
                     "Also run each method after the encoder and print measured vs FLOP-model speedups");
 
+  laco::ResultsCli results(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -298,6 +301,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*run_cmd) return cmd_run(run);
+    if (auto status = results.run()) return *status;
     if (*demo_cmd) {
       demo.encoder.image_size(image_size).patch_size(patch).width(width).depth(depth).heads(heads).mlp_dim(mlp);
       demo.grid_policy = laco::parse_grid_policy(demo_policy, "--grid-policy");

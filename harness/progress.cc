@@ -6,6 +6,8 @@
 
 #include <fmt/core.h>
 
+#include "harness/interrupt.h"
+
 namespace laco {
 
 std::string format_duration(double s) {
@@ -23,19 +25,36 @@ Progress::Progress(std::string what, int64_t total)
 Progress::~Progress() { finish(); }
 
 void Progress::step(const std::string& current) {
+  throw_if_interrupted();
   ++done_;
   draw(current);
 }
 
-void Progress::note(const std::string& current) { draw(current); }
+void Progress::note(const std::string& current) {
+  throw_if_interrupted();
+  draw(current);
+}
+
+void Progress::set_context(const std::string& context) { context_ = context; }
+
+void Progress::print(const std::string& line) {
+  if (enabled_ && !finished_) {
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
+  std::fprintf(stdout, "%s\n", line.c_str());
+  std::fflush(stdout);
+  draw(current_);
+}
 
 void Progress::draw(const std::string& current) {
+  current_ = current;
   if (!enabled_ || finished_) return;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const std::string eta =
       done_ > 0 && done_ < total_ ? format_duration(elapsed / static_cast<double>(done_) * (total_ - done_)) : "?";
-  std::string line = fmt::format("{} {}/{}  elapsed {}  eta {}  {}", what_, done_, total_, format_duration(elapsed),
-                                 done_ >= total_ ? "0s" : eta, current);
+  std::string line = fmt::format("{} {}/{}  elapsed {}  eta {}  {}{}{}", what_, done_, total_, format_duration(elapsed),
+                                 done_ >= total_ ? "0s" : eta, context_, context_.empty() ? "" : ": ", current);
   if (line.size() > 120) line.resize(120);
   std::fprintf(stderr, "\r\033[K%s", line.c_str());
   std::fflush(stderr);

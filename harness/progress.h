@@ -1,5 +1,7 @@
 // Progress for long work: "done/total, elapsed, ETA" redrawn in place on a
 // terminal (stderr), silent when stderr is not a terminal (logs, CI).
+// step() and note() are also where long work notices an interrupt
+// (harness/interrupt.h): they throw Interrupted once SIGINT/SIGTERM arrived.
 #pragma once
 
 #include <chrono>
@@ -18,12 +20,16 @@ class Progress {
   /// Shows `current` without counting a unit.
   void note(const std::string& current);
   void finish();
+  /// Shown before `current` on every redraw, e.g. "run 3/40 laco 1/4 r=2".
+  void set_context(const std::string& context);
+  /// Prints a line to stdout above the progress line (which is redrawn).
+  void print(const std::string& line);
   /// Forces drawing on or off (tests; --progress / --no-progress).
   void set_enabled(bool on) { enabled_ = on; }
 
  private:
   void draw(const std::string& current);
-  std::string what_;
+  std::string what_, context_, current_;
   int64_t total_, done_ = 0;
   bool enabled_, finished_ = false;
   std::chrono::steady_clock::time_point start_;

@@ -1,0 +1,229 @@
+#include "results/schema.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "harness/error.h"
+#include "harness/record.h"
+
+namespace laco {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Migration {
+  int version;
+  std::string description;
+  std::string sql;
+};
+
+// A view that pivots named metrics of done runs of one evaluation into columns.
+std::string pivot_view(const std::string& view, const std::string& eval, const std::vector<std::string>& metrics,
+                       const std::string& extra_columns) {
+  std::string columns;
+  for (const auto& m : metrics) columns += fmt::format("  MAX(CASE WHEN m.name = '{0}' THEN m.value END) AS {0},\n", m);
+  return fmt::format(
+      "CREATE VIEW {} AS\n"
+      "SELECT r.key, r.preset, r.method, r.method_options, r.layer, r.block_k, r.depth, r.ratio, r.seed,\n"
+      "{}  {}r.wall_seconds, r.git_commit, r.git_dirty, r.finished_at\n"
+      "FROM runs r JOIN metrics m ON m.run_key = r.key\n"
+      "WHERE r.eval = '{}' AND r.status = 'done'\n"
+      "GROUP BY r.key;\n",
+      view, columns, extra_columns, eval);
+}
+
+std::string schema_v1() {
+  std::string sql = R"(
+CREATE TABLE schema_version (
+  version     INTEGER PRIMARY KEY,
+  description TEXT NOT NULL,
+  applied_at  TEXT NOT NULL
+);
+
+-- One row per configuration, keyed by a hash of its evaluation and resolved
+-- configuration (config). The query columns (preset .. seed) repeat fields
+-- of config for indexing and for the sqlite3 shell.
+CREATE TABLE runs (
+  key            TEXT PRIMARY KEY,
+  eval           TEXT NOT NULL CHECK (eval IN ('accuracy', 'efficiency')),
+  status         TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+  error          TEXT,
+  config         TEXT NOT NULL CHECK (json_valid(config)),
+  extra          TEXT CHECK (extra IS NULL OR json_valid(extra)),
+  preset         TEXT NOT NULL,
+  method         TEXT NOT NULL,
+  method_options TEXT NOT NULL,
+  layer          TEXT NOT NULL,
+  block_k        INTEGER NOT NULL,
+  depth          INTEGER NOT NULL,
+  ratio          INTEGER NOT NULL,
+  seed           INTEGER NOT NULL,
+  group_key      TEXT,
+  attempts       INTEGER NOT NULL DEFAULT 0,
+  worker_host    TEXT,
+  worker_pid     INTEGER,
+  git_commit     TEXT,
+  git_dirty      INTEGER,
+  host           TEXT,
+  device         TEXT,
+  torch_version  TEXT,
+  threads        TEXT,
+  attention      TEXT,
+  started_at     TEXT,
+  finished_at    TEXT,
+  wall_seconds   REAL,
+  created_at     TEXT NOT NULL,
+  updated_at     TEXT NOT NULL
+);
+CREATE INDEX runs_by_config ON runs (eval, method, block_k, ratio, seed);
+CREATE INDEX runs_by_status ON runs (status);
+
+CREATE TABLE metrics (
+  run_key TEXT NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+  name    TEXT NOT NULL,
+  value   REAL,
+  unit    TEXT NOT NULL,
+  PRIMARY KEY (run_key, name)
+) WITHOUT ROWID;
+
+CREATE TABLE series (
+  run_key TEXT NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+  name    TEXT NOT NULL,
+  step    INTEGER NOT NULL,
+  value   REAL,
+  PRIMARY KEY (run_key, name, step)
+) WITHOUT ROWID;
+
+CREATE TABLE sweep_runs (
+  sweep   TEXT NOT NULL,
+  grid    TEXT NOT NULL,
+  run_key TEXT NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+  PRIMARY KEY (sweep, grid, run_key)
+) WITHOUT ROWID;
+
+CREATE VIEW v_runs AS
+SELECT r.key, r.eval, r.status, r.preset, r.method, r.method_options, r.layer, r.block_k, r.depth, r.ratio, r.seed,
+       r.attempts, r.wall_seconds, r.git_commit, r.git_dirty, r.host, r.started_at, r.finished_at, r.error,
+       (SELECT group_concat(DISTINCT s.sweep) FROM sweep_runs s WHERE s.run_key = r.key) AS sweeps
+FROM runs r;
+
+CREATE VIEW v_metrics AS
+SELECT r.key, r.eval, r.preset, r.method, r.method_options, r.layer, r.block_k, r.ratio, r.seed,
+       m.name, m.value, m.unit
+FROM runs r JOIN metrics m ON m.run_key = r.key
+WHERE r.status = 'done';
+)";
+  sql += pivot_view("v_accuracy", "accuracy",
+                    {"acc_color", "acc_shape", "acc_count", "acc_spatial", "acc_text", "acc_overall", "acc_mean",
+                     "visual_tokens", "stage1_time", "stage2_time", "stage2_final_loss"},
+                    "");
+  sql += pivot_view("v_efficiency", "efficiency",
+                    {"visual_tokens", "encoder_latency", "prefill_latency", "throughput", "train_step_time",
+                     "train_fwd_bwd_time", "inference_peak_tensor", "train_peak_tensor", "flops_encoder",
+                     "flops_prefill", "flops_train_step"},
+                    "r.group_key, ");
+  return sql;
+}
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> all = {
+      {1, "runs, metrics, series, sweep membership; views v_runs, v_metrics, v_accuracy, v_efficiency", schema_v1()},
+  };
+  return all;
+}
+
+const char* kAllowed = "a results database written by laco, or a path that does not exist yet";
+
+// The version recorded in an open laco database (0: no schema yet).
+int read_version(sql::Connection& c) {
+  const auto has_table = c.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+  if (std::get<int64_t>(has_table) == 0) return 0;
+  const auto v = c.scalar("SELECT max(version) FROM schema_version");
+  return std::holds_alternative<int64_t>(v) ? static_cast<int>(std::get<int64_t>(v)) : 0;
+}
+
+void migrate(sql::Connection& c) {
+  sql::Transaction t(c);
+  // Read again under the write lock: another process may have migrated meanwhile.
+  const int current = read_version(c);
+  if (current == 0) {
+    const auto tables = std::get<int64_t>(c.scalar("SELECT count(*) FROM sqlite_master"));
+    if (tables != 0) fail("{}: has tables but no laco schema; refusing to modify it (allowed: {})", c.path(), kAllowed);
+    c.exec(fmt::format("PRAGMA application_id = {}", kResultsApplicationId));
+  }
+  for (const auto& m : migrations()) {
+    if (m.version <= current) continue;
+    c.exec(m.sql);
+    auto insert = c.prepare("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)");
+    insert.bind(1, m.version).bind(2, m.description).bind(3, utc_now()).run();
+  }
+  t.commit();
+}
+
+}  // namespace
+
+int results_schema_version() { return migrations().back().version; }
+
+int inspect_results_db(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) fail("{}: not a regular file (allowed: {})", path, kAllowed);
+  const auto size = fs::file_size(path, ec);
+  if (ec) fail("{}: cannot read: {}", path, ec.message());
+  if (size == 0) return 0;
+  char header[16] = {0};
+  std::ifstream in(path, std::ios::binary);
+  in.read(header, sizeof header);
+  if (!in || std::memcmp(header, "SQLite format 3\0", 16) != 0)
+    fail("{}: not an SQLite database (allowed: {}); the file was not modified", path, kAllowed);
+
+  // Without a -wal (or -journal) the file alone is the database: read it as
+  // immutable so that not even -wal and -shm files appear beside a file that
+  // may not be laco's. With one, a committed transaction may live there.
+  const bool side_files = fs::exists(path + "-wal", ec) || fs::exists(path + "-journal", ec);
+  sql::Connection c(path, side_files ? sql::Connection::Mode::kReadOnly : sql::Connection::Mode::kImmutable);
+  int64_t app_id = 0;
+  try {
+    app_id = std::get<int64_t>(c.scalar("PRAGMA application_id"));
+    const auto check = c.scalar("PRAGMA quick_check");
+    if (sql::to_text(check) != "ok") fail("integrity check: {}", sql::to_text(check));
+  } catch (const Error& e) {
+    fail("{}: corrupt or unreadable SQLite database ({}); the file was not modified", path, e.what());
+  }
+  if (app_id != kResultsApplicationId)
+    fail("{}: not a laco results database (application_id 0x{:08x}, expected 0x{:08x} 'LACO'; allowed: {}); "
+         "the file was not modified",
+         path, static_cast<uint32_t>(app_id), static_cast<uint32_t>(kResultsApplicationId), kAllowed);
+  const int version = read_version(c);
+  if (version == 0) fail("{}: marked as a laco database but has no schema_version table; the file was not modified", path);
+  if (version > results_schema_version())
+    fail("{}: schema version {} is newer than this build's {} (allowed: up to {}; update laco); "
+         "the file was not modified",
+         path, version, results_schema_version(), results_schema_version());
+  return version;
+}
+
+sql::Connection open_results_db(const std::string& path, bool writable) {
+  std::error_code ec;
+  int version = 0;
+  if (fs::exists(path, ec)) {
+    version = inspect_results_db(path);
+  } else if (!writable) {
+    fail("{}: no such results database (run `laco sweep SPEC --db {}` first)", path, path);
+  } else {
+    const auto dir = fs::path(path).parent_path();
+    if (!dir.empty()) fs::create_directories(dir, ec);
+    if (ec) fail("{}: cannot create directory {}: {}", path, dir.string(), ec.message());
+  }
+  if (!writable) return sql::Connection(path, sql::Connection::Mode::kReadOnly);
+  sql::Connection c(path, sql::Connection::Mode::kCreate);
+  // WAL lets `laco query` read while a sweep writes; the setting persists in the file.
+  c.exec("PRAGMA journal_mode = WAL");
+  if (version < results_schema_version()) migrate(c);
+  return c;
+}
+
+}  // namespace laco

@@ -1,0 +1,31 @@
+// The results database: its schema, its migrations, and the checks that keep
+// laco from writing into a file that is not its own.
+//
+// A laco database carries PRAGMA application_id 0x4C41434F ("LACO") and a
+// schema_version table. Before anything is written, an existing file is
+// inspected read-only; a file that is not SQLite, is corrupt, belongs to
+// another application or has a newer schema is refused with its name and the
+// problem, byte for byte untouched.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "results/sqlite.h"
+
+namespace laco {
+
+constexpr int32_t kResultsApplicationId = 0x4C41434F;
+
+/// The schema version this build writes.
+int results_schema_version();
+
+/// Read-only: `path` must exist and pass the checks. Writable: created (with
+/// its directory) when absent, migrated to results_schema_version() when older.
+sql::Connection open_results_db(const std::string& path, bool writable);
+
+/// The checks alone, on a read-only connection; returns the schema version
+/// found (0 for an empty file). Throws laco::Error for a file laco must not touch.
+int inspect_results_db(const std::string& path);
+
+}  // namespace laco

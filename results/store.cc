@@ -1,0 +1,181 @@
+#include "results/store.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+
+#include "harness/error.h"
+#include "results/schema.h"
+
+namespace laco {
+
+std::string this_host() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+bool held_by_live_process(const RunState& s) {
+  if (s.status != "running" || s.worker_pid <= 0 || s.worker_host != this_host()) return false;
+  if (s.worker_pid == static_cast<int64_t>(getpid())) return false;
+  return kill(static_cast<pid_t>(s.worker_pid), 0) == 0 || errno == EPERM;
+}
+
+ResultStore::ResultStore(const std::string& path, bool writable) : db_(open_results_db(path, writable)) {}
+
+void ResultStore::register_runs(const std::string& sweep, const std::vector<PlannedRun>& runs) {
+  sql::Transaction t(db_);
+  auto insert = db_.prepare(
+      "INSERT INTO runs (key, eval, status, config, preset, method, method_options, layer, block_k, depth, ratio, seed,"
+      " created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+      " ON CONFLICT (key) DO NOTHING");
+  auto member = db_.prepare("INSERT OR IGNORE INTO sweep_runs (sweep, grid, run_key) VALUES (?, ?, ?)");
+  const std::string now = utc_now();
+  for (const auto& r : runs) {
+    const auto& c = r.config;
+    try {
+      insert.bind(1, r.key)
+          .bind(2, r.eval)
+          .bind(3, c.dump())
+          .bind(4, c.at("preset").get<std::string>())
+          .bind(5, c.at("method").get<std::string>())
+          .bind(6, c.at("method_options").dump())
+          .bind(7, c.at("layer").get<std::string>())
+          .bind(8, c.at("block_k").get<int64_t>())
+          .bind(9, c.at("depth").get<int64_t>())
+          .bind(10, c.at("ratio").get<int64_t>())
+          .bind(11, c.at("seed").get<int64_t>())
+          .bind(12, now)
+          .bind(13, now);
+    } catch (const nlohmann::json::exception& e) {
+      fail("{}: run {} has an incomplete configuration: {}", path(), r.key, e.what());
+    }
+    insert.run();
+    insert.reset();
+    for (const auto& grid : r.grids) {
+      member.bind(1, sweep).bind(2, grid).bind(3, r.key).run();
+      member.reset();
+    }
+  }
+  t.commit();
+}
+
+std::map<std::string, RunState> ResultStore::states(const std::vector<std::string>& keys) {
+  std::map<std::string, RunState> out;
+  auto q = db_.prepare("SELECT status, error, attempts, worker_host, worker_pid FROM runs WHERE key = ?");
+  for (const auto& key : keys) {
+    q.bind(1, key);
+    if (q.step()) {
+      RunState s;
+      s.status = q.text(0);
+      s.error = q.text(1);
+      s.attempts = q.int64(2);
+      s.worker_host = q.text(3);
+      s.worker_pid = q.is_null(4) ? 0 : q.int64(4);
+      out[key] = s;
+    }
+    q.reset();
+  }
+  return out;
+}
+
+void ResultStore::claim(const std::vector<std::string>& keys, const std::string& group_key) {
+  sql::Transaction t(db_);
+  auto update = db_.prepare(
+      "UPDATE runs SET status = 'running', error = NULL, attempts = attempts + 1, worker_host = ?, worker_pid = ?,"
+      " group_key = ?, updated_at = ? WHERE key = ?");
+  for (const auto& key : keys) {
+    update.bind(1, this_host()).bind(2, static_cast<int64_t>(getpid())).bind(3, group_key).bind(4, utc_now()).bind(5, key);
+    update.run();
+    if (db_.changes() != 1) fail("{}: run {} is not registered", path(), key);
+    update.reset();
+  }
+  t.commit();
+}
+
+void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord>>& results) {
+  sql::Transaction t(db_);
+  auto config_of = db_.prepare("SELECT config FROM runs WHERE key = ?");
+  auto update = db_.prepare(
+      "UPDATE runs SET status = 'done', error = NULL, extra = ?, worker_host = NULL, worker_pid = NULL,"
+      " git_commit = ?, git_dirty = ?, host = ?, device = ?, torch_version = ?, threads = ?, attention = ?,"
+      " started_at = ?, finished_at = ?, wall_seconds = ?, updated_at = ? WHERE key = ?");
+  auto clear_metrics = db_.prepare("DELETE FROM metrics WHERE run_key = ?");
+  auto clear_series = db_.prepare("DELETE FROM series WHERE run_key = ?");
+  auto metric = db_.prepare("INSERT INTO metrics (run_key, name, value, unit) VALUES (?, ?, ?, ?)");
+  auto point = db_.prepare("INSERT INTO series (run_key, name, step, value) VALUES (?, ?, ?, ?)");
+  for (const auto& [key, rec] : results) {
+    config_of.bind(1, key);
+    if (!config_of.step()) fail("{}: run {} is not registered", path(), key);
+    const auto stored = nlohmann::json::parse(config_of.text(0));
+    config_of.reset();
+    // What the run learnt about itself (stage-0 cache hit, group size) beyond
+    // its resolved configuration.
+    nlohmann::json extra = nlohmann::json::object();
+    for (const auto& [k, v] : rec.config.items())
+      if (!stored.contains(k) || stored[k] != v) extra[k] = v;
+
+    const auto& p = rec.provenance;
+    update.bind(1, extra.dump())
+        .bind(2, p.git_commit)
+        .bind(3, p.git_dirty ? sql::Value(static_cast<int64_t>(*p.git_dirty)) : sql::Value())
+        .bind(4, p.host)
+        .bind(5, p.device)
+        .bind(6, p.torch_version)
+        .bind(7, p.threads)
+        .bind(8, p.attention)
+        .bind(9, p.started_at)
+        .bind(10, p.finished_at)
+        .bind(11, p.wall_seconds)
+        .bind(12, utc_now())
+        .bind(13, key);
+    update.run();
+    update.reset();
+    clear_metrics.bind(1, key).run();
+    clear_metrics.reset();
+    clear_series.bind(1, key).run();
+    clear_series.reset();
+    for (const auto& m : rec.metrics) {
+      // SQLite would store NaN as NULL without a word; a run with a
+      // non-finite figure is a failed run, decided before this point.
+      if (!std::isfinite(m.value)) fail("{}: run {}: metric {} is {}", path(), key, m.name, m.value);
+      metric.bind(1, key).bind(2, m.name).bind(3, m.value).bind(4, m.unit).run();
+      metric.reset();
+    }
+    for (const auto& [name, points] : rec.series)
+      for (const auto& [step, value] : points) {
+        point.bind(1, key).bind(2, name).bind(3, step).bind(4, std::isfinite(value) ? sql::Value(value) : sql::Value());
+        point.run();
+        point.reset();
+      }
+  }
+  t.commit();
+}
+
+void ResultStore::record_failed(const std::vector<std::string>& keys, const std::string& error) {
+  sql::Transaction t(db_);
+  auto update = db_.prepare(
+      "UPDATE runs SET status = 'failed', error = ?, worker_host = NULL, worker_pid = NULL, finished_at = ?,"
+      " updated_at = ? WHERE key = ?");
+  for (const auto& key : keys) {
+    const std::string now = utc_now();
+    update.bind(1, error).bind(2, now).bind(3, now).bind(4, key).run();
+    update.reset();
+  }
+  t.commit();
+}
+
+void ResultStore::release(const std::vector<std::string>& keys) {
+  sql::Transaction t(db_);
+  auto update = db_.prepare(
+      "UPDATE runs SET status = 'pending', worker_host = NULL, worker_pid = NULL, updated_at = ? WHERE key = ?");
+  for (const auto& key : keys) {
+    update.bind(1, utc_now()).bind(2, key).run();
+    update.reset();
+  }
+  t.commit();
+}
+
+}  // namespace laco

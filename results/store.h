@@ -1,0 +1,74 @@
+// Runs in the results database: registering a sweep's runs as pending,
+// claiming them, recording a result or a failure atomically, reading them back.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/record.h"
+#include "results/sqlite.h"
+
+namespace laco {
+
+/// A run as the store knows it before it is measured.
+struct PlannedRun {
+  std::string key;
+  std::string eval;  ///< accuracy or efficiency
+  /// The resolved configuration; must hold preset, method, method_options,
+  /// layer, block_k, depth, ratio and seed.
+  nlohmann::json config;
+  std::vector<std::string> grids;  ///< the grids of the sweep that asked for it
+};
+
+struct RunState {
+  std::string status;  ///< pending, running, done or failed
+  std::string error;
+  int64_t attempts = 0;
+  std::string worker_host;
+  int64_t worker_pid = 0;
+};
+
+/// Usage: ResultStore store("results/laco.db", true); store.register_runs("smoke", runs); ...
+class ResultStore {
+ public:
+  /// Opens (and for writing creates or migrates) the database; see open_results_db().
+  ResultStore(const std::string& path, bool writable);
+
+  const std::string& path() const { return db_.path(); }
+  sql::Connection& db() { return db_; }
+
+  /// Adds the runs not yet present as pending and records that `sweep` asked
+  /// for them; existing runs keep their status. One transaction.
+  void register_runs(const std::string& sweep, const std::vector<PlannedRun>& runs);
+  /// The state of each key present in the database.
+  std::map<std::string, RunState> states(const std::vector<std::string>& keys);
+  /// Marks the runs as running in this process (attempts + 1, error cleared).
+  /// `group_key` names the runs measured together. One transaction.
+  void claim(const std::vector<std::string>& keys, const std::string& group_key);
+  /// Stores each (key, record): status done, provenance, metrics, series and
+  /// the record's run-time configuration facts, all in one transaction, so
+  /// that a run is either entirely present or absent.
+  void record_done(const std::vector<std::pair<std::string, RunRecord>>& results);
+  /// Status failed with the error text. One transaction.
+  void record_failed(const std::vector<std::string>& keys, const std::string& error);
+  /// Back to pending (an interrupted run). One transaction.
+  void release(const std::vector<std::string>& keys);
+
+ private:
+  sql::Connection db_;
+};
+
+/// This machine's host name, as stored in worker_host and host.
+std::string this_host();
+
+/// A run marked `running` by a process that is still alive on this host (so
+/// another sweep is on it). Anything else marked running was left behind by a
+/// killed process and counts as not done.
+bool held_by_live_process(const RunState& state);
+
+}  // namespace laco

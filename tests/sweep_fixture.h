@@ -1,0 +1,36 @@
+// Shared by the sweep and results-database suites: a tiny sweep spec, the
+// `laco` binary as a child process, and a logical dump of a database.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace laco::test {
+
+/// A spec on the tiny presets that runs in a few seconds: accuracy (5 steps
+/// of stage 0) and efficiency (encoder only, one repetition) for none,
+/// avgpool and laco at 1/4 and after the encoder.
+nlohmann::json tiny_spec(const std::string& name = "tiny");
+/// Writes text to a file (creating its folder).
+void write_file(const std::string& path, const std::string& text);
+std::string read_file(const std::string& path);
+
+/// "LACO_BIN sweep SPEC --db DB --cache-dir DIR/cache" plus `extra`, output into DIR/NAME.log.
+std::string sweep_command(const std::string& spec, const std::string& db, const std::string& extra = "");
+
+/// Starts the laco binary with these arguments, stdout and stderr into `log`.
+pid_t spawn_laco(const std::vector<std::string>& args, const std::string& log);
+/// Waits for a child; its exit status, or 128 + signal when killed.
+int wait_child(pid_t pid);
+
+/// Every run (key, status) with its metric names and values, as text, for
+/// comparing two databases' content independently of storage order.
+std::string dump_runs(const std::string& db, bool with_values);
+/// Rows of one SQL query as "a|b|c" lines, on a read-only connection.
+std::vector<std::string> query_rows(const std::string& db, const std::string& sql);
+
+}  // namespace laco::test

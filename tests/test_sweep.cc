@@ -1,0 +1,481 @@
+// Sweep specs (parsing, validation, expansion, shards) and `laco sweep` end to
+// end: resume after SIGKILL, SIGINT, failures, shard union, Slurm script.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "harness/error.h"
+#include "harness/sweep_spec.h"
+#include "results/schema.h"
+#include "tests/sweep_fixture.h"
+#include "tests/test_util.h"
+
+namespace laco {
+namespace {
+
+using nlohmann::json;
+const std::string kLaco = LACO_BIN;
+
+json with(json spec, const std::string& pointer, const json& value) {
+  spec[json::json_pointer(pointer)] = value;
+  return spec;
+}
+
+void expect_spec_error(const json& spec, const std::vector<std::string>& fragments) {
+  test::expect_error([&] { parse_sweep(spec, "t.json"); }, fragments);
+}
+
+TEST(SweepSpec, ExpandsTheGridWithNoneOncePerSeedAndEfficiencyGroups) {
+  const Sweep s = parse_sweep(test::tiny_spec(), "t.json");
+  // accuracy: none once + avgpool, laco at 1/4 and 1; efficiency: the same five.
+  ASSERT_EQ(s.runs.size(), 10u);
+  size_t none = 0;
+  std::set<std::string> keys;
+  for (const auto& r : s.runs) {
+    keys.insert(r.key);
+    EXPECT_EQ(r.key.size(), 16u);
+    if (r.config["method"] == "none") {
+      ++none;
+      EXPECT_EQ(r.config["layer"], "1");
+    }
+  }
+  EXPECT_EQ(none, 2u);  // one per evaluation
+  EXPECT_EQ(keys.size(), s.runs.size());
+  // 5 accuracy units (one run each) + efficiency groups none, avgpool, laco.
+  ASSERT_EQ(s.units.size(), 8u);
+  size_t grouped = 0;
+  for (const auto& u : s.units)
+    if (!u.group_key.empty()) {
+      ++grouped;
+      const auto& first = s.runs[u.runs.front()];
+      EXPECT_EQ(first.eval, "efficiency");
+      for (size_t i : u.runs) EXPECT_EQ(s.runs[i].config["method"], first.config["method"]);
+      if (first.config["method"] == "laco") {
+        ASSERT_EQ(u.runs.size(), 2u) << "laco at 1/4 and after the encoder are measured together";
+        EXPECT_NE(s.runs[u.runs[0]].config["block_k"], s.runs[u.runs[1]].config["block_k"]);
+      }
+    }
+  EXPECT_EQ(grouped, 3u);
+  ASSERT_FALSE(s.notes.empty());
+  EXPECT_NE(s.notes[0].find("`none` does not depend on the placement"), std::string::npos);
+}
+
+TEST(SweepSpec, KeysDependOnTheResolvedConfigurationNotOnHowThePlacementIsSpelt) {
+  const Sweep a = parse_sweep(test::tiny_spec(), "t.json");
+  // On the tiny efficiency preset (4 blocks) 1/4 is block 1; on accuracy (2 blocks) 1/4 is block 1 too.
+  const Sweep b = parse_sweep(with(test::tiny_spec(), "/grids/0/placements", {"block:1", "1"}), "t.json");
+  std::set<std::string> ka, kb;
+  for (const auto& r : a.runs) ka.insert(r.key);
+  for (const auto& r : b.runs) kb.insert(r.key);
+  EXPECT_EQ(ka, kb);
+  // A real change (the ratio, the seed, a step count) is a different run.
+  const Sweep c = parse_sweep(with(test::tiny_spec(), "/grids/0/ratios", {3}), "t.json");
+  const Sweep d = parse_sweep(with(test::tiny_spec(), "/accuracy/steps1", 2), "t.json");
+  for (const Sweep* other : {&c, &d}) {
+    size_t shared = 0;
+    for (const auto& r : other->runs) shared += ka.count(r.key);
+    EXPECT_LT(shared, other->runs.size());
+  }
+  EXPECT_EQ(run_key("accuracy", a.runs[0].config), a.runs[0].key);
+  EXPECT_NE(run_key("efficiency", a.runs[0].config), a.runs[0].key);
+}
+
+TEST(SweepSpec, PlacementsThatResolveToTheSameBlockRunOnceWithANote) {
+  // The tiny accuracy encoder has 2 blocks: 1/12, 1/6 and 1/4 all resolve to block 1.
+  auto spec = with(test::tiny_spec(), "/grids/0/placements", {"1/12", "1/6", "1/4"});
+  spec["evals"] = {"accuracy"};
+  spec.erase("efficiency");
+  const Sweep s = parse_sweep(spec, "t.json");
+  EXPECT_EQ(s.runs.size(), 3u);  // none, avgpool at block 1, laco at block 1
+  bool noted = false;
+  for (const auto& n : s.notes) noted |= n.find("placements 1/12 and 1/6 both resolve to block 1") != std::string::npos;
+  EXPECT_TRUE(noted);
+  for (const auto& r : s.runs) EXPECT_EQ(r.grids, std::vector<std::string>{"g"});
+}
+
+TEST(SweepSpec, RunsSharedByTwoGridsRunOnceAndBelongToBoth) {
+  auto spec = test::tiny_spec();
+  spec["grids"].push_back(json::parse(R"({"name": "ratio", "methods": ["laco"], "placements": ["1/4"], "ratios": [2, 3]})"));
+  const Sweep s = parse_sweep(spec, "t.json");
+  EXPECT_EQ(s.runs.size(), 12u);  // + laco 1/4 r=3 for each evaluation
+  size_t both = 0;
+  for (const auto& r : s.runs) both += r.grids.size() == 2;
+  EXPECT_EQ(both, 2u);  // laco 1/4 r=2, accuracy and efficiency
+}
+
+TEST(SweepSpec, InvalidSpecsNameTheFileThePathAndTheAllowedValues) {
+  const json spec = test::tiny_spec();
+  expect_spec_error(with(spec, "/evalz", 1), {"t.json: $.evalz: unknown key", "allowed: name, description, threads"});
+  expect_spec_error(with(spec, "/grids/0/placement", {"1/4"}),
+                    {"t.json: $.grids[0].placement: unknown key", "allowed: name, methods, placements, ratios, evals"});
+  expect_spec_error(with(spec, "/accuracy/step1", 3), {"t.json: $.accuracy.step1: unknown key", "steps1"});
+  expect_spec_error(with(spec, "/grids/0/methods/1", "lacoo"),
+                    {"t.json: $.grids[0].methods[1]: unknown method 'lacoo'",
+                     "allowed: none, avgpool, pixel_shuffle, laco, ldpv2, tokenpacker"});
+  expect_spec_error(with(spec, "/grids/0/methods", json::array()),
+                    {"t.json: $.grids[0].methods: empty", "allowed: one or more of none, avgpool"});
+  expect_spec_error(with(spec, "/grids", json::array()), {"t.json: $.grids: empty"});
+  expect_spec_error(with(spec, "/accuracy/seeds", json::array()), {"t.json: $.accuracy.seeds: empty"});
+  expect_spec_error(with(spec, "/grids/0/ratios/0", 5),
+                    {"t.json: $.grids[0].ratios[0]: ratio 5 is not supported", "allowed: 2, 3, 4"});
+  expect_spec_error(with(spec, "/grids/0/ratios/0", 1), {"$.grids[0].ratios[0]: ratio 1 is not supported"});
+  expect_spec_error(with(spec, "/grids/0/ratios/0", "2"),
+                    {"$.grids[0].ratios[0]: expected an integer, got string \"2\"", "allowed: 2, 3, 4"});
+  expect_spec_error(with(spec, "/grids/0/placements/0", "block:3"),
+                    {"t.json: $.grids[0].placements[0] (accuracy preset 'tiny', 2 blocks)",
+                     "block 3 is beyond the encoder's depth", "allowed: block:1 .. block:2"});
+  expect_spec_error(with(spec, "/grids/0/placements/0", "2/1"), {"t.json: $.grids[0].placements[0]", "outside (0, 1]"});
+  expect_spec_error(with(spec, "/grids/0/placements/1", "1/4"), {"$.grids[0].placements[1]: '1/4' repeats"});
+  expect_spec_error(with(spec, "/grids/0/methods/2", json{{"name", "laco"}, {"options", {{"zero", true}}}}),
+                    {"$.grids[0].methods[2].options.zero: method 'laco' has no option 'zero'",
+                     "allowed: residual, zero_init"});
+  expect_spec_error(with(spec, "/accuracy/preset", "huge"),
+                    {"$.accuracy.preset: unknown accuracy preset 'huge'", "allowed: tiny, small, base"});
+  expect_spec_error(with(spec, "/efficiency/preset", "huge"), {"$.efficiency.preset", "paper, cpu-small, tiny"});
+  expect_spec_error(with(spec, "/efficiency/stages/0", "decode"),
+                    {"$.efficiency.stages[0]: unknown stage 'decode'", "encoder, prefill"});
+  expect_spec_error(with(spec, "/efficiency/reps", 0), {"$.efficiency.reps: 0 is too small", "an integer >= 1"});
+  expect_spec_error(with(spec, "/evals", {"accuracy", "speed"}),
+                    {"$.evals[1]: 'speed' is not an evaluation", "allowed: accuracy, efficiency"});
+  expect_spec_error(with(spec, "/grids/0/evals", {"efficiency", "efficiency"}), {"$.grids[0].evals[1]", "repeats"});
+  auto no_section = spec;
+  no_section.erase("efficiency");
+  expect_spec_error(no_section, {"t.json: $.efficiency: missing", "$.evals includes efficiency"});
+  auto extra_section = spec;
+  extra_section["evals"] = {"accuracy"};
+  expect_spec_error(extra_section, {"t.json: $.efficiency: given, but $.evals does not include 'efficiency'"});
+  expect_spec_error(with(spec, "/grid_policy", "crop"),
+                    {"t.json: $.grid_policy", "'crop'", "allowed: pad, interpolate, error"});
+  expect_spec_error(with(spec, "/name", "a b"), {"$.name: 'a b' is not a valid sweep name"});
+  // An option value the method rejects is caught when the runs are resolved, before anything runs.
+  expect_spec_error(with(spec, "/grids/0/methods/2", json{{"name", "laco"}, {"options", {{"zero_init", "maybe"}}}}),
+                    {"t.json: $.grids[0].methods[2] (accuracy laco{zero_init=maybe} at 1/4, r=2, seed 0)", "maybe"});
+}
+
+TEST(SweepSpec, FilesThatAreNotJsonAreRefusedWithTheirName) {
+  const auto dir = test::temp_dir("sweep_json");
+  test::write_file(dir + "/bad.json", "{\"evals\": [\"accuracy\",]}");
+  test::expect_error([&] { load_sweep(dir + "/bad.json"); }, {dir + "/bad.json: invalid JSON"});
+  test::expect_error([&] { load_sweep(dir + "/missing.json"); }, {dir + "/missing.json: cannot open"});
+}
+
+TEST(SweepSpec, TheShippedSpecsLoad) {
+  const std::string dir = LACO_SWEEPS_DIR;
+  for (const char* name : {"smoke", "default", "full"}) {
+    const Sweep s = load_sweep(dir + "/" + name + ".json");
+    EXPECT_EQ(s.name, name);
+    EXPECT_FALSE(s.runs.empty()) << name;
+  }
+  // Resolving a paper-preset run builds its compressor at width 1152 (~0.7 s
+  // each); the grid is checked here against cpu-small instead, the paper
+  // preset itself by the efficiency suite.
+  auto paper = json::parse(test::read_file(dir + "/paper.json"));
+  EXPECT_EQ(paper["efficiency"]["preset"], "paper");
+  paper["efficiency"]["preset"] = "cpu-small";
+  EXPECT_FALSE(parse_sweep(paper, dir + "/paper.json").runs.empty());
+  // default.json: what the README says it holds.
+  const Sweep d = load_sweep(dir + "/default.json");
+  size_t accuracy = 0;
+  for (const auto& r : d.runs) accuracy += r.eval == "accuracy";
+  EXPECT_EQ(accuracy, 8u);
+  EXPECT_EQ(d.runs.size() - accuracy, 36u);
+}
+
+TEST(SweepSpec, ShardsPartitionTheWorkUnits) {
+  const Sweep s = parse_sweep(test::tiny_spec(), "t.json");
+  for (int n : {1, 2, 3, 8, 20}) {
+    std::multiset<std::string> seen;
+    for (int i = 1; i <= n; ++i) {
+      const Sweep part = shard_sweep(s, i, n);
+      for (const auto& r : part.runs) seen.insert(r.key);
+      // Runs measured together stay together.
+      for (const auto& u : part.units)
+        for (size_t j : u.runs) EXPECT_EQ(run_key(part.runs[j].eval, part.runs[j].config), part.runs[j].key);
+    }
+    std::multiset<std::string> all;
+    for (const auto& r : s.runs) all.insert(r.key);
+    EXPECT_EQ(seen, all) << n << " shards";
+  }
+  EXPECT_EQ(parse_shard("2/4"), std::make_pair(2, 4));
+  test::expect_error([] { parse_shard("0/4"); }, {"--shard: '0/4' is not a shard", "1 <= i <= n"});
+  test::expect_error([] { parse_shard("5/4"); }, {"'5/4'"});
+  test::expect_error([] { parse_shard("x"); }, {"'x'"});
+}
+
+// --- laco sweep end to end ---------------------------------------------------
+
+struct SweepDir {
+  std::string dir, spec, db;
+  explicit SweepDir(const std::string& name, const json& spec_json = test::tiny_spec()) {
+    dir = test::temp_dir(name);
+    spec = dir + "/spec.json";
+    db = dir + "/laco.db";
+    test::write_file(spec, spec_json.dump(2));
+  }
+  std::vector<std::string> args(const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> a = {"sweep", spec, "--db", db, "--cache-dir", dir + "/cache"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+};
+
+// No run is half-written: done runs hold their metrics, nothing else does.
+void expect_consistent(const std::string& db) {
+  EXPECT_TRUE(test::query_rows(db, "SELECT key FROM runs r WHERE status = 'done' AND NOT EXISTS "
+                                   "(SELECT 1 FROM metrics m WHERE m.run_key = r.key AND m.name = 'visual_tokens')")
+                  .empty());
+  EXPECT_TRUE(test::query_rows(db, "SELECT key FROM runs r WHERE eval = 'accuracy' AND status = 'done' AND NOT EXISTS "
+                                   "(SELECT 1 FROM metrics m WHERE m.run_key = r.key AND m.name = 'acc_mean')")
+                  .empty());
+  EXPECT_TRUE(test::query_rows(db, "SELECT DISTINCT m.run_key FROM metrics m JOIN runs r ON r.key = m.run_key "
+                                   "WHERE r.status != 'done'")
+                  .empty());
+}
+
+TEST(SweepRun, SmokeSpecRunsEverythingOnceThenSkipsAndQueryShowsEveryRun) {
+  SweepDir d("sweep_smoke");
+  const std::string smoke = std::string(LACO_SWEEPS_DIR) + "/smoke.json";
+  const size_t total = load_sweep(smoke).runs.size();
+  auto r = test::run_command(test::sweep_command(smoke, d.db));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(fmt::format("{} runs: {} done now, 0 skipped (done before), 0 failed now", total, total)),
+            std::string::npos)
+      << r.output;
+  expect_consistent(d.db);
+  EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM runs WHERE status = 'done'"),
+            std::vector<std::string>{std::to_string(total)});
+  // Provenance is stored with every run.
+  EXPECT_TRUE(test::query_rows(d.db, "SELECT key FROM runs WHERE git_commit IS NULL OR host IS NULL OR started_at IS NULL"
+                                     " OR wall_seconds IS NULL OR torch_version IS NULL OR threads IS NULL")
+                  .empty());
+
+  r = test::run_command(test::sweep_command(smoke, d.db));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(fmt::format("0 done now, {} skipped (done before)", total)), std::string::npos) << r.output;
+
+  r = test::run_command(test::sweep_command(smoke, d.db, "--dry-run"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(fmt::format("{} done, 0 failed, 0 running elsewhere, 0 to run", total)), std::string::npos)
+      << r.output;
+
+  r = test::run_command(kLaco + " query --db " + d.db);
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const auto& key : test::query_rows(d.db, "SELECT key FROM runs")) EXPECT_NE(r.output.find(key), std::string::npos);
+  EXPECT_NE(r.output.find("acc_mean (%)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("encoder_latency (ms)"), std::string::npos) << r.output;
+  r = test::run_command(kLaco + " query --db " + d.db + " --where eval=efficiency --where method=laco -o csv");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1 + 3) << r.output;  // header + laco 1/4 r=2, r=3, 1
+}
+
+TEST(SweepRun, DryRunWritesNothingAndCountsWhatIsDone) {
+  SweepDir d("sweep_dry");
+  auto r = test::run_command(test::sweep_command(d.spec, d.db, "--dry-run"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("10 runs: 5 accuracy, 5 efficiency in 3 measurement groups"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("does not exist yet"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(d.db));
+}
+
+TEST(SweepRun, KilledAtAnyMomentAndRerunEveryRunEndsUpDoneExactlyOnce) {
+  SweepDir d("sweep_kill");
+  const std::string log = d.dir + "/sweep.log";
+  // Kill the sweep with SIGKILL while a run is in progress, several times,
+  // each time a little further in, then let a last invocation finish.
+  int kills = 0;
+  for (int target = 0; target < 10; target += 3) {
+    const pid_t pid = test::spawn_laco(d.args(), log);
+    bool killed = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) break;  // finished on its own
+      if (std::filesystem::exists(d.db)) {
+        try {
+          const auto done = test::query_rows(d.db, "SELECT count(*) FROM runs WHERE status = 'done'");
+          const auto running = test::query_rows(d.db, "SELECT count(*) FROM runs WHERE status = 'running'");
+          if (std::stoi(done[0]) >= target && running[0] != "0") {
+            kill(pid, SIGKILL);
+            EXPECT_EQ(test::wait_child(pid), 128 + SIGKILL);
+            killed = true;
+            ++kills;
+            break;
+          }
+        } catch (const laco::Error&) {
+          // The database is being created; look again.
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (!killed) break;
+    expect_consistent(d.db);
+    EXPECT_NE(test::query_rows(d.db, "SELECT count(*) FROM runs WHERE status = 'running'"),
+              std::vector<std::string>{"0"})
+        << "the killed run is left marked running";
+  }
+  EXPECT_GE(kills, 2) << test::read_file(log);
+
+  const pid_t last = test::spawn_laco(d.args(), log);
+  ASSERT_EQ(test::wait_child(last), 0) << test::read_file(log);
+  expect_consistent(d.db);
+  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"done|10"});
+  EXPECT_EQ(test::query_rows(d.db, "SELECT count(DISTINCT key) FROM runs"), std::vector<std::string>{"10"});
+  // Runs caught by a kill were started again: they ran more than once, and are stored once.
+  EXPECT_GE(std::stoi(test::query_rows(d.db, "SELECT count(*) FROM runs WHERE attempts > 1")[0]), kills);
+  const Sweep s = load_sweep(d.spec);
+  for (const auto& run : s.runs)
+    EXPECT_EQ(test::query_rows(d.db, "SELECT status FROM runs WHERE key = '" + run.key + "'"),
+              std::vector<std::string>{"done"})
+        << run.label();
+}
+
+TEST(SweepRun, SigintMarksTheCurrentRunAndStops) {
+  SweepDir d("sweep_sigint");
+  const std::string log = d.dir + "/sweep.log";
+  const pid_t pid = test::spawn_laco(d.args(), log);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool sent = false;
+  while (!sent && std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (std::filesystem::exists(d.db) &&
+          test::query_rows(d.db, "SELECT count(*) FROM runs WHERE status = 'running'")[0] != "0") {
+        kill(pid, SIGINT);
+        sent = true;
+      }
+    } catch (const laco::Error&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(sent);
+  const int status = test::wait_child(pid);
+  const std::string output = test::read_file(log);
+  EXPECT_EQ(status, 130) << output;
+  EXPECT_NE(output.find("interrupted: run the same command again to continue"), std::string::npos) << output;
+  EXPECT_TRUE(test::query_rows(d.db, "SELECT key FROM runs WHERE status = 'running'").empty())
+      << "the current run is marked before the process ends";
+  expect_consistent(d.db);
+  auto r = test::run_command(test::sweep_command(d.spec, d.db));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"done|10"});
+}
+
+TEST(SweepRun, FailuresAreRecordedTheSweepGoesOnAndRetryFailedRerunsThem) {
+  auto spec = test::tiny_spec();
+  SweepDir d("sweep_fail");
+  const std::string data = d.dir + "/data/test.jsonl";
+  spec["accuracy"]["test_data"] = data;
+  test::write_file(d.spec, spec.dump(2));
+  test::write_file(data, "this is not json\n");
+
+  auto r = test::run_command(test::sweep_command(d.spec, d.db));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("5 done now, 0 skipped (done before), 5 failed now"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(data + ":1:"), std::string::npos) << "the error names the file and line: " << r.output;
+  const auto errors = test::query_rows(d.db, "SELECT DISTINCT eval, error FROM runs WHERE status = 'failed'");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("accuracy|"), std::string::npos);
+  EXPECT_NE(errors[0].find(data), std::string::npos) << errors[0];
+  expect_consistent(d.db);
+
+  // Without --retry-failed the failures stay, and say so.
+  r = test::run_command(test::sweep_command(d.spec, d.db));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("5 failed before (rerun with --retry-failed)"), std::string::npos) << r.output;
+
+  r = test::run_command(kLaco + " data export --preset tiny --split test --count 10 --out " + d.dir + "/data");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = test::run_command(test::sweep_command(d.spec, d.db, "--retry-failed"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("5 done now, 5 skipped (done before), 0 failed now"), std::string::npos) << r.output;
+  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"done|10"});
+  EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM runs WHERE error IS NOT NULL"), std::vector<std::string>{"0"});
+}
+
+TEST(SweepRun, ShardUnionEqualsTheUnshardedSweepAndMergeIsIdempotent) {
+  SweepDir d("sweep_shards");
+  auto r = test::run_command(test::sweep_command(d.spec, d.db));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::string inputs;
+  for (int i = 1; i <= 3; ++i) {
+    const std::string shard = fmt::format("{}/shard{}.db", d.dir, i);
+    r = test::run_command(test::sweep_command(d.spec, shard, fmt::format("--shard {}/3", i)));
+    ASSERT_EQ(r.status, 0) << r.output;
+    inputs += " " + shard;
+  }
+  const std::string merged = d.dir + "/merged.db";
+  r = test::run_command(kLaco + " merge " + merged + inputs);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("10 runs added"), std::string::npos) << r.output;
+  // Same runs, same status, same metrics (timings differ between runs; names
+  // do not). Stage 0 is trained by whichever run of a seed comes first, which
+  // alone records stage0_final_loss: that one depends on the order.
+  auto without_stage0_loss = [](std::string dump) {
+    std::string out, line;
+    std::istringstream in(dump);
+    while (std::getline(in, line))
+      if (line.find("|stage0_final_loss|") == std::string::npos) out += line + "\n";
+    return out;
+  };
+  EXPECT_EQ(without_stage0_loss(test::dump_runs(merged, false)), without_stage0_loss(test::dump_runs(d.db, false)));
+  EXPECT_EQ(test::query_rows(merged, "SELECT sweep, count(*) FROM sweep_runs GROUP BY sweep"),
+            std::vector<std::string>{"tiny|10"});
+
+  const std::string before = test::dump_runs(merged, true);
+  r = test::run_command(kLaco + " merge " + merged + inputs + inputs);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("0 runs added, 0 replaced a run not done, 20 identical"), std::string::npos) << r.output;
+  EXPECT_EQ(test::dump_runs(merged, true), before);
+}
+
+TEST(SweepRun, SlurmScriptRunsEachShardAndTheMergeJob) {
+  SweepDir d("sweep_slurm");
+  const std::string out = d.dir + "/cluster";
+  auto r = test::run_command(kLaco + " slurm " + d.spec + " --shards 2 --time 01:00:00 --out " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string script = d.dir + "/array.sh";
+  test::write_file(script, r.output);
+  EXPECT_NE(r.output.find("#SBATCH --time=01:00:00"), std::string::npos);
+  EXPECT_NE(r.output.find("#SBATCH --cpus-per-task=2"), std::string::npos);
+
+  // Submission: the array, then a merge job that depends on it (sbatch faked).
+  const std::string bin = d.dir + "/bin";
+  test::write_file(bin + "/sbatch", "#!/bin/sh\necho \"$@\" >> " + d.dir + "/sbatch.log\necho 4242\n");
+  std::filesystem::permissions(bin + "/sbatch", std::filesystem::perms::owner_all);
+  r = test::run_command("PATH=" + bin + ":$PATH bash " + script);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string calls = test::read_file(d.dir + "/sbatch.log");
+  EXPECT_NE(calls.find("--parsable --array=1-2 " + script), std::string::npos) << calls;
+  EXPECT_NE(calls.find("--dependency=afterany:4242"), std::string::npos) << calls;
+  EXPECT_NE(calls.find(script + " merge"), std::string::npos) << calls;
+
+  // What the array tasks and the merge job do, run here in turn.
+  for (int i = 1; i <= 2; ++i) {
+    r = test::run_command(fmt::format("SLURM_ARRAY_TASK_ID={} SLURM_ARRAY_JOB_ID=4242 TMPDIR={} bash {}", i, d.dir, script));
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_TRUE(std::filesystem::exists(fmt::format("{}/shards/shard-{}-of-2.db", out, i)));
+  }
+  r = test::run_command("bash " + script + " merge");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(test::query_rows(out + "/laco.db", "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"done|10"});
+  // A task run again resumes from its shard file: nothing is redone.
+  r = test::run_command(fmt::format("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_JOB_ID=4243 TMPDIR={} bash {}", d.dir, script));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("0 done now"), std::string::npos) << r.output;
+
+  r = test::run_command(kLaco + " slurm " + d.spec + " --shards 99");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--shards: 99 (allowed: 1 .. 8"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace laco
