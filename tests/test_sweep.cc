@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -167,10 +168,11 @@ TEST(SweepSpec, FilesThatAreNotJsonAreRefusedWithTheirName) {
 
 TEST(SweepSpec, TheShippedSpecsLoad) {
   const std::string dir = LACO_SWEEPS_DIR;
+  std::map<std::string, Sweep> loaded;
   for (const char* name : {"smoke", "default", "full"}) {
-    const Sweep s = load_sweep(dir + "/" + name + ".json");
-    EXPECT_EQ(s.name, name);
-    EXPECT_FALSE(s.runs.empty()) << name;
+    loaded[name] = load_sweep(dir + "/" + name + ".json");
+    EXPECT_EQ(loaded[name].name, name);
+    EXPECT_FALSE(loaded[name].runs.empty()) << name;
   }
   // Resolving a paper-preset run builds its compressor at width 1152 (~0.7 s
   // each); the grid is checked here against cpu-small instead, the paper
@@ -180,11 +182,10 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
   paper["efficiency"]["preset"] = "cpu-small";
   EXPECT_FALSE(parse_sweep(paper, dir + "/paper.json").runs.empty());
   // default.json: what the README says it holds.
-  const Sweep d = load_sweep(dir + "/default.json");
   size_t accuracy = 0;
-  for (const auto& r : d.runs) accuracy += r.eval == "accuracy";
+  for (const auto& r : loaded["default"].runs) accuracy += r.eval == "accuracy";
   EXPECT_EQ(accuracy, 8u);
-  EXPECT_EQ(d.runs.size() - accuracy, 36u);
+  EXPECT_EQ(loaded["default"].runs.size() - accuracy, 36u);
 }
 
 TEST(SweepSpec, ShardsPartitionTheWorkUnits) {
@@ -405,9 +406,9 @@ TEST(SweepRun, ShardUnionEqualsTheUnshardedSweepAndMergeIsIdempotent) {
   auto r = test::run_command(test::sweep_command(d.spec, d.db));
   ASSERT_EQ(r.status, 0) << r.output;
   std::string inputs;
-  for (int i = 1; i <= 3; ++i) {
+  for (int i = 1; i <= 2; ++i) {
     const std::string shard = fmt::format("{}/shard{}.db", d.dir, i);
-    r = test::run_command(test::sweep_command(d.spec, shard, fmt::format("--shard {}/3", i)));
+    r = test::run_command(test::sweep_command(d.spec, shard, fmt::format("--shard {}/2", i)));
     ASSERT_EQ(r.status, 0) << r.output;
     inputs += " " + shard;
   }
