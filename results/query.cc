@@ -13,9 +13,12 @@ namespace laco {
 namespace {
 
 // Columns of `runs` a filter may name; identifiers come from this list only.
-const std::vector<std::string> kFilterColumns = {
-    "key",       "eval",       "status", "preset", "method", "method_options", "layer", "block_k", "depth", "ratio",
-    "seed",      "group_key",  "git_commit", "git_dirty", "host", "device", "threads", "torch_version"};
+// (`threads` is left to the configuration's integer: the column of that name
+// holds the provenance text "intra_op=2 blas=2 ...".)
+const std::vector<std::string> kFilterColumns = {"key",        "eval",      "status",    "preset", "method",
+                                                 "method_options", "layer", "block_k",   "depth",  "ratio",
+                                                 "seed",       "group_key", "git_commit", "git_dirty", "host",
+                                                 "device",     "torch_version"};
 
 // What the listing shows when --metrics is not given, in this order, if present.
 const std::vector<std::string> kDefaultMetrics = {

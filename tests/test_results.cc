@@ -230,6 +230,8 @@ TEST(ResultsQuery, FiltersAreBoundSoQuotesAndSqlAreHarmless) {
   EXPECT_EQ(run_query(q).rows.size(), 3u);
   q.where = {"method=none", "method=avgpool", "status=done", "seed=0", "grid_policy=pad", "sweep=tiny", "grid=g"};
   EXPECT_EQ(run_query(q).rows.size(), 2u);
+  q.where = {"method=none", "threads=2"};  // the configuration's thread count, not the provenance text
+  EXPECT_EQ(run_query(q).rows.size(), 1u);
   q.where = {"method=none", "method=avgpool", "status=pending"};
   ASSERT_EQ(run_query(q).rows.size(), 1u);
   EXPECT_EQ(sql::to_text(run_query(q).rows[0][6]), "1");  // the layer column
