@@ -16,6 +16,7 @@
 #include "harness/parity.h"
 #include "harness/presets.h"
 #include "harness/progress.h"
+#include "harness/cli_report.h"
 #include "harness/results_cli.h"
 #include "harness/text.h"
 #include "harness/threads.h"
@@ -30,19 +31,6 @@ int cmd_methods() {
     if (m.make_reference) fmt::print("{:<14}   reference configuration: yes (laco parity)\n", "");
   }
   return 0;
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
 }
 
 struct RunArgs {
@@ -120,11 +108,11 @@ int cmd_run(const RunArgs& a) {
     laco::fail("--eval: unknown evaluation '{}' (allowed: efficiency, accuracy)", a.eval);
   if (a.format != "table" && a.format != "md" && a.format != "json")
     laco::fail("--format: unknown format '{}' (allowed: table, md, json)", a.format);
-  auto methods = split_list(a.methods);
+  auto methods = laco::split_list(a.methods);
   if (methods.size() == 1 && methods[0] == "all") methods = laco::method_names();
-  const auto layers = split_list(a.layers);
+  const auto layers = laco::split_list(a.layers);
   std::vector<int64_t> ratios;
-  for (const auto& r : split_list(a.ratios)) {
+  for (const auto& r : laco::split_list(a.ratios)) {
     auto v = laco::parse_int(r);
     if (!v) laco::fail("--ratio: '{}' is not an integer (allowed: 2, 3, 4)", r);
     ratios.push_back(*v);
@@ -147,7 +135,7 @@ int cmd_run(const RunArgs& a) {
         c.ratio = r;
         c.method_options = parse_method_options(a.options);
         c.grid_policy = laco::parse_grid_policy(a.grid_policy, "--grid-policy");
-        c.stages = split_list(a.stages);
+        c.stages = laco::split_list(a.stages);
         has_external |= laco::resolve_efficiency_config(c)["external"].get<bool>();  // validates too
         group.push_back(c);
       }
@@ -278,6 +266,8 @@ int main(int argc, char** argv) {
                     "Also run each method after the encoder and print measured vs FLOP-model speedups");
 
   laco::ResultsCli results(app);
+  laco::ReportCli report_cli;
+  report_cli.attach(app);
 
   try {
     app.parse(argc, argv);
@@ -302,6 +292,7 @@ int main(int argc, char** argv) {
     }
     if (*run_cmd) return cmd_run(run);
     if (auto status = results.run()) return *status;
+    if (report_cli.chosen()) return report_cli.run();
     if (*demo_cmd) {
       demo.encoder.image_size(image_size).patch_size(patch).width(width).depth(depth).heads(heads).mlp_dim(mlp);
       demo.grid_policy = laco::parse_grid_policy(demo_policy, "--grid-policy");

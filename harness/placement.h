@@ -16,6 +16,10 @@ class Placement {
 
   /// k in 1..depth: max(1, round(f * depth)) for fractions; errors past the depth.
   int64_t resolve(int64_t depth) const;
+  /// The depth fraction (for block:K, K / depth): orders placements across presets.
+  double fraction(int64_t depth) const {
+    return block_ > 0 ? static_cast<double>(block_) / static_cast<double>(depth) : fraction_;
+  }
   /// The text it was given or an equivalent canonical one ("1/4", "block:7").
   const std::string& label() const { return label_; }
 

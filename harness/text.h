@@ -10,6 +10,8 @@ namespace laco {
 
 /// "a, b, c" for messages that list the allowed values.
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
+/// "a,b,,c" -> {a, b, c}: a comma-separated flag value, empty items dropped.
+std::vector<std::string> split_list(const std::string& text);
 
 /// Whole-string parses: "12x" or "" give nullopt, never a partial value.
 std::optional<int64_t> parse_int(const std::string& text);

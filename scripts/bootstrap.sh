@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package laco-bench needs to build, test and run.
-# A no-op when they are all present. Usage: scripts/bootstrap.sh [--with-tests]
+# A no-op when they are all present. Usage: scripts/bootstrap.sh [--with-browser]
+# --with-browser also installs Debian's chromium, which the report test uses to
+# open and screenshot the HTML report; best effort: without it that test skips.
 set -euo pipefail
 
 packages=(
@@ -25,6 +27,16 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "bootstrap: all ${#packages[@]} packages present"
+fi
+
+if [[ "${1:-}" == "--with-browser" ]] && ! command -v chromium >/dev/null 2>&1; then
+  echo "bootstrap: installing chromium (for the HTML report test)"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  if ! { "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends chromium; }; then
+    echo "bootstrap: warning: chromium could not be installed; the HTML screenshot test will skip" >&2
+  fi
 fi
 
 # LibTorch must resolve BLAS to OpenBLAS, not the reference implementation.

@@ -1,0 +1,50 @@
+#include "report/load.h"
+
+#include <map>
+
+#include "harness/error.h"
+#include "results/schema.h"
+
+namespace laco {
+
+std::vector<RunRecord> load_done_runs(const std::string& db_path) {
+  sql::Connection db = open_results_db(db_path, false);
+  std::vector<RunRecord> runs;
+  std::map<std::string, size_t> at;
+  auto q = db.prepare(
+      "SELECT key, eval, config, git_commit, git_dirty, host, device, torch_version, threads, attention, started_at, "
+      "finished_at, wall_seconds FROM runs WHERE status = 'done' ORDER BY key");
+  while (q.step()) {
+    RunRecord r;
+    const std::string key = q.text(0);
+    r.eval = q.text(1);
+    try {
+      r.config = nlohmann::json::parse(q.text(2));
+    } catch (const nlohmann::json::exception& e) {
+      fail("{}: run {}: config is not JSON ({})", db_path, key, e.what());
+    }
+    auto& p = r.provenance;
+    p.git_commit = q.text(3);
+    if (!q.is_null(4)) p.git_dirty = q.int64(4) != 0;
+    p.host = q.text(5);
+    p.device = q.text(6);
+    p.torch_version = q.text(7);
+    p.threads = q.text(8);
+    p.attention = q.text(9);
+    p.started_at = q.text(10);
+    p.finished_at = q.text(11);
+    p.wall_seconds = q.is_null(12) ? 0.0 : q.real(12);
+    at[key] = runs.size();
+    runs.push_back(std::move(r));
+  }
+  auto m = db.prepare(
+      "SELECT m.run_key, m.name, m.value, m.unit FROM metrics m JOIN runs r ON r.key = m.run_key "
+      "WHERE r.status = 'done' AND m.value IS NOT NULL ORDER BY m.run_key, m.name");
+  while (m.step()) {
+    auto it = at.find(m.text(0));
+    if (it != at.end()) runs[it->second].add(m.text(1), m.real(2), m.text(3));
+  }
+  return runs;
+}
+
+}  // namespace laco

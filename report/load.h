@@ -1,0 +1,16 @@
+// The report's only input: the finished runs of a results database, read on
+// a read-only connection and returned in key order (storage order never
+// changes a table).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "harness/record.h"
+
+namespace laco {
+
+/// Every run with status done: configuration, provenance and metrics (curves are not needed).
+std::vector<RunRecord> load_done_runs(const std::string& db_path);
+
+}  // namespace laco

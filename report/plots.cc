@@ -1,0 +1,216 @@
+#include "report/plots.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace laco {
+namespace {
+
+// Colour-blind-safe (Okabe-Ito), one per series in order.
+const char* const kPalette[] = {"#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#F0E442"};
+
+struct Range {
+  double lo = 0, hi = 1;
+};
+
+double nice_step(double span, int target) {
+  const double raw = span / std::max(1, target);
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (m * mag >= raw) return m * mag;
+  return 10 * mag;
+}
+
+/// Padded to round numbers, with ticks every `step`.
+Range nice_range(double lo, double hi, double& step) {
+  if (!(hi > lo)) {
+    const double pad = lo == 0 ? 1.0 : std::abs(lo) * 0.1;
+    lo -= pad;
+    hi += pad;
+  }
+  step = nice_step(hi - lo, 5);
+  return {std::floor(lo / step) * step, std::ceil(hi / step) * step};
+}
+
+std::string fmt_tick(double v, double step) {
+  const int decimals = step >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
+  std::string s = fmt::format("{:.{}f}", v, decimals);
+  return s == "-0" ? "0" : s;
+}
+
+std::string esc(const std::string& text) { return html_escape(text); }
+
+}  // namespace
+
+std::vector<std::pair<double, double>> pareto_front(std::vector<std::pair<double, double>> points) {
+  // Sweep from the highest x: a point is on the front when its y beats every point to its right.
+  std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second > b.second;
+  });
+  std::vector<std::pair<double, double>> front;
+  double best_y = -INFINITY;
+  for (const auto& p : points)
+    if (p.second > best_y) {
+      front.push_back(p);
+      best_y = p.second;
+    }
+  std::reverse(front.begin(), front.end());
+  return front;
+}
+
+std::string render_svg(const Chart& c, int width, int height) {
+  const double left = 64, right = 150, top = 34, bottom = 52;  // right margin holds the legend
+  const double pw = width - left - right, ph = height - top - bottom;
+  std::vector<std::pair<double, double>> all;
+  for (const auto& s : c.series) all.insert(all.end(), s.points.begin(), s.points.end());
+
+  std::string out = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" role=\"img\" "
+      "font-family=\"sans-serif\" font-size=\"12\">\n<title>{}</title>\n<rect width=\"{}\" height=\"{}\" "
+      "fill=\"#ffffff\"/>\n<text x=\"{}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n",
+      width, height, width, height, esc(c.title), width, height, left, esc(c.title));
+  if (all.empty()) {
+    out += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"#666\">no finished runs to plot</text>\n</svg>\n", left,
+                       top + ph / 2);
+    return out;
+  }
+  double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
+  for (const auto& [x, y] : all) {
+    x_lo = std::min(x_lo, x), x_hi = std::max(x_hi, x);
+    y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
+  }
+  for (const auto& [x, label] : c.x_ticks) x_lo = std::min(x_lo, x), x_hi = std::max(x_hi, x);
+  double xs = 1, ys = 1;
+  Range xr = c.x_ticks.empty() ? nice_range(x_lo, x_hi, xs) : Range{0, std::max(1.0, x_hi)};
+  const Range yr = nice_range(y_lo, y_hi, ys);
+  auto X = [&](double v) { return left + (v - xr.lo) / (xr.hi - xr.lo) * pw; };
+  auto Y = [&](double v) { return top + ph - (v - yr.lo) / (yr.hi - yr.lo) * ph; };
+
+  // Grid, ticks and axis labels.
+  out += "<g stroke=\"#e0e0e0\" stroke-width=\"1\">\n";
+  for (double v = yr.lo; v <= yr.hi + ys / 2; v += ys)
+    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\"/>\n", left, Y(v), left + pw, Y(v));
+  out += "</g>\n<g fill=\"#333\" text-anchor=\"end\">\n";
+  for (double v = yr.lo; v <= yr.hi + ys / 2; v += ys)
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", left - 6, Y(v) + 4, fmt_tick(v, ys));
+  out += "</g>\n<g fill=\"#333\" text-anchor=\"middle\">\n";
+  if (c.x_ticks.empty()) {
+    for (double v = xr.lo; v <= xr.hi + xs / 2; v += xs)
+      out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", X(v), top + ph + 18, fmt_tick(v, xs));
+  } else {
+    for (const auto& [v, label] : c.x_ticks)
+      out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", X(v), top + ph + 18, esc(label));
+  }
+  out += "</g>\n";
+  out += fmt::format(
+      "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" stroke=\"#333\"/>\n", left, top,
+      pw, ph);
+  out += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\" fill=\"#333\">{}</text>\n", left + pw / 2,
+                     height - 10, esc(c.x_label));
+  out += fmt::format(
+      "<text transform=\"translate(16 {:.1f}) rotate(-90)\" text-anchor=\"middle\" fill=\"#333\">{}</text>\n",
+      top + ph / 2, esc(c.y_label));
+
+  if (c.pareto) {
+    const auto front = pareto_front(all);
+    std::string path;
+    for (const auto& [x, y] : front) path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "" : " ", X(x), Y(y));
+    out += fmt::format(
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"#999\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n",
+        path);
+    for (const auto& [x, y] : front)
+      out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"8\" fill=\"none\" stroke=\"#999\"/>\n", X(x), Y(y));
+  }
+
+  // Series, then the legend.
+  for (size_t i = 0; i < c.series.size(); ++i) {
+    const auto& s = c.series[i];
+    const char* colour = kPalette[i % (sizeof kPalette / sizeof kPalette[0])];
+    out += fmt::format("<g stroke=\"{}\" fill=\"{}\">\n", colour, colour);
+    if (s.lines && s.points.size() > 1) {
+      std::string path;
+      for (const auto& [x, y] : s.points) path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "" : " ", X(x), Y(y));
+      out += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke-width=\"2\"{}/>\n", path,
+                         s.dashed ? " stroke-dasharray=\"4 3\"" : "");
+    }
+    for (const auto& [x, y] : s.points)
+      out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\"><title>{}: ({}, {})</title></circle>\n", X(x),
+                         Y(y), esc(s.name), fmt::format("{:.4g}", x), fmt::format("{:.4g}", y));
+    out += "</g>\n";
+    const double ly = top + 8 + 18 * static_cast<double>(i);
+    out += fmt::format(
+        "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"{}/>"
+        "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"/>"
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#333\">{}</text>\n",
+        left + pw + 12, ly, left + pw + 32, ly, colour, s.dashed ? " stroke-dasharray=\"4 3\"" : "", left + pw + 22, ly,
+        colour, left + pw + 38, ly + 4, esc(s.name));
+  }
+  if (c.pareto)
+    out += fmt::format(
+        "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#999\" stroke-dasharray=\"6 4\"/>"
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#333\">Pareto front</text>\n",
+        left + pw + 12, top + 8 + 18.0 * static_cast<double>(c.series.size()), left + pw + 32,
+        top + 8 + 18.0 * static_cast<double>(c.series.size()), left + pw + 38,
+        top + 12 + 18.0 * static_cast<double>(c.series.size()));
+  out += "</svg>\n";
+  return out;
+}
+
+std::vector<Chart> report_charts(const RunIndex& index, const ReportOptions& o) {
+  std::vector<std::pair<double, std::string>> ticks;
+  for (const auto& p : index.placements()) ticks.emplace_back(index.fraction(p), p);
+
+  Chart pareto;
+  pareto.title = fmt::format("Accuracy vs inference throughput (r = {}, every placement)", o.ratio);
+  pareto.x_label = fmt::format("inference throughput (images/s, {})", index.efficiency_preset());
+  pareto.y_label = fmt::format("average accuracy (%, {})", index.accuracy_preset());
+  pareto.pareto = true;
+
+  Chart acc;
+  acc.title = fmt::format("Accuracy vs placement (r = {})", o.ratio);
+  acc.x_label = "placement (fraction of encoder depth; 1 = after the encoder)";
+  acc.y_label = "average accuracy (%)";
+  acc.x_ticks = ticks;
+
+  Chart train;
+  train.title = fmt::format("Training step time vs placement (r = {})", o.ratio);
+  train.x_label = "placement (fraction of encoder depth; 1 = after the encoder)";
+  train.y_label = fmt::format("training step (ms, {})", index.efficiency_preset());
+  train.x_ticks = ticks;
+
+  for (const auto& m : index.methods()) {
+    PlotSeries p{m, {}, false, false}, a{m, {}, true, false}, t{m, {}, true, false};
+    if (m == "none") {
+      // Placement does not apply: a flat reference line across the axis.
+      const Stat acc_none = index.stat("accuracy", m, "", 0, "acc_mean");
+      const Stat thr = index.stat("efficiency", m, "", 0, "throughput");
+      const Stat step = index.stat("efficiency", m, "", 0, "train_step_time");
+      if (!acc_none.missing() && !thr.missing()) p.points.emplace_back(thr.mean, acc_none.mean);
+      a.dashed = t.dashed = true;
+      if (!ticks.empty()) {
+        for (double x : {ticks.front().first, ticks.back().first}) {
+          if (!acc_none.missing()) a.points.emplace_back(x, acc_none.mean);
+          if (!step.missing()) t.points.emplace_back(x, step.mean);
+        }
+      }
+    } else {
+      for (const auto& pl : index.placements()) {
+        const double x = index.fraction(pl);
+        const Stat am = index.stat("accuracy", m, pl, o.ratio, "acc_mean");
+        const Stat thr = index.stat("efficiency", m, pl, o.ratio, "throughput");
+        const Stat step = index.stat("efficiency", m, pl, o.ratio, "train_step_time");
+        if (!am.missing() && !thr.missing()) p.points.emplace_back(thr.mean, am.mean);
+        if (!am.missing()) a.points.emplace_back(x, am.mean);
+        if (!step.missing()) t.points.emplace_back(x, step.mean);
+      }
+    }
+    pareto.series.push_back(p);
+    acc.series.push_back(a);
+    train.series.push_back(t);
+  }
+  return {pareto, acc, train};
+}
+
+}  // namespace laco

@@ -1,0 +1,157 @@
+#include "report/report.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "harness/error.h"
+#include "harness/text.h"
+#include "report/plots.h"
+
+namespace laco {
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_atomically(const fs::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) fail("report: cannot write {}", tmp.string());
+    out << content;
+    if (!out.flush()) fail("report: cannot write {}", tmp.string());
+  }
+  fs::rename(tmp, path);
+}
+
+bool wants(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+std::string joined(const std::set<std::string>& items) {
+  std::vector<std::string> v(items.begin(), items.end());
+  return v.empty() ? "-" : join(v);
+}
+
+const char* kStyle = R"(body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1240px;margin:24px auto;padding:0 16px;color:#222}
+h1{font-size:24px}h2{font-size:18px;margin-top:32px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}
+th,td{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left;white-space:nowrap}
+th{border-bottom:2px solid #333;vertical-align:bottom}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.rule td{border-top:1px solid #333}.unit{font-weight:normal;color:#666;font-size:11px}
+ul.notes{font-size:12px;color:#555}.charts{display:flex;flex-wrap:wrap;gap:16px}
+footer{margin-top:40px;font-size:12px;color:#555;border-top:1px solid #ccc;padding-top:8px}
+footer dt{font-weight:bold;float:left;clear:left;width:150px}footer dd{margin-left:160px})";
+
+}  // namespace
+
+std::vector<std::string> report_table_names() { return {"methods", "placement", "ratio", "efficiency"}; }
+std::vector<std::string> report_format_names() { return {"md", "latex", "csv", "html"}; }
+
+void check_report_request(const ReportRequest& r) {
+  if (r.formats.empty()) fail("--format: empty (allowed: {})", join(report_format_names()));
+  for (const auto& f : r.formats)
+    if (!wants(report_format_names(), f)) fail("--format: unknown format '{}' (allowed: {})", f, join(report_format_names()));
+  if (r.tables.empty()) fail("--table: empty (allowed: {}, all)", join(report_table_names()));
+  for (const auto& t : r.tables)
+    if (t != "all" && !wants(report_table_names(), t))
+      fail("--table: unknown table '{}' (allowed: {}, all)", t, join(report_table_names()));
+  if (r.options.ratio < 2 || r.options.ratio > 4) fail("--ratio: {} is not in 2..4", r.options.ratio);
+}
+
+std::string render_latex_document(const std::vector<Table>& tables) {
+  std::string out =
+      "% laco report: compile with pdflatex; each table environment can be pasted into a paper using booktabs.\n"
+      "\\documentclass{article}\n\\usepackage[margin=1.5cm,landscape]{geometry}\n\\usepackage{booktabs}\n"
+      "\\begin{document}\n";
+  for (const auto& t : tables) out += render_latex(t) + "\n";
+  return out + "\\end{document}\n";
+}
+
+std::string render_report_html(const std::vector<Table>& tables, const std::vector<std::string>& charts,
+                               const std::vector<RunRecord>& runs, const ReportRequest& request) {
+  std::set<std::string> commits, hosts, devices, torch, threads, evals;
+  std::string first, last;
+  for (const auto& r : runs) {
+    commits.insert((r.provenance.git_commit.empty() ? "unknown" : r.provenance.git_commit) +
+                   (r.provenance.git_dirty.value_or(false) ? "+dirty" : ""));
+    hosts.insert(r.provenance.host);
+    devices.insert(r.provenance.device);
+    torch.insert(r.provenance.torch_version);
+    threads.insert(r.provenance.threads);
+    evals.insert(r.eval);
+    if (!r.provenance.started_at.empty() && (first.empty() || r.provenance.started_at < first)) first = r.provenance.started_at;
+    if (r.provenance.finished_at > last) last = r.provenance.finished_at;
+  }
+  std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                    "<title>laco-bench report</title>\n<style>\n";
+  out += kStyle;
+  out += "\n</style>\n</head>\n<body>\n<h1>laco-bench report</h1>\n";
+  out += "<p>Visual-token compression inside the vision encoder (LaCo) against Pixel-Shuffle, LDPv2 and TokenPacker. "
+         "Accuracy is measured on SynthVQA, a generated proxy benchmark, not MME or TextVQA.</p>\n";
+  for (const auto& t : tables) out += render_html(t);
+  if (!charts.empty()) {
+    out += "<h2 id=\"plots\">Plots</h2>\n<div class=\"charts\">\n";
+    for (const auto& c : charts) out += c;
+    out += "</div>\n";
+  }
+  out += "<footer>\n<dl>\n";
+  auto item = [&](const std::string& k, const std::string& v) {
+    out += fmt::format("<dt>{}</dt><dd>{}</dd>\n", html_escape(k), html_escape(v));
+  };
+  item("database", request.source.empty() ? "-" : request.source);
+  item("finished runs", fmt::format("{} ({})", runs.size(), joined(evals)));
+  item("git commits", joined(commits));
+  item("runs made", first.empty() ? "-" : first + " .. " + last);
+  item("hosts", joined(hosts));
+  item("devices", joined(devices));
+  item("torch", joined(torch));
+  item("threads", joined(threads));
+  out += "</dl>\n<p>Generated by <code>laco report</code> from the database alone; regenerating gives the same "
+         "bytes.</p>\n</footer>\n</body>\n</html>\n";
+  return out;
+}
+
+ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest& request) {
+  check_report_request(request);
+  const RunIndex index(runs, request.options);
+  std::vector<Table> tables;
+  for (auto& t : build_tables(index, request.options))
+    if (wants(request.tables, "all") || wants(request.tables, t.name)) tables.push_back(std::move(t));
+  std::vector<std::string> charts;
+  for (const auto& c : report_charts(index, request.options)) charts.push_back(render_svg(c));
+
+  const fs::path dir(request.out_dir);
+  fs::create_directories(dir);
+  ReportFiles files;
+  auto put = [&](const std::string& name, const std::string& content) {
+    write_atomically(dir / name, content);
+    files.written.push_back((dir / name).string());
+  };
+  for (const auto& t : tables) files.markdown += render_markdown(t) + "\n";
+  if (wants(request.formats, "md")) {
+    for (const auto& t : tables) put(t.name + ".md", render_markdown(t));
+    put("report.md", files.markdown);
+  }
+  if (wants(request.formats, "latex")) {
+    for (const auto& t : tables) put(t.name + ".tex", render_latex(t));
+    put("report.tex", render_latex_document(tables));
+  }
+  if (wants(request.formats, "csv")) {
+    std::string all = csv_header();
+    for (const auto& t : tables) all += render_csv_rows(t);
+    put("report.csv", all);
+  }
+  if (wants(request.formats, "html")) {
+    for (size_t i = 0; i < charts.size(); ++i) put(fmt::format("plot{}.svg", i + 1), charts[i]);
+    put("report.html", render_report_html(tables, charts, runs, request));
+    files.html_path = (dir / "report.html").string();
+  }
+  return files;
+}
+
+}  // namespace laco

@@ -1,0 +1,42 @@
+// `laco report`: every table and plot regenerated from finished runs alone,
+// written as Markdown, LaTeX, CSV and a self-contained HTML page. Same runs,
+// same bytes: nothing depends on the clock or on the order runs were stored.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "harness/record.h"
+#include "report/tables.h"
+
+namespace laco {
+
+struct ReportRequest {
+  ReportOptions options;
+  std::string out_dir = "report/out";
+  std::vector<std::string> formats = {"md", "latex", "csv", "html"};
+  std::vector<std::string> tables = {"all"};  ///< methods, placement, ratio, efficiency or all
+  std::string source;                         ///< the database path, named in the provenance
+};
+
+struct ReportFiles {
+  std::vector<std::string> written;  ///< in writing order
+  std::string markdown;              ///< every selected table, for the terminal
+  std::string html_path;             ///< "" when html was not requested
+};
+
+/// Checks formats and table names (errors list the allowed values) before writing anything.
+void check_report_request(const ReportRequest& request);
+std::vector<std::string> report_table_names();
+std::vector<std::string> report_format_names();
+
+/// Writes the files (each to a temporary name first, then renamed: no half-written report).
+ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest& request);
+
+/// The self-contained page: tables, SVG plots and a provenance footer.
+std::string render_report_html(const std::vector<Table>& tables, const std::vector<std::string>& charts,
+                               const std::vector<RunRecord>& runs, const ReportRequest& request);
+/// A standalone LaTeX document (article + booktabs) holding the tables.
+std::string render_latex_document(const std::vector<Table>& tables);
+
+}  // namespace laco

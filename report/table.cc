@@ -1,0 +1,320 @@
+#include "report/table.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace laco {
+
+Stat Stat::of(const std::vector<double>& values) {
+  Stat s;
+  s.n = static_cast<int>(values.size());
+  if (s.n == 0) return s;
+  double sum = 0;
+  for (double v : values) sum += v;
+  s.mean = sum / s.n;
+  if (s.n > 1) {
+    double ss = 0;
+    for (double v : values) ss += (v - s.mean) * (v - s.mean);
+    s.std = std::sqrt(ss / (s.n - 1));
+  }
+  return s;
+}
+
+Cell Cell::text(std::string s) {
+  Cell c;
+  c.label = std::move(s);
+  return c;
+}
+
+Cell Cell::value(const Stat& s) {
+  Cell c;
+  c.kind = CellKind::kStat;
+  c.stat = s;
+  return c;
+}
+
+Cell Cell::change(std::optional<double> percent) {
+  Cell c;
+  c.kind = CellKind::kChange;
+  if (percent) c.stat = Stat::of({*percent});
+  return c;
+}
+
+void Table::add_row(std::vector<Cell> cells, bool is_reference) {
+  cells.resize(columns.size());
+  rows.push_back(std::move(cells));
+  reference.push_back(is_reference);
+}
+
+void Table::mark_best() {
+  for (size_t c = 0; c < columns.size(); ++c) {
+    if (columns[c].better == Better::kNone) continue;
+    // Compare what is printed: two means that print alike are a tie.
+    const double scale = std::pow(10.0, columns[c].decimals);
+    std::optional<double> best;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const auto& cell = rows[r][c];
+      if (reference[r] || cell.kind == CellKind::kLabel || cell.stat.missing()) continue;
+      const double v = std::round(cell.stat.mean * scale);
+      if (!best || (columns[c].better == Better::kHigher ? v > *best : v < *best)) best = v;
+    }
+    if (!best) continue;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      auto& cell = rows[r][c];
+      if (!reference[r] && cell.kind != CellKind::kLabel && !cell.stat.missing() &&
+          std::round(cell.stat.mean * scale) == *best)
+        cell.bold = true;
+    }
+  }
+}
+
+namespace {
+
+enum class Markup { kPlain, kLatex };
+
+std::string number(double v, int decimals) {
+  std::string s = fmt::format("{:.{}f}", v, decimals);
+  if (s.find_first_not_of("-0.") == std::string::npos && s[0] == '-') s.erase(0, 1);  // no "-0.0"
+  return s;
+}
+
+std::string cell_text(const Cell& cell, const Column& column, Markup markup) {
+  switch (cell.kind) {
+    case CellKind::kLabel:
+      return markup == Markup::kLatex ? latex_escape(cell.label) : cell.label;
+    case CellKind::kChange: {
+      if (cell.stat.missing()) return markup == Markup::kLatex ? "--" : "-";
+      std::string s = number(cell.stat.mean, column.decimals);
+      if (s[0] != '-') s = "+" + s;
+      return s + (markup == Markup::kLatex ? "\\%" : "%");
+    }
+    case CellKind::kStat:
+      break;
+  }
+  if (cell.stat.missing()) return markup == Markup::kLatex ? "--" : "-";
+  const std::string mean = number(cell.stat.mean, column.decimals);
+  if (cell.stat.n < 2 || !column.spread) return mean;
+  const std::string sd = number(cell.stat.std, column.decimals);
+  return markup == Markup::kLatex ? fmt::format("{} $\\pm$ {}", mean, sd) : fmt::format("{} ± {}", mean, sd);
+}
+
+// Markdown's `code` becomes \texttt{code}; a lone "-" (a missing cell) becomes "--".
+std::string latex_note(const std::string& note) {
+  std::string out, plain;
+  bool code = false;
+  auto flush = [&] {
+    out += latex_escape(plain);
+    plain.clear();
+  };
+  for (size_t i = 0; i < note.size(); ++i) {
+    if (note[i] == '`') {
+      flush();
+      out += code ? "}" : "\\texttt{";
+      code = !code;
+    } else if (note[i] == '-' && (i == 0 || note[i - 1] == ' ') && (i + 1 == note.size() || note[i + 1] == ' ')) {
+      plain += "--";
+    } else {
+      plain += note[i];
+    }
+  }
+  flush();
+  return out + (code ? "}" : "");
+}
+
+std::string header_text(const Column& column) {
+  return column.unit.empty() ? column.header : fmt::format("{} ({})", column.header, column.unit);
+}
+
+}  // namespace
+
+std::string format_cell(const Cell& cell, const Column& column) { return cell_text(cell, column, Markup::kPlain); }
+
+std::string latex_escape(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    switch (ch) {
+      case '&': case '%': case '$': case '#': case '_': case '{': case '}':
+        out += '\\';
+        out += ch;
+        break;
+      case '~': out += "\\textasciitilde{}"; break;
+      case '^': out += "\\textasciicircum{}"; break;
+      case '\\': out += "\\textbackslash{}"; break;
+      default: out += ch;
+    }
+  }
+  // Unicode the default LaTeX setup lacks.
+  std::string fixed;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out.compare(i, 2, "±") == 0) {
+      fixed += "$\\pm$";
+      i += 1;
+    } else if (out.compare(i, 2, "×") == 0) {
+      fixed += "$\\times$";
+      i += 1;
+    } else {
+      fixed += out[i];
+    }
+  }
+  return fixed;
+}
+
+std::string html_escape(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += ch;
+    }
+  }
+  return out;
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char ch : text) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return out + "\"";
+}
+
+std::string render_markdown(const Table& t) {
+  std::string out = fmt::format("### {}\n\n", t.title);
+  std::string head = "|", rule = "|";
+  for (const auto& c : t.columns) {
+    head += " " + header_text(c) + " |";
+    rule += c.better == Better::kNone && c.unit.empty() ? " --- |" : " ---: |";
+  }
+  out += head + "\n" + rule + "\n";
+  for (const auto& row : t.rows) {
+    out += "|";
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      const std::string s = cell_text(row[c], t.columns[c], Markup::kPlain);
+      out += " " + (row[c].bold ? "**" + s + "**" : s) + " |";
+    }
+    out += "\n";
+  }
+  out += "\n";
+  for (const auto& n : t.notes) out += "- " + n + "\n";
+  return out;
+}
+
+std::string render_latex(const Table& t) {
+  std::string spec;
+  for (const auto& c : t.columns) spec += c.better == Better::kNone && c.unit.empty() ? "l" : "r";
+  std::string out = "\\begin{table}[t]\n\\centering\n\\small\n";
+  out += fmt::format("\\caption{{{}}}\n\\label{{tab:{}}}\n", latex_escape(t.title), t.name);
+  out += fmt::format("\\begin{{tabular}}{{{}}}\n\\toprule\n", spec);
+  std::vector<std::string> head, units;
+  bool any_unit = false;
+  for (const auto& c : t.columns) {
+    head.push_back(latex_escape(c.header));
+    units.push_back(c.unit.empty() ? "" : "(" + latex_escape(c.unit) + ")");
+    any_unit = any_unit || !c.unit.empty();
+  }
+  auto line = [](const std::vector<std::string>& cells) {
+    std::string s;
+    for (size_t i = 0; i < cells.size(); ++i) s += (i ? " & " : "") + cells[i];
+    return s + " \\\\\n";
+  };
+  out += line(head);
+  if (any_unit) out += line(units);
+  out += "\\midrule\n";
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    for (size_t rule : t.rules)
+      if (rule == r && r != 0) out += "\\midrule\n";
+    std::vector<std::string> cells;
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      const std::string s = cell_text(t.rows[r][c], t.columns[c], Markup::kLatex);
+      cells.push_back(t.rows[r][c].bold ? "\\textbf{" + s + "}" : s);
+    }
+    out += line(cells);
+  }
+  out += "\\bottomrule\n\\end{tabular}\n";
+  if (!t.notes.empty()) {
+    out += "\\par\\smallskip\\footnotesize\n";
+    for (size_t i = 0; i < t.notes.size(); ++i)
+      out += latex_note(t.notes[i]) + (i + 1 < t.notes.size() ? ".\\\\\n" : ".\n");
+  }
+  out += "\\end{table}\n";
+  return out;
+}
+
+std::string csv_header() { return "table,row,column,unit,mean,std,n,bold\n"; }
+
+std::string render_csv_rows(const Table& t) {
+  std::string out;
+  for (const auto& row : t.rows) {
+    std::string label;
+    for (size_t c = 0; c < t.columns.size(); ++c)
+      if (row[c].kind == CellKind::kLabel && !row[c].label.empty()) label += (label.empty() ? "" : " / ") + row[c].label;
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      const auto& cell = row[c];
+      if (cell.kind == CellKind::kLabel) continue;
+      const auto& col = t.columns[c];
+      const std::string unit = cell.kind == CellKind::kChange ? "%" : col.unit;
+      const bool missing = cell.stat.missing();
+      out += fmt::format("{},{},{},{},{},{},{},{}\n", t.name, csv_field(label), csv_field(col.header), csv_field(unit),
+                         missing ? "" : fmt::format("{:.6g}", cell.stat.mean),
+                         missing || cell.stat.n < 2 ? "" : fmt::format("{:.6g}", cell.stat.std), cell.stat.n,
+                         cell.bold ? 1 : 0);
+    }
+  }
+  return out;
+}
+
+namespace {
+std::vector<std::string> split_keep(const std::string& text) {
+  std::vector<std::string> parts(1);
+  for (char ch : text) {
+    if (ch == '`') {
+      parts.push_back("`");
+      parts.emplace_back();
+    } else {
+      parts.back() += ch;
+    }
+  }
+  return parts;
+}
+}  // namespace
+
+std::string render_html(const Table& t) {
+  std::string out = fmt::format("<h2 id=\"{}\">{}</h2>\n<table>\n<thead><tr>", t.name, html_escape(t.title));
+  for (const auto& c : t.columns)
+    out += fmt::format("<th>{}{}</th>", html_escape(c.header),
+                       c.unit.empty() ? "" : "<br><span class=\"unit\">" + html_escape(c.unit) + "</span>");
+  out += "</tr></thead>\n<tbody>\n";
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const bool rule = std::find(t.rules.begin(), t.rules.end(), r) != t.rules.end() && r != 0;
+    out += rule ? "<tr class=\"rule\">" : "<tr>";
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      const auto& cell = t.rows[r][c];
+      const std::string s = html_escape(cell_text(cell, t.columns[c], Markup::kPlain));
+      const bool num = cell.kind != CellKind::kLabel;
+      out += fmt::format("<td{}>{}</td>", num ? " class=\"num\"" : "", cell.bold ? "<b>" + s + "</b>" : s);
+    }
+    out += "</tr>\n";
+  }
+  out += "</tbody>\n</table>\n";
+  if (!t.notes.empty()) {
+    out += "<ul class=\"notes\">\n";
+    for (const auto& n : t.notes) {
+      // Markdown's `code` as <code>, the rest escaped.
+      std::string li;
+      bool code = false;
+      for (const auto& part : split_keep(n)) {
+        li += part == "`" ? (code ? "</code>" : "<code>") : html_escape(part);
+        if (part == "`") code = !code;
+      }
+      out += "<li>" + li + (code ? "</code>" : "") + "</li>\n";
+    }
+    out += "</ul>\n";
+  }
+  return out;
+}
+
+}  // namespace laco

@@ -1,0 +1,329 @@
+#include "report/tables.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "evals/synthvqa.h"
+#include "harness/placement.h"
+#include "methods/registry.h"
+
+namespace laco {
+namespace {
+
+const char* kAccuracy = "accuracy";
+const char* kEfficiency = "efficiency";
+
+std::string str(const nlohmann::json& config, const char* field) {
+  auto it = config.find(field);
+  if (it == config.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+int64_t num(const nlohmann::json& config, const char* field, int64_t otherwise) {
+  auto it = config.find(field);
+  return it != config.end() && it->is_number_integer() ? it->get<int64_t>() : otherwise;
+}
+
+/// "laco" or, with options, "laco[zero_init=true]": variants are rows of their own.
+std::string method_label(const nlohmann::json& config) {
+  std::string label = str(config, "method");
+  auto it = config.find("method_options");
+  if (it != config.end() && it->is_object() && !it->empty()) {
+    std::vector<std::string> kv;
+    for (const auto& [k, v] : it->items()) kv.push_back(k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()));
+    label += "[" + fmt::format("{}", fmt::join(kv, ",")) + "]";
+  }
+  return label;
+}
+
+bool is_none(const std::string& method) { return method == "none"; }
+
+std::string most_common(const std::map<std::string, int>& counts) {
+  std::string best;
+  int n = -1;
+  for (const auto& [name, c] : counts)
+    if (c > n) best = name, n = c;  // ties: the first alphabetically
+  return best;
+}
+
+std::string ratio_label(int64_t r) { return fmt::format("{}x ({}x{})", r * r, r, r); }
+
+std::string preset_note(const RunIndex& index, const std::string& what) {
+  std::vector<std::string> parts;
+  if (!index.accuracy_preset().empty()) parts.push_back(fmt::format("accuracy on SynthVQA `{}`", index.accuracy_preset()));
+  if (!index.efficiency_preset().empty()) parts.push_back(fmt::format("efficiency on `{}`", index.efficiency_preset()));
+  return fmt::format("Presets: {}; {}", parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", ")), what);
+}
+
+std::string commits_note(const RunIndex& index) {
+  const auto c = index.commits();
+  return fmt::format("Mean ± sample std over seeds; - = no finished run; git commit(s): {}",
+                     c.empty() ? "unknown" : fmt::format("{}", fmt::join(c, ", ")));
+}
+
+Stat ratio_of(const Stat& num, const Stat& den, double offset) {
+  if (num.missing() || den.missing() || den.mean == 0) return {};
+  return Stat::of({(num.mean / den.mean + offset) * 100.0});
+}
+
+std::optional<double> change(const Stat& s) {
+  if (s.missing()) return std::nullopt;
+  return s.mean;
+}
+
+}  // namespace
+
+RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options) {
+  std::map<std::string, int> acc_presets, eff_presets;
+  for (const auto& r : runs) (r.eval == kAccuracy ? acc_presets : eff_presets)[str(r.config, "preset")]++;
+  accuracy_preset_ = options.accuracy_preset.empty() ? most_common(acc_presets) : options.accuracy_preset;
+  efficiency_preset_ = options.efficiency_preset.empty() ? most_common(eff_presets) : options.efficiency_preset;
+
+  std::set<std::string> methods, commits;
+  std::set<int64_t> ratios;
+  std::map<std::string, double> fractions;
+  for (const auto& r : runs) {
+    if (r.eval != kAccuracy && r.eval != kEfficiency) continue;
+    if (str(r.config, "preset") != (r.eval == kAccuracy ? accuracy_preset_ : efficiency_preset_)) continue;
+    const std::string method = method_label(r.config), layer = str(r.config, "layer");
+    const int64_t ratio = num(r.config, "ratio", 0), depth = num(r.config, "depth", 0), k = num(r.config, "block_k", 0);
+    const uint64_t seed = static_cast<uint64_t>(num(r.config, "seed", 0));
+    methods.insert(method);
+    commits.insert((r.provenance.git_commit.empty() ? "unknown" : r.provenance.git_commit) +
+                   (r.provenance.git_dirty.value_or(false) ? "+dirty" : ""));
+    auto& group = groups_[key(r.eval, method, layer, ratio)].by_seed[seed];
+    for (const auto& m : r.metrics) group[m.name].push_back(m.value);
+    if (is_none(method)) continue;  // its placement and ratio say nothing
+    ratios.insert(ratio);
+    if (depth > 0) {
+      fractions[layer] = Placement::parse(layer).fraction(depth);
+      blocks_[r.eval + "|" + layer] = k;
+      const auto ext = r.config.find("external");
+      if ((ext != r.config.end() && ext->is_boolean()) ? ext->get<bool>() : k == depth) external_ = layer;
+    }
+  }
+  fractions_ = fractions;
+  for (const auto& [layer, f] : fractions) placements_.push_back(layer);
+  std::stable_sort(placements_.begin(), placements_.end(),
+                   [&](const std::string& a, const std::string& b) { return fractions_[a] < fractions_[b]; });
+  ratios_.assign(ratios.begin(), ratios.end());
+  // Registry order first, then variants and unknown names alphabetically.
+  for (const auto& name : method_names())
+    for (const auto& m : methods)
+      if (m == name || m.rfind(name + "[", 0) == 0) methods_.push_back(m);
+  for (const auto& m : methods)
+    if (std::find(methods_.begin(), methods_.end(), m) == methods_.end()) methods_.push_back(m);
+  commits_.assign(commits.begin(), commits.end());
+}
+
+std::string RunIndex::key(const std::string& eval, const std::string& method, const std::string& placement,
+                          int64_t ratio) const {
+  if (is_none(method)) return eval + "|none";
+  return fmt::format("{}|{}|{}|{}", eval, method, placement, ratio);
+}
+
+double RunIndex::fraction(const std::string& placement) const {
+  auto it = fractions_.find(placement);
+  return it == fractions_.end() ? 0.0 : it->second;
+}
+
+Stat RunIndex::stat(const std::string& eval, const std::string& method, const std::string& placement, int64_t ratio,
+                    const std::string& metric) const {
+  auto it = groups_.find(key(eval, method, placement, ratio));
+  if (it == groups_.end()) return {};
+  // One value per seed: repeated runs of a seed (a `none` recorded at several
+  // placements) would otherwise count as independent samples.
+  std::vector<double> per_seed;
+  for (const auto& [seed, metrics] : it->second.by_seed) {
+    auto m = metrics.find(metric);
+    if (m == metrics.end() || m->second.empty()) continue;
+    double sum = 0;
+    for (double v : m->second) sum += v;
+    per_seed.push_back(sum / static_cast<double>(m->second.size()));
+  }
+  return Stat::of(per_seed);
+}
+
+int64_t RunIndex::block(const std::string& eval, const std::string& placement) const {
+  auto it = blocks_.find(eval + "|" + placement);
+  return it == blocks_.end() ? 0 : it->second;
+}
+
+std::vector<std::string> RunIndex::commits() const { return commits_; }
+
+std::string most_sensitive_family(const RunIndex& index, int64_t ratio) {
+  std::string best;
+  double best_score = -1e300;
+  for (const auto& family : vqa_families()) {
+    const std::string metric = "acc_" + family;
+    const Stat ceiling = index.stat(kAccuracy, "none", "", 0, metric);
+    std::vector<double> scores;
+    for (const auto& m : index.methods()) {
+      if (is_none(m)) continue;
+      for (const auto& p : index.placements()) {
+        const Stat s = index.stat(kAccuracy, m, p, ratio, metric);
+        if (!s.missing()) scores.push_back(ceiling.missing() ? -s.mean : ceiling.mean - s.mean);
+      }
+    }
+    if (scores.empty()) continue;
+    double mean = 0;
+    for (double v : scores) mean += v;
+    mean /= static_cast<double>(scores.size());
+    if (mean > best_score) best_score = mean, best = family;
+  }
+  return best.empty() ? vqa_families().back() : best;
+}
+
+Table methods_table(const RunIndex& index, const ReportOptions& o) {
+  Table t;
+  t.name = "methods";
+  t.title = fmt::format("Compression methods at {} depth, r = {} ({} fewer visual tokens)", o.placement, o.ratio,
+                        fmt::format("{}x", o.ratio * o.ratio));
+  t.columns.push_back({"method", "", 0, Better::kNone});
+  for (const auto& f : vqa_families()) t.columns.push_back({f, "%", 1, Better::kHigher});
+  t.columns.push_back({"average", "%", 1, Better::kHigher});
+  t.columns.push_back({"seeds", "", 0, Better::kNone});
+  t.columns.push_back({"visual tokens", "per image", 0, Better::kNone, false});
+  t.columns.push_back({"throughput", "images/s", 2, Better::kHigher});
+  for (const auto& m : index.methods()) {
+    const std::string placement = is_none(m) ? "" : o.placement;
+    std::vector<Cell> row{Cell::text(m)};
+    for (const auto& f : vqa_families()) row.push_back(Cell::value(index.stat(kAccuracy, m, placement, o.ratio, "acc_" + f)));
+    const Stat avg = index.stat(kAccuracy, m, placement, o.ratio, "acc_mean");
+    row.push_back(Cell::value(avg));
+    row.push_back(Cell::text(avg.missing() ? "-" : std::to_string(avg.n)));
+    row.push_back(Cell::value(index.stat(kAccuracy, m, placement, o.ratio, "visual_tokens")));
+    row.push_back(Cell::value(index.stat(kEfficiency, m, placement, o.ratio, "throughput")));
+    t.add_row(std::move(row), is_none(m));
+  }
+  t.rules = {1};
+  t.mark_best();
+  t.notes = {preset_note(index, fmt::format("placement {} (block k = {} of the accuracy encoder), r = {}", o.placement,
+                                            index.block(kAccuracy, o.placement), o.ratio)),
+             "`none` is the uncompressed ceiling (not ranked); best compressed value per column in bold",
+             commits_note(index)};
+  return t;
+}
+
+Table placement_table(const RunIndex& index, const ReportOptions& o) {
+  const std::string sensitive = most_sensitive_family(index, o.ratio);
+  Table t;
+  t.name = "placement";
+  t.title = fmt::format("Layer placement, r = {}", o.ratio);
+  t.columns = {{"method", "", 0, Better::kNone},
+               {"placement", "", 0, Better::kNone},
+               {"k (acc / eff)", "", 0, Better::kNone},
+               {"average accuracy", "%", 1, Better::kHigher},
+               {sensitive + " accuracy", "%", 1, Better::kHigher},
+               {"train step", "ms", 1, Better::kLower},
+               {"throughput", "images/s", 2, Better::kHigher}};
+  auto row_for = [&](const std::string& m, const std::string& p) {
+    const auto blocks = is_none(m) ? std::string("-")
+                                   : fmt::format("{} / {}", index.block(kAccuracy, p), index.block(kEfficiency, p));
+    return std::vector<Cell>{Cell::text(m),
+                             Cell::text(is_none(m) ? "-" : p),
+                             Cell::text(blocks),
+                             Cell::value(index.stat(kAccuracy, m, p, o.ratio, "acc_mean")),
+                             Cell::value(index.stat(kAccuracy, m, p, o.ratio, "acc_" + sensitive)),
+                             Cell::value(index.stat(kEfficiency, m, p, o.ratio, "train_step_time")),
+                             Cell::value(index.stat(kEfficiency, m, p, o.ratio, "throughput"))};
+  };
+  for (const auto& m : index.methods()) {
+    if (is_none(m)) {
+      t.add_row(row_for(m, ""), true);
+      continue;
+    }
+    t.rules.push_back(t.rows.size());
+    for (const auto& p : index.placements()) t.add_row(row_for(m, p));
+  }
+  t.mark_best();
+  t.notes = {preset_note(index, fmt::format("r = {}; placement = depth fraction, k = the block it resolves to", o.ratio)),
+             fmt::format("{} is the family whose accuracy drops most from the `none` ceiling across these runs",
+                         sensitive),
+             commits_note(index)};
+  return t;
+}
+
+Table ratio_table(const RunIndex& index, const ReportOptions& o) {
+  Table t;
+  t.name = "ratio";
+  t.title = fmt::format("Compression ratio at {} depth", o.placement);
+  t.columns.push_back({"method", "", 0, Better::kNone});
+  t.columns.push_back({"fewer tokens", "", 0, Better::kNone});
+  t.columns.push_back({"visual tokens", "per image", 0, Better::kNone, false});
+  for (const auto& f : vqa_families()) t.columns.push_back({f, "%", 1, Better::kHigher});
+  t.columns.push_back({"average", "%", 1, Better::kHigher});
+  t.columns.push_back({"throughput", "images/s", 2, Better::kHigher});
+  for (const auto& m : index.methods()) {
+    const bool none = is_none(m);
+    if (!none) t.rules.push_back(t.rows.size());
+    for (int64_t r : none ? std::vector<int64_t>{0} : index.ratios()) {
+      const std::string p = none ? "" : o.placement;
+      std::vector<Cell> row{Cell::text(m), Cell::text(none ? "1x" : ratio_label(r)),
+                            Cell::value(index.stat(kAccuracy, m, p, r, "visual_tokens"))};
+      for (const auto& f : vqa_families()) row.push_back(Cell::value(index.stat(kAccuracy, m, p, r, "acc_" + f)));
+      row.push_back(Cell::value(index.stat(kAccuracy, m, p, r, "acc_mean")));
+      row.push_back(Cell::value(index.stat(kEfficiency, m, p, r, "throughput")));
+      t.add_row(std::move(row), none);
+    }
+  }
+  t.mark_best();
+  t.notes = {preset_note(index, fmt::format("placement {}; r x r merges: 4x, 9x, 16x fewer tokens", o.placement)),
+             commits_note(index)};
+  return t;
+}
+
+Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
+  Table t;
+  t.name = "efficiency";
+  t.title = fmt::format("Efficiency of compressing inside the encoder against after it, r = {}", o.ratio);
+  t.columns = {{"method", "", 0, Better::kNone},
+               {"placement", "", 0, Better::kNone},
+               {"train step", "ms", 1, Better::kLower},
+               {"speed-up", "", 1, Better::kNone},
+               {"FLOP model", "", 1, Better::kNone},
+               {"throughput", "images/s", 2, Better::kHigher},
+               {"gain", "", 1, Better::kNone},
+               {"prefill", "ms", 1, Better::kLower},
+               {"speed-up", "", 1, Better::kNone},
+               {"FLOP model", "", 1, Better::kNone},
+               {"train peak memory", "MiB", 0, Better::kLower},
+               {"change", "", 1, Better::kNone}};
+  const std::string ext = index.external();
+  for (const auto& m : index.methods()) {
+    if (is_none(m)) continue;
+    t.rules.push_back(t.rows.size());
+    auto s = [&](const std::string& p, const char* metric) { return index.stat(kEfficiency, m, p, o.ratio, metric); };
+    for (const auto& p : index.placements()) {
+      const bool is_ext = p == ext;
+      // Speed-ups are external time / internal time - 1; memory is internal / external - 1.
+      auto speedup = [&](const char* metric) { return is_ext ? Stat{} : ratio_of(s(ext, metric), s(p, metric), -1); };
+      auto gain = [&](const char* metric) { return is_ext ? Stat{} : ratio_of(s(p, metric), s(ext, metric), -1); };
+      t.add_row({Cell::text(m), Cell::text(is_ext ? p + " (external)" : p), Cell::value(s(p, "train_step_time")),
+                 Cell::change(change(speedup("train_step_time"))), Cell::change(change(speedup("flops_train_step"))),
+                 Cell::value(s(p, "throughput")), Cell::change(change(gain("throughput"))),
+                 Cell::value(s(p, "prefill_latency")), Cell::change(change(speedup("prefill_latency"))),
+                 Cell::change(change(speedup("flops_prefill"))), Cell::value(s(p, "train_peak_tensor")),
+                 Cell::change(change(gain("train_peak_tensor")))});
+    }
+  }
+  t.mark_best();
+  t.notes = {preset_note(index, fmt::format("r = {}; each internal placement against the same method and ratio at {} "
+                                            "(after the encoder)",
+                                            o.ratio, ext)),
+             "speed-up = external time / internal time - 1; gain = internal / external throughput - 1; change = "
+             "internal / external peak memory - 1 (tensor allocator peak of one training step); FLOP model = the same "
+             "speed-up predicted from analytic FLOPs",
+             commits_note(index)};
+  return t;
+}
+
+std::vector<Table> build_tables(const RunIndex& index, const ReportOptions& options) {
+  return {methods_table(index, options), placement_table(index, options), ratio_table(index, options),
+          efficiency_table(index, options)};
+}
+
+}  // namespace laco

@@ -1,0 +1,79 @@
+// The paper's four tables, built from finished runs (RunRecords read back
+// from the results database): methods at one placement, layer placement,
+// compression ratio, and efficiency relative to external compression.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "harness/record.h"
+#include "report/table.h"
+
+namespace laco {
+
+struct ReportOptions {
+  std::string placement = "1/4";  ///< tables 1 and 3
+  int64_t ratio = 2;              ///< tables 1, 2 and 4
+  std::string accuracy_preset;    ///< "": the accuracy preset with the most runs
+  std::string efficiency_preset;  ///< "": the efficiency preset with the most runs
+};
+
+/// The runs grouped by configuration, seeds pooled. A `none` run does not
+/// depend on placement or ratio: all of them pool into one ceiling, one value per seed.
+class RunIndex {
+ public:
+  RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options);
+
+  const std::string& accuracy_preset() const { return accuracy_preset_; }
+  const std::string& efficiency_preset() const { return efficiency_preset_; }
+  /// Methods present (registry order), placements (by depth fraction), ratios.
+  const std::vector<std::string>& methods() const { return methods_; }
+  const std::vector<std::string>& placements() const { return placements_; }
+  const std::vector<int64_t>& ratios() const { return ratios_; }
+  /// The placement after the encoder ("1" unless the runs say otherwise).
+  const std::string& external() const { return external_; }
+  double fraction(const std::string& placement) const;
+
+  /// `metric` over seeds for eval ("accuracy" / "efficiency") at a configuration.
+  Stat stat(const std::string& eval, const std::string& method, const std::string& placement, int64_t ratio,
+            const std::string& metric) const;
+  /// The resolved block k of a placement in an eval's preset (0 when unknown).
+  int64_t block(const std::string& eval, const std::string& placement) const;
+  /// The git commits (with "+dirty" where the tree was) of the runs a table used.
+  std::vector<std::string> commits() const;
+
+ private:
+  struct Group {
+    std::map<uint64_t, std::map<std::string, std::vector<double>>> by_seed;  // seed -> metric -> values
+  };
+  std::string key(const std::string& eval, const std::string& method, const std::string& placement,
+                  int64_t ratio) const;
+
+  std::string accuracy_preset_, efficiency_preset_, external_ = "1";
+  std::vector<std::string> methods_, placements_;
+  std::vector<int64_t> ratios_;
+  std::map<std::string, Group> groups_;
+  std::map<std::string, double> fractions_;
+  std::map<std::string, int64_t> blocks_;
+  std::vector<std::string> commits_;
+};
+
+/// Table 1: per-family accuracy, average, visual tokens and throughput per method at one placement.
+Table methods_table(const RunIndex& index, const ReportOptions& options);
+/// Table 2: average and most sensitive family, training and inference speed per method and placement.
+Table placement_table(const RunIndex& index, const ReportOptions& options);
+/// Table 3: accuracy and cost per method at r = 2, 3, 4 (4x, 9x, 16x fewer tokens).
+Table ratio_table(const RunIndex& index, const ReportOptions& options);
+/// Table 4: training step, throughput, prefill and peak memory against the same
+/// method and ratio after the encoder, next to the FLOP model's prediction.
+Table efficiency_table(const RunIndex& index, const ReportOptions& options);
+
+std::vector<Table> build_tables(const RunIndex& index, const ReportOptions& options);
+
+/// The family whose accuracy drops most from the `none` ceiling across the
+/// compressed runs at `ratio` (the lowest average when there is no ceiling).
+std::string most_sensitive_family(const RunIndex& index, int64_t ratio);
+
+}  // namespace laco

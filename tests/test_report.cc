@@ -1,0 +1,269 @@
+// Report tables and plots from a fixture of runs with known values: golden
+// Markdown and LaTeX, mean +- std, bold-best, dashes for missing runs,
+// byte-identical regeneration, and the HTML page in headless Chromium.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "report/load.h"
+#include "report/plots.h"
+#include "report/report.h"
+#include "report/tables.h"
+#include "tests/report_fixture.h"
+#include "results/store.h"
+#include "tests/test_util.h"
+
+namespace laco {
+namespace {
+namespace fs = std::filesystem;
+
+const std::string kGolden = LACO_GOLDEN_DIR;
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// LACO_UPDATE_GOLDEN=1 rewrites the golden file instead (review the diff).
+void expect_golden(const std::string& name, const std::string& actual) {
+  const std::string path = kGolden + "/" + name;
+  if (std::getenv("LACO_UPDATE_GOLDEN")) {
+    std::ofstream(path, std::ios::binary) << actual;
+    return;
+  }
+  ASSERT_TRUE(fs::exists(path)) << path << " is missing; run with LACO_UPDATE_GOLDEN=1";
+  EXPECT_EQ(read(path), actual) << "golden file " << path << " differs";
+}
+
+const Table& find_table(const std::vector<Table>& tables, const std::string& name) {
+  for (const auto& t : tables)
+    if (t.name == name) return t;
+  throw std::runtime_error("no table " + name);
+}
+
+size_t column(const Table& t, const std::string& header) {
+  for (size_t i = 0; i < t.columns.size(); ++i)
+    if (t.columns[i].header == header) return i;
+  throw std::runtime_error("no column " + header);
+}
+
+size_t row(const Table& t, const std::string& method, const std::string& second = "") {
+  for (size_t i = 0; i < t.rows.size(); ++i)
+    if (t.rows[i][0].label == method && (second.empty() || t.rows[i][1].label == second)) return i;
+  throw std::runtime_error("no row " + method + " " + second);
+}
+
+TEST(ReportStat, MeanAndSampleStd) {
+  const Stat s = Stat::of({90, 92});
+  EXPECT_EQ(s.n, 2);
+  EXPECT_DOUBLE_EQ(s.mean, 91);
+  EXPECT_NEAR(s.std, std::sqrt(2.0), 1e-12);  // sample (n - 1) std
+  EXPECT_EQ(Stat::of({5}).std, 0);
+  EXPECT_TRUE(Stat::of({}).missing());
+  Column c{"x", "%", 1, Better::kHigher};
+  EXPECT_EQ(format_cell(Cell::value(s), c), "91.0 ± 1.4");
+  EXPECT_EQ(format_cell(Cell::value(Stat::of({5})), c), "5.0");
+  EXPECT_EQ(format_cell(Cell::value(Stat{}), c), "-");
+  EXPECT_EQ(format_cell(Cell::change(12.34), c), "+12.3%");
+  EXPECT_EQ(format_cell(Cell::change(-0.01), c), "+0.0%") << "no negative zero";
+  EXPECT_EQ(format_cell(Cell::change(std::nullopt), c), "-");
+}
+
+TEST(ReportTables, MethodsTableValuesBoldAndDashes) {
+  const auto runs = test::report_fixture_runs();
+  const RunIndex index(runs, {});
+  EXPECT_EQ(index.accuracy_preset(), "small");
+  EXPECT_EQ(index.efficiency_preset(), "cpu-small");
+  const Table t = methods_table(index, {});
+  // none first and never bold, then the registry order.
+  EXPECT_EQ(t.rows[0][0].label, "none");
+  EXPECT_EQ(t.rows[1][0].label, "avgpool");
+  const size_t text = column(t, "text"), avg = column(t, "average");
+  const auto& laco = t.rows[row(t, "laco")];
+  // Fixture: laco text at 1/4 is 60 + seed * 4 -> 62.0 +- 2.8.
+  EXPECT_EQ(format_cell(laco[text], t.columns[text]), "62.0 ± 2.8");
+  EXPECT_TRUE(laco[text].bold);
+  for (size_t c = 1; c < t.columns.size(); ++c) EXPECT_FALSE(t.rows[0][c].bold) << "the none ceiling is not ranked";
+  // Only laco is best on text; ties are all bold.
+  int bold = 0;
+  for (const auto& r : t.rows) bold += r[text].bold;
+  EXPECT_EQ(bold, 1);
+  // The fixture has no tokenpacker accuracy at 1/4: dashes, not zeros.
+  const auto& tp = t.rows[row(t, "tokenpacker")];
+  EXPECT_EQ(format_cell(tp[avg], t.columns[avg]), "-");
+  EXPECT_NE(render_markdown(t).find("| tokenpacker | - | - | - | - | - | - | - |"), std::string::npos)
+      << render_markdown(t);
+}
+
+TEST(ReportTables, EfficiencyTableComparesWithTheSameMethodAfterTheEncoder) {
+  const auto runs = test::report_fixture_runs();
+  const RunIndex index(runs, {});
+  const Table t = efficiency_table(index, {});
+  const auto& r = t.rows[row(t, "laco", "1/4")];
+  // Fixture: train step 1000 ms external, 600 ms at 1/4 -> +66.7%; FLOPs 100 vs 55 -> +81.8%.
+  EXPECT_EQ(format_cell(r[2], t.columns[2]), "600.0");
+  EXPECT_EQ(format_cell(r[3], t.columns[3]), "+66.7%");
+  EXPECT_EQ(format_cell(r[4], t.columns[4]), "+81.8%");
+  const auto& ext = t.rows[row(t, "laco", "1 (external)")];
+  EXPECT_EQ(format_cell(ext[3], t.columns[3]), "-");
+}
+
+TEST(ReportTables, MostSensitiveFamilyIsTheLargestDropFromTheCeiling) {
+  const auto runs = test::report_fixture_runs();
+  const RunIndex index(runs, {});
+  EXPECT_EQ(most_sensitive_family(index, 2), "text");
+  EXPECT_EQ(placement_table(index, {}).columns[4].header, "text accuracy");
+}
+
+TEST(ReportTables, GoldenMarkdownAndLatex) {
+  const auto runs = test::report_fixture_runs();
+  const RunIndex index(runs, {});
+  for (const auto& t : build_tables(index, {})) {
+    expect_golden("report_" + t.name + ".md", render_markdown(t));
+    expect_golden("report_" + t.name + ".tex", render_latex(t));
+  }
+}
+
+TEST(ReportTables, LatexEscapesAndUsesBooktabs) {
+  EXPECT_EQ(latex_escape("a_b 50% & {x}"), "a\\_b 50\\% \\& \\{x\\}");
+  const auto runs = test::report_fixture_runs();
+  const std::string tex = render_latex(methods_table(RunIndex(runs, {}), {}));
+  for (const char* s : {"\\toprule", "\\midrule", "\\bottomrule", "\\textbf{", "$\\pm$", "pixel\\_shuffle"})
+    EXPECT_NE(tex.find(s), std::string::npos) << s;
+  EXPECT_EQ(tex.find("±"), std::string::npos) << "raw Unicode breaks pdflatex";
+}
+
+TEST(ReportPlots, ParetoFrontKeepsTheNonDominatedPoints) {
+  const auto front = pareto_front({{1, 90}, {2, 80}, {2, 85}, {3, 70}, {1.5, 60}, {4, 50}, {0.5, 95}});
+  const std::vector<std::pair<double, double>> expected = {{0.5, 95}, {1, 90}, {2, 85}, {3, 70}, {4, 50}};
+  EXPECT_EQ(front, expected);
+}
+
+TEST(ReportPlots, ChartsHaveAxesUnitsAndLegend) {
+  const auto runs = test::report_fixture_runs();
+  const RunIndex index(runs, {});
+  const auto charts = report_charts(index, {});
+  ASSERT_EQ(charts.size(), 3u);
+  const std::string svg = render_svg(charts[0]);
+  for (const char* s : {"<svg", "images/s", "average accuracy (%", "Pareto front", "laco", "tokenpacker"})
+    EXPECT_NE(svg.find(s), std::string::npos) << s;
+  EXPECT_NE(render_svg(charts[1]).find(">1/4<"), std::string::npos) << "placements label the x axis";
+}
+
+TEST(Report, RejectsUnknownFormatsAndTables) {
+  ReportRequest r;
+  r.formats = {"md", "pdf"};
+  test::expect_error([&] { check_report_request(r); }, {"--format", "'pdf'", "md, latex, csv, html"});
+  r.formats = {"md"};
+  r.tables = {"speed"};
+  test::expect_error([&] { check_report_request(r); }, {"--table", "'speed'", "methods, placement, ratio, efficiency, all"});
+}
+
+// The fixture written into a results database the way a sweep stores runs.
+std::string fixture_database(const std::string& dir) {
+  const std::string path = dir + "/fixture.db";
+  ResultStore store(path, true);
+  const auto runs = test::report_fixture_runs();
+  std::vector<PlannedRun> planned;
+  std::vector<std::pair<std::string, RunRecord>> done;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const std::string key = fmt::format("fixture-{:03d}", i);
+    planned.push_back({key, runs[i].eval, runs[i].config, {"fixture"}});
+    done.emplace_back(key, runs[i]);
+  }
+  store.register_runs("fixture", planned);
+  std::vector<std::string> keys;
+  for (const auto& p : planned) keys.push_back(p.key);
+  store.claim(keys, "fixture");
+  store.record_done(done);
+  return path;
+}
+
+TEST(Report, TablesFromAFixtureDatabaseMatchTheGoldenFiles) {
+  const std::string db = fixture_database(test::temp_dir("report_db"));
+  const auto runs = load_done_runs(db);
+  ASSERT_EQ(runs.size(), test::report_fixture_runs().size());
+  const RunIndex index(runs, {});
+  for (const auto& t : build_tables(index, {})) {
+    EXPECT_EQ(render_markdown(t), read(kGolden + "/report_" + t.name + ".md")) << t.name;
+    EXPECT_EQ(render_latex(t), read(kGolden + "/report_" + t.name + ".tex")) << t.name;
+  }
+}
+
+TEST(Report, CliWritesEveryFormatAndPrintsMarkdown) {
+  const std::string dir = test::temp_dir("report_cli");
+  const std::string db = fixture_database(dir);
+  auto r = test::run_command(std::string(LACO_BIN) + " report --db " + db + " --out " + dir + "/out");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("### Compression methods at 1/4 depth"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(dir + "/out/report.html"), std::string::npos) << r.output;
+  for (const char* f : {"report.md", "report.tex", "report.csv", "report.html", "methods.md", "efficiency.tex",
+                        "plot1.svg"})
+    EXPECT_TRUE(fs::exists(dir + "/out/" + f)) << f;
+  EXPECT_EQ(read(dir + "/out/methods.md"), read(kGolden + "/report_methods.md"));
+
+  r = test::run_command(std::string(LACO_BIN) + " report --db " + db + " --out " + dir + "/out2 --format md,docx");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--format: unknown format 'docx' (allowed: md, latex, csv, html)"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/out2")) << "nothing is written before the request is checked";
+
+  r = test::run_command(std::string(LACO_BIN) + " report --db " + dir + "/missing.db --out " + dir + "/out3");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("missing.db: no such results database"), std::string::npos) << r.output;
+}
+
+TEST(Report, RegeneratingGivesIdenticalFiles) {
+  const auto runs = test::report_fixture_runs();
+  ReportRequest r;
+  r.out_dir = test::temp_dir("report_a");
+  const auto a = write_report(runs, r);
+  r.out_dir = test::temp_dir("report_b");
+  auto shuffled = runs;
+  std::reverse(shuffled.begin(), shuffled.end());  // storage order must not matter
+  const auto b = write_report(shuffled, r);
+  ASSERT_EQ(a.written.size(), b.written.size());
+  ASSERT_GE(a.written.size(), 13u);
+  for (size_t i = 0; i < a.written.size(); ++i) {
+    EXPECT_EQ(fs::path(a.written[i]).filename(), fs::path(b.written[i]).filename());
+    EXPECT_EQ(read(a.written[i]), read(b.written[i])) << a.written[i];
+  }
+  for (const auto& entry : fs::directory_iterator(r.out_dir))
+    EXPECT_NE(entry.path().extension(), ".tmp") << "no temporary file left behind";
+}
+
+TEST(Report, HtmlOpensInHeadlessChromium) {
+  std::string chromium;
+  for (const char* c : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"})
+    if (fs::exists(c)) chromium = c;
+  if (chromium.empty())
+    GTEST_SKIP() << "Chromium is not installed (scripts/bootstrap.sh --with-browser installs Debian's chromium)";
+  const auto runs = test::report_fixture_runs();
+  ReportRequest r;
+  r.out_dir = test::temp_dir("report_html");
+  r.formats = {"html"};
+  const auto files = write_report(runs, r);
+  const std::string shot = r.out_dir + "/screenshot.png";
+  // --dump-dom proves the page loads and parses; the screenshot that it renders.
+  const std::string flags = "--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run "
+                            "--user-data-dir=" + r.out_dir + "/profile ";
+  auto dom = test::run_command(chromium + " " + flags + "--dump-dom file://" + files.html_path + " 2>/dev/null");
+  ASSERT_EQ(dom.status, 0) << dom.output;
+  EXPECT_NE(dom.output.find("Compression methods at 1/4 depth"), std::string::npos) << dom.output.substr(0, 2000);
+  EXPECT_NE(dom.output.find("<svg"), std::string::npos);
+  auto png = test::run_command(chromium + " " + flags + "--window-size=1280,2400 --screenshot=" + shot + " file://" +
+                               files.html_path + " 2>&1");
+  ASSERT_EQ(png.status, 0) << png.output;
+  ASSERT_TRUE(fs::exists(shot)) << png.output;
+  const std::string bytes = read(shot);
+  ASSERT_GT(bytes.size(), 10000u) << "an empty page screenshots to a few hundred bytes";
+  EXPECT_EQ(bytes.substr(1, 3), "PNG");
+}
+
+}  // namespace
+}  // namespace laco
