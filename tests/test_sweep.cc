@@ -401,6 +401,25 @@ TEST(SweepRun, FailuresAreRecordedTheSweepGoesOnAndRetryFailedRerunsThem) {
   EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM runs WHERE error IS NOT NULL"), std::vector<std::string>{"0"});
 }
 
+TEST(SweepRun, OutOfMemoryIsRecordedAsAFailureOfTheRunsMeasuredTogether) {
+  // A throughput batch of 10^9 requests asks LibTorch for ~19 TB at once.
+  const auto spec = json::parse(R"({"name": "oom", "evals": ["efficiency"],
+    "efficiency": {"preset": "tiny", "batch": 1000000000, "warmup": 0, "reps": 1, "stages": ["throughput"]},
+    "grids": [{"methods": ["laco"], "placements": ["1/4", "1"], "ratios": [2]}]})");
+  SweepDir d("sweep_oom", spec);
+  auto r = test::run_command(test::sweep_command(d.spec, d.db));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("2 runs: 0 done now, 0 skipped (done before), 2 failed now"), std::string::npos) << r.output;
+  const auto errors = test::query_rows(d.db, "SELECT status, error FROM runs");
+  ASSERT_EQ(errors.size(), 2u);
+  for (const auto& e : errors) {
+    EXPECT_EQ(e.rfind("failed|", 0), 0u) << e;
+    EXPECT_NE(e.find("can't allocate memory"), std::string::npos) << e;
+    EXPECT_NE(e.find("the 2 runs measured together failed together"), std::string::npos) << e;
+  }
+  expect_consistent(d.db);
+}
+
 TEST(SweepRun, ShardUnionEqualsTheUnshardedSweepAndMergeIsIdempotent) {
   SweepDir d("sweep_shards");
   auto r = test::run_command(test::sweep_command(d.spec, d.db));
