@@ -28,6 +28,8 @@ struct AccuracyPreset {
   int64_t steps0 = 0, steps1 = 0, steps2 = 0;
   double lr0 = 1e-3, lr1 = 1e-3, lr2 = 3e-4;
   int64_t question_tokens = 12;
+  /// Stage 0 introduces the families one by one over this fraction of its steps (0: all at once).
+  double curriculum = 0.5;
   int64_t log_every = 10;  ///< loss curve sampling, in steps
   int64_t val_size = 250;  ///< validation samples scored during stage 0
   int64_t val_points = 10; ///< how many times stage 0 is scored on them
@@ -69,8 +71,12 @@ class VqaBatches {
   explicit VqaBatches(const AccuracyPreset& preset, std::vector<VqaSample> samples);
   int64_t size() const { return size_; }
   VqaSample sample(int64_t index) const;
+  /// The family of sample `index` (cheap: generated samples are not drawn).
+  std::string family(int64_t index) const;
   struct Batch {
     torch::Tensor images, ids, answers;
+    /// [batch, vocab] bool: the answers a sample is scored among (its family's, or every answer word).
+    torch::Tensor candidates;
     std::vector<std::string> families;
   };
   Batch batch(const std::vector<int64_t>& indices) const;
@@ -92,11 +98,15 @@ struct TrainLog {
   double final_loss = 0;
   double seconds = 0;
 };
+/// How many families (in vqa_families() order) stage 0 draws from at `step`.
+int64_t curriculum_families(int64_t step, int64_t steps, double curriculum);
+
 /// AdamW with warm-up and cosine decay, gradient norm clipped at 1.
 /// `on_log(step)` runs (untimed for the caller's purposes) at every loss sample.
+/// `curriculum` > 0 introduces the families one by one (see curriculum_families()).
 TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const VqaBatches& data, int64_t steps,
                    double lr, int64_t batch, int64_t log_every, uint64_t seed, Progress* progress = nullptr,
-                   const std::function<void(int64_t)>& on_log = {});
+                   const std::function<void(int64_t)>& on_log = {}, double curriculum = 0);
 /// Exact-match accuracy (%) per family, "overall" (all samples) and "mean" (of families).
 std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, int64_t batch);
 

@@ -25,10 +25,7 @@ const std::array<Color, 6> kColors = {{{"red", 220, 45, 45},
                                        {"magenta", 215, 60, 215},
                                        {"cyan", 60, 215, 215}}};
 const std::array<const char*, 4> kShapes = {"circle", "square", "triangle", "cross"};
-const std::array<const char*, 4> kShapePlurals = {"circles", "squares", "triangles", "crosses"};
-const std::array<const char*, 4> kQuadrants = {"top left", "top right", "bottom left", "bottom right"};
-const std::array<const char*, 4> kRelations = {"left of", "right of", "above", "below"};
-const std::array<const char*, 3> kOrdinals = {"first", "second", "third"};
+const std::array<const char*, 4> kRelationAnswers = {"left", "right", "above", "below"};
 constexpr int kMaxCount = 4;
 
 // A 3 x 5 bitmap font for the code letters a..h (rows top to bottom, 3 bits each).
@@ -139,63 +136,65 @@ VqaSample make_color(int answer, Rng& rng, const SynthVqaOptions& o) {
 
 VqaSample make_shape(int answer, Rng& rng, const SynthVqaOptions& o) {
   Canvas canvas(o.image_size, rng);
-  const int s = canvas.size(), half = s / 2;
-  const int asked = uniform(rng, 0, 3);
-  for (int q = 0; q < 4; ++q) {
-    const int kind = q == asked ? answer : uniform(rng, 0, 3);
-    const int r = uniform(rng, s / 10, s / 6);
-    const int cx = (q % 2) * half + uniform(rng, r + 1, half - r - 2);
-    const int cy = (q / 2) * half + uniform(rng, r + 1, half - r - 2);
-    canvas.shape(kind, cx, cy, r, kColors[uniform(rng, 0, 5)], rng);
-  }
-  return {"", "shape", fmt::format("what shape is at the {} ?", kQuadrants[asked]), kShapes[answer], canvas.take()};
+  const int s = canvas.size();
+  // As for colour, one large shape and small distractors; the kind, unlike the
+  // colour, is only visible in the outline, a finer detail.
+  const int distractors = uniform(rng, 1, 3);
+  for (int i = 0; i < distractors; ++i)
+    canvas.shape(uniform(rng, 0, 3), uniform(rng, 3, s - 4), uniform(rng, 3, s - 4), std::max(2, s / 16),
+                 kColors[uniform(rng, 0, 5)], rng);
+  const int r = uniform(rng, s / 6, s / 4);
+  canvas.shape(answer, uniform(rng, r, s - 1 - r), uniform(rng, r, s - 1 - r), r, kColors[uniform(rng, 0, 5)], rng);
+  return {"", "shape", "what shape is the large object ?", kShapes[answer], canvas.take()};
 }
 
 VqaSample make_count(int answer, Rng& rng, const SynthVqaOptions& o) {
   Canvas canvas(o.image_size, rng);
   const int cell = canvas.size() / 4;
-  const int kind = uniform(rng, 0, 3);
-  const int distractors = uniform(rng, 0, 3);
-  const auto cells = distinct_cells(rng, answer + distractors);
-  for (int i = 0; i < answer + distractors; ++i) {
+  const auto cells = distinct_cells(rng, answer);
+  for (int i = 0; i < answer; ++i) {
     const int r = uniform(rng, std::max(2, cell / 4), std::max(2, cell / 2 - 1));
-    const int shape = i < answer ? kind : other_than(rng, 4, kind);
-    canvas.shape(shape, cells[i].first * cell + cell / 2, cells[i].second * cell + cell / 2, r,
+    canvas.shape(uniform(rng, 0, 3), cells[i].first * cell + cell / 2, cells[i].second * cell + cell / 2, r,
                  kColors[uniform(rng, 0, 5)], rng);
   }
-  return {"", "count", fmt::format("how many {} are there ?", kShapePlurals[kind]), std::to_string(answer),
-          canvas.take()};
+  return {"", "count", "how many shapes are there ?", std::to_string(answer), canvas.take()};
 }
 
+// Two shapes, a large and a small one: where is the small one relative to the
+// large one. The answer names the relation (yes/no to a relation named in the
+// question would make the answer an XOR of question and image), and the pair
+// is picked out by size, not named colours, so the question is the same for
+// every sample: at this scale, conditioning on the question's words is what a
+// from-scratch model learns last (measured: a colour-named variant stayed at
+// chance after 2000 stage-0 steps while the other families learnt).
 VqaSample make_spatial(int answer, Rng& rng, const SynthVqaOptions& o) {
   Canvas canvas(o.image_size, rng);
   const int s = canvas.size();
-  const int relation = uniform(rng, 0, 3);
+  const int big = std::max(3, s / 6), small = std::max(2, s / 12);
   const int c1 = uniform(rng, 0, 5), c2 = other_than(rng, 6, c1);
-  const int r = std::max(2, s / 12);
-  // Positions along the asked axis are clearly separated; the other axis is free.
-  int a = uniform(rng, r, s / 2 - r - 1), b = uniform(rng, s / 2 + r, s - 1 - r);  // a before b
-  const bool first_before = (relation == 0 || relation == 2);                      // left of / above
-  const bool yes = answer == 0;
-  int p1 = (first_before == yes) ? a : b, p2 = (first_before == yes) ? b : a;
-  const int q1 = uniform(rng, r, s - 1 - r), q2 = uniform(rng, r, s - 1 - r);
-  const bool horizontal = relation < 2;
-  canvas.shape(uniform(rng, 0, 3), horizontal ? p1 : q1, horizontal ? q1 : p1, r, kColors[c1], rng);
-  canvas.shape(uniform(rng, 0, 3), horizontal ? p2 : q2, horizontal ? q2 : p2, r, kColors[c2], rng);
-  return {"", "spatial",
-          fmt::format("is the {} shape {} the {} shape ?", kColors[c1].name, kRelations[relation], kColors[c2].name),
-          yes ? "yes" : "no", canvas.take()};
+  // Along the answer's axis the two are in opposite halves with a clear gap;
+  // on the other axis they are roughly aligned.
+  const bool small_first = answer == 0 || answer == 2;  // left of / above
+  const int r_first = small_first ? small : big, r_second = small_first ? big : small;
+  const int a = uniform(rng, r_first, s / 2 - 2);
+  const int b = uniform(rng, std::max(s / 2 + 1, a + r_first + r_second + 2), s - 1 - r_second);
+  const int p_small = small_first ? a : b, p_big = small_first ? b : a;
+  const int q_big = uniform(rng, big, s - 1 - big);
+  const int q_small = std::clamp(q_big + uniform(rng, -big / 2, big / 2), small, s - 1 - small);
+  const bool horizontal = answer < 2;
+  canvas.shape(uniform(rng, 0, 3), horizontal ? p_big : q_big, horizontal ? q_big : p_big, big, kColors[c1], rng);
+  canvas.shape(uniform(rng, 0, 3), horizontal ? p_small : q_small, horizontal ? q_small : p_small, small, kColors[c2],
+               rng);
+  return {"", "spatial", "where is the small shape relative to the large shape ?", kRelationAnswers[answer],
+          canvas.take()};
 }
 
 VqaSample make_text(int answer, Rng& rng, const SynthVqaOptions& o) {
   Canvas canvas(o.image_size, rng);
   const int s = canvas.size(), scale = static_cast<int>(o.glyph_scale);
-  const int glyph_w = 3 * scale, gap = scale, width = 3 * glyph_w + 2 * gap, height = 5 * scale;
-  const int asked = uniform(rng, 0, 2);
-  std::array<int, 3> code{};
-  for (int i = 0; i < 3; ++i) code[i] = i == asked ? answer : uniform(rng, 0, 7);
+  const int width = 3 * scale, height = 5 * scale;
   const int x0 = uniform(rng, 1, s - width - 1), y0 = uniform(rng, 1, s - height - 1);
-  // A distractor shape clear of the code: rejection sampling, a few tries.
+  // A distractor shape clear of the letter: rejection sampling, a few tries.
   const int r = std::max(2, s / 14);
   for (int attempt = 0; attempt < 20; ++attempt) {
     const int cx = uniform(rng, r, s - 1 - r), cy = uniform(rng, r, s - 1 - r);
@@ -205,9 +204,8 @@ VqaSample make_text(int answer, Rng& rng, const SynthVqaOptions& o) {
       break;
     }
   }
-  for (int i = 0; i < 3; ++i) canvas.glyph(code[i], x0 + i * (glyph_w + gap), y0, scale);
-  return {"", "text", fmt::format("what is the {} letter of the code ?", kOrdinals[asked]), kLetters[answer],
-          canvas.take()};
+  canvas.glyph(answer, x0, y0, scale);
+  return {"", "text", "what letter is written ?", kLetters[answer], canvas.take()};
 }
 
 }  // namespace
@@ -223,7 +221,7 @@ const std::vector<std::string>& vqa_answers(const std::string& family) {
     for (const auto& c : kColors) m["color"].push_back(c.name);
     for (const auto* s : kShapes) m["shape"].push_back(s);
     for (int i = 0; i <= kMaxCount; ++i) m["count"].push_back(std::to_string(i));
-    m["spatial"] = {"yes", "no"};
+    for (const auto* a : kRelationAnswers) m["spatial"].push_back(a);
     for (const auto* l : kLetters) m["text"].push_back(l);
     return m;
   }();
@@ -275,10 +273,10 @@ VqaVocabulary::VqaVocabulary() {
       if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
   };
   add("what color is the large shape ?");
-  for (const auto* q : kQuadrants) add(fmt::format("what shape is at the {} ?", q));
-  for (const auto* p : kShapePlurals) add(fmt::format("how many {} are there ?", p));
-  for (const auto* rel : kRelations) add(fmt::format("is the shape {} the shape ?", rel));
-  for (const auto* ord : kOrdinals) add(fmt::format("what is the {} letter of the code ?", ord));
+  add("what shape is the large object ?");
+  add("how many shapes are there ?");
+  add("where is the small shape relative to the large shape ?");
+  add("what letter is written ?");
   for (const auto& f : vqa_families())
     for (const auto& a : vqa_answers(f)) add(a);
   words_ = words;

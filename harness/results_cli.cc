@@ -14,19 +14,6 @@
 namespace laco {
 namespace {
 
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 std::string this_executable() {
   std::error_code ec;
   const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -93,7 +80,7 @@ std::optional<int> ResultsCli::run() {
     const auto& formats = result_formats();
     if (std::find(formats.begin(), formats.end(), format_) == formats.end())
       fail("--format: unknown format '{}' (allowed: {})", format_, join(formats));
-    query_.metrics = split_commas(metrics_);
+    query_.metrics = split_list(metrics_);
     fmt::print("{}", format_result_table(run_query(query_), format_));
     return 0;
   }

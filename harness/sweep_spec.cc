@@ -377,8 +377,8 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
                   fmt::format("{}: {} ({} {}{} at {}, r={}, seed {})", file, m.path, e, m.name, options_label(m.options),
                               layer_given, ratio_given, seed);
               try {
-                if (e == "accuracy") {
-                  AccuracyConfig c;
+                // The fields both configurations share; the struct types differ.
+                auto common = [&](auto& c) {
                   c.preset = s.preset;
                   c.method = m.name;
                   c.method_options = m.options;
@@ -387,6 +387,10 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
                   c.grid_policy = policy;
                   c.seed = seed;
                   c.threads = threads;
+                };
+                if (e == "accuracy") {
+                  AccuracyConfig c;
+                  common(c);
                   c.cache_dir = overrides.cache_dir;
                   c.steps0 = section_int(s, "steps0", -1);
                   c.steps1 = section_int(s, "steps1", -1);
@@ -397,14 +401,7 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
                   run.accuracy = c;
                 } else {
                   EfficiencyConfig c;
-                  c.preset = s.preset;
-                  c.method = m.name;
-                  c.method_options = m.options;
-                  c.layer = layer;
-                  c.ratio = ratio;
-                  c.grid_policy = policy;
-                  c.seed = seed;
-                  c.threads = threads;
+                  common(c);
                   c.crops = section_int(s, "crops", EfficiencyConfig::kUnset);
                   c.text_tokens = section_int(s, "text_tokens", EfficiencyConfig::kUnset);
                   c.batch = section_int(s, "batch", EfficiencyConfig::kUnset);

@@ -49,6 +49,11 @@ std::string most_common(const std::map<std::string, int>& counts) {
   return best;
 }
 
+/// "at 1/4 depth", or "after the encoder" for the external placement.
+std::string where(const RunIndex& index, const std::string& placement) {
+  return placement == index.external() ? "after the encoder" : "at " + placement + " depth";
+}
+
 std::string ratio_label(int64_t r) { return fmt::format("{}x ({}x{})", r * r, r, r); }
 
 std::string preset_note(const RunIndex& index, const std::string& what) {
@@ -180,8 +185,8 @@ std::string most_sensitive_family(const RunIndex& index, int64_t ratio) {
 Table methods_table(const RunIndex& index, const ReportOptions& o) {
   Table t;
   t.name = "methods";
-  t.title = fmt::format("Compression methods at {} depth, r = {} ({} fewer visual tokens)", o.placement, o.ratio,
-                        fmt::format("{}x", o.ratio * o.ratio));
+  t.title = fmt::format("Compression methods {}, r = {} ({}x fewer visual tokens)", where(index, o.placement), o.ratio,
+                        o.ratio * o.ratio);
   t.columns.push_back({"method", "", 0, Better::kNone});
   for (const auto& f : vqa_families()) t.columns.push_back({f, "%", 1, Better::kHigher});
   t.columns.push_back({"average", "%", 1, Better::kHigher});
@@ -221,8 +226,11 @@ Table placement_table(const RunIndex& index, const ReportOptions& o) {
                {"train step", "ms", 1, Better::kLower},
                {"throughput", "images/s", 2, Better::kHigher}};
   auto row_for = [&](const std::string& m, const std::string& p) {
-    const auto blocks = is_none(m) ? std::string("-")
-                                   : fmt::format("{} / {}", index.block(kAccuracy, p), index.block(kEfficiency, p));
+    auto k = [&](const char* eval) {
+      const int64_t b = index.block(eval, p);
+      return b > 0 ? std::to_string(b) : std::string("-");  // no run of that eval at this placement
+    };
+    const auto blocks = is_none(m) ? std::string("-") : k(kAccuracy) + " / " + k(kEfficiency);
     return std::vector<Cell>{Cell::text(m),
                              Cell::text(is_none(m) ? "-" : p),
                              Cell::text(blocks),
@@ -250,7 +258,7 @@ Table placement_table(const RunIndex& index, const ReportOptions& o) {
 Table ratio_table(const RunIndex& index, const ReportOptions& o) {
   Table t;
   t.name = "ratio";
-  t.title = fmt::format("Compression ratio at {} depth", o.placement);
+  t.title = fmt::format("Compression ratio {}", where(index, o.placement));
   t.columns.push_back({"method", "", 0, Better::kNone});
   t.columns.push_back({"fewer tokens", "", 0, Better::kNone});
   t.columns.push_back({"visual tokens", "per image", 0, Better::kNone, false});

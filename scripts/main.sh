@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the main job. Until the sweep lands (issue 5) that
-# is the CLI overview, the parity checks against the reference
-# implementations, and a demo of every method inside an encoder.
+# The main job: sets up, builds, checks the baselines against their reference
+# implementations, runs the default sweep (sweeps/default.json; what is already
+# in the database is skipped, so an interrupted run resumes) and writes the
+# report to report/out: the Markdown tables are printed at the end, with the
+# path of the HTML page. Usage: scripts/main.sh [extra `laco sweep` flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/build.sh
-./build/laco --help
-./build/laco methods
 parity_dir=${LACO_PARITY_DIR:-../shared/parity}
 if [[ -d "$parity_dir" ]]; then
   for f in "$parity_dir"/*.safetensors; do
     case "$(basename "$f")" in *.weights.safetensors) continue ;; esac
-    ./build/laco parity "$f"
+    ./build/laco parity "$f" | tail -1
   done
 else
   echo "main: no parity folder at $parity_dir (set LACO_PARITY_DIR); skipping parity"
 fi
-./build/laco demo --threads 2
-# LaCo at 1/4 depth vs after the encoder, interleaved, with the FLOP model's prediction (~1 min).
-./build/laco run --eval efficiency --preset cpu-small --method laco --layer 1/4 --ratio 2 --vs-external
+db=${LACO_DB:-results/laco.db}
+start=$(date +%s)
+status=0
+./build/laco sweep sweeps/default.json --db "$db" "$@" || status=$?
+echo "main: sweep finished in $(( $(date +%s) - start )) s (exit status $status)"
+# The report shows what finished; failed runs appear as dashes, and the status says so.
+./build/laco report --db "$db" --out report/out
+exit "$status"

@@ -128,12 +128,55 @@ TEST(Accuracy, ARunReportsEveryFamilyAndItsCurves) {
     EXPECT_LE(*v, 100.0);
   }
   EXPECT_EQ(record.config["block_k"], 1);
-  EXPECT_EQ(record.config["grid_out"], "4x4");
-  EXPECT_EQ(record.require("visual_tokens"), 16);
+  EXPECT_EQ(record.config["grid_out"], "2x2");
+  EXPECT_EQ(record.require("visual_tokens"), 4);
   EXPECT_FALSE(record.series.at("loss_stage0").empty());
   EXPECT_FALSE(record.series.at("val_acc_stage0_color").empty());
   EXPECT_FALSE(record.series.at("loss_stage2").empty());
   std::filesystem::remove_all(dir);
+}
+
+// The whole tiny protocol at its preset budget: colour (chance 1/6) must be
+// learnt. 50 test questions: guessing reaches 50% with probability ~1e-8.
+TEST(Accuracy, ATinyRunLearnsColour) {
+  const auto dir = test::temp_dir("acc_learns");
+  AccuracyConfig c = tiny_config(dir);
+  c.method = "none";
+  c.layer = "1";
+  const auto record = run_accuracy(c);
+  EXPECT_GE(record.require("acc_color"), 50.0) << to_json(record).dump(1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Accuracy, CurriculumIntroducesTheFamiliesCoarseToFine) {
+  // 1000 steps, half of them to introduce 5 families: one more every 100 steps.
+  EXPECT_EQ(curriculum_families(0, 1000, 0.5), 1);
+  EXPECT_EQ(curriculum_families(99, 1000, 0.5), 1);
+  EXPECT_EQ(curriculum_families(100, 1000, 0.5), 2);
+  EXPECT_EQ(curriculum_families(450, 1000, 0.5), 5);
+  EXPECT_EQ(curriculum_families(999, 1000, 0.5), 5);
+  EXPECT_EQ(curriculum_families(0, 1000, 0.0), 5) << "no curriculum: every family from the start";
+  EXPECT_EQ(vqa_families().front(), "color");
+}
+
+TEST(Accuracy, AnswersAreScoredAmongTheirFamilysCandidates) {
+  const auto& preset = find_accuracy_preset("tiny");
+  const VqaBatches data(preset, 0, "train", 10);
+  const auto b = data.batch({0, 1, 2, 3, 4});
+  const auto& vocab = VqaVocabulary::get();
+  for (int64_t i = 0; i < 5; ++i) {
+    const auto& answers = vqa_answers(b.families[static_cast<size_t>(i)]);
+    EXPECT_EQ(b.candidates[i].sum().item<int64_t>(), static_cast<int64_t>(answers.size())) << b.families[i];
+    for (const auto& a : answers) EXPECT_TRUE(b.candidates[i][vocab.id(a)].item<bool>()) << a;
+    EXPECT_TRUE(b.candidates[i][b.answers[i]].item<bool>());
+  }
+  // User data without a family is scored among every answer word.
+  auto s = data.sample(0);
+  s.family = "";
+  const VqaBatches user(preset, std::vector<VqaSample>{s});
+  int64_t all = 0;
+  for (const auto& f : vqa_families()) all += static_cast<int64_t>(vqa_answers(f).size());
+  EXPECT_EQ(user.batch({0}).candidates[0].sum().item<int64_t>(), all);
 }
 
 TEST(Accuracy, Stage0IsCachedAndInvalidatedWhenItsConfigurationChanges) {
