@@ -12,7 +12,6 @@
 
 #include "evals/vqa_data.h"
 #include "harness/error.h"
-#include "harness/placement.h"
 #include "harness/presets.h"
 #include "harness/progress.h"
 #include "harness/safetensors.h"
@@ -340,38 +339,26 @@ nlohmann::json resolve_accuracy_config(const AccuracyConfig& c) {
   if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
   for (auto [v, f] : {std::pair{c.steps0, "--steps0"}, {c.steps1, "--steps1"}, {c.steps2, "--steps2"}})
     if (v < -1) fail("{}: must be >= 0, got {}", f, v);
-  const int64_t depth = p.model.encoder.depth();
-  const int64_t k = Placement::parse(c.layer, "--layer").resolve(depth);
-  auto comp = make_compressor(
-      c.method, CompressorOptions(p.model.encoder.width()).ratio(c.ratio).grid_policy(c.grid_policy).block(k),
-      c.method_options);
-  comp->check_input_grid(p.model.encoder.grid());
+  nlohmann::json config =
+      resolve_method_placement(c.method, c.method_options, c.layer, c.ratio, c.grid_policy, p.model.encoder);
   for (const auto* path : {&c.train_data, &c.test_data})
     if (!path->empty() && !fs::exists(*path)) fail("{}: no such file", *path);
-  return {{"preset", c.preset},
-          {"method", c.method},
-          {"method_options", nlohmann::json(c.method_options)},
-          {"layer", c.layer},
-          {"block_k", k},
-          {"depth", depth},
-          {"ratio", c.ratio},
-          {"grid_policy", to_string(c.grid_policy)},
-          {"grid_in", p.model.encoder.grid().str()},
-          {"grid_out", comp->output_grid(p.model.encoder.grid()).str()},
-          {"seed", c.seed},
-          {"threads", c.threads},
-          {"steps0", pick(c.steps0, p.steps0)},
-          {"steps1", pick(c.steps1, p.steps1)},
-          {"steps2", pick(c.steps2, p.steps2)},
-          {"lr0", p.lr0},
-          {"curriculum", p.curriculum},
-          {"lr1", p.lr1},
-          {"lr2", p.lr2},
-          {"batch", p.batch},
-          {"train_data", c.train_data.empty() ? "synthvqa" : c.train_data},
-          {"test_data", c.test_data.empty() ? "synthvqa" : c.test_data},
-          {"test_size", p.test_size},
-          {"stage0_key", fmt::format("{:016x}", fnv1a(stage0_key(c).dump()))}};
+  config.update({{"preset", c.preset},
+                 {"seed", c.seed},
+                 {"threads", c.threads},
+                 {"steps0", pick(c.steps0, p.steps0)},
+                 {"steps1", pick(c.steps1, p.steps1)},
+                 {"steps2", pick(c.steps2, p.steps2)},
+                 {"lr0", p.lr0},
+                 {"curriculum", p.curriculum},
+                 {"lr1", p.lr1},
+                 {"lr2", p.lr2},
+                 {"batch", p.batch},
+                 {"train_data", c.train_data.empty() ? "synthvqa" : c.train_data},
+                 {"test_data", c.test_data.empty() ? "synthvqa" : c.test_data},
+                 {"test_size", p.test_size},
+                 {"stage0_key", fmt::format("{:016x}", fnv1a(stage0_key(c).dump()))}});
+  return config;
 }
 
 int64_t accuracy_units(const AccuracyConfig&) { return 4; }

@@ -13,7 +13,6 @@
 #include "evals/measure.h"
 #include "harness/error.h"
 #include "harness/memory.h"
-#include "harness/placement.h"
 #include "harness/presets.h"
 #include "harness/progress.h"
 #include "harness/text.h"
@@ -63,7 +62,7 @@ std::vector<std::string> efficiency_stage_names() {
 
 nlohmann::json resolve_efficiency_config(const EfficiencyConfig& c) {
   const Preset& preset = find_preset(c.preset, "--preset");
-  const MethodInfo& method = find_method(c.method);
+  find_method(c.method);
   if (c.device != "cpu")
     fail("--device: '{}' is not available in this build (allowed: cpu; the CUDA build is described in the README)",
          c.device);
@@ -79,38 +78,22 @@ nlohmann::json resolve_efficiency_config(const EfficiencyConfig& c) {
   if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
   parse_stages(c.stages);
 
-  const int64_t depth = preset.model.encoder.depth();
-  const int64_t k = Placement::parse(c.layer, "--layer").resolve(depth);
+  nlohmann::json config = resolve_method_placement(c.method, c.method_options, c.layer, c.ratio, c.grid_policy,
+                                                   preset.model.encoder);
   const int64_t crops = pick(c.crops, preset.crops), text = pick(c.text_tokens, preset.text_tokens);
-
-  // Building the compressor checks the ratio, the options and the grid policy now.
-  auto compressor = method.make(
-      CompressorOptions(preset.model.encoder.width()).ratio(c.ratio).grid_policy(c.grid_policy).block(k),
-      c.method_options);
-  compressor->check_input_grid(preset.model.encoder.grid());
-
-  const Grid grid = preset.model.encoder.grid(), out = compressor->output_grid(grid);
-  return {{"preset", c.preset},
-          {"method", c.method},
-          {"method_options", nlohmann::json(c.method_options)},
-          {"layer", c.layer},
-          {"block_k", k},
-          {"depth", depth},
-          {"external", k == depth},
-          {"ratio", c.ratio},
-          {"grid_policy", to_string(c.grid_policy)},
-          {"grid_in", grid.str()},
-          {"grid_out", out.str()},
-          {"crops", crops},
-          {"text_tokens", text},
-          {"batch", pick(c.batch, preset.batch)},
-          {"train_batch", pick(c.train_batch, preset.train_batch)},
-          {"warmup", pick(c.warmup, preset.warmup)},
-          {"reps", pick(c.reps, preset.reps)},
-          {"threads", c.threads},
-          {"seed", c.seed},
-          {"device", c.device},
-          {"dtype", "float32"}};
+  config.update({{"preset", c.preset},
+                 {"external", config["block_k"] == config["depth"]},
+                 {"crops", crops},
+                 {"text_tokens", text},
+                 {"batch", pick(c.batch, preset.batch)},
+                 {"train_batch", pick(c.train_batch, preset.train_batch)},
+                 {"warmup", pick(c.warmup, preset.warmup)},
+                 {"reps", pick(c.reps, preset.reps)},
+                 {"threads", c.threads},
+                 {"seed", c.seed},
+                 {"device", c.device},
+                 {"dtype", "float32"}});
+  return config;
 }
 
 int64_t efficiency_units(const std::vector<EfficiencyConfig>& configs) {
