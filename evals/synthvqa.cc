@@ -121,14 +121,21 @@ int other_than(Rng& rng, int n, int excluded) {
   return v >= excluded ? v + 1 : v;
 }
 
+// One to three small shapes of any kind anywhere, coloured by `colour()`.
+template <typename ColourFn>
+void small_distractors(Canvas& canvas, Rng& rng, ColourFn colour) {
+  const int s = canvas.size();
+  const int distractors = uniform(rng, 1, 3);
+  for (int i = 0; i < distractors; ++i)
+    canvas.shape(uniform(rng, 0, 3), uniform(rng, 3, s - 4), uniform(rng, 3, s - 4), std::max(2, s / 16),
+                 kColors[colour()], rng);
+}
+
 VqaSample make_color(int answer, Rng& rng, const SynthVqaOptions& o) {
   Canvas canvas(o.image_size, rng);
   const int s = canvas.size();
   // Small distractors first, then the large shape on top.
-  const int distractors = uniform(rng, 1, 3);
-  for (int i = 0; i < distractors; ++i)
-    canvas.shape(uniform(rng, 0, 3), uniform(rng, 3, s - 4), uniform(rng, 3, s - 4), std::max(2, s / 16),
-                 kColors[other_than(rng, 6, answer)], rng);
+  small_distractors(canvas, rng, [&] { return other_than(rng, 6, answer); });
   const int r = uniform(rng, s / 6, s / 4);
   canvas.shape(uniform(rng, 0, 3), uniform(rng, r, s - 1 - r), uniform(rng, r, s - 1 - r), r, kColors[answer], rng);
   return {"", "color", "what color is the large shape ?", kColors[answer].name, canvas.take()};
@@ -139,10 +146,7 @@ VqaSample make_shape(int answer, Rng& rng, const SynthVqaOptions& o) {
   const int s = canvas.size();
   // As for colour, one large shape and small distractors; the kind, unlike the
   // colour, is only visible in the outline, a finer detail.
-  const int distractors = uniform(rng, 1, 3);
-  for (int i = 0; i < distractors; ++i)
-    canvas.shape(uniform(rng, 0, 3), uniform(rng, 3, s - 4), uniform(rng, 3, s - 4), std::max(2, s / 16),
-                 kColors[uniform(rng, 0, 5)], rng);
+  small_distractors(canvas, rng, [&] { return uniform(rng, 0, 5); });
   const int r = uniform(rng, s / 6, s / 4);
   canvas.shape(answer, uniform(rng, r, s - 1 - r), uniform(rng, r, s - 1 - r), r, kColors[uniform(rng, 0, 5)], rng);
   return {"", "shape", "what shape is the large object ?", kShapes[answer], canvas.take()};
