@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -24,20 +22,6 @@ nlohmann::json tiny_spec(const std::string& name) {
     "grids": [{{"name": "g", "methods": ["none", "avgpool", "laco"], "placements": ["1/4", "1"], "ratios": [2]}}]
   }})",
                                            name));
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  const auto dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty()) std::filesystem::create_directories(dir);
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
 }
 
 std::string sweep_command(const std::string& spec, const std::string& db, const std::string& extra) {

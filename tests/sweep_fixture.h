@@ -9,15 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/test_util.h"
+
 namespace laco::test {
 
 /// A spec on the tiny presets that runs in a few seconds: accuracy (5 steps
 /// of stage 0) and efficiency (encoder only, one repetition) for none,
 /// avgpool and laco at 1/4 and after the encoder.
 nlohmann::json tiny_spec(const std::string& name = "tiny");
-/// Writes text to a file (creating its folder).
-void write_file(const std::string& path, const std::string& text);
-std::string read_file(const std::string& path);
 
 /// "LACO_BIN sweep SPEC --db DB --cache-dir DIR/cache" plus `extra`, output into DIR/NAME.log.
 std::string sweep_command(const std::string& spec, const std::string& db, const std::string& extra = "");

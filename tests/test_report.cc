@@ -4,7 +4,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -22,13 +21,6 @@ namespace fs = std::filesystem;
 
 const std::string kGolden = LACO_GOLDEN_DIR;
 
-std::string read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // LACO_UPDATE_GOLDEN=1 rewrites the golden file instead (review the diff).
 void expect_golden(const std::string& name, const std::string& actual) {
   const std::string path = kGolden + "/" + name;
@@ -37,7 +29,7 @@ void expect_golden(const std::string& name, const std::string& actual) {
     return;
   }
   ASSERT_TRUE(fs::exists(path)) << path << " is missing; run with LACO_UPDATE_GOLDEN=1";
-  EXPECT_EQ(read(path), actual) << "golden file " << path << " differs";
+  EXPECT_EQ(test::read_file(path), actual) << "golden file " << path << " differs";
 }
 
 const Table& find_table(const std::vector<Table>& tables, const std::string& name) {
@@ -190,8 +182,8 @@ TEST(Report, TablesFromAFixtureDatabaseMatchTheGoldenFiles) {
   ASSERT_EQ(runs.size(), test::report_fixture_runs().size());
   const RunIndex index(runs, {});
   for (const auto& t : build_tables(index, {})) {
-    EXPECT_EQ(render_markdown(t), read(kGolden + "/report_" + t.name + ".md")) << t.name;
-    EXPECT_EQ(render_latex(t), read(kGolden + "/report_" + t.name + ".tex")) << t.name;
+    EXPECT_EQ(render_markdown(t), test::read_file(kGolden + "/report_" + t.name + ".md")) << t.name;
+    EXPECT_EQ(render_latex(t), test::read_file(kGolden + "/report_" + t.name + ".tex")) << t.name;
   }
 }
 
@@ -205,7 +197,7 @@ TEST(Report, CliWritesEveryFormatAndPrintsMarkdown) {
   for (const char* f : {"report.md", "report.tex", "report.csv", "report.html", "methods.md", "efficiency.tex",
                         "plot1.svg"})
     EXPECT_TRUE(fs::exists(dir + "/out/" + f)) << f;
-  EXPECT_EQ(read(dir + "/out/methods.md"), read(kGolden + "/report_methods.md"));
+  EXPECT_EQ(test::read_file(dir + "/out/methods.md"), test::read_file(kGolden + "/report_methods.md"));
 
   r = test::run_command(std::string(LACO_BIN) + " report --db " + db + " --out " + dir + "/out2 --format md,docx");
   EXPECT_EQ(r.status, 1);
@@ -231,7 +223,7 @@ TEST(Report, RegeneratingGivesIdenticalFiles) {
   ASSERT_GE(a.written.size(), 13u);
   for (size_t i = 0; i < a.written.size(); ++i) {
     EXPECT_EQ(fs::path(a.written[i]).filename(), fs::path(b.written[i]).filename());
-    EXPECT_EQ(read(a.written[i]), read(b.written[i])) << a.written[i];
+    EXPECT_EQ(test::read_file(a.written[i]), test::read_file(b.written[i])) << a.written[i];
   }
   for (const auto& entry : fs::directory_iterator(r.out_dir))
     EXPECT_NE(entry.path().extension(), ".tmp") << "no temporary file left behind";
@@ -260,7 +252,7 @@ TEST(Report, HtmlOpensInHeadlessChromium) {
                                files.html_path + " 2>&1");
   ASSERT_EQ(png.status, 0) << png.output;
   ASSERT_TRUE(fs::exists(shot)) << png.output;
-  const std::string bytes = read(shot);
+  const std::string bytes = test::read_file(shot);
   ASSERT_GT(bytes.size(), 10000u) << "an empty page screenshots to a few hundred bytes";
   EXPECT_EQ(bytes.substr(1, 3), "PNG");
 }

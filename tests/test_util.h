@@ -19,6 +19,11 @@ std::string parity_dir();
 /// A fresh, empty temporary directory for one test.
 std::string temp_dir(const std::string& name);
 
+/// Writes text to a file (creating its folder).
+void write_file(const std::string& path, const std::string& text);
+/// The file's bytes ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
 /// Runs a shell command, returns its exit status and combined output.
 struct CommandResult {
   int status = -1;
