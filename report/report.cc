@@ -132,9 +132,13 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest
     write_atomically(dir / name, content);
     files.written.push_back((dir / name).string());
   };
-  for (const auto& t : tables) files.markdown += render_markdown(t) + "\n";
+  std::vector<std::string> markdown;
+  for (const auto& t : tables) {
+    markdown.push_back(render_markdown(t));
+    files.markdown += markdown.back() + "\n";
+  }
   if (wants(request.formats, "md")) {
-    for (const auto& t : tables) put(t.name + ".md", render_markdown(t));
+    for (size_t i = 0; i < tables.size(); ++i) put(tables[i].name + ".md", markdown[i]);
     put("report.md", files.markdown);
   }
   if (wants(request.formats, "latex")) {
