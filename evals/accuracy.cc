@@ -11,12 +11,17 @@
 #include <torch/torch.h>
 
 #include "evals/vqa_data.h"
-#include "harness/error.h"
-#include "harness/presets.h"
-#include "harness/progress.h"
-#include "harness/safetensors.h"
-#include "harness/text.h"
-#include "harness/threads.h"
+#include "harness/base/error.h"
+#include "harness/base/files.h"
+#include "harness/base/host.h"
+#include "harness/base/json_check.h"
+#include "harness/base/named.h"
+#include "harness/base/progress.h"
+#include "harness/base/safetensors.h"
+#include "harness/base/sha256.h"
+#include "harness/base/text.h"
+#include "harness/base/threads.h"
+#include "harness/model/presets.h"
 #include "methods/registry.h"
 
 namespace laco {
@@ -82,20 +87,16 @@ std::vector<AccuracyPreset> build_presets() {
   return {tiny, small, base};
 }
 
+// The 64-bit FNV-1a of text. Only for the `stage0_key` identity that every
+// stored accuracy run's key contains (changing it would orphan them); the
+// cache file and its check use SHA-256.
 uint64_t fnv1a(const std::string& text) {
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
   return h;
 }
 
-std::string file_digest(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return fmt::format("{:016x}", fnv1a(buf.str()));
-}
-
-int64_t pick(int64_t v, int64_t preset) { return v >= 0 ? v : preset; }
+bool generated(const std::string& data) { return data.empty() || data == "synthvqa"; }
 
 nlohmann::json model_json(const MllmOptions& m) {
   const auto& e = m.encoder;
@@ -105,19 +106,26 @@ nlohmann::json model_json(const MllmOptions& m) {
 }
 
 // Everything stage 0 depends on; its hash names the cache file.
-nlohmann::json stage0_key(const AccuracyConfig& c) {
-  const auto& p = find_accuracy_preset(c.preset);
+nlohmann::json stage0_key(const std::string& preset, int64_t steps0, const std::string& train_data, uint64_t seed) {
+  const auto& p = find_accuracy_preset(preset);
+  // The train data's digest is FNV-1a as it always was: it is part of the stage0_key identity above.
+  const std::string digest =
+      generated(train_data) ? std::string() : fmt::format("{:016x}", fnv1a(read_file_bytes(train_data)));
   // version: bumped whenever the generator or the training loop changes what stage 0 learns.
   return {{"version", 2},
           {"preset", p.name},
           {"model", model_json(p.model)},
           {"data", {p.data.image_size, p.data.glyph_scale, p.train_size, p.question_tokens}},
-          {"train_data", c.train_data.empty() ? std::string() : file_digest(c.train_data)},
-          {"steps0", pick(c.steps0, p.steps0)},
+          {"train_data", digest},
+          {"steps0", steps0},
           {"lr0", p.lr0},
           {"batch", p.batch},
           {"curriculum", p.curriculum},
-          {"seed", c.seed}};
+          {"seed", seed}};
+}
+
+nlohmann::json stage0_key(const RunSpec& run) {
+  return stage0_key(run.preset, run.accuracy().steps0, run.accuracy().train_data, run.seed);
 }
 
 // Scored among the family's candidate answers, as multiple-choice benchmarks
@@ -142,12 +150,7 @@ const std::vector<AccuracyPreset>& accuracy_presets() {
 }
 
 const AccuracyPreset& find_accuracy_preset(const std::string& name) {
-  std::vector<std::string> names;
-  for (const auto& p : accuracy_presets()) {
-    if (p.name == name) return p;
-    names.push_back(p.name);
-  }
-  fail("--preset: unknown accuracy preset '{}' (allowed: {})", name, join(names));
+  return find_named(accuracy_presets(), name, "accuracy preset", "--preset");
 }
 
 std::string format_accuracy_presets() {
@@ -328,56 +331,76 @@ std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, 
   return acc;
 }
 
-std::string stage0_cache_path(const AccuracyConfig& c) {
-  return (fs::path(c.cache_dir) / fmt::format("stage0-{}-{:016x}.safetensors", c.preset, fnv1a(stage0_key(c).dump())))
+std::string stage0_cache_path(const RunSpec& run, const std::string& cache_dir) {
+  return (fs::path(cache_dir) / fmt::format("stage0-{}-{}.safetensors", run.preset,
+                                            sha256_hex(stage0_key(run).dump()).substr(0, 16)))
       .string();
 }
 
-nlohmann::json resolve_accuracy_config(const AccuracyConfig& c) {
+RunSpec resolve_accuracy_config(const AccuracyConfig& c) {
   const auto& p = find_accuracy_preset(c.preset);
   find_method(c.method);
   if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
   for (auto [v, f] : {std::pair{c.steps0, "--steps0"}, {c.steps1, "--steps1"}, {c.steps2, "--steps2"}})
     if (v < -1) fail("{}: must be >= 0, got {}", f, v);
-  nlohmann::json config =
-      resolve_method_placement(c.method, c.method_options, c.layer, c.ratio, c.grid_policy, p.model.encoder);
+  RunSpec spec = resolve_method_placement(c, p.model.encoder);
   for (const auto* path : {&c.train_data, &c.test_data})
     if (!path->empty() && !fs::exists(*path)) fail("{}: no such file", *path);
-  config.update({{"preset", c.preset},
-                 {"seed", c.seed},
-                 {"threads", c.threads},
-                 {"steps0", pick(c.steps0, p.steps0)},
-                 {"steps1", pick(c.steps1, p.steps1)},
-                 {"steps2", pick(c.steps2, p.steps2)},
-                 {"lr0", p.lr0},
-                 {"curriculum", p.curriculum},
-                 {"lr1", p.lr1},
-                 {"lr2", p.lr2},
-                 {"batch", p.batch},
-                 {"train_data", c.train_data.empty() ? "synthvqa" : c.train_data},
-                 {"test_data", c.test_data.empty() ? "synthvqa" : c.test_data},
-                 {"test_size", p.test_size},
-                 {"stage0_key", fmt::format("{:016x}", fnv1a(stage0_key(c).dump()))}});
-  return config;
+  auto pick = [](int64_t v, int64_t preset) { return v >= 0 ? v : preset; };
+  AccuracySettings a;
+  a.steps0 = pick(c.steps0, p.steps0);
+  a.steps1 = pick(c.steps1, p.steps1);
+  a.steps2 = pick(c.steps2, p.steps2);
+  a.lr0 = p.lr0;
+  a.lr1 = p.lr1;
+  a.lr2 = p.lr2;
+  a.curriculum = p.curriculum;
+  a.batch = p.batch;
+  a.train_data = c.train_data.empty() ? "synthvqa" : c.train_data;
+  a.test_data = c.test_data.empty() ? "synthvqa" : c.test_data;
+  a.test_size = p.test_size;
+  a.stage0_key = fmt::format("{:016x}", fnv1a(stage0_key(c.preset, a.steps0, c.train_data, c.seed).dump()));
+  spec.settings = a;
+  return spec;
 }
 
-int64_t accuracy_units(const AccuracyConfig&) { return 4; }
+AccuracyConfig accuracy_config(const RunRequest& request, const nlohmann::json& settings) {
+  auto c = request_as<AccuracyConfig>(request);
+  take_setting(settings, "steps0", c.steps0);
+  take_setting(settings, "steps1", c.steps1);
+  take_setting(settings, "steps2", c.steps2);
+  take_setting(settings, "train_data", c.train_data);
+  take_setting(settings, "test_data", c.test_data);
+  return c;
+}
 
-RunRecord run_accuracy(const AccuracyConfig& c, Progress* progress) {
-  nlohmann::json cfg = resolve_accuracy_config(c);
-  const auto& preset = find_accuracy_preset(c.preset);
+nlohmann::json parse_accuracy_settings(const JsonChecker& ck, const nlohmann::json& v, const std::string& path) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const char* k : {"steps0", "steps1", "steps2"})
+    if (v.contains(k)) out[k] = ck.integer(v[k], path + "." + k, 0);
+  for (const char* k : {"train_data", "test_data"})
+    if (v.contains(k)) out[k] = ck.string(v[k], path + "." + k, "a LLaVA-layout JSONL file");
+  return out;
+}
+
+int64_t accuracy_units(const RunSpec&) { return 4; }
+
+RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
+  const AccuracySettings& a = run.accuracy();
+  Progress* progress = context.progress;
+  const auto& preset = find_accuracy_preset(run.preset);
   // User data is read and checked in full before anything trains.
   std::vector<VqaSample> user_train, user_test;
-  if (!c.train_data.empty()) user_train = load_vqa(c.train_data);
-  if (!c.test_data.empty()) user_test = load_vqa(c.test_data);
-  const VqaBatches train = user_train.empty() ? VqaBatches(preset, c.seed, "train", preset.train_size)
+  if (!generated(a.train_data)) user_train = load_vqa(a.train_data);
+  if (!generated(a.test_data)) user_test = load_vqa(a.test_data);
+  const VqaBatches train = user_train.empty() ? VqaBatches(preset, run.seed, "train", preset.train_size)
                                               : VqaBatches(preset, std::move(user_train));
-  const VqaBatches test = user_test.empty() ? VqaBatches(preset, c.seed, "test", preset.test_size)
+  const VqaBatches test = user_test.empty() ? VqaBatches(preset, run.seed, "test", a.test_size)
                                             : VqaBatches(preset, std::move(user_test));
 
-  set_threads(c.threads);
+  set_threads(run.threads);
   RunRecord rec;
-  rec.eval = "accuracy";
+  rec.spec = run;
   rec.provenance = Provenance::here("cpu");
   rec.provenance.started_at = utc_now();
   const auto wall0 = std::chrono::steady_clock::now();
@@ -385,13 +408,13 @@ RunRecord run_accuracy(const AccuracyConfig& c, Progress* progress) {
     if (progress) progress->step(what);
   };
 
-  torch::manual_seed(c.seed);
+  torch::manual_seed(run.seed);
   Mllm model(preset.model);
-  const int64_t steps0 = cfg["steps0"], steps1 = cfg["steps1"], steps2 = cfg["steps2"];
+  const int64_t steps0 = a.steps0, steps1 = a.steps1, steps2 = a.steps2;
 
   // Stage 0: the uncompressed MLLM, trained once per configuration and cached.
-  const std::string cache = stage0_cache_path(c);
-  const std::string key = stage0_key(c).dump();
+  const std::string cache = stage0_cache_path(run, context.cache_dir);
+  const std::string key = stage0_key(run).dump();
   bool cached = false;
   if (fs::exists(cache)) {
     const auto file = SafeTensors::load(cache);
@@ -406,52 +429,51 @@ RunRecord run_accuracy(const AccuracyConfig& c, Progress* progress) {
   if (!cached) {
     if (progress) progress->note("stage 0");
     // Scored on a validation split a few times, to show which families learn and how fast.
-    const VqaBatches val(preset, c.seed, "val", preset.val_size);
+    const VqaBatches val(preset, run.seed, "val", preset.val_size);
     const int64_t every = std::max<int64_t>(preset.log_every, steps0 / std::max<int64_t>(1, preset.val_points));
     double scoring_seconds = 0;
     auto score = [&](int64_t step) {
       if (step % every != 0 && step != steps0) return;
       const auto t = std::chrono::steady_clock::now();
-      for (const auto& [family, value] : evaluate_vqa(model, val, 2 * preset.batch))
+      for (const auto& [family, value] : evaluate_vqa(model, val, 2 * a.batch))
         rec.series["val_acc_stage0_" + family].emplace_back(step, value);
       scoring_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     };
-    const auto log = train_vqa(model, set_stage(model, 0), train, steps0, preset.lr0, preset.batch, preset.log_every,
-                               c.seed * 3 + 0, progress, score, preset.curriculum);
+    const auto log = train_vqa(model, set_stage(model, 0), train, steps0, a.lr0, a.batch, preset.log_every,
+                               run.seed * 3 + 0, progress, score, a.curriculum);
     stage0_seconds = log.seconds - scoring_seconds;
     rec.add("stage0_final_loss", log.final_loss, "nats");
     for (const auto& [s, v] : log.loss) rec.series["loss_stage0"].emplace_back(s, v);
     NamedTensors tensors;
     for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value());
-    fs::create_directories(c.cache_dir);
+    fs::create_directories(context.cache_dir);
     save_safetensors(cache, tensors, {{"stage0_key", key}});
   }
-  cfg["stage0_cached"] = cached;
-  cfg["stage0_cache"] = cache;
-  rec.config = cfg;
+  rec.facts["stage0_cached"] = cached;
+  rec.facts["stage0_cache"] = cache;
   step("stage 0");
 
   // Insert the method after block k of the pretrained encoder, freshly initialised.
-  torch::manual_seed(c.seed * 7919 + 1);
-  const int64_t k = cfg["block_k"];
+  torch::manual_seed(run.seed * 7919 + 1);
+  const int64_t k = run.block_k;
   model->encoder->set_compressor(
-      make_compressor(c.method,
-                      CompressorOptions(preset.model.encoder.width()).ratio(c.ratio).grid_policy(c.grid_policy).block(k),
-                      c.method_options),
+      make_compressor(run.method,
+                      CompressorOptions(preset.model.encoder.width()).ratio(run.ratio).grid_policy(run.grid_policy).block(k),
+                      run.method_options),
       k);
 
   if (progress) progress->note("stage 1");
-  const auto log1 = train_vqa(model, set_stage(model, 1), train, steps1, preset.lr1, preset.batch, preset.log_every,
-                              c.seed * 3 + 1, progress);
+  const auto log1 = train_vqa(model, set_stage(model, 1), train, steps1, a.lr1, a.batch, preset.log_every,
+                              run.seed * 3 + 1, progress);
   step("stage 1");
   if (progress) progress->note("stage 2");
-  const auto log2 = train_vqa(model, set_stage(model, 2), train, steps2, preset.lr2, preset.batch, preset.log_every,
-                              c.seed * 3 + 2, progress);
+  const auto log2 = train_vqa(model, set_stage(model, 2), train, steps2, a.lr2, a.batch, preset.log_every,
+                              run.seed * 3 + 2, progress);
   step("stage 2");
 
   if (progress) progress->note("evaluation");
   const auto t_eval = std::chrono::steady_clock::now();
-  const auto acc = evaluate_vqa(model, test, 2 * preset.batch);
+  const auto acc = evaluate_vqa(model, test, 2 * a.batch);
   const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_eval).count();
   step("evaluation");
 

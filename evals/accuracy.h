@@ -10,13 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "evals/run_record.h"
+#include "evals/run_request.h"
+#include "evals/run_spec.h"
 #include "evals/synthvqa.h"
-#include "harness/mllm.h"
-#include "harness/record.h"
-#include "methods/compressor.h"
+#include "harness/model/compressor.h"
+#include "harness/model/mllm.h"
 
 namespace laco {
 
+class JsonChecker;
 class Progress;
 
 struct AccuracyPreset {
@@ -40,16 +43,10 @@ const std::vector<AccuracyPreset>& accuracy_presets();
 const AccuracyPreset& find_accuracy_preset(const std::string& name);
 std::string format_accuracy_presets();
 
-struct AccuracyConfig {
-  std::string preset = "small";
-  std::string method = "laco";
-  MethodOptions method_options;
-  std::string layer = "1/4";
-  int64_t ratio = 2;
-  GridPolicy grid_policy = GridPolicy::kPad;
-  uint64_t seed = 0;
-  int threads = 2;
-  std::string cache_dir = "results/cache";
+/// What an accuracy run asks for beyond the common request.
+/// Usage: AccuracyConfig c; c.preset = "tiny"; run_accuracy(resolve_accuracy_config(c), {nullptr, "results/cache"});
+struct AccuracyConfig : RunRequest {
+  AccuracyConfig() { preset = "small"; }
   // -1 takes the preset's value.
   int64_t steps0 = -1, steps1 = -1, steps2 = -1;
   std::string train_data;  ///< LLaVA-layout JSONL instead of generated train data
@@ -57,10 +54,16 @@ struct AccuracyConfig {
 };
 
 /// Checks everything (preset, method, placement, ratio, data files) before any training.
-nlohmann::json resolve_accuracy_config(const AccuracyConfig& config);
+RunSpec resolve_accuracy_config(const AccuracyConfig& config);
+/// The request from its generic form: the common part and the settings of a
+/// spec's accuracy section (steps0, steps1, steps2, train_data, test_data).
+AccuracyConfig accuracy_config(const RunRequest& request, const nlohmann::json& settings);
+/// Checks those settings in a spec section; errors name the file and JSON path.
+nlohmann::json parse_accuracy_settings(const JsonChecker& check, const nlohmann::json& section,
+                                       const std::string& path);
 
-RunRecord run_accuracy(const AccuracyConfig& config, Progress* progress = nullptr);
-int64_t accuracy_units(const AccuracyConfig& config);
+RunRecord run_accuracy(const RunSpec& run, const RunContext& context = {});
+int64_t accuracy_units(const RunSpec& run);
 
 // The protocol's parts, exposed for tests.
 
@@ -110,7 +113,8 @@ TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const 
 /// Exact-match accuracy (%) per family, "overall" (all samples) and "mean" (of families).
 std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, int64_t batch);
 
-/// The stage-0 cache file for a configuration (its hash in the name).
-std::string stage0_cache_path(const AccuracyConfig& config);
+/// The stage-0 cache file of a run in `cache_dir`: named by the SHA-256 of
+/// everything stage 0 depends on.
+std::string stage0_cache_path(const RunSpec& run, const std::string& cache_dir);
 
 }  // namespace laco

@@ -10,9 +10,9 @@
 #include <torch/torch.h>
 
 #include "evals/flops.h"
-#include "harness/build_info.h"
-#include "harness/presets.h"
-#include "harness/threads.h"
+#include "harness/base/build_info.h"
+#include "harness/base/threads.h"
+#include "harness/model/presets.h"
 #include "methods/registry.h"
 
 namespace laco {

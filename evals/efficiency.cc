@@ -11,12 +11,15 @@
 
 #include "evals/flops.h"
 #include "evals/measure.h"
-#include "harness/error.h"
-#include "harness/memory.h"
-#include "harness/presets.h"
-#include "harness/progress.h"
-#include "harness/text.h"
-#include "harness/threads.h"
+#include "harness/base/error.h"
+#include "harness/base/host.h"
+#include "harness/base/json_check.h"
+#include "harness/base/memory.h"
+#include "harness/base/progress.h"
+#include "harness/base/sha256.h"
+#include "harness/base/text.h"
+#include "harness/base/threads.h"
+#include "harness/model/presets.h"
 #include "methods/registry.h"
 
 namespace laco {
@@ -54,18 +57,23 @@ int64_t pick(int64_t override_value, int64_t preset_value) {
 
 }  // namespace
 
+const std::string& stage_name(EfficiencyStage stage) {
+  for (const auto& s : stage_table())
+    if (s.first == stage) return s.second;
+  fail("unknown efficiency stage");
+}
+
 std::vector<std::string> efficiency_stage_names() {
   std::vector<std::string> names;
   for (const auto& s : stage_table()) names.push_back(s.second);
   return names;
 }
 
-nlohmann::json resolve_efficiency_config(const EfficiencyConfig& c) {
+RunSpec resolve_efficiency_config(const EfficiencyConfig& c) {
   const Preset& preset = find_preset(c.preset, "--preset");
   find_method(c.method);
   if (c.device != "cpu")
-    fail("--device: '{}' is not available in this build (allowed: cpu; the CUDA build is described in the README)",
-         c.device);
+    fail("--device: '{}' is not available in this build (allowed: cpu; this build has no GPU path)", c.device);
   auto check_override = [](int64_t v, const char* field, int64_t min) {
     if (v != EfficiencyConfig::kUnset && v < min) fail("{}: must be >= {}, got {}", field, min, v);
   };
@@ -76,31 +84,63 @@ nlohmann::json resolve_efficiency_config(const EfficiencyConfig& c) {
   check_override(c.reps, "--reps", 1);
   check_override(c.warmup, "--warmup", 0);
   if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
-  parse_stages(c.stages);
 
-  nlohmann::json config = resolve_method_placement(c.method, c.method_options, c.layer, c.ratio, c.grid_policy,
-                                                   preset.model.encoder);
-  const int64_t crops = pick(c.crops, preset.crops), text = pick(c.text_tokens, preset.text_tokens);
-  config.update({{"preset", c.preset},
-                 {"external", config["block_k"] == config["depth"]},
-                 {"crops", crops},
-                 {"text_tokens", text},
-                 {"batch", pick(c.batch, preset.batch)},
-                 {"train_batch", pick(c.train_batch, preset.train_batch)},
-                 {"warmup", pick(c.warmup, preset.warmup)},
-                 {"reps", pick(c.reps, preset.reps)},
-                 {"threads", c.threads},
-                 {"seed", c.seed},
-                 {"device", c.device},
-                 {"dtype", "float32"}});
-  return config;
+  RunSpec spec = resolve_method_placement(c, preset.model.encoder);
+  EfficiencySettings e;
+  e.external = spec.external();
+  e.crops = pick(c.crops, preset.crops);
+  e.text_tokens = pick(c.text_tokens, preset.text_tokens);
+  e.batch = pick(c.batch, preset.batch);
+  e.train_batch = pick(c.train_batch, preset.train_batch);
+  e.warmup = pick(c.warmup, preset.warmup);
+  e.reps = pick(c.reps, preset.reps);
+  e.device = c.device;
+  e.dtype = "float32";
+  for (auto stage : parse_stages(c.stages)) e.stages.push_back(stage_name(stage));
+  spec.settings = e;
+  return spec;
 }
 
-int64_t efficiency_units(const std::vector<EfficiencyConfig>& configs) {
+EfficiencyConfig efficiency_config(const RunRequest& request, const nlohmann::json& settings) {
+  auto c = request_as<EfficiencyConfig>(request);
+  take_setting(settings, "crops", c.crops);
+  take_setting(settings, "text_tokens", c.text_tokens);
+  take_setting(settings, "batch", c.batch);
+  take_setting(settings, "train_batch", c.train_batch);
+  take_setting(settings, "warmup", c.warmup);
+  take_setting(settings, "reps", c.reps);
+  take_setting(settings, "stages", c.stages);
+  take_setting(settings, "device", c.device);
+  return c;
+}
+
+nlohmann::json parse_efficiency_settings(const JsonChecker& ck, const nlohmann::json& v, const std::string& path) {
+  nlohmann::json out = nlohmann::json::object();
+  const std::pair<const char*, int64_t> mins[] = {{"crops", 1}, {"text_tokens", 2}, {"batch", 1},
+                                                  {"train_batch", 1}, {"warmup", 0}, {"reps", 1}};
+  for (const auto& [k, min] : mins)
+    if (v.contains(k)) out[k] = ck.integer(v[k], path + "." + k, min);
+  if (v.contains("stages")) out["stages"] = ck.names(v["stages"], path + ".stages", efficiency_stage_names(), "stage");
+  if (v.contains("device")) {
+    const auto device = ck.string(v["device"], path + ".device", "cpu");
+    if (device != "cpu") ck.error(path + ".device", "'{}' is not available in this build (allowed: cpu)", device);
+    out["device"] = device;
+  }
+  return out;
+}
+
+int64_t efficiency_units(const std::vector<RunSpec>& runs) {
   int64_t units = 0;
-  for (const auto& c : configs)
-    for (auto s : parse_stages(c.stages)) units += s == EfficiencyStage::kPrefill ? 3 : s == EfficiencyStage::kMemory ? 2 : 1;
+  for (const auto& r : runs)
+    for (auto s : parse_stages(r.efficiency().stages))
+      units += s == EfficiencyStage::kPrefill ? 3 : s == EfficiencyStage::kMemory ? 2 : 1;
   return units;
+}
+
+std::string efficiency_group(const RunSpec& run) {
+  nlohmann::json c = to_json(run);
+  for (const char* k : {"layer", "block_k", "external", "grid_out"}) c.erase(k);
+  return sha256_hex("efficiency-group\n" + c.dump()).substr(0, 16);
 }
 
 namespace {
@@ -111,7 +151,6 @@ double gflops_rate(double flop, double ms) { return flop / (ms * 1e-3) / 1e9; }
 
 // One configuration's model, inputs and record while it is measured.
 struct Session {
-  EfficiencyConfig config;
   std::set<EfficiencyStage> stages;
   int64_t k = 0, crops = 0, text = 0, batch = 0, train_batch = 0, warmup = 0, reps = 0;
   Mllm model{nullptr};
@@ -141,29 +180,27 @@ struct Session {
   }
 };
 
-std::unique_ptr<Session> open_session(const EfficiencyConfig& c) {
+std::unique_ptr<Session> open_session(const RunSpec& run) {
   auto s = std::make_unique<Session>();
-  s->config = c;
-  s->stages = parse_stages(c.stages);
-  const nlohmann::json cfg = resolve_efficiency_config(c);
-  s->k = cfg["block_k"];
-  s->crops = cfg["crops"];
-  s->text = cfg["text_tokens"];
-  s->batch = cfg["batch"];
-  s->train_batch = cfg["train_batch"];
-  s->warmup = cfg["warmup"];
-  s->reps = cfg["reps"];
-  s->record.eval = "efficiency";
-  s->record.config = cfg;
-  s->record.provenance = Provenance::here(c.device);
+  const EfficiencySettings& e = run.efficiency();
+  s->stages = parse_stages(e.stages);
+  s->k = run.block_k;
+  s->crops = e.crops;
+  s->text = e.text_tokens;
+  s->batch = e.batch;
+  s->train_batch = e.train_batch;
+  s->warmup = e.warmup;
+  s->reps = e.reps;
+  s->record.spec = run;
+  s->record.provenance = Provenance::here(e.device);
 
-  torch::manual_seed(c.seed);
-  const Preset& preset = find_preset(c.preset);
+  torch::manual_seed(run.seed);
+  const Preset& preset = find_preset(run.preset);
   const int64_t before = tensor_bytes();
   s->model = Mllm(preset.model);
-  s->compressor = find_method(c.method).make(
-      CompressorOptions(preset.model.encoder.width()).ratio(c.ratio).grid_policy(c.grid_policy).block(s->k),
-      c.method_options);
+  s->compressor = find_method(run.method).make(
+      CompressorOptions(preset.model.encoder.width()).ratio(run.ratio).grid_policy(run.grid_policy).block(s->k),
+      run.method_options);
   s->model->encoder->set_compressor(s->compressor, s->k);
   s->model_bytes = tensor_bytes() - before;
 
@@ -310,22 +347,20 @@ void measure_memory(Session& s, Progress* progress) {
 
 }  // namespace
 
-std::vector<RunRecord> run_efficiency(const std::vector<EfficiencyConfig>& configs, Progress* progress) {
-  if (configs.empty()) return {};
-  for (const auto& c : configs) {
-    resolve_efficiency_config(c);
-    if (c.threads != configs[0].threads || c.stages != configs[0].stages)
-      fail("efficiency: configurations measured together must share --threads and --stages");
-  }
+std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress* progress) {
+  if (runs.empty()) return {};
+  for (const auto& r : runs)
+    if (r.threads != runs[0].threads || r.efficiency().stages != runs[0].efficiency().stages)
+      fail("efficiency: runs measured together must share --threads and --stages");
   install_memory_counter();
-  set_threads(configs[0].threads);
+  set_threads(runs[0].threads);
   const auto wall0 = Clock::now();
   const std::string started = utc_now();
 
   std::vector<std::unique_ptr<Session>> sessions;
-  for (const auto& c : configs) {
-    if (progress) progress->note("building " + c.method + " " + c.layer);
-    sessions.push_back(open_session(c));
+  for (const auto& r : runs) {
+    if (progress) progress->note("building " + r.method_label() + " " + r.layer);
+    sessions.push_back(open_session(r));
   }
   const auto& stages = sessions[0]->stages;
 
@@ -368,7 +403,7 @@ std::vector<RunRecord> run_efficiency(const std::vector<EfficiencyConfig>& confi
         if (auto v = r.value(std::string(stage) + "_gflops")) r.add(std::string(stage) + "_efficiency", *v / *peak, "ratio");
       if (progress) progress->step("matmul peak");
     }
-    r.config["measured_with"] = static_cast<int64_t>(sessions.size());
+    r.facts["measured_with"] = static_cast<int64_t>(sessions.size());
     r.provenance.threads = describe_threads();
     r.provenance.started_at = started;
     r.provenance.finished_at = utc_now();
@@ -378,7 +413,7 @@ std::vector<RunRecord> run_efficiency(const std::vector<EfficiencyConfig>& confi
   return records;
 }
 
-std::string format_speedups(const RunRecord& in, const RunRecord& ext) {
+PrintTable speedups_table(const RunRecord& in, const RunRecord& ext) {
   struct Row {
     const char* label;
     const char* time_metric;  // lower is better
@@ -389,21 +424,24 @@ std::string format_speedups(const RunRecord& in, const RunRecord& ext) {
                       {"inference throughput", "throughput_batch_latency", "flops_prefill"},
                       {"training step", "train_step_time", "flops_train_step"},
                       {"  forward + backward", "train_fwd_bwd_time", "flops_train_step"}};
-  std::string out = fmt::format(
-      "{} at {} (k = {}) vs after the encoder (k = {}), r = {}, preset {}:\n", in.config["method"].get<std::string>(),
-      in.config["layer"].get<std::string>(), in.config["block_k"].get<int64_t>(), ext.config["block_k"].get<int64_t>(),
-      in.config["ratio"].get<int64_t>(), in.config["preset"].get<std::string>());
-  out += "| stage | external (ms) | internal (ms) | measured speedup | FLOP-model speedup | measured / predicted |\n";
-  out += "|---|---:|---:|---:|---:|---:|\n";
+  PrintTable t;
+  t.title = fmt::format("{} at {} (k = {}) vs after the encoder (k = {}), r = {}, preset {}:", in.spec.method_label(),
+                        in.spec.layer, in.spec.block_k, ext.spec.block_k, in.spec.ratio, in.spec.preset);
+  t.columns = {{"stage"},
+               {"external", "ms"},
+               {"internal", "ms"},
+               {"measured speedup", "x", Align::kRight},
+               {"FLOP-model speedup", "x", Align::kRight},
+               {"measured / predicted", "", Align::kRight}};
   for (const auto& r : rows) {
     auto ti = in.value(r.time_metric), te = ext.value(r.time_metric);
     if (!ti || !te) continue;
     const double measured = *te / *ti;
     const double predicted = ext.require(r.flop_metric) / in.require(r.flop_metric);
-    out += fmt::format("| {} | {:.1f} | {:.1f} | {:.3f}x ({:+.1f}%) | {:.3f}x ({:+.1f}%) | {:.2f} |\n", r.label, *te,
-                       *ti, measured, (measured - 1) * 100, predicted, (predicted - 1) * 100, measured / predicted);
+    t.add({std::string(r.label), *te, *ti, fmt::format("{:.3f} ({:+.1f}%)", measured, (measured - 1) * 100),
+           fmt::format("{:.3f} ({:+.1f}%)", predicted, (predicted - 1) * 100), measured / predicted});
   }
-  return out;
+  return t;
 }
 
 }  // namespace laco

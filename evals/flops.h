@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "harness/mllm.h"
+#include "harness/model/mllm.h"
 
 namespace laco {
 

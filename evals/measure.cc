@@ -5,7 +5,7 @@
 
 #include <torch/torch.h>
 
-#include "harness/error.h"
+#include "harness/base/error.h"
 
 namespace laco {
 namespace {

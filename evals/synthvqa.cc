@@ -8,8 +8,8 @@
 
 #include <fmt/core.h>
 
-#include "harness/error.h"
-#include "harness/text.h"
+#include "harness/base/error.h"
+#include "harness/base/text.h"
 
 namespace laco {
 namespace {

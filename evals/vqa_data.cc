@@ -8,8 +8,9 @@
 #include <stb/stb_image_write.h>
 #include <torch/torch.h>
 
-#include "harness/error.h"
-#include "harness/text.h"
+#include "harness/base/error.h"
+#include "harness/base/files.h"
+#include "harness/base/text.h"
 
 namespace laco {
 namespace fs = std::filesystem;
@@ -34,11 +35,8 @@ void write_png(const std::string& path, const RgbImage& img) {
 std::string export_vqa(const std::vector<VqaSample>& samples, const std::string& dir, const std::string& name) {
   fs::create_directories(fs::path(dir) / "images");
   const std::string jsonl = (fs::path(dir) / (name + ".jsonl")).string();
-  const std::string tmp = jsonl + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) fail("{}: cannot open for writing", tmp);
-    for (const auto& s : samples) {
+  std::string lines;
+  for (const auto& s : samples) {
       const std::string rel = "images/" + s.id + ".png";
       write_png((fs::path(dir) / rel).string(), s.image);
       nlohmann::json line = {{"id", s.id},
@@ -47,11 +45,9 @@ std::string export_vqa(const std::vector<VqaSample>& samples, const std::string&
                              {"conversations",
                               {{{"from", "human"}, {"value", "<image>\n" + s.question}},
                                {{"from", "gpt"}, {"value", s.answer}}}}};
-      out << line.dump() << "\n";
-    }
-    if (!out) fail("{}: write failed", tmp);
+      lines += line.dump() + "\n";
   }
-  fs::rename(tmp, jsonl);
+  write_file_atomically(jsonl, lines);  // the images first, the index that names them last
   return jsonl;
 }
 

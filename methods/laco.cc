@@ -2,8 +2,8 @@
 
 #include <torch/torch.h>
 
-#include "harness/error.h"
-#include "harness/init.h"
+#include "harness/base/error.h"
+#include "harness/model/init.h"
 #include "methods/pixel_shuffle.h"
 
 namespace laco {

@@ -6,10 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "harness/encoder.h"
-#include "methods/compressor.h"
+#include "harness/model/compressor.h"
 
 namespace laco {
 
@@ -35,13 +32,5 @@ const MethodInfo& find_method(const std::string& name);
 
 Compressor make_compressor(const std::string& name, const CompressorOptions& options,
                            const MethodOptions& method_options = {});
-
-/// Resolves `layer` against an encoder of this shape and builds the method
-/// after that block, which checks the ratio, the options, the grid policy and
-/// the grid now. Returns the configuration fields every evaluation records:
-/// method, method_options, layer, block_k, depth, ratio, grid_policy, grid_in, grid_out.
-nlohmann::json resolve_method_placement(const std::string& method, const MethodOptions& options,
-                                        const std::string& layer, int64_t ratio, GridPolicy policy,
-                                        const EncoderOptions& encoder);
 
 }  // namespace laco

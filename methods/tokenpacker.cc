@@ -4,9 +4,9 @@
 
 #include <torch/torch.h>
 
-#include "harness/attention.h"
-#include "harness/error.h"
-#include "harness/init.h"
+#include "harness/base/error.h"
+#include "harness/model/attention.h"
+#include "harness/model/init.h"
 
 namespace laco {
 namespace {

@@ -2,7 +2,9 @@
 
 #include <map>
 
-#include "harness/error.h"
+#include <fmt/format.h>
+
+#include "harness/base/error.h"
 #include "results/schema.h"
 
 namespace laco {
@@ -13,15 +15,16 @@ std::vector<RunRecord> load_done_runs(const std::string& db_path) {
   std::map<std::string, size_t> at;
   auto q = db.prepare(
       "SELECT key, eval, config, git_commit, git_dirty, host, device, torch_version, threads, attention, started_at, "
-      "finished_at, wall_seconds FROM runs WHERE status = 'done' ORDER BY key");
+      "finished_at, wall_seconds, extra FROM runs WHERE status = 'done' ORDER BY key");
   while (q.step()) {
     RunRecord r;
     const std::string key = q.text(0);
-    r.eval = q.text(1);
+    const std::string where = fmt::format("{}: run {}", db_path, key);
     try {
-      r.config = nlohmann::json::parse(q.text(2));
+      r.spec = run_spec_from_json(q.text(1), nlohmann::json::parse(q.text(2)), where);
+      if (!q.is_null(13)) r.facts = nlohmann::json::parse(q.text(13));
     } catch (const nlohmann::json::exception& e) {
-      fail("{}: run {}: config is not JSON ({})", db_path, key, e.what());
+      fail("{}: config or extra is not JSON ({})", where, e.what());
     }
     auto& p = r.provenance;
     p.git_commit = q.text(3);

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/record.h"
+#include "evals/run_record.h"
 
 namespace laco {
 

@@ -7,25 +7,17 @@
 
 #include <fmt/format.h>
 
-#include "harness/error.h"
-#include "harness/text.h"
+#include "harness/base/error.h"
+#include "harness/base/files.h"
+#include "harness/base/text.h"
+#include "harness/model/compressor.h"
+#include "harness/print/printer.h"
 #include "report/plots.h"
 
 namespace laco {
 namespace fs = std::filesystem;
 
 namespace {
-
-void write_atomically(const fs::path& path, const std::string& content) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("report: cannot write {}", tmp.string());
-    out << content;
-    if (!out.flush()) fail("report: cannot write {}", tmp.string());
-  }
-  fs::rename(tmp, path);
-}
 
 bool wants(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
@@ -52,14 +44,16 @@ std::vector<std::string> report_table_names() { return {"methods", "placement", 
 std::vector<std::string> report_format_names() { return {"md", "latex", "csv", "html"}; }
 
 void check_report_request(const ReportRequest& r) {
-  if (r.formats.empty()) fail("--format: empty (allowed: {})", join(report_format_names()));
+  if (r.formats.empty()) fail("--files: empty (allowed: {})", join(report_format_names()));
   for (const auto& f : r.formats)
-    if (!wants(report_format_names(), f)) fail("--format: unknown format '{}' (allowed: {})", f, join(report_format_names()));
+    if (!wants(report_format_names(), f))
+      fail("--files: unknown file format '{}' (allowed: {})", f, join(report_format_names()));
+  check_printer_format(r.print_format, "--format");
   if (r.tables.empty()) fail("--table: empty (allowed: {}, all)", join(report_table_names()));
   for (const auto& t : r.tables)
     if (t != "all" && !wants(report_table_names(), t))
       fail("--table: unknown table '{}' (allowed: {}, all)", t, join(report_table_names()));
-  if (r.options.ratio < 2 || r.options.ratio > 4) fail("--ratio: {} is not in 2..4", r.options.ratio);
+  check_ratio(r.options.ratio, "--ratio");
 }
 
 std::string render_latex_document(const std::vector<Table>& tables) {
@@ -76,13 +70,12 @@ std::string render_report_html(const std::vector<Table>& tables, const std::vect
   std::set<std::string> commits, hosts, devices, torch, threads, evals;
   std::string first, last;
   for (const auto& r : runs) {
-    commits.insert((r.provenance.git_commit.empty() ? "unknown" : r.provenance.git_commit) +
-                   (r.provenance.git_dirty.value_or(false) ? "+dirty" : ""));
+    commits.insert(r.provenance.commit());
     hosts.insert(r.provenance.host);
     devices.insert(r.provenance.device);
     torch.insert(r.provenance.torch_version);
     threads.insert(r.provenance.threads);
-    evals.insert(r.eval);
+    evals.insert(r.eval());
     if (!r.provenance.started_at.empty() && (first.empty() || r.provenance.started_at < first)) first = r.provenance.started_at;
     if (r.provenance.finished_at > last) last = r.provenance.finished_at;
   }
@@ -129,17 +122,24 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest
   fs::create_directories(dir);
   ReportFiles files;
   auto put = [&](const std::string& name, const std::string& content) {
-    write_atomically(dir / name, content);
+    write_file_atomically((dir / name).string(), content);
     files.written.push_back((dir / name).string());
   };
   std::vector<std::string> markdown;
+  std::string all_markdown;
   for (const auto& t : tables) {
     markdown.push_back(render_markdown(t));
-    files.markdown += markdown.back() + "\n";
+    all_markdown += markdown.back() + "\n";
+  }
+  if (request.print_format == "md") {
+    files.printed = all_markdown;
+  } else {
+    const auto printer = make_printer(request.print_format);
+    for (const auto& t : tables) files.printed += printer->print(print_table(t)) + (request.print_format == "table" ? "\n" : "");
   }
   if (wants(request.formats, "md")) {
     for (size_t i = 0; i < tables.size(); ++i) put(tables[i].name + ".md", markdown[i]);
-    put("report.md", files.markdown);
+    put("report.md", all_markdown);
   }
   if (wants(request.formats, "latex")) {
     for (const auto& t : tables) put(t.name + ".tex", render_latex(t));

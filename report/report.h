@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/record.h"
+#include "evals/run_record.h"
 #include "report/tables.h"
 
 namespace laco {
@@ -14,18 +14,20 @@ namespace laco {
 struct ReportRequest {
   ReportOptions options;
   std::string out_dir = "report/out";
-  std::vector<std::string> formats = {"md", "latex", "csv", "html"};
+  std::vector<std::string> formats = {"md", "latex", "csv", "html"};  ///< files written (--files)
+  std::string print_format = "md";  ///< what is printed on the terminal (--format: printer_formats())
   std::vector<std::string> tables = {"all"};  ///< methods, placement, ratio, efficiency or all
   std::string source;                         ///< the database path, named in the provenance
 };
 
 struct ReportFiles {
   std::vector<std::string> written;  ///< in writing order
-  std::string markdown;              ///< every selected table, for the terminal
+  std::string printed;               ///< every selected table in request.print_format, for the terminal
   std::string html_path;             ///< "" when html was not requested
 };
 
-/// Checks formats and table names (errors list the allowed values) before writing anything.
+/// Checks file formats, the printed format, table names and the ratio (errors
+/// list the allowed values) before writing anything.
 void check_report_request(const ReportRequest& request);
 std::vector<std::string> report_table_names();
 std::vector<std::string> report_format_names();

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "harness/print/printer.h"
+
 namespace laco {
 
 Stat Stat::of(const std::vector<double>& values) {
@@ -123,9 +125,6 @@ std::string latex_note(const std::string& note) {
   return out + (code ? "}" : "");
 }
 
-std::string header_text(const Column& column) {
-  return column.unit.empty() ? column.header : fmt::format("{} ({})", column.header, column.unit);
-}
 
 }  // namespace
 
@@ -175,32 +174,29 @@ std::string html_escape(const std::string& text) {
   return out;
 }
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char ch : text) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return out + "\"";
+PrintTable print_table(const Table& t) {
+  PrintTable p;
+  p.title = t.title;
+  p.notes = t.notes;
+  for (const auto& c : t.columns)
+    p.columns.push_back({c.header, c.unit, c.better == Better::kNone && c.unit.empty() ? Align::kLeft : Align::kRight});
+  for (const auto& row : t.rows) {
+    std::vector<PrintValue> cells;
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      const std::string s = cell_text(row[c], t.columns[c], Markup::kPlain);
+      cells.push_back(s);
+    }
+    p.add(std::move(cells));
+  }
+  return p;
 }
 
 std::string render_markdown(const Table& t) {
-  std::string out = fmt::format("### {}\n\n", t.title);
-  std::string head = "|", rule = "|";
-  for (const auto& c : t.columns) {
-    head += " " + header_text(c) + " |";
-    rule += c.better == Better::kNone && c.unit.empty() ? " --- |" : " ---: |";
-  }
-  out += head + "\n" + rule + "\n";
-  for (const auto& row : t.rows) {
-    out += "|";
-    for (size_t c = 0; c < t.columns.size(); ++c) {
-      const std::string s = cell_text(row[c], t.columns[c], Markup::kPlain);
-      out += " " + (row[c].bold ? "**" + s + "**" : s) + " |";
-    }
-    out += "\n";
-  }
-  out += "\n";
-  for (const auto& n : t.notes) out += "- " + n + "\n";
-  return out;
+  PrintTable p = print_table(t);
+  for (size_t r = 0; r < t.rows.size(); ++r)
+    for (size_t c = 0; c < t.columns.size(); ++c)
+      if (t.rows[r][c].bold) p.rows[r][c] = "**" + std::get<std::string>(p.rows[r][c]) + "**";
+  return make_markdown_printer({/*pad=*/false})->print(p);
 }
 
 std::string render_latex(const Table& t) {
@@ -258,7 +254,7 @@ std::string render_csv_rows(const Table& t) {
       const auto& col = t.columns[c];
       const std::string unit = cell.kind == CellKind::kChange ? "%" : col.unit;
       const bool missing = cell.stat.missing();
-      out += fmt::format("{},{},{},{},{},{},{},{}\n", t.name, csv_field(label), csv_field(col.header), csv_field(unit),
+      out += fmt::format("{},{},{},{},{},{},{},{}\n", t.name, csv_escape(label), csv_escape(col.header), csv_escape(unit),
                          missing ? "" : fmt::format("{:.6g}", cell.stat.mean),
                          missing || cell.stat.n < 2 ? "" : fmt::format("{:.6g}", cell.stat.std), cell.stat.n,
                          cell.bold ? 1 : 0);

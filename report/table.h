@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "harness/print/table.h"
+
 namespace laco {
 
 /// Mean and sample standard deviation of a metric over seeds; n == 0 is a missing run.
@@ -62,6 +64,9 @@ struct Table {
 /// "71.3 ± 2.1", "71.3" (one seed), "-" (missing); changes as "+12.3%".
 std::string format_cell(const Cell& cell, const Column& column);
 
+/// The table as the printer layer's model: cells as printed ("71.3 ± 2.1"), no bold.
+PrintTable print_table(const Table& table);
+/// Markdown through the printer layer's md printer, unpadded, best values in bold.
 std::string render_markdown(const Table& table);
 /// A booktabs tabular inside a table environment; compiles when wrapped in a
 /// document with \usepackage{booktabs}.
@@ -73,6 +78,5 @@ std::string render_html(const Table& table);
 
 std::string latex_escape(const std::string& text);
 std::string html_escape(const std::string& text);
-std::string csv_field(const std::string& text);
 
 }  // namespace laco

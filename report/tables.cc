@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "evals/synthvqa.h"
-#include "harness/placement.h"
+#include "harness/model/placement.h"
 #include "methods/registry.h"
 
 namespace laco {
@@ -15,29 +15,6 @@ namespace {
 
 const char* kAccuracy = "accuracy";
 const char* kEfficiency = "efficiency";
-
-std::string str(const nlohmann::json& config, const char* field) {
-  auto it = config.find(field);
-  if (it == config.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-int64_t num(const nlohmann::json& config, const char* field, int64_t otherwise) {
-  auto it = config.find(field);
-  return it != config.end() && it->is_number_integer() ? it->get<int64_t>() : otherwise;
-}
-
-/// "laco" or, with options, "laco[zero_init=true]": variants are rows of their own.
-std::string method_label(const nlohmann::json& config) {
-  std::string label = str(config, "method");
-  auto it = config.find("method_options");
-  if (it != config.end() && it->is_object() && !it->empty()) {
-    std::vector<std::string> kv;
-    for (const auto& [k, v] : it->items()) kv.push_back(k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()));
-    label += "[" + fmt::format("{}", fmt::join(kv, ",")) + "]";
-  }
-  return label;
-}
 
 bool is_none(const std::string& method) { return method == "none"; }
 
@@ -83,7 +60,7 @@ std::optional<double> change(const Stat& s) {
 
 RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options) {
   std::map<std::string, int> acc_presets, eff_presets;
-  for (const auto& r : runs) (r.eval == kAccuracy ? acc_presets : eff_presets)[str(r.config, "preset")]++;
+  for (const auto& r : runs) (r.eval() == kAccuracy ? acc_presets : eff_presets)[r.spec.preset]++;
   accuracy_preset_ = options.accuracy_preset.empty() ? most_common(acc_presets) : options.accuracy_preset;
   efficiency_preset_ = options.efficiency_preset.empty() ? most_common(eff_presets) : options.efficiency_preset;
 
@@ -91,23 +68,20 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
   std::set<int64_t> ratios;
   std::map<std::string, double> fractions;
   for (const auto& r : runs) {
-    if (r.eval != kAccuracy && r.eval != kEfficiency) continue;
-    if (str(r.config, "preset") != (r.eval == kAccuracy ? accuracy_preset_ : efficiency_preset_)) continue;
-    const std::string method = method_label(r.config), layer = str(r.config, "layer");
-    const int64_t ratio = num(r.config, "ratio", 0), depth = num(r.config, "depth", 0), k = num(r.config, "block_k", 0);
-    const uint64_t seed = static_cast<uint64_t>(num(r.config, "seed", 0));
+    if (r.spec.preset != (r.eval() == kAccuracy ? accuracy_preset_ : efficiency_preset_)) continue;
+    const std::string method = r.spec.method_label(), layer = r.spec.layer;
+    const int64_t ratio = r.spec.ratio, depth = r.spec.depth, k = r.spec.block_k;
+    const uint64_t seed = r.spec.seed;
     methods.insert(method);
-    commits.insert((r.provenance.git_commit.empty() ? "unknown" : r.provenance.git_commit) +
-                   (r.provenance.git_dirty.value_or(false) ? "+dirty" : ""));
-    auto& group = groups_[key(r.eval, method, layer, ratio)].by_seed[seed];
+    commits.insert(r.provenance.commit());
+    auto& group = groups_[key(r.eval(), method, layer, ratio)].by_seed[seed];
     for (const auto& m : r.metrics) group[m.name].push_back(m.value);
     if (is_none(method)) continue;  // its placement and ratio say nothing
     ratios.insert(ratio);
     if (depth > 0) {
       fractions[layer] = Placement::parse(layer).fraction(depth);
-      blocks_[r.eval + "|" + layer] = k;
-      const auto ext = r.config.find("external");
-      if ((ext != r.config.end() && ext->is_boolean()) ? ext->get<bool>() : k == depth) external_ = layer;
+      blocks_[r.eval() + "|" + layer] = k;
+      if (r.spec.external()) external_ = layer;
     }
   }
   fractions_ = fractions;

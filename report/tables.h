@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/record.h"
+#include "evals/run_record.h"
 #include "report/table.h"
 
 namespace laco {

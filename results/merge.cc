@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "harness/error.h"
-#include "harness/text.h"
+#include "harness/base/error.h"
+#include "harness/base/text.h"
 #include "results/schema.h"
 #include "results/sqlite.h"
 

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "harness/error.h"
-#include "harness/text.h"
+#include "harness/base/error.h"
+#include "harness/base/text.h"
 #include "results/schema.h"
 
 namespace laco {
@@ -42,22 +42,32 @@ std::vector<std::string> strings(sql::Connection& db, const std::string& query) 
   return out;
 }
 
-ResultTable raw_sql(sql::Connection& db, const std::string& text) {
+PrintTable raw_sql(sql::Connection& db, const std::string& text) {
   auto stmt = db.prepare(text);
-  ResultTable t;
-  for (int c = 0; c < stmt.columns(); ++c) t.columns.push_back(stmt.column_name(c));
-  t.units.assign(t.columns.size(), "");
+  PrintTable t;
+  for (int c = 0; c < stmt.columns(); ++c) t.columns.push_back({stmt.column_name(c)});
   while (stmt.step()) {
-    std::vector<sql::Value> row;
+    std::vector<PrintValue> row;
     for (int c = 0; c < stmt.columns(); ++c) row.push_back(stmt.value(c));
-    t.rows.push_back(std::move(row));
+    t.add(std::move(row));
   }
   return t;
 }
 
+// The values `test` (with `?` for the value) can meet, as text, for a warning.
+std::vector<std::string> values_present(sql::Connection& db, const std::string& expression,
+                                        const std::vector<sql::Value>& params) {
+  auto q = db.prepare("SELECT DISTINCT " + expression + " AS v FROM runs r WHERE v IS NOT NULL ORDER BY 1 LIMIT 41");
+  for (size_t i = 0; i < params.size(); ++i) q.bind(static_cast<int>(i + 1), params[i]);
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(sql::to_text(q.value(0)));
+  if (out.size() > 40) out.back() = "...";
+  return out;
+}
+
 }  // namespace
 
-ResultTable run_query(const QueryOptions& o) {
+PrintTable run_query(const QueryOptions& o, std::vector<std::string>* warnings) {
   sql::Connection db = open_results_db(o.db, false);
   if (!o.sql.empty()) {
     if (!o.where.empty() || !o.metrics.empty()) fail("--sql: cannot be combined with --where or --metrics");
@@ -105,15 +115,32 @@ ResultTable run_query(const QueryOptions& o) {
     std::vector<std::string> alternatives;
     for (const auto& v : values) {
       alternatives.push_back(test);
+      std::vector<sql::Value> own;
       if (config && !column) {
-        params.push_back("$." + key);
-        params.push_back("$." + key);
+        own.push_back("$." + key);
+        own.push_back("$." + key);
       }
       // Text columns compare as text: layer=1 must match '1', not only 1.
-      params.push_back(column && key != "block_k" && key != "depth" && key != "ratio" && key != "seed" &&
-                               key != "git_dirty"
-                           ? sql::Value(v)
-                           : typed(v));
+      own.push_back(column && key != "block_k" && key != "depth" && key != "ratio" && key != "seed" &&
+                            key != "git_dirty"
+                        ? sql::Value(v)
+                        : typed(v));
+      // A value that matches no run at all is most likely a typo: say so, with the values there are.
+      if (warnings) {
+        auto count = db.prepare("SELECT count(*) FROM runs r WHERE " + test);
+        for (size_t i = 0; i < own.size(); ++i) count.bind(static_cast<int>(i + 1), own[i]);
+        count.step();
+        if (count.int64(0) == 0) {
+          const auto present =
+              column   ? values_present(db, "r." + key, {})
+              : config ? values_present(db, "coalesce(json_extract(r.extra, ?), json_extract(r.config, ?))",
+                                        {sql::Value("$." + key), sql::Value("$." + key)})
+                       : values_present(db, "(SELECT s." + key + " FROM sweep_runs s WHERE s.run_key = r.key)", {});
+          warnings->push_back(fmt::format("--where {}={}: no run has {} = {} (values in {}: {})", key, v, key, v, o.db,
+                                          present.empty() ? std::string("none") : join(present)));
+        }
+      }
+      params.insert(params.end(), own.begin(), own.end());
     }
     where += " AND (" + join(alternatives, " OR ") + ")";
   }
@@ -152,19 +179,16 @@ ResultTable run_query(const QueryOptions& o) {
   for (const auto& m : metrics) stmt.bind(p++, m);
   for (const auto& v : params) stmt.bind(p++, v);
 
-  ResultTable t;
-  t.columns = {"key", "eval", "status", "preset", "method", "options", "layer", "block_k", "ratio", "seed"};
-  t.units.assign(t.columns.size(), "");
-  for (const auto& m : metrics) {
-    t.columns.push_back(m);
-    t.units.push_back(units[m]);
-  }
+  PrintTable t;
+  for (const char* c : {"key", "eval", "status", "preset", "method", "options", "layer", "block_k", "ratio", "seed"})
+    t.columns.push_back({c});
+  for (const auto& m : metrics) t.columns.push_back({m, units[m]});
   while (stmt.step()) {
-    std::vector<sql::Value> row;
+    std::vector<PrintValue> row;
     for (int c = 0; c < stmt.columns(); ++c) row.push_back(stmt.value(c));
     // "{}" (no options) reads better as nothing.
     if (sql::to_text(row[5]) == "{}") row[5] = std::string();
-    t.rows.push_back(std::move(row));
+    t.add(std::move(row));
   }
   return t;
 }

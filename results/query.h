@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "results/result_table.h"
+#include "harness/print/table.h"
 
 namespace laco {
 
@@ -23,6 +23,9 @@ struct QueryOptions {
   std::string sql;
 };
 
-ResultTable run_query(const QueryOptions& options);
+/// The runs (or the --sql statement's rows) as a table for any printer.
+/// `warnings` (when given) receives one line per --where value that matches
+/// no run, naming the key and the values the database holds.
+PrintTable run_query(const QueryOptions& options, std::vector<std::string>* warnings = nullptr);
 
 }  // namespace laco

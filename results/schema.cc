@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "harness/error.h"
-#include "harness/record.h"
+#include "harness/base/error.h"
+#include "harness/base/host.h"
 
 namespace laco {
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/error.h"
+#include "harness/base/error.h"
 
 namespace laco::sql {
 namespace {

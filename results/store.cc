@@ -6,16 +6,11 @@
 #include <cerrno>
 #include <cmath>
 
-#include "harness/error.h"
+#include "harness/base/error.h"
+#include "harness/base/host.h"
 #include "results/schema.h"
 
 namespace laco {
-
-std::string this_host() {
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  return host;
-}
 
 bool held_by_live_process(const RunState& s) {
   if (s.status != "running" || s.worker_pid <= 0 || s.worker_host != this_host()) return false;
@@ -34,24 +29,20 @@ void ResultStore::register_runs(const std::string& sweep, const std::vector<Plan
   auto member = db_.prepare("INSERT OR IGNORE INTO sweep_runs (sweep, grid, run_key) VALUES (?, ?, ?)");
   const std::string now = utc_now();
   for (const auto& r : runs) {
-    const auto& c = r.config;
-    try {
-      insert.bind(1, r.key)
-          .bind(2, r.eval)
-          .bind(3, c.dump())
-          .bind(4, c.at("preset").get<std::string>())
-          .bind(5, c.at("method").get<std::string>())
-          .bind(6, c.at("method_options").dump())
-          .bind(7, c.at("layer").get<std::string>())
-          .bind(8, c.at("block_k").get<int64_t>())
-          .bind(9, c.at("depth").get<int64_t>())
-          .bind(10, c.at("ratio").get<int64_t>())
-          .bind(11, c.at("seed").get<int64_t>())
-          .bind(12, now)
-          .bind(13, now);
-    } catch (const nlohmann::json::exception& e) {
-      fail("{}: run {} has an incomplete configuration: {}", path(), r.key, e.what());
-    }
+    const auto& s = r.spec;
+    insert.bind(1, r.key)
+        .bind(2, s.eval())
+        .bind(3, to_json(s).dump())
+        .bind(4, s.preset)
+        .bind(5, s.method)
+        .bind(6, nlohmann::json(s.method_options).dump())
+        .bind(7, s.layer)
+        .bind(8, s.block_k)
+        .bind(9, s.depth)
+        .bind(10, s.ratio)
+        .bind(11, static_cast<int64_t>(s.seed))
+        .bind(12, now)
+        .bind(13, now);
     insert.run();
     insert.reset();
     for (const auto& grid : r.grids) {
@@ -97,7 +88,7 @@ void ResultStore::claim(const std::vector<std::string>& keys, const std::string&
 
 void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord>>& results) {
   sql::Transaction t(db_);
-  auto config_of = db_.prepare("SELECT config FROM runs WHERE key = ?");
+  auto registered = db_.prepare("SELECT 1 FROM runs WHERE key = ?");
   auto update = db_.prepare(
       "UPDATE runs SET status = 'done', error = NULL, extra = ?, worker_host = NULL, worker_pid = NULL,"
       " git_commit = ?, git_dirty = ?, host = ?, device = ?, torch_version = ?, threads = ?, attention = ?,"
@@ -107,18 +98,11 @@ void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord
   auto metric = db_.prepare("INSERT INTO metrics (run_key, name, value, unit) VALUES (?, ?, ?, ?)");
   auto point = db_.prepare("INSERT INTO series (run_key, name, step, value) VALUES (?, ?, ?, ?)");
   for (const auto& [key, rec] : results) {
-    config_of.bind(1, key);
-    if (!config_of.step()) fail("{}: run {} is not registered", path(), key);
-    const auto stored = nlohmann::json::parse(config_of.text(0));
-    config_of.reset();
-    // What the run learnt about itself (stage-0 cache hit, group size) beyond
-    // its resolved configuration.
-    nlohmann::json extra = nlohmann::json::object();
-    for (const auto& [k, v] : rec.config.items())
-      if (!stored.contains(k) || stored[k] != v) extra[k] = v;
-
+    registered.bind(1, key);
+    if (!registered.step()) fail("{}: run {} is not registered", path(), key);
+    registered.reset();
     const auto& p = rec.provenance;
-    update.bind(1, extra.dump())
+    update.bind(1, rec.facts.dump())
         .bind(2, p.git_commit)
         .bind(3, p.git_dirty ? sql::Value(static_cast<int64_t>(*p.git_dirty)) : sql::Value())
         .bind(4, p.host)

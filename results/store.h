@@ -10,7 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/record.h"
+#include "evals/run_record.h"
+#include "evals/run_spec.h"
 #include "results/sqlite.h"
 
 namespace laco {
@@ -18,10 +19,7 @@ namespace laco {
 /// A run as the store knows it before it is measured.
 struct PlannedRun {
   std::string key;
-  std::string eval;  ///< accuracy or efficiency
-  /// The resolved configuration; must hold preset, method, method_options,
-  /// layer, block_k, depth, ratio and seed.
-  nlohmann::json config;
+  RunSpec spec;  ///< resolved; stored as to_json(spec)
   std::vector<std::string> grids;  ///< the grids of the sweep that asked for it
 };
 
@@ -51,7 +49,7 @@ class ResultStore {
   /// `group_key` names the runs measured together. One transaction.
   void claim(const std::vector<std::string>& keys, const std::string& group_key);
   /// Stores each (key, record): status done, provenance, metrics, series and
-  /// the record's run-time configuration facts, all in one transaction, so
+  /// the record's facts (the `extra` column), all in one transaction, so
   /// that a run is either entirely present or absent.
   void record_done(const std::vector<std::pair<std::string, RunRecord>>& results);
   /// Status failed with the error text. One transaction.
@@ -62,9 +60,6 @@ class ResultStore {
  private:
   sql::Connection db_;
 };
-
-/// This machine's host name, as stored in worker_host and host.
-std::string this_host();
 
 /// A run marked `running` by a process that is still alive on this host (so
 /// another sweep is on it). Anything else marked running was left behind by a

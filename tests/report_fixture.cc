@@ -21,16 +21,21 @@ const char* kFamilies[] = {"color", "shape", "count", "spatial", "text"};
 RunRecord base(const std::string& eval, const std::string& preset, const std::string& method, const Place& p,
                int64_t ratio, int64_t seed, bool accuracy) {
   RunRecord r;
-  r.eval = eval;
-  r.config = {{"preset", preset},
-              {"method", method},
-              {"method_options", nlohmann::json::object()},
-              {"layer", p.layer},
-              {"block_k", accuracy ? p.k_acc : p.k_eff},
-              {"depth", accuracy ? 8 : 12},
-              {"ratio", ratio},
-              {"seed", seed}};
-  if (!accuracy) r.config["external"] = std::string(p.layer) == "1";
+  r.spec.preset = preset;
+  r.spec.method = method;
+  r.spec.layer = p.layer;
+  r.spec.block_k = accuracy ? p.k_acc : p.k_eff;
+  r.spec.depth = accuracy ? 8 : 12;
+  r.spec.ratio = ratio;
+  r.spec.seed = static_cast<uint64_t>(seed);
+  if (accuracy) {
+    r.spec.settings = AccuracySettings{};
+  } else {
+    EfficiencySettings e;
+    e.external = std::string(p.layer) == "1";
+    r.spec.settings = e;
+  }
+  if (r.eval() != eval) throw std::logic_error("report fixture: eval " + eval);
   r.provenance.git_commit = accuracy ? "abc1234" : "def5678";
   if (!accuracy) r.provenance.git_dirty = true;
   r.provenance.host = "fixture";

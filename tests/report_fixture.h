@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "harness/record.h"
+#include "evals/run_record.h"
 
 namespace laco::test {
 

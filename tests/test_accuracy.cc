@@ -100,35 +100,42 @@ TEST(VqaData, ProblemsAreReportedWithFileAndLineBeforeTraining) {
                       "does not exist", bad + ":4: answer 'purple' is not in the vocabulary", bad + ":5: field 'conversations'"});
   AccuracyConfig c;
   c.preset = "tiny";
-  c.cache_dir = dir + "/cache";
   c.test_data = bad;
-  test::expect_error([&] { run_accuracy(c); }, {bad + ":2"});
+  test::expect_error([&] { run_accuracy(resolve_accuracy_config(c), {nullptr, dir + "/cache"}); }, {bad + ":2"});
   EXPECT_FALSE(std::filesystem::exists(dir + "/cache")) << "no training started";
   std::filesystem::remove_all(dir);
 }
 
-AccuracyConfig tiny_config(const std::string& cache_dir) {
+AccuracyConfig tiny_config() {
   AccuracyConfig c;
   c.preset = "tiny";
   c.method = "laco";
   c.layer = "1/2";
-  c.cache_dir = cache_dir;
   return c;
+}
+
+// Resolves and runs one configuration with its stage-0 cache in `cache_dir`.
+RunRecord run(const AccuracyConfig& c, const std::string& cache_dir) {
+  return run_accuracy(resolve_accuracy_config(c), {nullptr, cache_dir});
+}
+
+std::string cache_path(const AccuracyConfig& c, const std::string& cache_dir) {
+  return stage0_cache_path(resolve_accuracy_config(c), cache_dir);
 }
 
 TEST(Accuracy, ARunReportsEveryFamilyAndItsCurves) {
   const auto dir = test::temp_dir("acc_run");
-  auto c = tiny_config(dir);
+  auto c = tiny_config();
   c.steps0 = 20;
-  const auto record = run_accuracy(c);
+  const auto record = run(c, dir);
   for (const auto& f : vqa_families()) {
     const auto v = record.value("acc_" + f);
     ASSERT_TRUE(v.has_value()) << f;
     EXPECT_GE(*v, 0.0);
     EXPECT_LE(*v, 100.0);
   }
-  EXPECT_EQ(record.config["block_k"], 1);
-  EXPECT_EQ(record.config["grid_out"], "2x2");
+  EXPECT_EQ(record.spec.block_k, 1);
+  EXPECT_EQ(record.spec.grid_out, "2x2");
   EXPECT_EQ(record.require("visual_tokens"), 4);
   EXPECT_FALSE(record.series.at("loss_stage0").empty());
   EXPECT_FALSE(record.series.at("val_acc_stage0_color").empty());
@@ -140,10 +147,10 @@ TEST(Accuracy, ARunReportsEveryFamilyAndItsCurves) {
 // learnt. 50 test questions: guessing reaches 50% with probability ~1e-8.
 TEST(Accuracy, ATinyRunLearnsColour) {
   const auto dir = test::temp_dir("acc_learns");
-  AccuracyConfig c = tiny_config(dir);
+  AccuracyConfig c = tiny_config();
   c.method = "none";
   c.layer = "1";
-  const auto record = run_accuracy(c);
+  const auto record = run(c, dir);
   EXPECT_GE(record.require("acc_color"), 50.0) << to_json(record).dump(1);
   std::filesystem::remove_all(dir);
 }
@@ -181,29 +188,32 @@ TEST(Accuracy, AnswersAreScoredAmongTheirFamilysCandidates) {
 
 TEST(Accuracy, Stage0IsCachedAndInvalidatedWhenItsConfigurationChanges) {
   const auto dir = test::temp_dir("acc_cache");
-  auto c = tiny_config(dir);
+  auto c = tiny_config();
   c.steps0 = 5;
   c.steps1 = 1;
   c.steps2 = 1;
-  const auto first = run_accuracy(c);
-  EXPECT_FALSE(first.config["stage0_cached"].get<bool>());
+  const auto first = run(c, dir);
+  EXPECT_FALSE(first.facts["stage0_cached"].get<bool>());
   EXPECT_GT(first.require("stage0_time"), 0.0);
-  const auto second = run_accuracy(c);
-  EXPECT_TRUE(second.config["stage0_cached"].get<bool>());
+  const auto second = run(c, dir);
+  EXPECT_TRUE(second.facts["stage0_cached"].get<bool>());
   EXPECT_EQ(second.require("stage0_time"), 0.0) << "the second run must not retrain stage 0";
-  EXPECT_EQ(first.config["stage0_cache"], second.config["stage0_cache"]);
+  EXPECT_EQ(first.facts["stage0_cache"], second.facts["stage0_cache"]);
   // The method and placement are not part of stage 0: still cached.
   auto other_method = c;
   other_method.method = "avgpool";
-  EXPECT_TRUE(run_accuracy(other_method).config["stage0_cached"].get<bool>());
+  EXPECT_TRUE(run(other_method, dir).facts["stage0_cached"].get<bool>());
   // Its own configuration is: another step count or seed retrains.
   auto more_steps = c;
   more_steps.steps0 = 6;
-  EXPECT_NE(stage0_cache_path(more_steps), stage0_cache_path(c));
-  EXPECT_FALSE(run_accuracy(more_steps).config["stage0_cached"].get<bool>());
+  EXPECT_NE(cache_path(more_steps, dir), cache_path(c, dir));
+  EXPECT_FALSE(run(more_steps, dir).facts["stage0_cached"].get<bool>());
   auto other_seed = c;
   other_seed.seed = 1;
-  EXPECT_NE(stage0_cache_path(other_seed), stage0_cache_path(c));
+  EXPECT_NE(cache_path(other_seed, dir), cache_path(c, dir));
+  // The cache file is named by SHA-256 (16 hex digits), as every stable key in laco.
+  const std::string name = std::filesystem::path(cache_path(c, dir)).filename().string();
+  EXPECT_EQ(name.size(), std::string("stage0-tiny-0123456789abcdef.safetensors").size()) << name;
   std::filesystem::remove_all(dir);
 }
 

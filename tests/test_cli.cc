@@ -44,6 +44,34 @@ TEST(Cli, ErrorsNameTheProblemAndExitNonZero) {
   EXPECT_NE(r.status, 0);
 }
 
+TEST(Cli, ParseErrorsSayLacoErrorAndExitOne) {
+  // The README's promise holds for CLI11's parse errors too (not its codes 104-109).
+  for (const char* args : {" nosuchcommand", " run --no-such-flag", " run --ratio", " query --db"}) {
+    auto r = test::run_command(kLaco + args);
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.rfind("laco: error: ", 0), 0u) << args << "\n" << r.output;
+  }
+  // A setting of another evaluation is refused with the ones that apply.
+  auto r = test::run_command(kLaco + " run --eval accuracy --preset tiny --crops 3");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("laco: error: --crops: not a setting of --eval accuracy (allowed: --steps0"), std::string::npos)
+      << r.output;
+  // One list of formats, one message, in every subcommand that prints a table.
+  for (const char* cmd : {" run --preset tiny", " demo", " query --db /nonexistent/x.db",
+                          " report --db /nonexistent/x.db", " sweep " LACO_SWEEPS_DIR "/smoke.json --dry-run --db /nonexistent/x.db"}) {
+    r = test::run_command(kLaco + cmd + " -o xml");
+    EXPECT_EQ(r.status, 1) << cmd << "\n" << r.output;
+    EXPECT_NE(r.output.find("--format: unknown format 'xml' (allowed: table, md, csv, json)"), std::string::npos)
+        << cmd << "\n" << r.output;
+  }
+}
+
+TEST(Cli, NoSubcommandPrintsTheHelp) {
+  auto r = test::run_command(kLaco);
+  EXPECT_EQ(r.status, 0) << r.output;
+  for (const char* s : {"Usage:", "Subcommands", "sweep", "report", "query"}) EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
+}
+
 TEST(Cli, DemoRunsEveryMethod) {
   auto r = test::run_command(kLaco + " demo --image-size 54 --patch-size 2 --width 16 --depth 4 --heads 2 --mlp-dim 32");
   ASSERT_EQ(r.status, 0) << r.output;

@@ -2,10 +2,11 @@
 
 #include "evals/efficiency.h"
 #include "evals/measure.h"
-#include "harness/memory.h"
-#include "harness/presets.h"
-#include "harness/progress.h"
-#include "harness/record.h"
+#include "evals/run_record.h"
+#include "harness/base/memory.h"
+#include "harness/base/progress.h"
+#include "harness/model/presets.h"
+#include "harness/print/printer.h"
 #include "tests/test_util.h"
 
 namespace laco {
@@ -51,22 +52,23 @@ TEST(Efficiency, TokenCountsOnOddGrids) {
   for (auto [r, side] : {std::pair{2, 4}, {3, 3}, {4, 2}}) {
     auto c = tiny();
     c.ratio = r;
-    const auto cfg = resolve_efficiency_config(c);
-    EXPECT_EQ(cfg["grid_in"], "7x7");
-    EXPECT_EQ(cfg["grid_out"], fmt::format("{}x{}", side, side)) << "r=" << r;
+    const auto spec = resolve_efficiency_config(c);
+    EXPECT_EQ(spec.grid_in, "7x7");
+    EXPECT_EQ(spec.grid_out, fmt::format("{}x{}", side, side)) << "r=" << r;
   }
 }
 
 TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
-  std::vector<EfficiencyConfig> configs = {tiny("laco", "1/4"), tiny("laco", "1")};
-  Progress progress("test", efficiency_units(configs));
+  std::vector<RunSpec> runs = {resolve_efficiency_config(tiny("laco", "1/4")),
+                               resolve_efficiency_config(tiny("laco", "1"))};
+  Progress progress("test", efficiency_units(runs));
   progress.set_enabled(false);
-  const auto records = run_efficiency(configs, &progress);
+  const auto records = run_efficiency(runs, &progress);
   ASSERT_EQ(records.size(), 2u);
   const auto& r = records[0];
-  EXPECT_EQ(r.config["block_k"], 1);
-  EXPECT_EQ(records[1].config["block_k"], 4);
-  EXPECT_EQ(r.config["measured_with"], 2);
+  EXPECT_EQ(r.spec.block_k, 1);
+  EXPECT_EQ(records[1].spec.block_k, 4);
+  EXPECT_EQ(r.facts["measured_with"], 2);
   EXPECT_EQ(r.require("visual_tokens"), 2 * 16);  // 2 crops x 4 x 4
   const std::map<std::string, std::string> units = {
       {"encoder_latency", "ms"},        {"prefill_latency", "ms"},       {"lm_prefill_latency", "ms"},
@@ -94,7 +96,7 @@ TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
   const auto json = to_json(records);
   EXPECT_EQ(json[0]["metrics"][0]["unit"], "tokens");
   EXPECT_EQ(json[0]["config"]["method"], "laco");
-  const auto speedups = format_speedups(records[0], records[1]);
+  const auto speedups = make_markdown_printer({/*pad=*/false})->print(speedups_table(records[0], records[1]));
   EXPECT_NE(speedups.find("FLOP-model speedup"), std::string::npos);
   EXPECT_NE(speedups.find("| training step |"), std::string::npos);
 }
@@ -102,7 +104,7 @@ TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
 TEST(Efficiency, StagesCanBeChosen) {
   auto c = tiny();
   c.stages = {"encoder"};
-  const auto records = run_efficiency({c});
+  const auto records = run_efficiency({resolve_efficiency_config(c)});
   EXPECT_TRUE(records[0].value("encoder_latency").has_value());
   EXPECT_FALSE(records[0].value("train_step_time").has_value());
   EXPECT_FALSE(records[0].value("device_peak_gflops").has_value());
@@ -139,10 +141,10 @@ TEST(Timing, MedianAndQuartilesInterpolate) {
 
 TEST(Records, TablesShowUnitsAndDashesForMissingValues) {
   RunRecord a, b;
-  a.config = {{"method", "laco"}};
-  b.config = {{"method", "none"}};
+  a.spec.method = "laco";
+  b.spec.method = "none";
   a.add("throughput", 3.5, "images/s");
-  const auto table = format_records_table({a, b}, {"method"}, {"throughput"});
+  const auto table = make_printer("md")->print(records_table({a, b}, {"method"}, {"throughput"}));
   EXPECT_NE(table.find("throughput (images/s)"), std::string::npos) << table;
   EXPECT_NE(table.find("| none   |                     - |"), std::string::npos) << table;
   test::expect_error([&] { b.require("throughput"); }, {"no metric 'throughput'"});

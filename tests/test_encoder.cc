@@ -1,8 +1,8 @@
 #include <torch/torch.h>
 
-#include "harness/attention.h"
-#include "harness/encoder.h"
-#include "harness/placement.h"
+#include "harness/model/attention.h"
+#include "harness/model/encoder.h"
+#include "harness/model/placement.h"
 #include "methods/registry.h"
 #include "tests/test_util.h"
 

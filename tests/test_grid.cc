@@ -1,6 +1,6 @@
 #include <torch/torch.h>
 
-#include "harness/grid.h"
+#include "harness/model/grid.h"
 #include "tests/test_util.h"
 
 namespace laco {

@@ -1,6 +1,6 @@
 #include <torch/torch.h>
 
-#include "harness/mllm.h"
+#include "harness/model/mllm.h"
 #include "methods/registry.h"
 #include "tests/test_util.h"
 

@@ -1,6 +1,6 @@
 #include <torch/torch.h>
 
-#include "harness/error.h"
+#include "harness/base/error.h"
 #include "methods/laco.h"
 #include "methods/pixel_shuffle.h"
 #include "methods/registry.h"

@@ -3,8 +3,9 @@
 
 #include <torch/torch.h>
 
-#include "harness/parity.h"
-#include "harness/safetensors.h"
+#include "harness/base/safetensors.h"
+#include "harness/print/printer.h"
+#include "methods/parity.h"
 #include "tests/test_util.h"
 
 namespace laco {
@@ -29,7 +30,7 @@ class ParityCase : public ::testing::TestWithParam<std::string> {};
 TEST_P(ParityCase, MatchesTheReference) {
   LACO_NEED_PARITY_DIR(dir);
   const auto report = run_parity(dir + "/" + GetParam());
-  std::cout << format_parity(report);
+  std::cout << make_printer("table")->print(parity_table(report));
   EXPECT_TRUE(report.pass());
   bool has_output = false;
   for (const auto& o : report.outputs) {

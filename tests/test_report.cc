@@ -11,8 +11,8 @@
 #include "report/plots.h"
 #include "report/report.h"
 #include "report/tables.h"
-#include "tests/report_fixture.h"
 #include "results/store.h"
+#include "tests/report_fixture.h"
 #include "tests/test_util.h"
 
 namespace laco {
@@ -150,7 +150,7 @@ TEST(ReportPlots, ChartsHaveAxesUnitsAndLegend) {
 TEST(Report, RejectsUnknownFormatsAndTables) {
   ReportRequest r;
   r.formats = {"md", "pdf"};
-  test::expect_error([&] { check_report_request(r); }, {"--format", "'pdf'", "md, latex, csv, html"});
+  test::expect_error([&] { check_report_request(r); }, {"--files", "'pdf'", "md, latex, csv, html"});
   r.formats = {"md"};
   r.tables = {"speed"};
   test::expect_error([&] { check_report_request(r); }, {"--table", "'speed'", "methods, placement, ratio, efficiency, all"});
@@ -165,7 +165,7 @@ std::string fixture_database(const std::string& dir) {
   std::vector<std::pair<std::string, RunRecord>> done;
   for (size_t i = 0; i < runs.size(); ++i) {
     const std::string key = fmt::format("fixture-{:03d}", i);
-    planned.push_back({key, runs[i].eval, runs[i].config, {"fixture"}});
+    planned.push_back({key, runs[i].spec, {"fixture"}});
     done.emplace_back(key, runs[i]);
   }
   store.register_runs("fixture", planned);
@@ -199,9 +199,13 @@ TEST(Report, CliWritesEveryFormatAndPrintsMarkdown) {
     EXPECT_TRUE(fs::exists(dir + "/out/" + f)) << f;
   EXPECT_EQ(test::read_file(dir + "/out/methods.md"), test::read_file(kGolden + "/report_methods.md"));
 
-  r = test::run_command(std::string(LACO_BIN) + " report --db " + db + " --out " + dir + "/out2 --format md,docx");
+  r = test::run_command(std::string(LACO_BIN) + " report --db " + db + " --out " + dir + "/out2 --files md,docx");
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("--format: unknown format 'docx' (allowed: md, latex, csv, html)"), std::string::npos)
+  EXPECT_NE(r.output.find("--files: unknown file format 'docx' (allowed: md, latex, csv, html)"), std::string::npos)
+      << r.output;
+  r = test::run_command(std::string(LACO_BIN) + " report --db " + db + " --out " + dir + "/out2 -o xml");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--format: unknown format 'xml' (allowed: table, md, csv, json)"), std::string::npos)
       << r.output;
   EXPECT_FALSE(fs::exists(dir + "/out2")) << "nothing is written before the request is checked";
 

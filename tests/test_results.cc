@@ -6,11 +6,13 @@
 #include <cmath>
 #include <filesystem>
 
-#include "harness/sweep_spec.h"
+#include "harness/base/host.h"
+#include "harness/base/sha256.h"
+#include "harness/print/printer.h"
+#include "harness/sweep/sweep_spec.h"
 #include "results/merge.h"
 #include "results/query.h"
 #include "results/schema.h"
-#include "results/sha256.h"
 #include "results/store.h"
 #include "tests/sweep_fixture.h"
 #include "tests/test_util.h"
@@ -36,7 +38,6 @@ struct StoredRuns {
   }
   static RunRecord record(double accuracy) {
     RunRecord r;
-    r.eval = "accuracy";
     r.provenance = Provenance::here("cpu");
     r.provenance.started_at = r.provenance.finished_at = "2026-11-21T10:00:00Z";
     r.add("acc_mean", accuracy, "%");
@@ -235,6 +236,15 @@ TEST(ResultsQuery, FiltersAreBoundSoQuotesAndSqlAreHarmless) {
   q.where = {"method=none", "method=avgpool", "status=pending"};
   ASSERT_EQ(run_query(q).rows.size(), 1u);
   EXPECT_EQ(sql::to_text(run_query(q).rows[0][6]), "1");  // the layer column
+
+  // A value that matches no run says so, naming the key and the values there are.
+  std::vector<std::string> warnings;
+  q.where = {"method=lacoo", "layer=1", "steps1=77"};
+  EXPECT_TRUE(run_query(q, &warnings).rows.empty());
+  ASSERT_EQ(warnings.size(), 2u) << "layer=1 matches runs";
+  EXPECT_NE(warnings[0].find("--where method=lacoo: no run has method = lacoo"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("(values in " + s.db + ": avgpool, none)"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[1].find("--where steps1=77"), std::string::npos) << warnings[1];
 }
 
 TEST(ResultsQuery, RawSqlRunsReadOnlyAndOneStatementAtATime) {
@@ -244,7 +254,9 @@ TEST(ResultsQuery, RawSqlRunsReadOnlyAndOneStatementAtATime) {
   q.db = s.db;
   q.sql = "SELECT method, acc_mean FROM v_accuracy ORDER BY method";
   auto t = run_query(q);
-  EXPECT_EQ(t.columns, (std::vector<std::string>{"method", "acc_mean"}));
+  std::vector<std::string> names;
+  for (const auto& c : t.columns) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"method", "acc_mean"}));
   EXPECT_EQ(t.rows.size(), 2u);
   q.sql = "DELETE FROM runs";
   test::expect_error([&] { run_query(q); }, {s.db, "readonly database"});
@@ -257,10 +269,13 @@ TEST(ResultsQuery, RawSqlRunsReadOnlyAndOneStatementAtATime) {
 }
 
 TEST(ResultsQuery, FormatsKeepEveryRowAndEscapeCells) {
-  ResultTable t;
-  t.columns = {"method", "note", "acc"};
-  t.units = {"", "", "%"};
-  t.rows = {{std::string("laco"), std::string("a,b \"c\" | d"), 12.3456789}, {std::string("none"), sql::Value(), int64_t{7}}};
+  PrintTable t;
+  t.columns = {{"method"}, {"note"}, {"acc", "%"}};
+  t.add({std::string("laco"), std::string("a,b \"c\" | d"), 12.3456789});
+  t.add({std::string("none"), sql::Value(), int64_t{7}});
+  auto format_result_table = [](const PrintTable& table, const std::string& format) {
+    return make_printer(format)->print(table);
+  };
   EXPECT_EQ(format_result_table(t, "csv"), "method,note,acc\nlaco,\"a,b \"\"c\"\" | d\",12.3456789\nnone,,7\n");
   const auto md = format_result_table(t, "md");
   EXPECT_NE(md.find("| method | note"), std::string::npos) << md;

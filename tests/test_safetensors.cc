@@ -4,7 +4,7 @@
 
 #include <torch/torch.h>
 
-#include "harness/safetensors.h"
+#include "harness/base/safetensors.h"
 #include "tests/test_util.h"
 
 namespace laco {

@@ -11,8 +11,9 @@
 #include <sstream>
 #include <thread>
 
-#include "harness/error.h"
-#include "harness/sweep_spec.h"
+#include "harness/base/error.h"
+#include "harness/sweep/sweep_spec.h"
+#include "report/load.h"
 #include "results/schema.h"
 #include "tests/sweep_fixture.h"
 #include "tests/test_util.h"
@@ -41,9 +42,9 @@ TEST(SweepSpec, ExpandsTheGridWithNoneOncePerSeedAndEfficiencyGroups) {
   for (const auto& r : s.runs) {
     keys.insert(r.key);
     EXPECT_EQ(r.key.size(), 16u);
-    if (r.config["method"] == "none") {
+    if (r.spec.method == "none") {
       ++none;
-      EXPECT_EQ(r.config["layer"], "1");
+      EXPECT_EQ(r.spec.layer, "1");
     }
   }
   EXPECT_EQ(none, 2u);  // one per evaluation
@@ -55,11 +56,11 @@ TEST(SweepSpec, ExpandsTheGridWithNoneOncePerSeedAndEfficiencyGroups) {
     if (!u.group_key.empty()) {
       ++grouped;
       const auto& first = s.runs[u.runs.front()];
-      EXPECT_EQ(first.eval, "efficiency");
-      for (size_t i : u.runs) EXPECT_EQ(s.runs[i].config["method"], first.config["method"]);
-      if (first.config["method"] == "laco") {
+      EXPECT_EQ(first.eval(), "efficiency");
+      for (size_t i : u.runs) EXPECT_EQ(s.runs[i].spec.method, first.spec.method);
+      if (first.spec.method == "laco") {
         ASSERT_EQ(u.runs.size(), 2u) << "laco at 1/4 and after the encoder are measured together";
-        EXPECT_NE(s.runs[u.runs[0]].config["block_k"], s.runs[u.runs[1]].config["block_k"]);
+        EXPECT_NE(s.runs[u.runs[0]].spec.block_k, s.runs[u.runs[1]].spec.block_k);
       }
     }
   EXPECT_EQ(grouped, 3u);
@@ -83,8 +84,8 @@ TEST(SweepSpec, KeysDependOnTheResolvedConfigurationNotOnHowThePlacementIsSpelt)
     for (const auto& r : other->runs) shared += ka.count(r.key);
     EXPECT_LT(shared, other->runs.size());
   }
-  EXPECT_EQ(run_key("accuracy", a.runs[0].config), a.runs[0].key);
-  EXPECT_NE(run_key("efficiency", a.runs[0].config), a.runs[0].key);
+  EXPECT_EQ(run_key("accuracy", to_json(a.runs[0].spec)), a.runs[0].key);
+  EXPECT_NE(run_key("efficiency", to_json(a.runs[0].spec)), a.runs[0].key);
 }
 
 TEST(SweepSpec, PlacementsThatResolveToTheSameBlockRunOnceWithANote) {
@@ -183,7 +184,7 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
   EXPECT_FALSE(parse_sweep(paper, dir + "/paper.json").runs.empty());
   // default.json: what the README says it holds.
   size_t accuracy = 0;
-  for (const auto& r : loaded["default"].runs) accuracy += r.eval == "accuracy";
+  for (const auto& r : loaded["default"].runs) accuracy += r.eval() == "accuracy";
   EXPECT_EQ(accuracy, 8u);
   EXPECT_EQ(loaded["default"].runs.size() - accuracy, 36u);
 }
@@ -197,7 +198,7 @@ TEST(SweepSpec, ShardsPartitionTheWorkUnits) {
       for (const auto& r : part.runs) seen.insert(r.key);
       // Runs measured together stay together.
       for (const auto& u : part.units)
-        for (size_t j : u.runs) EXPECT_EQ(run_key(part.runs[j].eval, part.runs[j].config), part.runs[j].key);
+        for (size_t j : u.runs) EXPECT_EQ(run_key(part.runs[j].eval(), to_json(part.runs[j].spec)), part.runs[j].key);
     }
     std::multiset<std::string> all;
     for (const auto& r : s.runs) all.insert(r.key);
@@ -495,6 +496,56 @@ TEST(SweepRun, SlurmScriptRunsEachShardAndTheMergeJob) {
   r = test::run_command(kLaco + " slurm " + d.spec + " --shards 99");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--shards: 99 (allowed: 1 .. 8"), std::string::npos) << r.output;
+}
+
+// A database written by the binary before the typed RunSpec
+// (tests/fixtures/README.md): its runs keep their keys, so every run of the
+// shipped smoke and default sweeps still counts as done.
+TEST(RunKeys, ADatabaseOfTheFirstVersionCountsEveryShippedRunAsDone) {
+  const std::string dir = test::temp_dir("v1_keys");
+  const std::string db = dir + "/v1.db";
+  std::filesystem::copy_file(LACO_FIXTURES_DIR "/v1_runs.db", db);
+  const std::map<std::string, int> expected = {{"smoke", 15}, {"default", 44}};
+  for (const auto& [name, runs] : expected) {
+    const std::string spec = std::string(LACO_SWEEPS_DIR) + "/" + name + ".json";
+    const auto r = test::run_command(kLaco + " sweep " + spec + " --db " + db + " --dry-run");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find(fmt::format("{} done, 0 failed, 0 running elsewhere, 0 to run", runs)), std::string::npos)
+        << name << ":\n" << r.output;
+    EXPECT_EQ(parse_sweep(json::parse(test::read_file(spec)), spec).runs.size(), static_cast<size_t>(runs));
+  }
+}
+
+// The stored configuration is the storage format of RunSpec: every run of the
+// first version's database reads back into a RunSpec whose JSON and key are
+// the stored ones, and a spec survives the round trip unchanged.
+TEST(RunKeys, StoredConfigurationsRoundTripThroughRunSpec) {
+  const std::string dir = test::temp_dir("v1_round_trip");
+  const std::string db = dir + "/v1.db";
+  std::filesystem::copy_file(LACO_FIXTURES_DIR "/v1_runs.db", db);
+  std::vector<std::vector<std::string>> stored;  // key, eval, config
+  {
+    sql::Connection c = open_results_db(db, false);
+    auto q = c.prepare("SELECT key, eval, config FROM runs ORDER BY key");
+    while (q.step()) stored.push_back({q.text(0), q.text(1), q.text(2)});
+  }
+  ASSERT_EQ(stored.size(), 59u);
+  for (const auto& row : stored) {
+    const auto config = json::parse(row[2]);
+    const RunSpec spec = run_spec_from_json(row[1], config, "fixture");
+    EXPECT_EQ(spec.key(), row[0]) << row[2];
+    json again = to_json(spec);
+    if (!config.contains("stages")) again.erase("stages");  // recorded since the typed RunSpec
+    EXPECT_EQ(again, config);
+    EXPECT_EQ(run_spec_from_json(row[1], to_json(spec), "again"), spec);
+  }
+  EXPECT_EQ(load_done_runs(db).size(), 59u);
+  test::expect_error([&] { run_spec_from_json("efficiency", json{{"preset", "tiny"}}, "x.db: run 1"); },
+                     {"x.db: run 1", "configuration field 'method' is missing"});
+  auto config = json::parse(stored[0][2]);
+  config["ratio"] = "two";
+  test::expect_error([&] { run_spec_from_json(stored[0][1], config, "x.db: run 2"); },
+                     {"x.db: run 2", "'ratio' is string", "an integer"});
 }
 
 }  // namespace

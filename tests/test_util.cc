@@ -7,7 +7,7 @@
 #include <sstream>
 #include <sys/wait.h>
 
-#include "harness/error.h"
+#include "harness/base/error.h"
 
 namespace laco::test {
 

@@ -1,0 +1,59 @@
+// The evaluations by name, shaped like the method registry: each entry says
+// which keys its sweep-spec section takes, checks that section, resolves a
+// request into a typed RunSpec, says which runs are measured together, how
+// much work they are, and runs them. `laco run`, `laco sweep` (and so the
+// Slurm path, which runs sweep shards) dispatch through it; a third
+// evaluation is one more entry here and one more alternative in RunSpec.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "evals/run_record.h"
+#include "evals/run_request.h"
+#include "evals/run_spec.h"
+
+namespace laco {
+
+class JsonChecker;
+
+struct EvaluationInfo {
+  std::string name;
+  std::string summary;
+  std::string default_preset;
+  std::vector<std::string> presets;
+  /// The keys of its sweep-spec section, `preset` and `seeds` first; the
+  /// same names (with '-' for '_') are `laco run` flags.
+  std::vector<std::string> section_keys;
+  /// Checks the section's own keys (all but preset and seeds) and returns
+  /// them as the settings resolve() takes. Errors name the file, JSON path and allowed values.
+  std::function<nlohmann::json(const JsonChecker& check, const nlohmann::json& section, const std::string& path)>
+      parse_settings;
+  /// Resolves and checks a request and the evaluation's settings (keyed as
+  /// in its section: steps0, crops, stages, ...; an absent key takes the
+  /// preset's value) into the run they describe. Nothing is built or trained.
+  std::function<RunSpec(const RunRequest& request, const nlohmann::json& settings)> resolve;
+  /// Runs with the same non-empty group are measured together (interleaved
+  /// repetitions); "" runs alone.
+  std::function<std::string(const RunSpec& run)> group;
+  /// Progress units of running these runs together.
+  std::function<int64_t(const std::vector<RunSpec>& runs)> units;
+  /// Runs them (one group, or one run); records in the order of `runs`.
+  std::function<std::vector<RunRecord>(const std::vector<RunSpec>& runs, const RunContext& context)> run;
+  /// The encoder depth of a preset (placements are checked against it).
+  std::function<int64_t(const std::string& preset)> encoder_depth;
+};
+
+/// Every evaluation, in the order listings and sweeps use.
+const std::vector<EvaluationInfo>& evaluation_registry();
+std::vector<std::string> evaluation_names();
+/// The evaluation called `name`, or an Error naming `where` and the allowed names.
+const EvaluationInfo& find_evaluation(const std::string& name, const std::string& where = "--eval");
+/// The entry of a resolved run.
+const EvaluationInfo& evaluation_of(const RunSpec& run);
+
+}  // namespace laco

@@ -1,0 +1,55 @@
+// What is asked of an evaluation before it is resolved into a RunSpec, and
+// where runs execute. Shared by `laco run`, sweep specs and the tests.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/model/compressor.h"
+#include "harness/model/grid.h"
+
+namespace laco {
+
+class Progress;
+
+/// The request every evaluation shares: the method, where it sits, seed and
+/// threads. Each evaluation adds its own settings (AccuracyConfig, EfficiencyConfig).
+struct RunRequest {
+  std::string preset;  ///< "": the evaluation's default preset
+  std::string method = "laco";
+  MethodOptions method_options;
+  std::string layer = "1/4";  ///< placement text: 1/4, 0.25, 1, block:7
+  int64_t ratio = 2;
+  GridPolicy grid_policy = GridPolicy::kPad;
+  uint64_t seed = 0;
+  int threads = 2;
+};
+
+/// An evaluation's typed request (AccuracyConfig, EfficiencyConfig) from the
+/// common part, keeping the evaluation's own default preset where the request
+/// names none.
+template <typename Config>
+Config request_as(const RunRequest& request) {
+  Config config;
+  const std::string default_preset = config.preset;
+  static_cast<RunRequest&>(config) = request;
+  if (config.preset.empty()) config.preset = default_preset;
+  return config;
+}
+
+/// Sets `field` from settings[key] when the settings hold it.
+template <typename T>
+void take_setting(const nlohmann::json& settings, const char* key, T& field) {
+  if (settings.contains(key)) field = settings.at(key).get<T>();
+}
+
+/// Where runs execute: the progress display and the stage-0 model cache
+/// (neither changes a result, so neither is part of a run's configuration).
+struct RunContext {
+  Progress* progress = nullptr;
+  std::string cache_dir = "results/cache";
+};
+
+}  // namespace laco

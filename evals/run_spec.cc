@@ -1,0 +1,227 @@
+#include "evals/run_spec.h"
+
+#include <fmt/format.h>
+
+#include "harness/base/error.h"
+#include "harness/base/sha256.h"
+#include "harness/base/text.h"
+#include "harness/model/placement.h"
+#include "methods/registry.h"
+
+namespace laco {
+
+using nlohmann::json;
+
+bool AccuracySettings::operator==(const AccuracySettings& o) const {
+  return steps0 == o.steps0 && steps1 == o.steps1 && steps2 == o.steps2 && lr0 == o.lr0 && lr1 == o.lr1 &&
+         lr2 == o.lr2 && curriculum == o.curriculum && batch == o.batch && test_size == o.test_size &&
+         train_data == o.train_data && test_data == o.test_data && stage0_key == o.stage0_key;
+}
+
+bool EfficiencySettings::operator==(const EfficiencySettings& o) const {
+  return external == o.external && crops == o.crops && text_tokens == o.text_tokens && batch == o.batch &&
+         train_batch == o.train_batch && warmup == o.warmup && reps == o.reps && device == o.device &&
+         dtype == o.dtype && stages == o.stages;
+}
+
+bool RunSpec::operator==(const RunSpec& o) const {
+  return preset == o.preset && method == o.method && method_options == o.method_options && layer == o.layer &&
+         block_k == o.block_k && depth == o.depth && ratio == o.ratio && grid_policy == o.grid_policy &&
+         grid_in == o.grid_in && grid_out == o.grid_out && seed == o.seed && threads == o.threads &&
+         settings == o.settings;
+}
+
+const std::string& RunSpec::eval() const {
+  static const std::string kAccuracy = "accuracy", kEfficiency = "efficiency";
+  return is_accuracy() ? kAccuracy : kEfficiency;
+}
+
+const AccuracySettings& RunSpec::accuracy() const {
+  if (!is_accuracy()) fail("run {} is an {} run, not an accuracy run", label(), eval());
+  return std::get<AccuracySettings>(settings);
+}
+
+const EfficiencySettings& RunSpec::efficiency() const {
+  if (!is_efficiency()) fail("run {} is an {} run, not an efficiency run", label(), eval());
+  return std::get<EfficiencySettings>(settings);
+}
+
+std::string options_label(const MethodOptions& options) {
+  if (options.empty()) return "";
+  std::vector<std::string> items;
+  for (const auto& [k, v] : options) items.push_back(k + "=" + v);
+  return "{" + join(items, ",") + "}";
+}
+
+std::string RunSpec::method_label() const { return method + options_label(method_options); }
+
+std::string RunSpec::label() const {
+  return fmt::format("{} {} {} (block {}/{}) r={} seed={}", eval(), method_label(), layer, block_k, depth, ratio, seed);
+}
+
+std::string run_key(const std::string& eval, const json& config) {
+  json c = config;
+  c.erase("layer");
+  c.erase("stages");
+  return sha256_hex(eval + "\n" + c.dump()).substr(0, 16);
+}
+
+std::string RunSpec::key() const { return run_key(eval(), to_json(*this)); }
+
+RunSpec resolve_method_placement(const RunRequest& r, const EncoderOptions& encoder) {
+  RunSpec s;
+  s.preset = r.preset;
+  s.method = r.method;
+  s.method_options = r.method_options;
+  s.layer = r.layer;
+  s.depth = encoder.depth();
+  s.block_k = Placement::parse(r.layer, "--layer").resolve(s.depth);
+  s.ratio = r.ratio;
+  s.grid_policy = r.grid_policy;
+  s.seed = r.seed;
+  s.threads = r.threads;
+  if (r.threads < 1) fail("--threads: must be >= 1, got {}", r.threads);
+  const auto compressor = make_compressor(
+      r.method, CompressorOptions(encoder.width()).ratio(r.ratio).grid_policy(r.grid_policy).block(s.block_k),
+      r.method_options);
+  const Grid grid = encoder.grid();
+  compressor->check_input_grid(grid);
+  s.grid_in = grid.str();
+  s.grid_out = compressor->output_grid(grid).str();
+  return s;
+}
+
+json to_json(const RunSpec& s) {
+  json c = {{"preset", s.preset},
+            {"method", s.method},
+            {"method_options", json(s.method_options)},
+            {"layer", s.layer},
+            {"block_k", s.block_k},
+            {"depth", s.depth},
+            {"ratio", s.ratio},
+            {"grid_policy", to_string(s.grid_policy)},
+            {"grid_in", s.grid_in},
+            {"grid_out", s.grid_out},
+            {"seed", s.seed},
+            {"threads", s.threads}};
+  if (const auto* a = std::get_if<AccuracySettings>(&s.settings)) {
+    c.update({{"steps0", a->steps0},
+              {"steps1", a->steps1},
+              {"steps2", a->steps2},
+              {"lr0", a->lr0},
+              {"lr1", a->lr1},
+              {"lr2", a->lr2},
+              {"curriculum", a->curriculum},
+              {"batch", a->batch},
+              {"train_data", a->train_data},
+              {"test_data", a->test_data},
+              {"test_size", a->test_size},
+              {"stage0_key", a->stage0_key}});
+  } else {
+    const auto& e = std::get<EfficiencySettings>(s.settings);
+    c.update({{"external", e.external},
+              {"crops", e.crops},
+              {"text_tokens", e.text_tokens},
+              {"batch", e.batch},
+              {"train_batch", e.train_batch},
+              {"warmup", e.warmup},
+              {"reps", e.reps},
+              {"device", e.device},
+              {"dtype", e.dtype},
+              {"stages", e.stages}});
+  }
+  return c;
+}
+
+namespace {
+
+// Reads fields of a stored configuration; errors name the source and the field.
+class Fields {
+ public:
+  Fields(const json& c, std::string where) : c_(c), where_(std::move(where)) {
+    if (!c_.is_object()) fail("{}: the configuration is not a JSON object", where_);
+  }
+  const json& at(const char* key, bool (json::*check)() const noexcept, const char* what) const {
+    auto it = c_.find(key);
+    if (it == c_.end()) fail("{}: configuration field '{}' is missing (allowed: {})", where_, key, what);
+    if (!((*it).*check)()) fail("{}: configuration field '{}' is {} (allowed: {})", where_, key, it->type_name(), what);
+    return *it;
+  }
+  std::string str(const char* key) const { return at(key, &json::is_string, "a string").get<std::string>(); }
+  int64_t integer(const char* key) const { return at(key, &json::is_number_integer, "an integer").get<int64_t>(); }
+  uint64_t unsigned_integer(const char* key) const {
+    const auto& v = at(key, &json::is_number_integer, "an integer >= 0");
+    if (!v.is_number_unsigned() && v.get<int64_t>() < 0) fail("{}: configuration field '{}' is negative", where_, key);
+    return v.get<uint64_t>();
+  }
+  double real(const char* key) const { return at(key, &json::is_number, "a number").get<double>(); }
+  bool boolean(const char* key) const { return at(key, &json::is_boolean, "true or false").get<bool>(); }
+  const json& object(const char* key) const { return at(key, &json::is_object, "an object"); }
+  bool has(const char* key) const { return c_.contains(key); }
+  const std::string& where() const { return where_; }
+
+ private:
+  const json& c_;
+  std::string where_;
+};
+
+}  // namespace
+
+RunSpec run_spec_from_json(const std::string& eval, const json& config, const std::string& where) {
+  const Fields f(config, where);
+  RunSpec s;
+  s.preset = f.str("preset");
+  s.method = f.str("method");
+  for (const auto& [k, v] : f.object("method_options").items()) {
+    if (!v.is_string()) fail("{}: method option '{}' is {} (allowed: a string)", where, k, v.type_name());
+    s.method_options[k] = v.get<std::string>();
+  }
+  s.layer = f.str("layer");
+  s.block_k = f.integer("block_k");
+  s.depth = f.integer("depth");
+  s.ratio = f.integer("ratio");
+  s.grid_policy = parse_grid_policy(f.str("grid_policy"), where + ": grid_policy");
+  s.grid_in = f.str("grid_in");
+  s.grid_out = f.str("grid_out");
+  s.seed = f.unsigned_integer("seed");
+  s.threads = static_cast<int>(f.integer("threads"));
+  if (eval == "accuracy") {
+    AccuracySettings a;
+    a.steps0 = f.integer("steps0");
+    a.steps1 = f.integer("steps1");
+    a.steps2 = f.integer("steps2");
+    a.lr0 = f.real("lr0");
+    a.lr1 = f.real("lr1");
+    a.lr2 = f.real("lr2");
+    a.curriculum = f.real("curriculum");
+    a.batch = f.integer("batch");
+    a.test_size = f.integer("test_size");
+    a.train_data = f.str("train_data");
+    a.test_data = f.str("test_data");
+    a.stage0_key = f.str("stage0_key");
+    s.settings = a;
+  } else if (eval == "efficiency") {
+    EfficiencySettings e;
+    e.external = f.boolean("external");
+    e.crops = f.integer("crops");
+    e.text_tokens = f.integer("text_tokens");
+    e.batch = f.integer("batch");
+    e.train_batch = f.integer("train_batch");
+    e.warmup = f.integer("warmup");
+    e.reps = f.integer("reps");
+    e.device = f.str("device");
+    e.dtype = f.str("dtype");
+    if (f.has("stages")) {
+      for (const auto& v : f.at("stages", &json::is_array, "an array of stage names")) {
+        if (!v.is_string()) fail("{}: configuration field 'stages' holds {} (allowed: stage names)", where, v.type_name());
+        e.stages.push_back(v.get<std::string>());
+      }
+    }
+    s.settings = e;
+  } else {
+    fail("{}: unknown evaluation '{}' (allowed: accuracy, efficiency)", where, eval);
+  }
+  return s;
+}
+
+}  // namespace laco

@@ -1,0 +1,110 @@
+// One typed, fully resolved run: what `laco run`, `laco sweep`, the results
+// database and the report all hand each other. It is resolved exactly once
+// (evals/registry.h), from a spec section or from command-line flags, and
+// its to_json/from_json pair is the storage format: the `config` column of
+// the results database and the `config` of `laco run -o json`.
+//
+// The run key is a hash of that JSON (less the placement's spelling and the
+// list of measured stages, which were never part of it), so databases written
+// by earlier versions keep counting their runs as done.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "evals/run_request.h"
+#include "harness/model/compressor.h"
+#include "harness/model/encoder.h"
+#include "harness/model/grid.h"
+
+namespace laco {
+
+/// The settings of an accuracy run (SynthVQA insertion protocol) after the
+/// preset's values were filled in.
+struct AccuracySettings {
+  int64_t steps0 = 0, steps1 = 0, steps2 = 0;
+  double lr0 = 0, lr1 = 0, lr2 = 0;
+  double curriculum = 0;
+  int64_t batch = 0;
+  int64_t test_size = 0;
+  std::string train_data = "synthvqa";  ///< a LLaVA-layout JSONL, or "synthvqa"
+  std::string test_data = "synthvqa";
+  /// A 64-bit identity of everything stage 0 depends on (evals/accuracy.h). It
+  /// has been part of every accuracy run's key since the first database; the
+  /// stage-0 cache itself is keyed by SHA-256.
+  std::string stage0_key;
+
+  bool operator==(const AccuracySettings& o) const;
+};
+
+/// The settings of an efficiency run after the preset's values were filled in.
+struct EfficiencySettings {
+  bool external = false;  ///< block_k == depth: compression after the encoder
+  int64_t crops = 0, text_tokens = 0, batch = 0, train_batch = 0, warmup = 0, reps = 0;
+  std::string device = "cpu";
+  std::string dtype = "float32";
+  /// What is measured (efficiency_stage_names()); empty in runs stored before it was recorded.
+  std::vector<std::string> stages;
+
+  bool operator==(const EfficiencySettings& o) const;
+};
+
+/// Usage: RunSpec s = resolve_run(...); s.eval(); s.key(); to_json(s);
+struct RunSpec {
+  std::string preset;
+  std::string method;
+  MethodOptions method_options;
+  std::string layer;        ///< the placement as given: 1/4, 0.25, 1, block:7
+  int64_t block_k = 0;      ///< the block it resolves to (1..depth)
+  int64_t depth = 0;        ///< encoder blocks
+  int64_t ratio = 2;
+  GridPolicy grid_policy = GridPolicy::kPad;
+  std::string grid_in, grid_out;  ///< "12x12", "6x6"
+  uint64_t seed = 0;
+  int threads = 2;
+  std::variant<AccuracySettings, EfficiencySettings> settings;
+
+  /// "accuracy" or "efficiency": the registry name of the settings held.
+  const std::string& eval() const;
+  bool is_accuracy() const { return std::holds_alternative<AccuracySettings>(settings); }
+  bool is_efficiency() const { return std::holds_alternative<EfficiencySettings>(settings); }
+  const AccuracySettings& accuracy() const;      ///< an Error when it is not an accuracy run
+  const EfficiencySettings& efficiency() const;  ///< an Error when it is not an efficiency run
+  bool external() const { return block_k == depth; }
+
+  /// The first 16 hex digits of the SHA-256 of the evaluation and the stored
+  /// configuration less `layer` and `stages` (1/4 and block:7 are one run).
+  std::string key() const;
+  /// "accuracy laco{zero_init=true} 1/4 (block 2/8) r=2 seed=0"
+  std::string label() const;
+  /// "laco" or "laco{zero_init=true}".
+  std::string method_label() const;
+
+  bool operator==(const RunSpec& o) const;
+  bool operator!=(const RunSpec& o) const { return !(*this == o); }
+};
+
+/// The common fields of a run: resolves the placement against an encoder of
+/// this shape and builds the method after that block, which checks the
+/// ratio, the options, the grid policy and the grid now. `settings` is left
+/// for the evaluation to fill.
+RunSpec resolve_method_placement(const RunRequest& request, const EncoderOptions& encoder);
+
+/// The storage format (see the file comment).
+nlohmann::json to_json(const RunSpec& spec);
+/// The inverse of to_json for `eval`; every field is required (a missing or
+/// mistyped one is an Error naming `where`, the field and what it should be),
+/// except `stages`, which runs stored before it was recorded lack.
+RunSpec run_spec_from_json(const std::string& eval, const nlohmann::json& config, const std::string& where);
+
+/// The run key of a stored configuration (same as RunSpec::key()).
+std::string run_key(const std::string& eval, const nlohmann::json& config);
+
+/// "{zero_init=true}" for method options ("" when there are none).
+std::string options_label(const MethodOptions& options);
+
+}  // namespace laco

@@ -1,0 +1,20 @@
+#include "harness/base/build_info.h"
+
+#include "laco_build_stamp.h"
+
+namespace laco {
+
+std::string build_commit() { return LACO_BUILD_COMMIT; }
+
+std::optional<bool> build_dirty() {
+  if (LACO_BUILD_DIRTY < 0) return std::nullopt;
+  return LACO_BUILD_DIRTY != 0;
+}
+
+std::string commit_label(const std::string& commit, std::optional<bool> dirty) {
+  return (commit.empty() ? std::string("unknown") : commit) + (dirty.value_or(false) ? "+dirty" : "");
+}
+
+std::string build_version() { return commit_label(build_commit(), build_dirty()); }
+
+}  // namespace laco

@@ -1,0 +1,54 @@
+// Strict checks of user-written JSON (sweep specs and their sections) with
+// messages of one shape: "FILE: $.json.path: problem (allowed: ...)".
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "harness/base/error.h"
+
+namespace laco {
+
+/// Usage: JsonChecker ck("sweeps/x.json"); ck.object(spec, "$", {"name", "grids"}); ck.integer(v, "$.threads", 1);
+class JsonChecker {
+ public:
+  explicit JsonChecker(std::string file) : file_(std::move(file)) {}
+  const std::string& file() const { return file_; }
+
+  template <typename... Args>
+  [[noreturn]] void error(const std::string& path, fmt::format_string<Args...> format, Args&&... args) const {
+    fail("{}: {}: {}", file_, path, fmt::format(format, std::forward<Args>(args)...));
+  }
+
+  /// "array [1,2,3]": the type and at most 40 characters of the value.
+  std::string describe(const nlohmann::json& v) const;
+  /// An object whose keys are all in `allowed`.
+  const nlohmann::json& object(const nlohmann::json& v, const std::string& path,
+                               const std::vector<std::string>& allowed) const;
+  /// A non-empty array.
+  const nlohmann::json& array(const nlohmann::json& v, const std::string& path, const std::string& allowed) const;
+  std::string string(const nlohmann::json& v, const std::string& path, const std::string& allowed = "a string") const;
+  /// An integer >= min; `what` replaces "an integer >= min" in messages.
+  int64_t integer(const nlohmann::json& v, const std::string& path, int64_t min, const std::string& what = "") const;
+  /// A non-empty array of distinct strings, each one of `allowed`.
+  std::vector<std::string> names(const nlohmann::json& v, const std::string& path,
+                                 const std::vector<std::string>& allowed, const std::string& what) const;
+
+  /// An error when `item` is already in `seen`; `text` names the item, `base` the array's path.
+  template <typename T>
+  void unique(const std::vector<T>& seen, const T& item, const std::string& path, const std::string& text,
+              const std::string& base) const {
+    auto it = std::find(seen.begin(), seen.end(), item);
+    if (it != seen.end()) error(path, "{} repeats {}[{}]", text, base, it - seen.begin());
+  }
+
+ private:
+  std::string file_;
+};
+
+}  // namespace laco

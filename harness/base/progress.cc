@@ -1,0 +1,70 @@
+#include "harness/base/progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/core.h>
+
+#include "harness/base/interrupt.h"
+
+namespace laco {
+
+std::string format_duration(double s) {
+  if (s < 0) s = 0;
+  const auto total = static_cast<int64_t>(s + 0.5);
+  if (total < 60) return fmt::format("{}s", total);
+  if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
+  return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
+}
+
+Progress::Progress(std::string what, int64_t total)
+    : what_(std::move(what)), total_(total), enabled_(isatty(STDERR_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()) {}
+
+Progress::~Progress() { finish(); }
+
+void Progress::step(const std::string& current) {
+  throw_if_interrupted();
+  ++done_;
+  draw(current);
+}
+
+void Progress::note(const std::string& current) {
+  throw_if_interrupted();
+  draw(current);
+}
+
+void Progress::set_context(const std::string& context) { context_ = context; }
+
+void Progress::print(const std::string& line) {
+  if (enabled_ && !finished_) {
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
+  std::fprintf(stdout, "%s\n", line.c_str());
+  std::fflush(stdout);
+  draw(current_);
+}
+
+void Progress::draw(const std::string& current) {
+  current_ = current;
+  if (!enabled_ || finished_) return;
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const std::string eta =
+      done_ > 0 && done_ < total_ ? format_duration(elapsed / static_cast<double>(done_) * (total_ - done_)) : "?";
+  std::string line = fmt::format("{} {}/{}  elapsed {}  eta {}  {}{}{}", what_, done_, total_, format_duration(elapsed),
+                                 done_ >= total_ ? "0s" : eta, context_, context_.empty() ? "" : ": ", current);
+  if (line.size() > 120) line.resize(120);
+  std::fprintf(stderr, "\r\033[K%s", line.c_str());
+  std::fflush(stderr);
+}
+
+void Progress::finish() {
+  if (!enabled_ || finished_) return;
+  finished_ = true;
+  std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+}
+
+}  // namespace laco

@@ -1,0 +1,162 @@
+// `laco`: the command-line entry point: wires the subcommands in. Errors surface here, once.
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <torch/torch.h>
+
+#include "evals/accuracy.h"
+#include "evals/synthvqa.h"
+#include "evals/vqa_data.h"
+#include "harness/base/build_info.h"
+#include "harness/base/error.h"
+#include "harness/base/text.h"
+#include "harness/base/threads.h"
+#include "harness/cli/report.h"
+#include "harness/cli/results.h"
+#include "harness/cli/run.h"
+#include "harness/model/presets.h"
+#include "harness/print/printer.h"
+#include "methods/demo.h"
+#include "methods/parity.h"
+#include "methods/registry.h"
+
+namespace {
+
+int cmd_methods() {
+  for (const auto& m : laco::method_registry()) {
+    fmt::print("{:<14} {}\n", m.name, m.summary);
+    for (const auto& [key, help] : m.options) fmt::print("{:<14}   option {}: {}\n", "", key, help);
+    if (m.make_reference) fmt::print("{:<14}   reference configuration: yes (laco parity)\n", "");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  laco::ensure_passive_openmp(argv);
+  CLI::App app{"laco: benchmark and ablation harness for visual-token compression in multimodal LLMs"};
+  app.set_version_flag("--version", std::string("laco-bench ") + laco::build_version());
+  app.require_subcommand(0, 1);
+
+  auto* methods = app.add_subcommand("methods", "List the compression methods and their options");
+
+  laco::DemoOptions demo;
+  std::string demo_policy = "pad";
+  int64_t image_size = demo.encoder.image_size(), patch = demo.encoder.patch_size(), width = demo.encoder.width(),
+          depth = demo.encoder.depth(), heads = demo.encoder.heads(), mlp = demo.encoder.mlp_dim();
+  auto* demo_cmd = app.add_subcommand("demo", "Run every method inside a small encoder and show grids, tokens, cost");
+  demo_cmd->add_option("--image-size", image_size, "Image side in pixels")->capture_default_str();
+  demo_cmd->add_option("--patch-size", patch, "Patch side in pixels")->capture_default_str();
+  demo_cmd->add_option("--width", width, "Encoder width")->capture_default_str();
+  demo_cmd->add_option("--depth", depth, "Encoder blocks")->capture_default_str();
+  demo_cmd->add_option("--heads", heads, "Attention heads")->capture_default_str();
+  demo_cmd->add_option("--mlp-dim", mlp, "Encoder MLP width")->capture_default_str();
+  demo_cmd->add_option("--placement", demo.placement, "Depth fraction (1/4, 0.25, 1) or block:K")->capture_default_str();
+  demo_cmd->add_option("-r,--ratio", demo.ratio, "Merge factor r (2, 3, 4)")->capture_default_str();
+  demo_cmd->add_option("--grid-policy", demo_policy, "pad, interpolate or error")->capture_default_str();
+  demo_cmd->add_option("--batch", demo.batch, "Images per forward")->capture_default_str();
+  demo_cmd->add_option("-t,--threads", demo.threads, "Intra-op threads")->capture_default_str();
+  std::string demo_format = "md";
+  demo_cmd->add_option("-o,--format", demo_format, laco::join(laco::printer_formats()))->capture_default_str();
+
+  std::string parity_file, parity_weights;
+  double parity_tol = 1e-4;
+  int parity_threads = 2;
+  auto* parity = app.add_subcommand("parity", "Check a method against a reference implementation's outputs");
+  parity->add_option("FILE", parity_file, "A case in the shared/parity safetensors format")->required();
+  parity->add_option("--weights", parity_weights, "Weights file (default: the case's 'weights' metadata, or the case)");
+  parity->add_option("--tol", parity_tol, "Tolerance on max|a-b| / max(1, max|ref|)")->capture_default_str();
+  parity->add_option("-t,--threads", parity_threads, "Intra-op threads")->capture_default_str();
+  std::string parity_format = "table";
+  parity->add_option("-o,--format", parity_format, laco::join(laco::printer_formats()))->capture_default_str();
+
+  auto* presets_cmd = app.add_subcommand("presets", "Print the model and measurement presets");
+
+  std::string export_preset = "small", export_split = "test", export_out;
+  int64_t export_count = -1;
+  uint64_t export_seed = 0;
+  auto* data_cmd = app.add_subcommand("data", "SynthVQA data");
+  data_cmd->require_subcommand(1);
+  auto* export_cmd = data_cmd->add_subcommand("export", "Write a split as PNG images + LLaVA-layout JSONL");
+  export_cmd->add_option("--preset", export_preset, "Accuracy preset: tiny, small, base")->capture_default_str();
+  export_cmd->add_option("--split", export_split, "train, val or test")->capture_default_str();
+  export_cmd->add_option("--out", export_out, "Output folder")->required();
+  export_cmd->add_option("--count", export_count, "Samples (default: the preset's test size)");
+  export_cmd->add_option("--seed", export_seed, "Generator seed")->capture_default_str();
+
+  laco::RunCli run_cli;
+  run_cli.attach(app);
+
+  laco::ResultsCli results(app);
+  laco::ReportCli report_cli;
+  report_cli.attach(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // The README's promise: every error is "laco: error: ..." and exit status 1.
+    fmt::print(stderr, "laco: error: {}\n", e.what());
+    if (argc < 2) fmt::print(stderr, "{}", app.help());
+    else fmt::print(stderr, "run with --help for the usage\n");
+    return 1;
+  }
+
+  if (argc < 2) {  // no subcommand: the help, as `laco --help` prints it
+    fmt::print("{}", app.help());
+    return 0;
+  }
+
+  try {
+    if (*methods) return cmd_methods();
+    if (*presets_cmd) {
+      fmt::print("{}{}", laco::format_presets(), laco::format_accuracy_presets());
+      return 0;
+    }
+    if (*export_cmd) {
+      const auto& p = laco::find_accuracy_preset(export_preset);
+      const int64_t count = export_count >= 0 ? export_count : p.test_size;
+      if (count < 1) laco::fail("--count: must be >= 1, got {}", count);
+      const auto samples = laco::generate_vqa_split(p.data, export_seed, export_split, count);
+      const auto path = laco::export_vqa(samples, export_out, export_split);
+      fmt::print("wrote {} samples: {}\n", samples.size(), path);
+      return 0;
+    }
+    if (run_cli.chosen()) return run_cli.run();
+    if (auto status = results.run()) return *status;
+    if (report_cli.chosen()) return report_cli.run();
+    if (*demo_cmd) {
+      laco::check_printer_format(demo_format);
+      demo.encoder.image_size(image_size).patch_size(patch).width(width).depth(depth).heads(heads).mlp_dim(mlp);
+      demo.grid_policy = laco::parse_grid_policy(demo_policy, "--grid-policy");
+      fmt::print("{}", laco::make_printer(demo_format)->print(laco::run_demo(demo)));
+      return 0;
+    }
+    if (*parity) {
+      laco::check_printer_format(parity_format);
+      laco::set_threads(parity_threads);
+      const auto report = laco::run_parity(parity_file, parity_weights, parity_tol);
+      fmt::print("{}", laco::make_printer(parity_format)->print(laco::parity_table(report)));
+      fmt::print("{}\n", report.pass() ? "parity: PASS" : "parity: FAIL");
+      return report.pass() ? 0 : 1;
+    }
+  } catch (const laco::Error& e) {
+    fmt::print(stderr, "laco: error: {}\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    fmt::print(stderr, "laco: torch error: {}\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "laco: error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,52 @@
+#include "harness/cli/report.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "harness/base/text.h"
+#include "harness/print/printer.h"
+#include "report/load.h"
+#include "report/report.h"
+
+namespace laco {
+
+void ReportCli::attach(CLI::App& app) {
+  command = app.add_subcommand("report", "Regenerate the paper's tables and plots from the results database");
+  command->add_option("--db", db, "Results database")->capture_default_str();
+  command->add_option("--out", out, "Output folder")->capture_default_str();
+  command->add_option("--files", formats, "Files to write, comma-separated: " + join(report_format_names()))
+      ->capture_default_str();
+  command->add_option("-o,--format", print_format, "What is printed: " + join(printer_formats()))->capture_default_str();
+  command->add_option("--table", tables, "methods, placement, ratio, efficiency or all (comma-separated)")
+      ->capture_default_str();
+  command->add_option("--placement", placement, "Placement of the methods and ratio tables")->capture_default_str();
+  command->add_option("-r,--ratio", ratio, "Ratio of the methods, placement and efficiency tables")
+      ->capture_default_str();
+  command->add_option("--accuracy-preset", accuracy_preset, "Accuracy preset (default: the one with most runs)");
+  command->add_option("--efficiency-preset", efficiency_preset, "Efficiency preset (default: the one with most runs)");
+  command->add_flag("-q,--quiet", quiet, "Do not print the tables");
+}
+
+bool ReportCli::chosen() const { return command && command->parsed(); }
+
+int ReportCli::run() const {
+  ReportRequest request;
+  request.options.placement = placement;
+  request.options.ratio = ratio;
+  request.options.accuracy_preset = accuracy_preset;
+  request.options.efficiency_preset = efficiency_preset;
+  request.out_dir = out;
+  request.formats = split_list(formats);
+  request.print_format = print_format;
+  request.tables = split_list(tables);
+  request.source = db;
+  check_report_request(request);  // before the database is even opened
+  const auto runs = load_done_runs(db);
+  const auto files = write_report(runs, request);
+  if (!quiet) fmt::print("{}", files.printed);
+  fmt::print("report: {} finished runs from {}; wrote {} files to {}\n", runs.size(), db, files.written.size(), out);
+  if (!files.html_path.empty()) fmt::print("report: open {}\n", files.html_path);
+  return 0;
+}
+
+}  // namespace laco

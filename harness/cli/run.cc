@@ -1,0 +1,203 @@
+#include "harness/cli/run.h"
+
+#include <algorithm>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "evals/efficiency.h"
+#include "evals/registry.h"
+#include "evals/synthvqa.h"
+#include "harness/base/error.h"
+#include "harness/base/progress.h"
+#include "harness/base/text.h"
+#include "harness/model/compressor.h"
+#include "harness/print/printer.h"
+#include "methods/registry.h"
+
+namespace laco {
+namespace {
+
+MethodOptions parse_method_options(const std::vector<std::string>& items) {
+  MethodOptions out;
+  for (const auto& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) fail("--option: '{}' must be KEY=VALUE (e.g. zero_init=true)", item);
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+// The flag of a section key: steps0 -> --steps0, text_tokens -> --text-tokens.
+std::string flag_of(std::string key) {
+  std::replace(key.begin(), key.end(), '_', '-');
+  return "--" + key;
+}
+
+// What each evaluation's table shows, beyond the configuration columns.
+std::vector<std::string> summary_metrics(const std::string& eval) {
+  if (eval == "accuracy") {
+    std::vector<std::string> columns;
+    for (const auto& f : vqa_families()) columns.push_back("acc_" + f);
+    for (const char* m : {"acc_overall", "acc_mean", "visual_tokens", "stage1_time", "stage2_time"}) columns.push_back(m);
+    return columns;
+  }
+  return {"visual_tokens", "encoder_latency", "prefill_latency", "throughput", "train_step_time",
+          "inference_peak_tensor", "train_peak_tensor", "flops_train_step"};
+}
+
+}  // namespace
+
+void RunCli::attach(CLI::App& app) {
+  command_ = app.add_subcommand("run", "Measure one configuration (or a small grid of them)");
+  command_->add_option("--eval", eval_, "Evaluation: " + join(evaluation_names()))->capture_default_str();
+  std::string presets;
+  for (const auto& e : evaluation_registry()) presets += fmt::format("{}{} {}", presets.empty() ? "" : "; ", e.name, join(e.presets));
+  command_->add_option("--preset", preset_, "Preset (laco presets; default: the evaluation's): " + presets);
+  command_->add_option("-m,--method", methods_, "Method(s), comma-separated, or all")->capture_default_str();
+  command_->add_option("-l,--layer", layers_, "Placement(s): 1/12, 1/6, 1/4, 1/2, 1 (external), 0.25, block:K")
+      ->capture_default_str();
+  command_->add_option("-r,--ratio", ratios_, "Merge factor(s) r in 2, 3, 4")->capture_default_str();
+  command_->add_option("--option", options_, "Method option KEY=VALUE (repeatable), e.g. zero_init=true");
+  command_->add_option("--grid-policy", grid_policy_, "pad, interpolate or error")->capture_default_str();
+  command_->add_option("-t,--threads", threads_, "Threads (LibTorch intra-op and OpenBLAS)")->capture_default_str();
+  command_->add_option("--seed", seed_, "Random seed")->capture_default_str();
+  command_->add_option("-o,--format", format_, join(printer_formats(), ", "))->capture_default_str();
+  command_->add_option("--cache-dir", cache_dir_, "accuracy: where stage-0 models are cached")->capture_default_str();
+  command_->add_flag("--vs-external", vs_external_,
+                     "efficiency: also run each method after the encoder and print measured vs FLOP-model speedups");
+  // Every evaluation's own settings, named as in a sweep spec's section.
+  const std::map<std::string, std::string> help = {
+      {"crops", "Images per request, base + crops"},
+      {"text_tokens", "Text tokens per request"},
+      {"batch", "Requests per forward for throughput"},
+      {"train_batch", "Requests per training step"},
+      {"warmup", "Untimed runs before each measurement"},
+      {"reps", "Timed runs per measurement"},
+      {"stages", "Comma-separated subset of " + join(efficiency_stage_names(), ",")},
+      {"device", "Device: cpu"},
+      {"steps0", "Stage-0 steps"},
+      {"steps1", "Stage-1 steps"},
+      {"steps2", "Stage-2 steps"},
+      {"train_data", "LLaVA-layout JSONL to train on instead of SynthVQA"},
+      {"test_data", "LLaVA-layout JSONL to evaluate on instead of SynthVQA"}};
+  for (const auto& e : evaluation_registry())
+    for (const auto& key : e.section_keys) {
+      if (key == "preset" || key == "seeds" || settings_.count(key)) continue;
+      auto it = help.find(key);
+      auto& slot = settings_[key];
+      std::string text = e.name + ": " + (it == help.end() ? key : it->second) + " (default: the preset's)";
+      std::string names = flag_of(key);
+      if (key == "batch") names = "-b," + names;
+      slot.first = command_->add_option(names, slot.second, text);
+    }
+}
+
+bool RunCli::chosen() const { return command_ && command_->parsed(); }
+
+int RunCli::run() const {
+  const EvaluationInfo& info = find_evaluation(eval_);
+  check_printer_format(format_);
+  auto methods = split_list(methods_);
+  if (methods.size() == 1 && methods[0] == "all") methods = method_names();
+  const auto layers = split_list(layers_);
+  std::vector<int64_t> ratios;
+  for (const auto& r : split_list(ratios_)) {
+    auto v = parse_int(r);
+    if (!v) fail("--ratio: '{}' is not an integer (allowed: 2, 3, 4)", r);
+    check_ratio(*v, "--ratio");
+    ratios.push_back(*v);
+  }
+  if (methods.empty() || layers.empty() || ratios.empty()) fail("--method, --layer and --ratio need a value each");
+  if (vs_external_ && info.name != "efficiency") fail("--vs-external: only for --eval efficiency");
+
+  // The evaluation's settings from the flags given; a flag of another evaluation is an error.
+  nlohmann::json settings = nlohmann::json::object();
+  for (const auto& [key, slot] : settings_) {
+    if (slot.first->count() == 0) continue;
+    if (std::find(info.section_keys.begin(), info.section_keys.end(), key) == info.section_keys.end()) {
+      std::vector<std::string> own;
+      for (const auto& k : info.section_keys)
+        if (k != "preset" && k != "seeds") own.push_back(flag_of(k));
+      fail("{}: not a setting of --eval {} (allowed: {})", flag_of(key), info.name, join(own));
+    }
+    if (key == "stages") {
+      settings[key] = split_list(slot.second);
+    } else if (key == "device" || key == "train_data" || key == "test_data") {
+      settings[key] = slot.second;
+    } else {
+      auto v = parse_int(slot.second);
+      if (!v) fail("{}: '{}' is not an integer", flag_of(key), slot.second);
+      settings[key] = *v;
+    }
+  }
+
+  RunRequest base;
+  base.preset = preset_.empty() ? info.default_preset : preset_;
+  base.method_options = parse_method_options(options_);
+  base.grid_policy = parse_grid_policy(grid_policy_, "--grid-policy");
+  base.seed = seed_;
+  base.threads = threads_;
+
+  // Groups are run together: with --vs-external one method and ratio at every
+  // placement asked for plus the placement after the encoder (interleaved);
+  // otherwise every configuration alone. Everything is resolved (and so
+  // checked) before anything runs.
+  std::vector<std::vector<RunSpec>> groups;
+  for (const auto& m : methods)
+    for (int64_t r : ratios) {
+      std::vector<RunSpec> group;
+      bool has_external = false;
+      for (const auto& l : layers) {
+        RunRequest request = base;
+        request.method = m;
+        request.layer = l;
+        request.ratio = r;
+        group.push_back(info.resolve(request, settings));
+        has_external |= group.back().external();
+      }
+      if (vs_external_ && !has_external) {
+        RunRequest request = base;
+        request.method = m;
+        request.layer = "1";
+        request.ratio = r;
+        group.push_back(info.resolve(request, settings));
+      }
+      if (vs_external_) {
+        groups.push_back(group);
+      } else {
+        for (const auto& s : group) groups.push_back({s});
+      }
+    }
+
+  int64_t units = 0;
+  for (const auto& g : groups) units += info.units(g);
+  Progress progress(info.name, units);
+  std::vector<RunRecord> records;
+  std::vector<std::pair<size_t, size_t>> pairs;  // (internal, external) record indices
+  for (const auto& g : groups) {
+    const size_t first = records.size();
+    for (auto& r : info.run(g, {&progress, cache_dir_})) records.push_back(std::move(r));
+    if (!vs_external_) continue;
+    size_t external = first;
+    for (size_t i = first; i < records.size(); ++i)
+      if (records[i].spec.external()) external = i;
+    for (size_t i = first; i < records.size(); ++i)
+      if (i != external) pairs.emplace_back(i, external);
+  }
+  progress.finish();
+
+  if (format_ == "json") {
+    fmt::print("{}\n", to_json(records).dump(2));
+    return 0;
+  }
+  const auto printer = make_printer(format_);
+  if (format_ == "table")
+    for (const auto& r : records) fmt::print("{}\n", format_record(r));
+  fmt::print("{}", printer->print(records_table(records, {"method", "layer", "block_k", "ratio", "seed"},
+                                                summary_metrics(info.name))));
+  for (const auto& [i, j] : pairs) fmt::print("\n{}", printer->print(speedups_table(records[i], records[j])));
+  return 0;
+}
+
+}  // namespace laco

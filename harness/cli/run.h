@@ -1,0 +1,40 @@
+// `laco run`: one configuration or a small grid of them, resolved and run
+// through the evaluation registry (evals/registry.h), printed with the
+// printer layer. Kept out of main.cc, which only wires the subcommands in.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
+
+namespace laco {
+
+/// Usage: RunCli run; run.attach(app); ... if (run.chosen()) return run.run();
+class RunCli {
+ public:
+  void attach(CLI::App& app);
+  bool chosen() const;
+  int run() const;
+
+ private:
+  CLI::App* command_ = nullptr;
+  std::string eval_ = "efficiency";
+  std::string preset_;
+  std::string methods_ = "laco", layers_ = "1/4", ratios_ = "2";
+  std::vector<std::string> options_;
+  std::string grid_policy_ = "pad";
+  uint64_t seed_ = 0;
+  int threads_ = 2;
+  std::string format_ = "table";
+  std::string cache_dir_ = "results/cache";
+  bool vs_external_ = false;
+  /// The evaluations' own settings as flags: section key -> (flag, value given).
+  std::map<std::string, std::pair<CLI::Option*, std::string>> settings_;
+};
+
+}  // namespace laco

@@ -1,0 +1,90 @@
+// The vision encoder: a pre-LN ViT (SigLIP-like; learned position embedding
+// initialised with 2-D sin-cos values) that can host a compressor
+// after block k and run blocks k+1..L on the compressed grid.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include <torch/arg.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include "harness/model/compressor.h"
+#include "harness/model/grid.h"
+
+namespace laco {
+
+/// Usage: EncoderOptions().image_size(384).patch_size(14).width(1152).depth(26).heads(16).mlp_dim(4304)
+struct EncoderOptions {
+  /// floor(image / patch) on each side (the patch convolution has no padding).
+  Grid grid() const;
+  void validate() const;
+
+  TORCH_ARG(int64_t, image_size) = 384;
+  TORCH_ARG(int64_t, patch_size) = 14;
+  TORCH_ARG(int64_t, width) = 1152;
+  TORCH_ARG(int64_t, depth) = 26;
+  TORCH_ARG(int64_t, heads) = 16;
+  TORCH_ARG(int64_t, mlp_dim) = 4304;
+  TORCH_ARG(int64_t, channels) = 3;
+  TORCH_ARG(double, ln_eps) = 1e-6;
+};
+
+/// LayerNorm -> MHA -> residual, LayerNorm -> MLP (tanh-GELU) -> residual.
+class EncoderBlockImpl : public torch::nn::Module {
+ public:
+  EncoderBlockImpl(int64_t width, int64_t heads, int64_t mlp_dim, double ln_eps);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
+  torch::nn::Linear qkv{nullptr}, proj{nullptr}, fc1{nullptr}, fc2{nullptr};
+
+ private:
+  int64_t heads_;
+};
+TORCH_MODULE(EncoderBlock);
+
+/// Usage: VisionEncoder enc(EncoderOptions()); enc->set_compressor(c, 6); auto out = enc->forward(images);
+class VisionEncoderImpl : public torch::nn::Module {
+ public:
+  struct Output {
+    torch::Tensor tokens;  ///< [B, H_out * W_out, width]
+    Grid grid;             ///< the grid of `tokens`
+    /// Hidden states (block outputs) of the blocks asked for, by 1-based index.
+    std::map<int64_t, torch::Tensor> hidden;
+  };
+
+  explicit VisionEncoderImpl(EncoderOptions options);
+
+  /// Puts `compressor` after block k (1..depth), replacing any earlier one;
+  /// checks now that it can take the grid and the blocks it needs exist.
+  void set_compressor(Compressor compressor, int64_t k);
+  void clear_compressor();
+  const Compressor& compressor() const { return compressor_; }
+  int64_t compressor_block() const { return compressor_block_; }
+
+  /// images [B, channels, S, S]; `keep` lists blocks whose hidden states to return.
+  Output forward(const torch::Tensor& images, const std::vector<int64_t>& keep = {});
+
+  const EncoderOptions& options() const { return options_; }
+  /// The grid forward() returns.
+  Grid output_grid() const;
+
+  torch::nn::Conv2d patch_embed{nullptr};
+  torch::Tensor pos_embed;
+  torch::nn::ModuleList blocks{nullptr};
+
+ private:
+  void init_position_embedding();
+  EncoderOptions options_;
+  Compressor compressor_;
+  int64_t compressor_block_ = 0;
+};
+TORCH_MODULE(VisionEncoder);
+
+}  // namespace laco

@@ -1,0 +1,109 @@
+#include "harness/model/lm.h"
+
+#include <torch/torch.h>
+
+#include "harness/base/error.h"
+#include "harness/model/attention.h"
+#include "harness/model/init.h"
+
+namespace laco {
+
+void LmOptions::validate() const {
+  if (vocab_ < 1 || width_ < 1 || layers_ < 1 || mlp_dim_ < 1)
+    fail("lm: vocab, width, layers and mlp_dim must be positive");
+  if (heads_ < 1 || width_ % heads_ != 0) fail("lm: heads ({}) must divide width ({})", heads_, width_);
+  if (head_dim() % 2 != 0) fail("lm: head_dim ({}) must be even for rotary embedding", head_dim());
+  if (kv_heads_ < 1 || heads_ % kv_heads_ != 0) fail("lm: kv_heads ({}) must divide heads ({})", kv_heads_, heads_);
+}
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({dim}));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps_) * weight;
+}
+
+namespace {
+
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  return x * cos + rotate_half(x) * sin;
+}
+
+}  // namespace
+
+DecoderLayerImpl::DecoderLayerImpl(const LmOptions& o)
+    : heads_(o.heads()), kv_heads_(o.kv_heads()), head_dim_(o.head_dim()) {
+  const int64_t d = o.width(), q = heads_ * head_dim_, kv = kv_heads_ * head_dim_;
+  using torch::nn::Linear;
+  using torch::nn::LinearOptions;
+  input_layernorm = register_module("input_layernorm", RMSNorm(d, o.rms_eps()));
+  q_proj = register_module("q_proj", Linear(LinearOptions(d, q).bias(true)));
+  k_proj = register_module("k_proj", Linear(LinearOptions(d, kv).bias(true)));
+  v_proj = register_module("v_proj", Linear(LinearOptions(d, kv).bias(true)));
+  o_proj = register_module("o_proj", Linear(LinearOptions(q, d).bias(false)));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(d, o.rms_eps()));
+  gate_proj = register_module("gate_proj", Linear(LinearOptions(d, o.mlp_dim()).bias(false)));
+  up_proj = register_module("up_proj", Linear(LinearOptions(d, o.mlp_dim()).bias(false)));
+  down_proj = register_module("down_proj", Linear(LinearOptions(o.mlp_dim(), d).bias(false)));
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const int64_t b = x.size(0), t = x.size(1);
+  auto h = input_layernorm->forward(x);
+  auto q = q_proj->forward(h).view({b, t, heads_, head_dim_}).transpose(1, 2);
+  auto k = k_proj->forward(h).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
+  auto v = v_proj->forward(h).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
+  q = apply_rope(q, cos, sin);
+  k = apply_rope(k, cos, sin);
+  if (kv_heads_ != heads_) {
+    // Grouped-query attention: each KV head serves heads/kv_heads query heads.
+    k = k.repeat_interleave(heads_ / kv_heads_, 1);
+    v = v.repeat_interleave(heads_ / kv_heads_, 1);
+  }
+  auto attn = attention(q, k, v, /*causal=*/true).transpose(1, 2).reshape({b, t, heads_ * head_dim_});
+  auto r = x + o_proj->forward(attn);
+  auto m = post_attention_layernorm->forward(r);
+  return r + down_proj->forward(torch::silu(gate_proj->forward(m)) * up_proj->forward(m));
+}
+
+DecoderLMImpl::DecoderLMImpl(LmOptions options) : options_(std::move(options)) {
+  options_.validate();
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(options_.vocab(), options_.width()));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < options_.layers(); ++i) layers->push_back(DecoderLayer(options_));
+  norm = register_module("norm", RMSNorm(options_.width(), options_.rms_eps()));
+  init_reference_weights(*this);
+  torch::NoGradGuard no_grad;
+  embed_tokens->weight.normal_(0.0, 0.02);
+}
+
+torch::Tensor DecoderLMImpl::embed(const torch::Tensor& ids) { return embed_tokens->forward(ids); }
+
+std::pair<torch::Tensor, torch::Tensor> DecoderLMImpl::rope_tables(int64_t tokens,
+                                                                   const torch::TensorOptions& options) const {
+  const int64_t hd = options_.head_dim();
+  auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(options.device());
+  auto inv_freq = torch::pow(options_.rope_theta(), -torch::arange(0, hd, 2, f32) / static_cast<double>(hd));
+  auto freqs = torch::outer(torch::arange(tokens, f32), inv_freq);
+  auto emb = torch::cat({freqs, freqs}, -1);
+  return {emb.cos().to(options.dtype()), emb.sin().to(options.dtype())};
+}
+
+torch::Tensor DecoderLMImpl::forward(const torch::Tensor& embeddings) {
+  auto [cos, sin] = rope_tables(embeddings.size(1), embeddings.options());
+  auto x = embeddings;
+  for (const auto& layer : *layers) x = layer->as<DecoderLayer>()->forward(x, cos, sin);
+  return norm->forward(x);
+}
+
+torch::Tensor DecoderLMImpl::logits(const torch::Tensor& hidden) {
+  return torch::matmul(hidden, embed_tokens->weight.t());
+}
+
+}  // namespace laco

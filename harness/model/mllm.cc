@@ -1,0 +1,50 @@
+#include "harness/model/mllm.h"
+
+#include <torch/torch.h>
+
+#include "harness/base/error.h"
+#include "harness/model/init.h"
+
+namespace laco {
+
+MllmImpl::MllmImpl(MllmOptions options) : options_(std::move(options)) {
+  encoder = register_module("encoder", VisionEncoder(options_.encoder));
+  const int64_t c = options_.encoder.width(), d = options_.lm.width();
+  projector = register_module(
+      "projector", torch::nn::Sequential(torch::nn::Linear(c, d), torch::nn::GELU(), torch::nn::Linear(d, d)));
+  init_reference_weights(*projector);
+  lm = register_module("lm", DecoderLM(options_.lm));
+}
+
+torch::Tensor MllmImpl::encode(const torch::Tensor& images) {
+  if (images.dim() != 5) fail("mllm: images must be [batch, crops, channels, size, size], got {} dims", images.dim());
+  const int64_t b = images.size(0), crops = images.size(1);
+  auto out = encoder->forward(images.flatten(0, 1));
+  return out.tokens.reshape({b, crops * out.tokens.size(1), out.tokens.size(2)});
+}
+
+torch::Tensor MllmImpl::project(const torch::Tensor& visual) { return projector->forward(visual); }
+
+torch::Tensor MllmImpl::lm_hidden(const torch::Tensor& visual_embeddings, const torch::Tensor& text_ids) {
+  return lm->forward(torch::cat({visual_embeddings, lm->embed(text_ids)}, 1));
+}
+
+torch::Tensor MllmImpl::prefill(const torch::Tensor& images, const torch::Tensor& text_ids) {
+  auto hidden = lm_hidden(project(encode(images)), text_ids);
+  return lm->logits(hidden.select(1, hidden.size(1) - 1));
+}
+
+torch::Tensor MllmImpl::loss(const torch::Tensor& images, const torch::Tensor& text_ids) {
+  const int64_t t = text_ids.size(1);
+  if (t < 2) fail("mllm: the loss needs at least 2 text tokens, got {}", t);
+  auto hidden = lm_hidden(project(encode(images)), text_ids);
+  // Positions of text tokens 0..t-2 predict text tokens 1..t-1.
+  auto h = hidden.narrow(1, hidden.size(1) - t, t - 1);
+  auto logits = lm->logits(h);
+  return torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}),
+                                              text_ids.narrow(1, 1, t - 1).reshape({-1}));
+}
+
+int64_t MllmImpl::visual_tokens(int64_t crops) const { return crops * encoder->output_grid().tokens(); }
+
+}  // namespace laco

@@ -1,0 +1,48 @@
+// The multimodal LLM: vision encoder (with its compressor) -> projector
+// (mlp2x_gelu) -> decoder LM over [visual tokens, text tokens].
+#pragma once
+
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/pimpl.h>
+
+#include "harness/model/encoder.h"
+#include "harness/model/lm.h"
+
+namespace laco {
+
+struct MllmOptions {
+  EncoderOptions encoder;
+  LmOptions lm;
+};
+
+/// Usage: Mllm m(options); m->encoder->set_compressor(c, k); auto logits = m->prefill(images, text);
+class MllmImpl : public torch::nn::Module {
+ public:
+  explicit MllmImpl(MllmOptions options);
+
+  /// images [B, crops, 3, S, S] -> visual tokens [B, crops * N_out, C]; each
+  /// crop goes through the encoder, their tokens are concatenated (anyres).
+  torch::Tensor encode(const torch::Tensor& images);
+  /// Visual tokens [..., C] -> LM embeddings [..., D].
+  torch::Tensor project(const torch::Tensor& visual);
+  /// LM hidden states over [visual embeddings, text embeddings].
+  torch::Tensor lm_hidden(const torch::Tensor& visual_embeddings, const torch::Tensor& text_ids);
+  /// Time to first token: the logits of the last position [B, vocab].
+  torch::Tensor prefill(const torch::Tensor& images, const torch::Tensor& text_ids);
+  /// Next-token cross-entropy on the text tokens (each text position predicts the next id).
+  torch::Tensor loss(const torch::Tensor& images, const torch::Tensor& text_ids);
+
+  /// Visual tokens per image (all crops) that reach the LM.
+  int64_t visual_tokens(int64_t crops) const;
+  const MllmOptions& options() const { return options_; }
+
+  VisionEncoder encoder{nullptr};
+  torch::nn::Sequential projector{nullptr};
+  DecoderLM lm{nullptr};
+
+ private:
+  MllmOptions options_;
+};
+TORCH_MODULE(Mllm);
+
+}  // namespace laco

@@ -1,0 +1,34 @@
+// Named model and measurement sizes, in one place. `laco presets` prints them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "harness/model/mllm.h"
+
+namespace laco {
+
+struct Preset {
+  std::string name;
+  std::string summary;
+  MllmOptions model;
+  int64_t crops = 1;        ///< images per request: base image + anyres crops
+  int64_t text_tokens = 8;  ///< text tokens after the visual tokens
+  int64_t batch = 1;        ///< requests per forward for the throughput measurement
+  int64_t train_batch = 1;  ///< requests per training step
+  int64_t warmup = 1;       ///< untimed runs before each measurement
+  int64_t reps = 3;         ///< timed runs per measurement
+};
+
+/// paper, cpu-small, tiny.
+const std::vector<Preset>& presets();
+std::vector<std::string> preset_names();
+/// The preset called `name`, or an Error naming `where` and the allowed names.
+const Preset& find_preset(const std::string& name, const std::string& where = "preset");
+/// A human-readable listing of every preset.
+std::string format_presets();
+/// Two indented lines: the encoder's and the LM's shape.
+std::string describe_model(const MllmOptions& model);
+
+}  // namespace laco

@@ -1,0 +1,218 @@
+#include "harness/sweep/sweep.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <new>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "evals/registry.h"
+#include "harness/base/error.h"
+#include "harness/base/interrupt.h"
+#include "harness/base/progress.h"
+#include "harness/base/text.h"
+#include "harness/print/printer.h"
+
+namespace laco {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> keys_of(const Sweep& sweep) {
+  std::vector<std::string> keys;
+  for (const auto& r : sweep.runs) keys.push_back(r.key);
+  return keys;
+}
+
+// What a run's state means for this invocation.
+enum class Plan { kRun, kDone, kFailedBefore, kHeldElsewhere };
+
+Plan plan_for(const RunState* state, bool retry_failed) {
+  if (!state) return Plan::kRun;
+  if (state->status == "done") return Plan::kDone;
+  if (state->status == "failed") return retry_failed ? Plan::kRun : Plan::kFailedBefore;
+  if (state->status == "running" && held_by_live_process(*state)) return Plan::kHeldElsewhere;
+  return Plan::kRun;  // pending, or running but left behind by a killed process
+}
+
+// A result laco will not store: a non-finite figure (SQLite would keep NaN as NULL).
+void check_finite(const RunRecord& r) {
+  for (const auto& m : r.metrics)
+    if (!std::isfinite(m.value)) fail("metric {} is {} ({})", m.name, m.value, m.unit);
+}
+
+std::string unit_label(const Sweep& sweep, const std::vector<size_t>& todo) {
+  const auto& first = sweep.runs[todo.front()].spec;
+  if (todo.size() == 1) return first.label();
+  std::vector<std::string> layers;
+  for (size_t i : todo) layers.push_back(sweep.runs[i].spec.layer);
+  return fmt::format("{} {} at {} r={} seed={} (measured together)", first.eval(), first.method_label(),
+                     join(layers, ", "), first.ratio, first.seed);
+}
+
+std::vector<RunSpec> specs_of(const Sweep& sweep, const std::vector<size_t>& runs) {
+  std::vector<RunSpec> specs;
+  for (size_t i : runs) specs.push_back(sweep.runs[i].spec);
+  return specs;
+}
+
+}  // namespace
+
+std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, RunState>& states,
+                              const std::string& db_note, const std::string& format) {
+  const auto printer = make_printer(format);
+  std::map<std::string, size_t> per_eval;
+  size_t groups = 0;
+  for (const auto& r : sweep.runs) ++per_eval[r.eval()];
+  for (const auto& u : sweep.units) groups += !u.group_key.empty();
+  std::vector<std::string> parts;
+  for (const auto& name : evaluation_names()) parts.push_back(fmt::format("{} {}", per_eval[name], name));
+  PrintTable t;
+  t.title = fmt::format("sweep {} ({}): {} runs: {} in {} measurement groups", sweep.name, sweep.file, sweep.runs.size(),
+                        join(parts), groups);
+  if (!sweep.description.empty()) t.title += "\n  " + sweep.description;
+  t.columns = {{"#"}, {"key"}, {"status"}, {"unit"}, {"run"}};
+  std::map<std::string, size_t> count;
+  int64_t n = 0;
+  for (size_t u = 0; u < sweep.units.size(); ++u)
+    for (size_t i : sweep.units[u].runs) {
+      const auto& r = sweep.runs[i];
+      auto it = states.find(r.key);
+      std::string status = it == states.end() ? "new" : it->second.status;
+      if (status == "running" && !held_by_live_process(it->second)) status = "stale";  // a killed run: redone
+      ++count[status];
+      t.add({++n, r.key, status, static_cast<int64_t>(u + 1), r.label()});
+    }
+  const size_t to_run = count["new"] + count["pending"] + count["stale"];
+  t.notes.push_back(fmt::format("{}: {} done, {} failed, {} running elsewhere, {} to run ({} new, {} pending, {} left by "
+                                "a killed process)",
+                                db_note, count["done"], count["failed"], count["running"], to_run, count["new"],
+                                count["pending"], count["stale"]));
+  for (const auto& note : sweep.notes) t.notes.push_back("note: " + note);
+  return printer->print(t);
+}
+
+int run_sweep(const Sweep& sweep, const SweepOptions& options) {
+  if (options.dry_run) {
+    std::map<std::string, RunState> states;
+    std::string note = fmt::format("database {}: does not exist yet", options.db);
+    if (std::filesystem::exists(options.db)) {
+      ResultStore store(options.db, false);
+      states = store.states(keys_of(sweep));
+      note = fmt::format("database {}", options.db);
+    }
+    fmt::print("{}", format_sweep_plan(sweep, states, note, options.format));
+    return 0;
+  }
+
+  ResultStore store(options.db, true);
+  std::vector<PlannedRun> planned;
+  for (const auto& r : sweep.runs) planned.push_back(r.planned());
+  store.register_runs(sweep.name, planned);
+  const auto states = store.states(keys_of(sweep));
+
+  size_t skipped_done = 0, failed_before = 0, held = 0, to_run = 0;
+  std::vector<std::vector<size_t>> todo(sweep.units.size());
+  int64_t units = 0;
+  for (size_t u = 0; u < sweep.units.size(); ++u) {
+    for (size_t i : sweep.units[u].runs) {
+      auto it = states.find(sweep.runs[i].key);
+      switch (plan_for(it == states.end() ? nullptr : &it->second, options.retry_failed)) {
+        case Plan::kRun:
+          todo[u].push_back(i);
+          break;
+        case Plan::kDone:
+          ++skipped_done;
+          break;
+        case Plan::kFailedBefore:
+          ++failed_before;
+          break;
+        case Plan::kHeldElsewhere:
+          ++held;
+          break;
+      }
+    }
+    if (todo[u].empty()) continue;
+    to_run += todo[u].size();
+    units += evaluation_of(sweep.runs[todo[u].front()].spec).units(specs_of(sweep, todo[u]));
+  }
+
+  const auto t0 = Clock::now();
+  size_t done_now = 0, started = 0;
+  std::vector<std::pair<std::string, std::string>> failed_now;  // label, error
+  bool interrupted = false;
+  {
+    Progress progress("sweep", units);
+    InterruptGuard guard;
+    for (size_t u = 0; u < sweep.units.size() && !interrupted; ++u) {
+      if (todo[u].empty()) continue;
+      std::vector<std::string> keys;
+      for (size_t i : todo[u]) keys.push_back(sweep.runs[i].key);
+      const std::string label = unit_label(sweep, todo[u]);
+      progress.set_context(fmt::format("run {}/{} {}", started + 1, to_run, label));
+      started += todo[u].size();
+      store.claim(keys, sweep.units[u].group_key);
+      const auto unit_t0 = Clock::now();
+      std::string error;
+      try {
+        const auto specs = specs_of(sweep, todo[u]);
+        std::vector<RunRecord> records = evaluation_of(specs.front()).run(specs, {&progress, options.cache_dir});
+        std::vector<std::pair<std::string, RunRecord>> results;
+        for (size_t j = 0; j < records.size(); ++j) {
+          check_finite(records[j]);
+          results.emplace_back(keys[j], std::move(records[j]));
+        }
+        store.record_done(results);
+        done_now += keys.size();
+        const double seconds = std::chrono::duration<double>(Clock::now() - unit_t0).count();
+        for (size_t i : todo[u])
+          progress.print(fmt::format("done    {}  {}  ({})", sweep.runs[i].key, sweep.runs[i].label(),
+                                     format_duration(seconds)));
+      } catch (const Interrupted& e) {
+        store.release(keys);
+        for (size_t i : todo[u])
+          progress.print(fmt::format("stopped {}  {}  ({}; marked pending)", sweep.runs[i].key, sweep.runs[i].label(),
+                                     e.what()));
+        interrupted = true;
+        break;
+      } catch (const Error& e) {
+        error = e.what();
+      } catch (const c10::Error& e) {
+        error = std::string("torch: ") + e.what_without_backtrace();
+      } catch (const std::bad_alloc&) {
+        error = "out of memory (std::bad_alloc)";
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      if (!error.empty()) {
+        if (keys.size() > 1) error = fmt::format("{} (the {} runs measured together failed together)", error, keys.size());
+        store.record_failed(keys, error);
+        for (size_t i : todo[u]) {
+          failed_now.emplace_back(sweep.runs[i].key + "  " + sweep.runs[i].label(), error);
+          progress.print(fmt::format("failed  {}  {}: {}", sweep.runs[i].key, sweep.runs[i].label(), error));
+        }
+      }
+      if (interrupt_signal() != 0) interrupted = true;
+    }
+    progress.finish();
+  }
+
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  const size_t left = to_run - done_now - failed_now.size();
+  fmt::print("\nsweep {}: {} runs: {} done now, {} skipped (done before), {} failed now", sweep.name,
+             sweep.runs.size(), done_now, skipped_done, failed_now.size());
+  if (failed_before) fmt::print(", {} failed before (rerun with --retry-failed)", failed_before);
+  if (held) fmt::print(", {} running in another process", held);
+  if (left) fmt::print(", {} left", left);
+  fmt::print("; {} wall; database {}\n", format_duration(wall), options.db);
+  for (const auto& [label, error] : failed_now) fmt::print("  failed: {}: {}\n", label, error);
+  if (interrupted) {
+    fmt::print("interrupted: run the same command again to continue\n");
+    return 130;
+  }
+  return failed_now.empty() && failed_before == 0 ? 0 : 1;
+}
+
+}  // namespace laco

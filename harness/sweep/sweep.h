@@ -1,0 +1,33 @@
+// `laco sweep`: runs every configuration of a sweep that the results database
+// does not hold as done, records each result (or failure) atomically, and
+// resumes after any interruption, SIGKILL included.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "harness/sweep/sweep_spec.h"
+#include "results/store.h"
+
+namespace laco {
+
+struct SweepOptions {
+  std::string db = "results/laco.db";
+  bool dry_run = false;       ///< list the runs and their state; open nothing for writing
+  bool retry_failed = false;  ///< rerun runs recorded as failed (otherwise they are skipped)
+  std::string cache_dir = "results/cache";  ///< stage-0 models (not part of any run's key)
+  std::string format = "table";  ///< the --dry-run listing's printer (printer_formats())
+};
+
+/// Exit status: 0 when every run of `sweep` is done, 1 when some failed (now
+/// or before, and not retried), 130 after SIGINT/SIGTERM (the current run is
+/// marked pending first). A run left `running` by a killed process is rerun.
+int run_sweep(const Sweep& sweep, const SweepOptions& options);
+
+/// The dry-run listing: every run with its key and state, then the totals,
+/// printed in `format` (printer_formats()). `states` holds what the database
+/// knows (empty when there is none).
+std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, RunState>& states,
+                              const std::string& db_note, const std::string& format = "table");
+
+}  // namespace laco

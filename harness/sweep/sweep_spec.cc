@@ -1,0 +1,350 @@
+#include "harness/sweep/sweep_spec.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "evals/registry.h"
+#include "harness/base/error.h"
+#include "harness/base/json_check.h"
+#include "harness/base/text.h"
+#include "harness/model/placement.h"
+#include "methods/registry.h"
+
+namespace laco {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// The top-level keys: these and one section per evaluation (evaluation_names()).
+const std::vector<std::string> kTopKeys = {"name", "description", "threads", "grid_policy", "evals", "grids"};
+const std::vector<std::string> kGridKeys = {"name", "methods", "placements", "ratios", "evals"};
+const std::vector<std::string> kMethodKeys = {"name", "options"};
+
+std::string option_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();  // true, false, numbers
+}
+
+struct SpecMethod {
+  std::string name;
+  MethodOptions options;
+  std::string path;
+};
+
+struct SpecGrid {
+  std::string name, path;
+  std::vector<SpecMethod> methods;
+  std::vector<std::string> placements;
+  std::vector<std::string> placement_paths;
+  std::vector<int64_t> ratios;
+  std::vector<std::string> evals;
+};
+
+struct EvalSection {
+  const EvaluationInfo* info = nullptr;
+  std::string preset;
+  std::vector<uint64_t> seeds = {0};
+  json settings;  // the evaluation's own keys, checked
+};
+
+std::vector<uint64_t> parse_seeds(const JsonChecker& ck, const json& v, const std::string& path) {
+  std::vector<uint64_t> seeds;
+  ck.array(v, path, "one or more integers >= 0");
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string p = fmt::format("{}[{}]", path, i);
+    const auto s = static_cast<uint64_t>(ck.integer(v[i], p, 0));
+    ck.unique(seeds, s, p, fmt::format("seed {}", s), path);
+    seeds.push_back(s);
+  }
+  return seeds;
+}
+
+SpecMethod parse_method(const JsonChecker& ck, const json& v, const std::string& path) {
+  const std::string allowed = join(method_names());
+  SpecMethod m;
+  m.path = path;
+  if (v.is_string()) {
+    m.name = v.get<std::string>();
+  } else if (v.is_object()) {
+    ck.object(v, path, kMethodKeys);
+    if (!v.contains("name")) ck.error(path + ".name", "missing (allowed: {})", allowed);
+    m.name = ck.string(v["name"], path + ".name", allowed);
+  } else {
+    ck.error(path, "expected a method name or {{\"name\": ..., \"options\": {{...}}}}, got {} (allowed: {})",
+             ck.describe(v), allowed);
+  }
+  const auto names = method_names();
+  if (std::find(names.begin(), names.end(), m.name) == names.end())
+    ck.error(v.is_object() ? path + ".name" : path, "unknown method '{}' (allowed: {})", m.name, allowed);
+  if (v.is_object() && v.contains("options")) {
+    const auto& info = find_method(m.name);
+    const auto keys = info.option_keys();
+    const std::string opath = path + ".options";
+    if (!v["options"].is_object()) ck.error(opath, "expected an object, got {}", ck.describe(v["options"]));
+    for (const auto& [key, value] : v["options"].items()) {
+      if (std::find(keys.begin(), keys.end(), key) == keys.end())
+        ck.error(opath + "." + key, "method '{}' has no option '{}' (allowed: {})", m.name, key,
+                 keys.empty() ? std::string("none") : join(keys));
+      if (!value.is_string() && !value.is_boolean() && !value.is_number())
+        ck.error(opath + "." + key, "expected a string, boolean or number, got {}", ck.describe(value));
+      m.options[key] = option_text(value);
+    }
+  }
+  return m;
+}
+
+std::string placement_text(const JsonChecker& ck, const json& v, const std::string& path) {
+  const std::string allowed = "a depth fraction such as \"1/4\", 0.25 or 1, or \"block:K\"";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (v.is_number_float()) return fmt::format("{}", v.get<double>());
+  ck.error(path, "expected a placement, got {} (allowed: {})", ck.describe(v), allowed);
+}
+
+std::vector<std::string> parse_evals(const JsonChecker& ck, const json& v, const std::string& path,
+                                     const std::vector<std::string>& allowed) {
+  std::vector<std::string> out;
+  ck.array(v, path, join(allowed));
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string p = fmt::format("{}[{}]", path, i);
+    const auto e = ck.string(v[i], p, join(allowed));
+    if (std::find(allowed.begin(), allowed.end(), e) == allowed.end())
+      ck.error(p, "'{}' is not an evaluation of this spec (allowed: {})", e, join(allowed));
+    ck.unique(out, e, p, "'" + e + "'", path);
+    out.push_back(e);
+  }
+  return out;
+}
+
+SpecGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const std::vector<std::string>& evals) {
+  SpecGrid g;
+  g.path = fmt::format("$.grids[{}]", index);
+  ck.object(v, g.path, kGridKeys);
+  g.name = v.contains("name") ? ck.string(v["name"], g.path + ".name") : fmt::format("grid{}", index);
+  for (const char* required : {"methods", "placements", "ratios"})
+    if (!v.contains(required)) ck.error(g.path + "." + required, "missing (allowed keys: {})", join(kGridKeys));
+
+  const std::string mpath = g.path + ".methods";
+  ck.array(v["methods"], mpath, "one or more of " + join(method_names()));
+  for (size_t i = 0; i < v["methods"].size(); ++i) {
+    auto m = parse_method(ck, v["methods"][i], fmt::format("{}[{}]", mpath, i));
+    for (size_t j = 0; j < g.methods.size(); ++j)
+      if (g.methods[j].name == m.name && g.methods[j].options == m.options)
+        ck.error(m.path, "method '{}' with the same options repeats {}[{}]", m.name, mpath, j);
+    g.methods.push_back(m);
+  }
+
+  const std::string ppath = g.path + ".placements";
+  ck.array(v["placements"], ppath, "one or more depth fractions (1/12, 1/6, 1/4, 1/2, 1, 0.25) or block:K");
+  for (size_t i = 0; i < v["placements"].size(); ++i) {
+    const std::string p = fmt::format("{}[{}]", ppath, i);
+    const auto text = placement_text(ck, v["placements"][i], p);
+    Placement::parse(text, ck.file() + ": " + p);  // the form; the depth is checked per preset
+    ck.unique(g.placements, text, p, "'" + text + "'", ppath);
+    g.placements.push_back(text);
+    g.placement_paths.push_back(p);
+  }
+
+  const std::string rpath = g.path + ".ratios";
+  ck.array(v["ratios"], rpath, "one or more of 2, 3, 4");
+  for (size_t i = 0; i < v["ratios"].size(); ++i) {
+    const std::string p = fmt::format("{}[{}]", rpath, i);
+    const int64_t r = ck.integer(v["ratios"][i], p, INT64_MIN, "2, 3, 4");
+    check_ratio(r, ck.file() + ": " + p);
+    ck.unique(g.ratios, r, p, fmt::format("ratio {}", r), rpath);
+    g.ratios.push_back(r);
+  }
+  g.evals = v.contains("evals") ? parse_evals(ck, v["evals"], g.path + ".evals", evals) : evals;
+  return g;
+}
+
+EvalSection parse_section(const JsonChecker& ck, const EvaluationInfo& info, const json& v) {
+  const std::string path = "$." + info.name;
+  EvalSection s;
+  s.info = &info;
+  ck.object(v, path, info.section_keys);
+  if (!v.contains("preset")) ck.error(path + ".preset", "missing (allowed: {})", join(info.presets));
+  s.preset = ck.string(v["preset"], path + ".preset", join(info.presets));
+  if (std::find(info.presets.begin(), info.presets.end(), s.preset) == info.presets.end())
+    ck.error(path + ".preset", "unknown {} preset '{}' (allowed: {})", info.name, s.preset, join(info.presets));
+  if (v.contains("seeds")) s.seeds = parse_seeds(ck, v["seeds"], path + ".seeds");
+  s.settings = info.parse_settings(ck, v, path);
+  return s;
+}
+
+}  // namespace
+
+PlannedRun SweepRun::planned() const { return {key, spec, grids}; }
+
+Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverrides& overrides) {
+  const JsonChecker ck(file);
+  const auto all_evals = evaluation_names();
+  auto top_keys = kTopKeys;
+  top_keys.insert(top_keys.end(), all_evals.begin(), all_evals.end());
+  ck.object(spec, "$", top_keys);
+  Sweep sweep;
+  sweep.file = file;
+  sweep.name = spec.contains("name") ? ck.string(spec["name"], "$.name") : fs::path(file).stem().string();
+  if (sweep.name.empty() || sweep.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                         "0123456789_.-") != std::string::npos)
+    ck.error("$.name", "'{}' is not a valid sweep name (allowed: letters, digits, '_', '.', '-')", sweep.name);
+  if (spec.contains("description")) sweep.description = ck.string(spec["description"], "$.description");
+  int threads = spec.contains("threads") ? static_cast<int>(ck.integer(spec["threads"], "$.threads", 1)) : 2;
+  if (overrides.threads > 0) threads = overrides.threads;
+  const GridPolicy policy =
+      spec.contains("grid_policy")
+          ? parse_grid_policy(ck.string(spec["grid_policy"], "$.grid_policy", "pad, interpolate, error"),
+                              file + ": $.grid_policy")
+          : GridPolicy::kPad;
+
+  if (!spec.contains("evals")) ck.error("$.evals", "missing (allowed: one or more of {})", join(all_evals));
+  const auto evals = parse_evals(ck, spec["evals"], "$.evals", all_evals);
+  std::map<std::string, EvalSection> sections;
+  for (const auto& info : evaluation_registry()) {
+    const std::string& e = info.name;
+    const bool used = std::find(evals.begin(), evals.end(), e) != evals.end();
+    if (used && !spec.contains(e))
+      ck.error("$." + e, "missing: $.evals includes {} (allowed: an object with {})", e, join(info.section_keys));
+    if (!used && spec.contains(e))
+      ck.error("$." + e, "given, but $.evals does not include '{}' (allowed: add it to $.evals or remove this)", e);
+    if (used) sections[e] = parse_section(ck, info, spec[e]);
+  }
+
+  if (!spec.contains("grids")) ck.error("$.grids", "missing (allowed: an array of grids with {})", join(kGridKeys));
+  ck.array(spec["grids"], "$.grids", "one or more grids with " + join(kGridKeys));
+  std::vector<SpecGrid> grids;
+  for (size_t i = 0; i < spec["grids"].size(); ++i) {
+    grids.push_back(parse_grid(ck, spec["grids"][i], i, evals));
+    for (size_t j = 0; j + 1 < grids.size(); ++j)
+      if (grids[j].name == grids.back().name)
+        ck.error(grids.back().path + ".name", "'{}' repeats $.grids[{}].name", grids.back().name, j);
+  }
+
+  // Every placement against every preset it will meet, before any run is built.
+  for (const auto& g : grids)
+    for (const auto& e : g.evals) {
+      const auto& s = sections.at(e);
+      const int64_t depth = s.info->encoder_depth(s.preset);
+      for (size_t i = 0; i < g.placements.size(); ++i)
+        Placement::parse(g.placements[i],
+                         fmt::format("{}: {} ({} preset '{}', {} blocks)", file, g.placement_paths[i], e, s.preset, depth))
+            .resolve(depth);
+    }
+
+  std::map<std::string, size_t> by_key;
+  std::map<std::string, size_t> unit_of_group;
+  std::set<std::string> notes;
+  for (const auto& e : evals) {
+    const auto& s = sections.at(e);
+    for (uint64_t seed : s.seeds)
+      for (const auto& g : grids) {
+        if (std::find(g.evals.begin(), g.evals.end(), e) == g.evals.end()) continue;
+        for (const auto& m : g.methods)
+          for (const auto& layer_given : g.placements)
+            for (int64_t ratio_given : g.ratios) {
+              // `none` is the identity: neither where it sits nor the ratio changes it.
+              const bool none = m.name == "none";
+              RunRequest request;
+              request.preset = s.preset;
+              request.method = m.name;
+              request.method_options = m.options;
+              request.layer = none ? "1" : layer_given;
+              request.ratio = none ? 2 : ratio_given;
+              request.grid_policy = policy;
+              request.seed = seed;
+              request.threads = threads;
+              SweepRun run;
+              try {
+                run.spec = s.info->resolve(request, s.settings);
+              } catch (const Error& err) {
+                fail("{}: {} ({} {}{} at {}, r={}, seed {}): {}", file, m.path, e, m.name, options_label(m.options),
+                     layer_given, ratio_given, seed, err.what());
+              }
+              run.key = run.spec.key();
+              auto found = by_key.find(run.key);
+              if (found != by_key.end()) {
+                auto& existing = sweep.runs[found->second];
+                if (std::find(existing.grids.begin(), existing.grids.end(), g.name) == existing.grids.end())
+                  existing.grids.push_back(g.name);
+                const auto& first_layer = existing.spec.layer;
+                if (!none && first_layer != request.layer)
+                  notes.insert(fmt::format("{} preset '{}' ({} blocks): placements {} and {} both resolve to block {}; "
+                                           "run once, stored as {}",
+                                           e, s.preset, run.spec.depth, first_layer, request.layer, run.spec.block_k,
+                                           first_layer));
+                continue;
+              }
+              if (none && (layer_given != "1" || ratio_given != 2))
+                notes.insert(fmt::format("{}: `none` does not depend on the placement or the ratio; one run per seed, "
+                                         "stored as layer 1, r=2",
+                                         e));
+              run.grids = {g.name};
+              by_key[run.key] = sweep.runs.size();
+              const size_t index = sweep.runs.size();
+              const std::string group = s.info->group(run.spec);
+              auto u = group.empty() ? unit_of_group.end() : unit_of_group.find(group);
+              if (u == unit_of_group.end()) {
+                if (!group.empty()) unit_of_group[group] = sweep.units.size();
+                sweep.units.push_back({{index}, group});
+              } else {
+                sweep.units[u->second].runs.push_back(index);
+              }
+              sweep.runs.push_back(std::move(run));
+            }
+      }
+  }
+  sweep.notes.assign(notes.begin(), notes.end());
+  return sweep;
+}
+
+Sweep load_sweep(const std::string& path, const SweepOverrides& overrides) {
+  std::ifstream in(path);
+  if (!in) fail("{}: cannot open sweep spec", path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  json spec;
+  try {
+    spec = json::parse(buf.str());
+  } catch (const json::parse_error& e) {
+    fail("{}: invalid JSON: {}", path, e.what());
+  }
+  return parse_sweep(spec, path, overrides);
+}
+
+std::pair<int, int> parse_shard(const std::string& text, const std::string& where) {
+  const auto slash = text.find('/');
+  std::optional<int64_t> i, n;
+  if (slash != std::string::npos) {
+    i = parse_int(text.substr(0, slash));
+    n = parse_int(text.substr(slash + 1));
+  }
+  if (!i || !n || *n < 1 || *i < 1 || *i > *n || *n > 100000)
+    fail("{}: '{}' is not a shard (allowed: i/n with 1 <= i <= n, e.g. 1/4 .. 4/4)", where, text);
+  return {static_cast<int>(*i), static_cast<int>(*n)};
+}
+
+Sweep shard_sweep(const Sweep& sweep, int index, int count) {
+  Sweep out;
+  out.file = sweep.file;
+  out.name = sweep.name;
+  out.description = sweep.description;
+  out.notes = sweep.notes;
+  for (size_t u = static_cast<size_t>(index - 1); u < sweep.units.size(); u += static_cast<size_t>(count)) {
+    SweepUnit unit{{}, sweep.units[u].group_key};
+    for (size_t r : sweep.units[u].runs) {
+      unit.runs.push_back(out.runs.size());
+      out.runs.push_back(sweep.runs[r]);
+    }
+    out.units.push_back(unit);
+  }
+  return out;
+}
+
+}  // namespace laco

@@ -1,0 +1,78 @@
+// Sweep specs (sweeps/*.json): a grid of methods x placements x ratios x
+// seeds per evaluation, parsed strictly (every field checked, errors name the
+// file, the JSON path and the allowed values) and expanded into runs keyed by
+// a hash of their resolved configuration.
+//
+//   {
+//     "name": "smoke", "description": "...", "threads": 2, "grid_policy": "pad",
+//     "evals": ["accuracy", "efficiency"],
+//     "accuracy":   {"preset": "tiny", "seeds": [0], "steps0": 20, "steps1": 2, "steps2": 2},
+//     "efficiency": {"preset": "tiny", "seeds": [0], "reps": 1, "warmup": 0},
+//     "grids": [
+//       {"name": "placement", "methods": ["none", "laco", {"name": "laco", "options": {"zero_init": true}}],
+//        "placements": ["1/4", "1"], "ratios": [2]},
+//       {"name": "ratio", "methods": ["laco"], "placements": ["1/4"], "ratios": [2, 3, 4], "evals": ["accuracy"]}
+//     ]
+//   }
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "evals/run_spec.h"
+#include "results/store.h"
+
+namespace laco {
+
+/// One configuration of a sweep.
+struct SweepRun {
+  std::string key;                 ///< spec.key()
+  RunSpec spec;                    ///< resolved
+  std::vector<std::string> grids;  ///< the grids that asked for it (a run shared by grids runs once)
+
+  const std::string& eval() const { return spec.eval(); }
+  /// "accuracy laco 1/4 (block 2/8) r=2 seed=0"
+  std::string label() const { return spec.label(); }
+  PlannedRun planned() const;
+};
+
+/// What runs together: the runs of one evaluation group (EvaluationInfo::group),
+/// e.g. the efficiency runs of one method, ratio and seed at every placement,
+/// measured with interleaved repetitions so that their ratios are fair; or one
+/// run alone.
+struct SweepUnit {
+  std::vector<size_t> runs;  ///< indices into Sweep::runs
+  std::string group_key;     ///< stored with the runs ("" for a run alone)
+};
+
+struct Sweep {
+  std::string file, name, description;
+  std::vector<SweepRun> runs;
+  std::vector<SweepUnit> units;
+  /// Facts about the expansion worth telling (placements that resolve to
+  /// the same block, `none` runs shared across placements and ratios).
+  std::vector<std::string> notes;
+};
+
+/// Settings from the command line that win over the spec.
+struct SweepOverrides {
+  int threads = 0;  ///< 0: the spec's (default 2)
+};
+
+/// Reads, checks and expands a spec file. Nothing runs; every configuration
+/// is resolved, so a spec that loads is a spec whose runs can all start.
+Sweep load_sweep(const std::string& path, const SweepOverrides& overrides = {});
+/// The same from parsed JSON; `file` names the source in errors.
+Sweep parse_sweep(const nlohmann::json& spec, const std::string& file, const SweepOverrides& overrides = {});
+
+/// "i/n" with 1 <= i <= n; `where` names the flag in errors.
+std::pair<int, int> parse_shard(const std::string& text, const std::string& where = "--shard");
+/// Shard i of n (1-based): every n-th work unit starting at the i-th, so the
+/// shards partition the sweep and each gets a mix of its grids.
+Sweep shard_sweep(const Sweep& sweep, int index, int count);
+
+}  // namespace laco
