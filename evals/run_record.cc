@@ -116,8 +116,11 @@ PrintTable records_table(const std::vector<RunRecord>& records, const std::vecto
     std::vector<PrintValue> row;
     for (const auto& key : config_keys) row.push_back(config_value(config, key));
     for (const auto& name : metrics) {
-      auto v = r.value(name);
-      row.push_back(v ? PrintValue(*v) : PrintValue());
+      if (auto v = r.value(name)) {
+        row.emplace_back(*v);
+      } else {
+        row.emplace_back();  // missing: printed as "-" or an empty cell
+      }
     }
     t.add(std::move(row));
   }

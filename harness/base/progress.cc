@@ -6,6 +6,7 @@
 
 #include <fmt/core.h>
 
+#include "harness/base/host.h"
 #include "harness/base/interrupt.h"
 
 namespace laco {
@@ -19,8 +20,8 @@ std::string format_duration(double s) {
 }
 
 Progress::Progress(std::string what, int64_t total)
-    : what_(std::move(what)), total_(total), enabled_(isatty(STDERR_FILENO) != 0),
-      start_(std::chrono::steady_clock::now()) {}
+    : what_(std::move(what)), total_(total), enabled_(isatty(STDERR_FILENO) != 0), log_(!enabled_),
+      start_(std::chrono::steady_clock::now()), last_log_(start_) {}
 
 Progress::~Progress() { finish(); }
 
@@ -47,16 +48,29 @@ void Progress::print(const std::string& line) {
   draw(current_);
 }
 
-void Progress::draw(const std::string& current) {
-  current_ = current;
-  if (!enabled_ || finished_) return;
+std::string Progress::line(const std::string& current) const {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const std::string eta =
       done_ > 0 && done_ < total_ ? format_duration(elapsed / static_cast<double>(done_) * (total_ - done_)) : "?";
-  std::string line = fmt::format("{} {}/{}  elapsed {}  eta {}  {}{}{}", what_, done_, total_, format_duration(elapsed),
-                                 done_ >= total_ ? "0s" : eta, context_, context_.empty() ? "" : ": ", current);
-  if (line.size() > 120) line.resize(120);
-  std::fprintf(stderr, "\r\033[K%s", line.c_str());
+  return fmt::format("{} {}/{}  elapsed {}  eta {}  {}{}{}", what_, done_, total_, format_duration(elapsed),
+                     done_ >= total_ ? "0s" : eta, context_, context_.empty() ? "" : ": ", current);
+}
+
+void Progress::draw(const std::string& current) {
+  current_ = current;
+  if (finished_) return;
+  if (log_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_log_ < std::chrono::seconds(30)) return;
+    last_log_ = now;
+    std::fprintf(stderr, "%s %s\n", utc_now().c_str(), line(current).c_str());
+    std::fflush(stderr);
+    return;
+  }
+  if (!enabled_) return;
+  std::string text = line(current);
+  if (text.size() > 120) text.resize(120);
+  std::fprintf(stderr, "\r\033[K%s", text.c_str());
   std::fflush(stderr);
 }
 

@@ -1,5 +1,7 @@
 // Progress for long work: "done/total, elapsed, ETA" redrawn in place on a
-// terminal (stderr), silent when stderr is not a terminal (logs, CI).
+// terminal (stderr); when stderr is not a terminal (logs, CI, Slurm), the same
+// line with a UTC timestamp at most every 30 s, so a log shows how far a
+// long run got and when.
 // step() and note() are also where long work notices an interrupt
 // (harness/interrupt.h): they throw Interrupted once SIGINT/SIGTERM arrived.
 #pragma once
@@ -25,14 +27,19 @@ class Progress {
   /// Prints a line to stdout above the progress line (which is redrawn).
   void print(const std::string& line);
   /// Forces drawing on or off (tests; --progress / --no-progress).
-  void set_enabled(bool on) { enabled_ = on; }
+  void set_enabled(bool on) {
+    enabled_ = on;
+    log_ = false;
+  }
 
  private:
   void draw(const std::string& current);
+  std::string line(const std::string& current) const;
   std::string what_, context_, current_;
   int64_t total_, done_ = 0;
   bool enabled_, finished_ = false;
-  std::chrono::steady_clock::time_point start_;
+  bool log_;  ///< timestamped lines (stderr is not a terminal)
+  std::chrono::steady_clock::time_point start_, last_log_;
 };
 
 /// "1m05s", "42s", "1h02m".
