@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/print/number.h"
 #include "harness/print/printer.h"
 
 namespace laco {
@@ -76,19 +77,13 @@ namespace {
 
 enum class Markup { kPlain, kLatex };
 
-std::string number(double v, int decimals) {
-  std::string s = fmt::format("{:.{}f}", v, decimals);
-  if (s.find_first_not_of("-0.") == std::string::npos && s[0] == '-') s.erase(0, 1);  // no "-0.0"
-  return s;
-}
-
 std::string cell_text(const Cell& cell, const Column& column, Markup markup) {
   switch (cell.kind) {
     case CellKind::kLabel:
       return markup == Markup::kLatex ? latex_escape(cell.label) : cell.label;
     case CellKind::kChange: {
       if (cell.stat.missing()) return markup == Markup::kLatex ? "--" : "-";
-      std::string s = number(cell.stat.mean, column.decimals);
+      std::string s = format_fixed(cell.stat.mean, column.decimals);
       if (s[0] != '-') s = "+" + s;
       return s + (markup == Markup::kLatex ? "\\%" : "%");
     }
@@ -96,9 +91,9 @@ std::string cell_text(const Cell& cell, const Column& column, Markup markup) {
       break;
   }
   if (cell.stat.missing()) return markup == Markup::kLatex ? "--" : "-";
-  const std::string mean = number(cell.stat.mean, column.decimals);
+  const std::string mean = format_fixed(cell.stat.mean, column.decimals);
   if (cell.stat.n < 2 || !column.spread) return mean;
-  const std::string sd = number(cell.stat.std, column.decimals);
+  const std::string sd = format_fixed(cell.stat.std, column.decimals);
   return markup == Markup::kLatex ? fmt::format("{} $\\pm$ {}", mean, sd) : fmt::format("{} ± {}", mean, sd);
 }
 

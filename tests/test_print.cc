@@ -28,6 +28,9 @@ TEST(Print, NumbersFollowTheirUnit) {
   EXPECT_EQ(format_number(36.5, "tokens"), "36.5") << "a fractional count keeps its digits";
   EXPECT_EQ(format_value(PrintValue()), "-");
   EXPECT_EQ(exact_value(PrintValue(0.1)), "0.1");
+  EXPECT_EQ(format_fixed(12.3, 2), "12.30");
+  EXPECT_EQ(format_fixed(-0.04, 1), "0.0") << "no negative zero in a paper table";
+  EXPECT_EQ(format_fixed(-1.26, 1), "-1.3");
 }
 
 TEST(Print, OneListOfFormatsAndOneMessage) {

@@ -25,6 +25,12 @@ std::string format_number(double v, const std::string& unit) {
   return fmt::format("{:.4g}", v);
 }
 
+std::string format_fixed(double v, int decimals) {
+  std::string s = fmt::format("{:.{}f}", v, decimals);
+  if (s.find_first_not_of("-0.") == std::string::npos && s[0] == '-') s.erase(0, 1);  // no "-0.0"
+  return s;
+}
+
 std::string format_value(const PrintValue& v, const std::string& unit) {
   if (std::holds_alternative<std::monostate>(v)) return "-";
   if (auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
