@@ -10,6 +10,7 @@
 
 #include "harness/base/error.h"
 #include "harness/base/files.h"
+#include "harness/base/json_check.h"
 #include "harness/base/text.h"
 
 namespace laco {
@@ -56,11 +57,8 @@ namespace {
 // Parses one line; returns the problem or "" (and fills `out`).
 std::string parse_line(const std::string& text, const fs::path& base, VqaSample& out) {
   nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    return fmt::format("not valid JSON ({})", e.what());
-  }
+  const std::string problem = parse_json(text, j);
+  if (!problem.empty()) return fmt::format("not valid JSON ({})", problem);
   if (!j.is_object()) return "must be a JSON object";
   if (!j.contains("image") || !j["image"].is_string()) return "field 'image' (a path string) is missing";
   if (!j.contains("conversations") || !j["conversations"].is_array()) return "field 'conversations' (an array) is missing";

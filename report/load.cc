@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "harness/base/error.h"
+#include "harness/base/json_check.h"
 #include "results/schema.h"
 
 namespace laco {
@@ -20,12 +21,11 @@ std::vector<RunRecord> load_done_runs(const std::string& db_path) {
     RunRecord r;
     const std::string key = q.text(0);
     const std::string where = fmt::format("{}: run {}", db_path, key);
-    try {
-      r.spec = run_spec_from_json(q.text(1), nlohmann::json::parse(q.text(2)), where);
-      if (!q.is_null(13)) r.facts = nlohmann::json::parse(q.text(13));
-    } catch (const nlohmann::json::exception& e) {
-      fail("{}: config or extra is not JSON ({})", where, e.what());
-    }
+    nlohmann::json config;
+    std::string problem = parse_json(q.text(2), config);
+    if (problem.empty() && !q.is_null(13)) problem = parse_json(q.text(13), r.facts);
+    if (!problem.empty()) fail("{}: config or extra is not JSON ({})", where, problem);
+    r.spec = run_spec_from_json(q.text(1), config, where);
     auto& p = r.provenance;
     p.git_commit = q.text(3);
     if (!q.is_null(4)) p.git_dirty = q.int64(4) != 0;

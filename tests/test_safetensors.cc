@@ -76,6 +76,9 @@ TEST(SafeTensors, MalformedFilesAreRejectedWithTheFileAndTheProblem) {
       {"short header", "abc", {"short header", "3 bytes"}},
       {"length past the end", past_end, {"header length 100 runs past the end"}},
       {"not JSON", image("{not json"), {"not valid JSON"}},
+      // Printing or freeing a 100 000-deep value recursed until the stack overflowed (SIGSEGV).
+      {"nested too deep", image("{\"__metadata__\": {\"a\": " + std::string(100000, '[') + std::string(100000, ']') + "}}"),
+       {"not valid JSON", "nested deeper than 64 levels"}},
       {"not an object", image("[1,2]"), {"must be a JSON object"}},
       {"missing dtype", image(R"({"t":{"shape":[2],"data_offsets":[0,8]}})", eight), {"'t'", "missing field 'dtype'"}},
       {"missing offsets", image(R"({"t":{"dtype":"F32","shape":[2]}})", eight), {"missing field 'data_offsets'"}},

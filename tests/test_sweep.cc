@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "harness/base/error.h"
+#include "harness/base/json_check.h"
 #include "harness/sweep/sweep_spec.h"
 #include "report/load.h"
 #include "results/schema.h"
@@ -546,6 +547,28 @@ TEST(RunKeys, StoredConfigurationsRoundTripThroughRunSpec) {
   config["ratio"] = "two";
   test::expect_error([&] { run_spec_from_json(stored[0][1], config, "x.db: run 2"); },
                      {"x.db: run 2", "'ratio' is string", "an integer"});
+}
+
+// Hostile specs end in a clear error and exit 1, not a crash: a spec nested
+// 100 000 deep was a SIGSEGV (the error path printed the value recursively).
+TEST(SweepSpec, DeeplyNestedJsonIsRefusedNotACrash) {
+  const std::string dir = test::temp_dir("deep_spec");
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  test::write_file(dir + "/deep.json", "{\"name\": " + deep + "}");
+  auto r = test::run_command(kLaco + " sweep " + dir + "/deep.json --dry-run");
+  EXPECT_EQ(r.status, 1) << r.output.substr(0, 500);
+  EXPECT_NE(r.output.find("deep.json: invalid JSON: arrays and objects nested deeper than 64 levels"),
+            std::string::npos) << r.output.substr(0, 500);
+  // The limit: 64 levels parse, 65 do not; brackets inside strings do not count.
+  json v;
+  EXPECT_EQ(parse_json(std::string(64, '[') + std::string(64, ']'), v), "");
+  EXPECT_NE(parse_json(std::string(65, '[') + std::string(65, ']'), v), "");
+  EXPECT_EQ(parse_json("[\"" + std::string(100, '[') + "\\\"{\"]", v), "");
+  EXPECT_EQ(v[0].get<std::string>().size(), 102u);
+  // A long value in a message is cut, never printed whole.
+  json wide = json::array();
+  for (int i = 0; i < 100000; ++i) wide.push_back(i);
+  EXPECT_LT(JsonChecker("x.json").describe(wide).size(), 60u);
 }
 
 }  // namespace

@@ -6,8 +6,60 @@ namespace laco {
 
 using nlohmann::json;
 
+std::string parse_json(std::string_view text, json& out) {
+  // Depth of [ and { outside strings, before the parser builds anything.
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        return fmt::format("arrays and objects nested deeper than {} levels (allowed: at most {})", kMaxJsonDepth,
+                           kMaxJsonDepth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  try {
+    out = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+namespace {
+
+// Appends v's JSON text to `out` until it holds `limit` characters: a message
+// shows the start of a value without serialising all of it.
+void preview(const json& v, std::string& out, size_t limit) {
+  if (out.size() >= limit) return;
+  if (v.is_array() || v.is_object()) {
+    out += v.is_array() ? '[' : '{';
+    bool first = true;
+    for (auto it = v.begin(); it != v.end() && out.size() < limit; ++it) {
+      if (!first) out += ',';
+      first = false;
+      if (v.is_object()) out += json(it.key()).dump() + ':';
+      preview(*it, out, limit);
+    }
+    out += v.is_array() ? ']' : '}';
+  } else {
+    std::string text = v.dump();
+    out += text.size() > limit ? text.substr(0, limit) : text;
+  }
+}
+
+}  // namespace
+
 std::string JsonChecker::describe(const json& v) const {
-  std::string text = v.dump();
+  std::string text;
+  preview(v, text, 41);
   if (text.size() > 40) text = text.substr(0, 37) + "...";
   return fmt::format("{} {}", v.type_name(), text);
 }

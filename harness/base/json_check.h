@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -13,6 +14,16 @@
 #include "harness/base/error.h"
 
 namespace laco {
+
+/// How deep arrays and objects may nest in JSON laco reads (specs, safetensors
+/// headers, data lines, stored configurations). Deeper input is refused before
+/// it is parsed: printing or destroying such a value recurses that deep and
+/// overflows the stack (a 100 000-deep spec was a SIGSEGV).
+constexpr int kMaxJsonDepth = 64;
+
+/// Parses `text` into `out`; returns "" or the problem ("nested deeper than
+/// 64 levels ..." or the parser's message), for the caller to put in its error.
+std::string parse_json(std::string_view text, nlohmann::json& out);
 
 /// Usage: JsonChecker ck("sweeps/x.json"); ck.object(spec, "$", {"name", "grids"}); ck.integer(v, "$.threads", 1);
 class JsonChecker {

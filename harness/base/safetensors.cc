@@ -12,6 +12,7 @@
 
 #include "harness/base/error.h"
 #include "harness/base/files.h"
+#include "harness/base/json_check.h"
 #include "harness/base/text.h"
 
 namespace laco {
@@ -109,11 +110,9 @@ SafeTensors SafeTensors::parse(const std::string& bytes, const std::string& src)
     fail("{}: header length {} runs past the end of the file ({} bytes after the length field)", src,
          header_len, bytes.size() - 8);
   nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<long>(header_len));
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: header is not valid JSON: {}", src, e.what());
-  }
+  const std::string problem =
+      parse_json(std::string_view(bytes.data() + 8, static_cast<size_t>(header_len)), header);
+  if (!problem.empty()) fail("{}: header is not valid JSON: {}", src, problem);
   if (!header.is_object()) fail("{}: header must be a JSON object", src);
 
   SafeTensors out;

@@ -310,11 +310,8 @@ Sweep load_sweep(const std::string& path, const SweepOverrides& overrides) {
   std::stringstream buf;
   buf << in.rdbuf();
   json spec;
-  try {
-    spec = json::parse(buf.str());
-  } catch (const json::parse_error& e) {
-    fail("{}: invalid JSON: {}", path, e.what());
-  }
+  const std::string problem = parse_json(buf.str(), spec);
+  if (!problem.empty()) fail("{}: invalid JSON: {}", path, problem);
   return parse_sweep(spec, path, overrides);
 }
 
