@@ -1,5 +1,8 @@
 #include "results/schema.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -164,6 +167,25 @@ void migrate(sql::Connection& c) {
   t.commit();
 }
 
+// A new database is built complete (WAL mode, schema, application id) under
+// a temporary name and only then linked to `path`: a process killed at any
+// moment leaves either no database or a whole one (at worst a stray
+// PATH.creating-PID). link() never replaces: when another process created
+// `path` first, its database is kept and ours is dropped.
+void create_results_db(const std::string& path) {
+  const std::string tmp = fmt::format("{}.creating-{}", path, getpid());
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((tmp + suffix).c_str());
+  {
+    sql::Connection c(tmp, sql::Connection::Mode::kCreate);
+    c.exec("PRAGMA journal_mode = WAL");
+    migrate(c);
+  }  // the last connection closes: the WAL is checkpointed into the file and removed
+  const int linked = ::link(tmp.c_str(), path.c_str());
+  const int error = errno;
+  for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((tmp + suffix).c_str());
+  if (linked != 0 && error != EEXIST) fail("{}: cannot create the database: {}", path, std::strerror(error));
+}
+
 }  // namespace
 
 int results_schema_version() { return migrations().back().version; }
@@ -173,7 +195,7 @@ int inspect_results_db(const std::string& path) {
   if (!fs::is_regular_file(path, ec)) fail("{}: not a regular file (allowed: {})", path, kAllowed);
   const auto size = fs::file_size(path, ec);
   if (ec) fail("{}: cannot read: {}", path, ec.message());
-  if (size == 0) return 0;
+  if (size == 0) return 0;  // provably empty: nothing to lose
   char header[16] = {0};
   std::ifstream in(path, std::ios::binary);
   in.read(header, sizeof header);
@@ -185,14 +207,19 @@ int inspect_results_db(const std::string& path) {
   // may not be laco's. With one, a committed transaction may live there.
   const bool side_files = fs::exists(path + "-wal", ec) || fs::exists(path + "-journal", ec);
   sql::Connection c(path, side_files ? sql::Connection::Mode::kReadOnly : sql::Connection::Mode::kImmutable);
-  int64_t app_id = 0;
+  int64_t app_id = 0, objects = 0;
   try {
     app_id = std::get<int64_t>(c.scalar("PRAGMA application_id"));
     const auto check = c.scalar("PRAGMA quick_check");
     if (sql::to_text(check) != "ok") fail("integrity check: {}", sql::to_text(check));
+    objects = std::get<int64_t>(c.scalar("SELECT count(*) FROM sqlite_master"));
   } catch (const Error& e) {
     fail("{}: corrupt or unreadable SQLite database ({}); the file was not modified", path, e.what());
   }
+  // No application id and no table, index or view: provably empty (an
+  // earlier version killed while creating it could leave this), so nothing
+  // can be lost by initialising it.
+  if (app_id == 0 && objects == 0) return 0;
   if (app_id != kResultsApplicationId)
     fail("{}: not a laco results database (application_id 0x{:08x}, expected 0x{:08x} 'LACO'; allowed: {}); "
          "the file was not modified",
@@ -218,7 +245,17 @@ sql::Connection open_results_db(const std::string& path, bool writable) {
     if (!dir.empty()) fs::create_directories(dir, ec);
     if (ec) fail("{}: cannot create directory {}: {}", path, dir.string(), ec.message());
   }
-  if (!writable) return sql::Connection(path, sql::Connection::Mode::kReadOnly);
+  if (!writable) {
+    if (version == 0)
+      fail("{}: an empty database file, not yet a laco results database; nothing to read (run `laco sweep SPEC "
+           "--db {}` to initialise it)",
+           path, path);
+    return sql::Connection(path, sql::Connection::Mode::kReadOnly);
+  }
+  if (!fs::exists(path, ec)) {
+    create_results_db(path);
+    version = inspect_results_db(path);  // ours, or the one another process linked first
+  }
   sql::Connection c(path, sql::Connection::Mode::kCreate);
   // WAL lets `laco query` read while a sweep writes; the setting persists in the file.
   c.exec("PRAGMA journal_mode = WAL");

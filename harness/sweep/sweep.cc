@@ -14,6 +14,7 @@
 #include "harness/base/progress.h"
 #include "harness/base/text.h"
 #include "harness/print/printer.h"
+#include "results/schema.h"
 
 namespace laco {
 namespace {
@@ -98,7 +99,9 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   if (options.dry_run) {
     std::map<std::string, RunState> states;
     std::string note = fmt::format("database {}: does not exist yet", options.db);
-    if (std::filesystem::exists(options.db)) {
+    if (std::filesystem::exists(options.db) && inspect_results_db(options.db) == 0) {
+      note = fmt::format("database {}: empty (no laco schema yet; a sweep initialises it)", options.db);
+    } else if (std::filesystem::exists(options.db)) {
       ResultStore store(options.db, false);
       states = store.states(keys_of(sweep));
       note = fmt::format("database {}", options.db);
