@@ -72,23 +72,33 @@ std::map<std::string, RunState> ResultStore::states(const std::vector<std::strin
   return out;
 }
 
-void ResultStore::claim(const std::vector<std::string>& keys, const std::string& group_key) {
-  sql::Transaction t(db_);
+std::vector<std::string> ResultStore::claim(const std::vector<std::string>& keys, const std::string& group_key,
+                                            bool retry_failed) {
+  sql::Transaction t(db_);  // the write lock: no other process reads a state between ours and our update
+  std::vector<std::string> claimed;
+  const auto now_states = states(keys);
   auto update = db_.prepare(
       "UPDATE runs SET status = 'running', error = NULL, attempts = attempts + 1, worker_host = ?, worker_pid = ?,"
       " group_key = ?, updated_at = ? WHERE key = ?");
   for (const auto& key : keys) {
+    auto it = now_states.find(key);
+    if (it == now_states.end()) fail("{}: run {} is not registered", path(), key);
+    const RunState& s = it->second;
+    const bool free = s.status == "pending" || (s.status == "failed" && retry_failed) ||
+                      (s.status == "running" && !held_by_live_process(s));
+    if (!free) continue;
     update.bind(1, this_host()).bind(2, static_cast<int64_t>(getpid())).bind(3, group_key).bind(4, utc_now()).bind(5, key);
     update.run();
-    if (db_.changes() != 1) fail("{}: run {} is not registered", path(), key);
     update.reset();
+    claimed.push_back(key);
   }
   t.commit();
+  return claimed;
 }
 
 void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord>>& results) {
   sql::Transaction t(db_);
-  auto registered = db_.prepare("SELECT 1 FROM runs WHERE key = ?");
+  auto held = db_.prepare("SELECT status, worker_host, worker_pid FROM runs WHERE key = ?");
   auto update = db_.prepare(
       "UPDATE runs SET status = 'done', error = NULL, extra = ?, worker_host = NULL, worker_pid = NULL,"
       " git_commit = ?, git_dirty = ?, host = ?, device = ?, torch_version = ?, threads = ?, attention = ?,"
@@ -98,9 +108,13 @@ void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord
   auto metric = db_.prepare("INSERT INTO metrics (run_key, name, value, unit) VALUES (?, ?, ?, ?)");
   auto point = db_.prepare("INSERT INTO series (run_key, name, step, value) VALUES (?, ?, ?, ?)");
   for (const auto& [key, rec] : results) {
-    registered.bind(1, key);
-    if (!registered.step()) fail("{}: run {} is not registered", path(), key);
-    registered.reset();
+    held.bind(1, key);
+    if (!held.step()) fail("{}: run {} is not registered", path(), key);
+    const bool ours = held.text(0) == "running" && held.text(1) == this_host() && !held.is_null(2) &&
+                      held.int64(2) == static_cast<int64_t>(getpid());
+    held.reset();
+    // A result is recorded only by the process that holds the claim.
+    if (!ours) fail("{}: run {} is not held by this process; its result is not recorded", path(), key);
     const auto& p = rec.provenance;
     update.bind(1, rec.facts.dump())
         .bind(2, p.git_commit)
@@ -142,10 +156,11 @@ void ResultStore::record_failed(const std::vector<std::string>& keys, const std:
   sql::Transaction t(db_);
   auto update = db_.prepare(
       "UPDATE runs SET status = 'failed', error = ?, worker_host = NULL, worker_pid = NULL, finished_at = ?,"
-      " updated_at = ? WHERE key = ?");
+      " updated_at = ? WHERE key = ? AND status = 'running' AND worker_host = ? AND worker_pid = ?");
   for (const auto& key : keys) {
     const std::string now = utc_now();
-    update.bind(1, error).bind(2, now).bind(3, now).bind(4, key).run();
+    update.bind(1, error).bind(2, now).bind(3, now).bind(4, key).bind(5, this_host()).bind(6, static_cast<int64_t>(getpid()));
+    update.run();
     update.reset();
   }
   t.commit();
@@ -154,9 +169,10 @@ void ResultStore::record_failed(const std::vector<std::string>& keys, const std:
 void ResultStore::release(const std::vector<std::string>& keys) {
   sql::Transaction t(db_);
   auto update = db_.prepare(
-      "UPDATE runs SET status = 'pending', worker_host = NULL, worker_pid = NULL, updated_at = ? WHERE key = ?");
+      "UPDATE runs SET status = 'pending', worker_host = NULL, worker_pid = NULL, updated_at = ?"
+      " WHERE key = ? AND status = 'running' AND worker_host = ? AND worker_pid = ?");
   for (const auto& key : keys) {
-    update.bind(1, utc_now()).bind(2, key).run();
+    update.bind(1, utc_now()).bind(2, key).bind(3, this_host()).bind(4, static_cast<int64_t>(getpid())).run();
     update.reset();
   }
   t.commit();

@@ -45,12 +45,20 @@ class ResultStore {
   void register_runs(const std::string& sweep, const std::vector<PlannedRun>& runs);
   /// The state of each key present in the database.
   std::map<std::string, RunState> states(const std::vector<std::string>& keys);
-  /// Marks the runs as running in this process (attempts + 1, error cleared).
-  /// `group_key` names the runs measured together. One transaction.
-  void claim(const std::vector<std::string>& keys, const std::string& group_key);
+  /// Claims the runs that are free to run, atomically (one write-locked
+  /// transaction reads each state and updates it): pending ones, ones left
+  /// `running` by a process that is gone, and failed ones when `retry_failed`.
+  /// They become running in this process (attempts + 1, error cleared);
+  /// `group_key` names the runs measured together. Returns the keys claimed,
+  /// in the order given: a run done, failed or held by a live process meanwhile
+  /// (another sweep on the same database) is left to it.
+  std::vector<std::string> claim(const std::vector<std::string>& keys, const std::string& group_key,
+                                 bool retry_failed = true);
   /// Stores each (key, record): status done, provenance, metrics, series and
   /// the record's facts (the `extra` column), all in one transaction, so
-  /// that a run is either entirely present or absent.
+  /// that a run is either entirely present or absent. Only a run this process
+  /// holds (running, this host and pid) is recorded; an Error otherwise, and
+  /// nothing is written.
   void record_done(const std::vector<std::pair<std::string, RunRecord>>& results);
   /// Status failed with the error text. One transaction.
   void record_failed(const std::vector<std::string>& keys, const std::string& error);

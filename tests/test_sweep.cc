@@ -16,6 +16,7 @@
 #include "harness/sweep/sweep_spec.h"
 #include "report/load.h"
 #include "results/schema.h"
+#include "results/store.h"
 #include "tests/sweep_fixture.h"
 #include "tests/test_util.h"
 
@@ -569,6 +570,44 @@ TEST(SweepSpec, DeeplyNestedJsonIsRefusedNotACrash) {
   json wide = json::array();
   for (int i = 0; i < 100000; ++i) wide.push_back(i);
   EXPECT_LT(JsonChecker("x.json").describe(wide).size(), 60u);
+}
+
+// Issue 12, defect 1: two sweeps on one database used to run 14 of 15 runs
+// twice (a claim was an unconditional UPDATE). Claims are atomic now: every
+// run is measured once, by one of them, and both exit 0.
+TEST(SweepRun, TwoSweepsOnOneDatabaseRunEveryRunOnce) {
+  SweepDir d("sweep_concurrent");
+  const pid_t a = test::spawn_laco(d.args(), d.dir + "/a.log");
+  const pid_t b = test::spawn_laco(d.args(), d.dir + "/b.log");
+  EXPECT_EQ(test::wait_child(a), 0) << test::read_file(d.dir + "/a.log");
+  EXPECT_EQ(test::wait_child(b), 0) << test::read_file(d.dir + "/b.log");
+  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"done|10"});
+  EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM runs WHERE attempts != 1"), std::vector<std::string>{"0"})
+      << test::read_file(d.dir + "/a.log") << test::read_file(d.dir + "/b.log");
+}
+
+// A result is recorded only by the process holding the claim; a claim skips
+// what another live process holds or what is already done.
+TEST(ResultsStore, ClaimsAreConditionalAndOnlyTheHolderRecords) {
+  const std::string dir = test::temp_dir("claims");
+  const Sweep s = parse_sweep(test::tiny_spec(), "t.json");
+  ResultStore store(dir + "/c.db", true);
+  store.register_runs("tiny", {s.runs[0].planned(), s.runs[1].planned()});
+  const std::vector<std::string> both = {s.runs[0].key, s.runs[1].key};
+  EXPECT_EQ(store.claim(both, ""), both);
+  // run 1: held by init (pid 1, alive) on this host: not ours to claim, record, fail or release.
+  store.db().exec(fmt::format("UPDATE runs SET worker_pid = 1 WHERE key = '{}'", s.runs[1].key));
+  EXPECT_TRUE(store.claim({s.runs[1].key}, "").empty());
+  RunRecord r;
+  r.add("acc_mean", 1, "%");
+  test::expect_error([&] { store.record_done({{s.runs[1].key, r}}); }, {s.runs[1].key, "not held by this process"});
+  store.record_failed({s.runs[1].key}, "x");
+  store.release({s.runs[1].key});
+  EXPECT_EQ(store.states({s.runs[1].key}).at(s.runs[1].key).status, "running");
+  // run 0 is ours: recorded; then done, so not claimable again.
+  store.record_done({{s.runs[0].key, r}});
+  EXPECT_TRUE(store.claim({s.runs[0].key}, "").empty());
 }
 
 }  // namespace

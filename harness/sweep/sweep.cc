@@ -1,5 +1,6 @@
 #include "harness/sweep/sweep.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -143,7 +144,7 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   }
 
   const auto t0 = Clock::now();
-  size_t done_now = 0, started = 0;
+  size_t done_now = 0, started = 0, taken_elsewhere = 0;
   std::vector<std::pair<std::string, std::string>> failed_now;  // label, error
   bool interrupted = false;
   {
@@ -151,12 +152,22 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
     InterruptGuard guard;
     for (size_t u = 0; u < sweep.units.size() && !interrupted; ++u) {
       if (todo[u].empty()) continue;
-      std::vector<std::string> keys;
-      for (size_t i : todo[u]) keys.push_back(sweep.runs[i].key);
-      const std::string label = unit_label(sweep, todo[u]);
-      progress.set_context(fmt::format("run {}/{} {}", started + 1, to_run, label));
+      std::vector<std::string> wanted;
+      for (size_t i : todo[u]) wanted.push_back(sweep.runs[i].key);
       started += todo[u].size();
-      store.claim(keys, sweep.units[u].group_key);
+      // Atomic: a run another sweep on this database took (or finished) since
+      // the states were read is left to it, and only what we hold is run.
+      const std::vector<std::string> keys = store.claim(wanted, sweep.units[u].group_key, options.retry_failed);
+      std::vector<size_t> mine;
+      for (size_t i : todo[u])
+        if (std::find(keys.begin(), keys.end(), sweep.runs[i].key) != keys.end()) mine.push_back(i);
+        else progress.print(fmt::format("skipped {}  {}  (taken by another process)", sweep.runs[i].key,
+                                        sweep.runs[i].label()));
+      taken_elsewhere += todo[u].size() - mine.size();
+      todo[u] = mine;
+      if (mine.empty()) continue;
+      const std::string label = unit_label(sweep, todo[u]);
+      progress.set_context(fmt::format("run {}/{} {}", started - wanted.size() + 1, to_run, label));
       const auto unit_t0 = Clock::now();
       std::string error;
       try {
@@ -203,11 +214,12 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   }
 
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  const size_t left = to_run - done_now - failed_now.size();
+  const size_t left = to_run - done_now - failed_now.size() - taken_elsewhere;
   fmt::print("\nsweep {}: {} runs: {} done now, {} skipped (done before), {} failed now", sweep.name,
              sweep.runs.size(), done_now, skipped_done, failed_now.size());
   if (failed_before) fmt::print(", {} failed before (rerun with --retry-failed)", failed_before);
   if (held) fmt::print(", {} running in another process", held);
+  if (taken_elsewhere) fmt::print(", {} taken by another process meanwhile", taken_elsewhere);
   if (left) fmt::print(", {} left", left);
   fmt::print("; {} wall; database {}\n", format_duration(wall), options.db);
   for (const auto& [label, error] : failed_now) fmt::print("  failed: {}: {}\n", label, error);
