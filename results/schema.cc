@@ -14,6 +14,8 @@
 #include "harness/base/host.h"
 
 namespace laco {
+
+bool read_only_folder(const std::string& path);
 namespace fs = std::filesystem;
 
 namespace {
@@ -190,6 +192,23 @@ void create_results_db(const std::string& path) {
 
 int results_schema_version() { return migrations().back().version; }
 
+// A WAL-mode reader must create PATH-shm beside the file. Where it cannot
+// (read-only media, a folder this user cannot write), a database whose WAL
+// holds nothing is the file alone and is read as immutable; one with
+// transactions still in its WAL cannot be read there, and the error says why.
+bool read_only_folder(const std::string& path) {
+  const fs::path dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+  if (::access(dir.c_str(), W_OK) == 0) return false;
+  std::error_code ec;
+  const auto wal = fs::file_size(path + "-wal", ec);
+  if (!ec && wal > 0)
+    fail("{}: on read-only media (or in a folder this user cannot write) with committed transactions still in "
+         "{}-wal, which SQLite cannot read without writing {}-shm (allowed: copy the database and its -wal to a "
+         "writable folder, or open it once where it was written so that the WAL is checkpointed)",
+         path, path, path);
+  return true;
+}
+
 int inspect_results_db(const std::string& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) fail("{}: not a regular file (allowed: {})", path, kAllowed);
@@ -206,7 +225,8 @@ int inspect_results_db(const std::string& path) {
   // immutable so that not even -wal and -shm files appear beside a file that
   // may not be laco's. With one, a committed transaction may live there.
   const bool side_files = fs::exists(path + "-wal", ec) || fs::exists(path + "-journal", ec);
-  sql::Connection c(path, side_files ? sql::Connection::Mode::kReadOnly : sql::Connection::Mode::kImmutable);
+  sql::Connection c(path, side_files && !read_only_folder(path) ? sql::Connection::Mode::kReadOnly
+                                                                : sql::Connection::Mode::kImmutable);
   int64_t app_id = 0, objects = 0;
   try {
     app_id = std::get<int64_t>(c.scalar("PRAGMA application_id"));
@@ -250,7 +270,8 @@ sql::Connection open_results_db(const std::string& path, bool writable) {
       fail("{}: an empty database file, not yet a laco results database; nothing to read (run `laco sweep SPEC "
            "--db {}` to initialise it)",
            path, path);
-    return sql::Connection(path, sql::Connection::Mode::kReadOnly);
+    return sql::Connection(path, read_only_folder(path) ? sql::Connection::Mode::kImmutable
+                                                        : sql::Connection::Mode::kReadOnly);
   }
   if (!fs::exists(path, ec)) {
     create_results_db(path);

@@ -321,5 +321,56 @@ TEST(ResultsSchema, ProvablyEmptyFilesAreInitialisedNotRefused) {
     EXPECT_EQ(entry.path().string().find(".creating-"), std::string::npos) << entry.path();
 }
 
+// Mounts `src` read-only at `mnt` for the life of the object; mounted() is
+// false where the machine allows no bind mount (not root).
+struct ReadOnlyMount {
+  std::string mnt;
+  bool ok = false;
+  ReadOnlyMount(const std::string& src, std::string at) : mnt(std::move(at)) {
+    ok = test::run_command("mount --bind " + src + " " + mnt + " && mount -o remount,ro,bind " + mnt).status == 0;
+    if (!ok) test::run_command("umount " + mnt);
+  }
+  ~ReadOnlyMount() {
+    if (ok) test::run_command("umount " + mnt);
+  }
+};
+
+// Issue 12, defect 4: a database on read-only media could not be read (the
+// reader wanted to create -shm). Needs a read-only bind mount (root); skips
+// where the machine does not allow one.
+TEST(ResultsSchema, ReadersWorkOnReadOnlyMedia) {
+  StoredRuns s("results_ro_src");
+  const std::string mnt = test::temp_dir("results_ro_mnt");
+  const ReadOnlyMount mount(s.dir, mnt);
+  if (!mount.ok) GTEST_SKIP() << "no read-only bind mount on this machine (needs root)";
+  ASSERT_NE(test::run_command("touch " + mnt + "/probe").status, 0) << "the mount must be read-only";
+  const std::string db = mnt + "/laco.db";
+  for (const std::string& cmd : {" query --db " + db, " report -q --db " + db + " --out " + s.dir + "-report",
+                                 " sweep " + std::string(LACO_SWEEPS_DIR) + "/smoke.json --dry-run --db " + db,
+                                 " merge " + s.dir + "-merged.db " + db}) {
+    const auto r = test::run_command(kLaco + cmd);
+    EXPECT_EQ(r.status, 0) << cmd << "\n" << r.output;
+  }
+  EXPECT_EQ(test::query_rows(db, "SELECT count(*) FROM runs"), std::vector<std::string>{"3"});
+}
+
+// With committed transactions still in its -wal, a read-only copy cannot be
+// read without writing -shm: the message says so and what to do.
+TEST(ResultsSchema, ReadOnlyMediaWithAPendingWalIsExplained) {
+  const std::string src = test::temp_dir("results_ro_wal_src"), mnt = test::temp_dir("results_ro_wal_mnt");
+  {
+    StoredRuns s("results_ro_wal_db");
+    sql::Connection c(s.db, sql::Connection::Mode::kCreate);
+    c.exec("PRAGMA wal_autocheckpoint = 0");
+    c.exec("UPDATE runs SET error = 'x'");  // lands in the WAL, not yet in the file
+    for (const char* suffix : {"", "-wal"})
+      std::filesystem::copy_file(s.db + suffix, src + "/laco.db" + suffix);
+  }
+  const ReadOnlyMount mount(src, mnt);
+  if (!mount.ok) GTEST_SKIP() << "no read-only bind mount on this machine (needs root)";
+  test::expect_error([&] { open_results_db(mnt + "/laco.db", false); },
+                     {mnt + "/laco.db: on read-only media", "laco.db-wal", "copy the database and its -wal"});
+}
+
 }  // namespace
 }  // namespace laco
