@@ -18,6 +18,11 @@ bool held_by_live_process(const RunState& s) {
   return kill(static_cast<pid_t>(s.worker_pid), 0) == 0 || errno == EPERM;
 }
 
+bool claimable(const RunState& s, bool retry_failed) {
+  return s.status == "pending" || (s.status == "failed" && retry_failed) ||
+         (s.status == "running" && !held_by_live_process(s));
+}
+
 ResultStore::ResultStore(const std::string& path, bool writable) : db_(open_results_db(path, writable)) {}
 
 void ResultStore::register_runs(const std::string& sweep, const std::vector<PlannedRun>& runs) {
@@ -83,10 +88,7 @@ std::vector<std::string> ResultStore::claim(const std::vector<std::string>& keys
   for (const auto& key : keys) {
     auto it = now_states.find(key);
     if (it == now_states.end()) fail("{}: run {} is not registered", path(), key);
-    const RunState& s = it->second;
-    const bool free = s.status == "pending" || (s.status == "failed" && retry_failed) ||
-                      (s.status == "running" && !held_by_live_process(s));
-    if (!free) continue;
+    if (!claimable(it->second, retry_failed)) continue;
     update.bind(1, this_host()).bind(2, static_cast<int64_t>(getpid())).bind(3, group_key).bind(4, utc_now()).bind(5, key);
     update.run();
     update.reset();

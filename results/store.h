@@ -74,4 +74,9 @@ class ResultStore {
 /// killed process and counts as not done.
 bool held_by_live_process(const RunState& state);
 
+/// Whether a sweep may run a run in this state: pending, failed when
+/// `retry_failed`, or running by a process that is gone. The one rule behind
+/// ResultStore::claim and the sweep's plan.
+bool claimable(const RunState& state, bool retry_failed);
+
 }  // namespace laco

@@ -32,11 +32,10 @@ std::vector<std::string> keys_of(const Sweep& sweep) {
 enum class Plan { kRun, kDone, kFailedBefore, kHeldElsewhere };
 
 Plan plan_for(const RunState* state, bool retry_failed) {
-  if (!state) return Plan::kRun;
+  if (!state || claimable(*state, retry_failed)) return Plan::kRun;
   if (state->status == "done") return Plan::kDone;
-  if (state->status == "failed") return retry_failed ? Plan::kRun : Plan::kFailedBefore;
-  if (state->status == "running" && held_by_live_process(*state)) return Plan::kHeldElsewhere;
-  return Plan::kRun;  // pending, or running but left behind by a killed process
+  if (state->status == "failed") return Plan::kFailedBefore;
+  return Plan::kHeldElsewhere;  // running in a live process
 }
 
 // A result laco will not store: a non-finite figure (SQLite would keep NaN as NULL).
