@@ -377,7 +377,7 @@ AccuracyConfig accuracy_config(const RunRequest& request, const nlohmann::json& 
 nlohmann::json parse_accuracy_settings(const JsonChecker& ck, const nlohmann::json& v, const std::string& path) {
   nlohmann::json out = nlohmann::json::object();
   for (const char* k : {"steps0", "steps1", "steps2"})
-    if (v.contains(k)) out[k] = ck.integer(v[k], path + "." + k, 0);
+    if (v.contains(k)) out[k] = ck.integer(v[k], path + "." + k, 0, kMaxTrainingSteps);
   for (const char* k : {"train_data", "test_data"})
     if (v.contains(k)) out[k] = ck.string(v[k], path + "." + k, "a LLaVA-layout JSONL file");
   return out;
@@ -426,6 +426,10 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
     }
   }
   double stage0_seconds = 0;
+  if (!cached && context.lost_inputs && context.lost_inputs->count(cache))
+    fail("stage 0 {} was trained earlier in this process but could not be cached ({}); not trained again (allowed: "
+         "free space in {} and rerun with --retry-failed)",
+         cache, context.lost_inputs->at(cache), context.cache_dir);
   if (!cached) {
     if (progress) progress->note("stage 0");
     // Scored on a validation split a few times, to show which families learn and how fast.
@@ -446,8 +450,13 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
     for (const auto& [s, v] : log.loss) rec.series["loss_stage0"].emplace_back(s, v);
     NamedTensors tensors;
     for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value());
-    fs::create_directories(context.cache_dir);
-    save_safetensors(cache, tensors, {{"stage0_key", key}});
+    try {
+      const MadeDirectories folder(context.cache_dir);
+      save_safetensors(cache, tensors, {{"stage0_key", key}});
+    } catch (const Error& e) {
+      if (context.lost_inputs) (*context.lost_inputs)[cache] = e.what();
+      throw;
+    }
   }
   rec.facts["stage0_cached"] = cached;
   rec.facts["stage0_cache"] = cache;

@@ -43,6 +43,10 @@ const std::vector<AccuracyPreset>& accuracy_presets();
 const AccuracyPreset& find_accuracy_preset(const std::string& name);
 std::string format_accuracy_presets();
 
+/// The most steps a training stage may be given (a spec's steps0..steps2):
+/// days of CPU time per run; more is a typo.
+constexpr int64_t kMaxTrainingSteps = 10000000;
+
 /// What an accuracy run asks for beyond the common request.
 /// Usage: AccuracyConfig c; c.preset = "tiny"; run_accuracy(resolve_accuracy_config(c), {nullptr, "results/cache"});
 struct AccuracyConfig : RunRequest {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,11 @@
 namespace laco {
 
 class Progress;
+
+/// The largest seed: results databases store seeds as SQLite's signed 64-bit
+/// integers, so 2^63 and above cannot be kept as given (2^64-1 once ran as
+/// 2^63-1). Spec and flags refuse larger seeds.
+constexpr int64_t kMaxSeed = INT64_MAX;
 
 /// The request every evaluation shares: the method, where it sits, seed and
 /// threads. Each evaluation adds its own settings (AccuracyConfig, EfficiencyConfig).
@@ -50,6 +56,11 @@ void take_setting(const nlohmann::json& settings, const char* key, T& field) {
 struct RunContext {
   Progress* progress = nullptr;
   std::string cache_dir = "results/cache";
+  /// Inputs runs share that this process produced but could not keep (a
+  /// stage-0 model that did not fit on the disk), by name, with the error: a
+  /// later run needing one fails at once instead of redoing the work to fail
+  /// again. Owned by the caller (a sweep); null where runs share nothing.
+  std::map<std::string, std::string>* lost_inputs = nullptr;
 };
 
 }  // namespace laco

@@ -5,6 +5,7 @@
 #include "harness/base/error.h"
 #include "harness/base/sha256.h"
 #include "harness/base/text.h"
+#include "harness/base/threads.h"
 #include "harness/model/placement.h"
 #include "methods/registry.h"
 
@@ -149,10 +150,12 @@ class Fields {
   }
   std::string str(const char* key) const { return at(key, &json::is_string, "a string").get<std::string>(); }
   int64_t integer(const char* key) const { return at(key, &json::is_number_integer, "an integer").get<int64_t>(); }
-  uint64_t unsigned_integer(const char* key) const {
-    const auto& v = at(key, &json::is_number_integer, "an integer >= 0");
-    if (!v.is_number_unsigned() && v.get<int64_t>() < 0) fail("{}: configuration field '{}' is negative", where_, key);
-    return v.get<uint64_t>();
+  int64_t integer_in(const char* key, int64_t min, int64_t max) const {
+    const auto& v = at(key, &json::is_number_integer, "an integer");
+    const bool big = v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX);
+    if (big || v.get<int64_t>() < min || v.get<int64_t>() > max)
+      fail("{}: configuration field '{}' is {} (allowed: an integer in [{}, {}])", where_, key, v.dump(), min, max);
+    return v.get<int64_t>();
   }
   double real(const char* key) const { return at(key, &json::is_number, "a number").get<double>(); }
   bool boolean(const char* key) const { return at(key, &json::is_boolean, "true or false").get<bool>(); }
@@ -183,8 +186,8 @@ RunSpec run_spec_from_json(const std::string& eval, const json& config, const st
   s.grid_policy = parse_grid_policy(f.str("grid_policy"), where + ": grid_policy");
   s.grid_in = f.str("grid_in");
   s.grid_out = f.str("grid_out");
-  s.seed = f.unsigned_integer("seed");
-  s.threads = static_cast<int>(f.integer("threads"));
+  s.seed = static_cast<uint64_t>(f.integer_in("seed", 0, kMaxSeed));
+  s.threads = static_cast<int>(f.integer_in("threads", 1, kMaxThreads));
   if (eval == "accuracy") {
     AccuracySettings a;
     a.steps0 = f.integer("steps0");

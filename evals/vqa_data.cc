@@ -84,7 +84,18 @@ std::string parse_line(const std::string& text, const fs::path& base, VqaSample&
       for (const auto& a : vqa_answers(f)) allowed.push_back(a);
     return fmt::format("answer '{}' is not in the vocabulary (allowed: {})", answer_words[0], join(allowed));
   }
-  const fs::path image = base / j["image"].get<std::string>();
+  // Images live in the data folder: a path that leaves it (absolute, or
+  // climbing out with ..) would let a downloaded JSONL read any file this user
+  // can. A symbolic link inside the folder is the explicit way to use images
+  // kept elsewhere (README: bring your own data).
+  const fs::path rel = fs::path(j["image"].get<std::string>());
+  const fs::path norm = rel.lexically_normal();
+  if (rel.empty() || rel.is_absolute() || rel.has_root_name() || rel.has_root_directory() ||
+      (!norm.empty() && *norm.begin() == ".."))
+    return fmt::format("image '{}' leaves the data folder {} (allowed: a relative path inside it; link images kept "
+                       "elsewhere into it)",
+                       rel.string(), base.empty() ? std::string(".") : base.string());
+  const fs::path image = base / norm;
   if (!fs::exists(image)) return fmt::format("image '{}' does not exist", image.string());
   try {
     out.image = read_image(image.string());

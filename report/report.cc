@@ -119,10 +119,10 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest
   for (const auto& c : report_charts(index, request.options)) charts.push_back(render_svg(c));
 
   const fs::path dir(request.out_dir);
-  fs::create_directories(dir);
   ReportFiles files;
+  std::vector<NamedFile> set;  // written together at the end: the folder never mixes two reports
   auto put = [&](const std::string& name, const std::string& content) {
-    write_file_atomically((dir / name).string(), content);
+    set.emplace_back(name, content);
     files.written.push_back((dir / name).string());
   };
   std::vector<std::string> markdown;
@@ -155,6 +155,7 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest
     put("report.html", render_report_html(tables, charts, runs, request));
     files.html_path = (dir / "report.html").string();
   }
+  if (!set.empty()) write_file_set(request.out_dir, set);
   return files;
 }
 

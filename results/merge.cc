@@ -1,5 +1,9 @@
 #include "results/merge.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -8,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "harness/base/error.h"
+#include "harness/base/files.h"
 #include "harness/base/text.h"
 #include "results/schema.h"
 #include "results/sqlite.h"
@@ -164,22 +169,45 @@ MergeSummary merge_results(const std::string& out, const std::vector<std::string
            "with `laco sweep` of this build first)",
            in, version, results_schema_version());
   }
-  const bool created = !fs::exists(out, ec);
+  // Into an existing database: one transaction, so a failure changes nothing.
+  // Into a new or provably empty one: the merge is built under a temporary
+  // name and put in place only when it succeeded, so a failure leaves OUT as
+  // it was (absent, or the empty file) and no folder this command created.
+  const bool absent = !fs::exists(out, ec);
+  const bool fresh = absent || inspect_results_db(out) == 0;
+  const fs::path folder = fs::path(out).parent_path();
+  const MadeDirectories made(folder.string());
+  const std::string target = fresh ? fmt::format("{}.merging-{}", out, ::getpid()) : out;
+  auto remove_target = [&] {
+    std::error_code ignored;
+    if (fresh)
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(target + suffix, ignored);
+  };
+  remove_target();
   MergeSummary summary;
   try {
-    sql::Connection db = open_results_db(out, true);
-    Merger merger(db, out);
-    sql::Transaction t(db);
-    for (const auto& in : inputs) {
-      sql::Connection src = open_results_db(in, false);
-      merger.merge(src, in, summary);
+    {
+      sql::Connection db = open_results_db(target, true);
+      Merger merger(db, out);
+      sql::Transaction t(db);
+      for (const auto& in : inputs) {
+        sql::Connection src = open_results_db(in, false);
+        merger.merge(src, in, summary);
+      }
+      merger.check_conflicts();
+      t.commit();
+    }  // closed: the WAL is checkpointed into the file
+    if (fresh) {
+      // link() never replaces a database another process created meanwhile;
+      // rename() replaces the empty file we inspected.
+      if (absent ? ::link(target.c_str(), out.c_str()) != 0 : std::rename(target.c_str(), out.c_str()) != 0)
+        fail("{}: cannot put the merged database in place: {}{}", out, std::strerror(errno),
+             errno == EEXIST ? " (another process created it meanwhile; merge again)" : "");
+      remove_target();
     }
-    merger.check_conflicts();
-    t.commit();
   } catch (...) {
-    // A database this command created holds nothing worth keeping.
-    if (created)
-      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(out + suffix, ec);
+    remove_target();
+    made.undo();
     throw;
   }
   return summary;

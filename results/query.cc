@@ -44,6 +44,12 @@ std::vector<std::string> strings(sql::Connection& db, const std::string& query) 
 
 PrintTable raw_sql(sql::Connection& db, const std::string& text) {
   auto stmt = db.prepare(text);
+  // Refused before it runs: on a read-only connection SQLite still creates
+  // the target file of VACUUM INTO before failing, leaving an empty file.
+  if (!stmt.read_only())
+    fail("{}: --sql: the statement would write; nothing was run (allowed: statements that only read, such as SELECT "
+         "or WITH ... SELECT)",
+         db.path());
   PrintTable t;
   for (int c = 0; c < stmt.columns(); ++c) t.columns.push_back({stmt.column_name(c)});
   while (stmt.step()) {

@@ -170,6 +170,8 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
+bool Statement::read_only() const { return sqlite3_stmt_readonly(stmt_) != 0; }
+
 int Statement::columns() const { return sqlite3_column_count(stmt_); }
 
 std::string Statement::column_name(int column) const {

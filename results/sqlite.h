@@ -81,6 +81,9 @@ class Statement {
   /// Ready to run again with new bindings.
   void reset();
 
+  /// False when running it could write a file: INSERT, UPDATE, DELETE,
+  /// CREATE, VACUUM (also VACUUM INTO), PRAGMAs that change state.
+  bool read_only() const;
   int columns() const;
   std::string column_name(int column) const;
   Value value(int column) const;

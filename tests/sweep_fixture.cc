@@ -1,6 +1,7 @@
 #include "tests/sweep_fixture.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,8 +14,8 @@
 
 namespace laco::test {
 
-nlohmann::json tiny_spec(const std::string& name) {
-  return nlohmann::json::parse(fmt::format(R"({{
+nlohmann::json tiny_spec(const std::string& name, const std::string& only_eval) {
+  auto spec = nlohmann::json::parse(fmt::format(R"({{
     "name": "{}",
     "evals": ["accuracy", "efficiency"],
     "accuracy": {{"preset": "tiny", "seeds": [0], "steps0": 5, "steps1": 1, "steps2": 1}},
@@ -22,6 +23,11 @@ nlohmann::json tiny_spec(const std::string& name) {
     "grids": [{{"name": "g", "methods": ["none", "avgpool", "laco"], "placements": ["1/4", "1"], "ratios": [2]}}]
   }})",
                                            name));
+  if (!only_eval.empty()) {
+    spec["evals"] = {only_eval};
+    spec.erase(only_eval == "accuracy" ? "efficiency" : "accuracy");
+  }
+  return spec;
 }
 
 std::string sweep_command(const std::string& spec, const std::string& db, const std::string& extra) {
@@ -29,9 +35,16 @@ std::string sweep_command(const std::string& spec, const std::string& db, const 
   return fmt::format("{} sweep {} --db {} --cache-dir {}/cache {}", LACO_BIN, spec, db, dir, extra);
 }
 
-pid_t spawn_laco(const std::vector<std::string>& args, const std::string& log) {
+pid_t spawn_laco(const std::vector<std::string>& args, const std::string& log, int pending_signal) {
   const pid_t pid = fork();
   if (pid == 0) {
+    if (pending_signal != 0) {  // blocked signals stay pending across exec
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, pending_signal);
+      sigprocmask(SIG_BLOCK, &set, nullptr);
+      raise(pending_signal);
+    }
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);

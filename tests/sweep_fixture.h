@@ -15,14 +15,17 @@ namespace laco::test {
 
 /// A spec on the tiny presets that runs in a few seconds: accuracy (5 steps
 /// of stage 0) and efficiency (encoder only, one repetition) for none,
-/// avgpool and laco at 1/4 and after the encoder.
-nlohmann::json tiny_spec(const std::string& name = "tiny");
+/// avgpool and laco at 1/4 and after the encoder. With `only_eval`, that
+/// evaluation alone.
+nlohmann::json tiny_spec(const std::string& name = "tiny", const std::string& only_eval = "");
 
 /// "LACO_BIN sweep SPEC --db DB --cache-dir DIR/cache" plus `extra`, output into DIR/NAME.log.
 std::string sweep_command(const std::string& spec, const std::string& db, const std::string& extra = "");
 
 /// Starts the laco binary with these arguments, stdout and stderr into `log`.
-pid_t spawn_laco(const std::vector<std::string>& args, const std::string& log);
+/// With `pending_signal`, that signal is already waiting (blocked, then
+/// raised) when laco starts: it arrives at laco's first instant.
+pid_t spawn_laco(const std::vector<std::string>& args, const std::string& log, int pending_signal = 0);
 /// Waits for a child; its exit status, or 128 + signal when killed.
 int wait_child(pid_t pid);
 

@@ -95,6 +95,18 @@ TEST(VqaData, ProblemsAreReportedWithFileAndLineBeforeTraining) {
         << R"({"image": "images/val-000000.png"})" << "\n";
   }
   const std::string bad = dir + "/bad.jsonl";
+  // Issue 12, defect 8: image paths leaving the data folder were read without a word.
+  {
+    std::ofstream out(dir + "/outside.jsonl");
+    for (const char* path : {"../good/images/val-000000.png", "/etc/passwd", "images/../../x.png"})
+      out << R"({"image": ")" << path
+          << R"(", "conversations": [{"from": "human", "value": "<image>\nwhat color is the large shape ?"}, {"from": "gpt", "value": "red"}]})"
+          << "\n";
+  }
+  test::expect_error([&] { load_vqa(dir + "/outside.jsonl"); },
+                     {"3 problem(s)", ":1: image '../good/images/val-000000.png' leaves the data folder " + dir,
+                      "allowed: a relative path inside it; link images kept elsewhere into it", ":2: image '/etc/passwd'",
+                      ":3: image 'images/../../x.png' leaves"});
   test::expect_error([&] { load_vqa(bad); },
                      {"4 problem(s)", "nothing was trained", bad + ":2: not valid JSON", bad + ":3: image",
                       "does not exist", bad + ":4: answer 'purple' is not in the vocabulary", bad + ":5: field 'conversations'"});

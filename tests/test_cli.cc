@@ -27,7 +27,7 @@ TEST(Cli, ParityExitsNonZeroWhenTheErrorExceedsTheTolerance) {
 TEST(Cli, ErrorsNameTheProblemAndExitNonZero) {
   auto r = test::run_command(kLaco + " parity /nonexistent/case.safetensors");
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("laco: error: /nonexistent/case.safetensors: cannot open file"), std::string::npos)
+  EXPECT_NE(r.output.find("laco: error: /nonexistent/case.safetensors: cannot open: No such file or directory"), std::string::npos)
       << r.output;
 
   r = test::run_command(kLaco + " demo --ratio 5 --depth 2 --width 16 --heads 2 --mlp-dim 16");

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -231,6 +233,38 @@ TEST(Report, RegeneratingGivesIdenticalFiles) {
   }
   for (const auto& entry : fs::directory_iterator(r.out_dir))
     EXPECT_NE(entry.path().extension(), ".tmp") << "no temporary file left behind";
+}
+
+// Issue 12, defect 5: a report interrupted by a full disk left 13 new files
+// beside report.html and plot1.svg of the previous report, partial .tmp files,
+// and no "no space left". Needs a small tmpfs (root); skips otherwise.
+TEST(Report, AFullDiskKeepsThePreviousReportWholeAndSaysWhy) {
+  const std::string dir = test::temp_dir("report_full"), disk_dir = dir + "/disk";
+  fs::create_directories(disk_dir);
+  const auto disk = test::Mount::tmpfs(disk_dir, 2048);
+  if (!disk.ok) GTEST_SKIP() << "no tmpfs mount on this machine (needs root)";
+  const auto runs = test::report_fixture_runs();
+  ReportRequest r;
+  r.out_dir = disk_dir + "/out";
+  const auto first = write_report(runs, r);
+  std::map<std::string, std::string> before;
+  for (const auto& e : fs::directory_iterator(r.out_dir)) before[e.path().filename()] = test::read_file(e.path());
+  ASSERT_GE(before.size(), 13u);
+
+  const std::vector<RunRecord> fewer(runs.begin(), runs.begin() + runs.size() / 2);  // another database
+  test::fill_disk(disk_dir, 4096);
+  test::expect_error([&] { write_report(fewer, r); },
+                     {"cannot write: No space left on device (errno 28)", "nothing in " + r.out_dir + " was replaced"});
+  std::map<std::string, std::string> after;
+  for (const auto& e : fs::directory_iterator(r.out_dir)) after[e.path().filename()] = test::read_file(e.path());
+  EXPECT_EQ(after, before) << "the previous report is whole; no temporary or staging folder is left";
+
+  fs::remove(disk_dir + "/filler");
+  const auto second = write_report(fewer, r);
+  std::set<std::string> now, expected = {".laco-files"};
+  for (const auto& e : fs::directory_iterator(r.out_dir)) now.insert(e.path().filename());
+  for (const auto& f : second.written) expected.insert(fs::path(f).filename());
+  EXPECT_EQ(now, expected) << "only the new report's files: none of the previous one is left beside them";
 }
 
 TEST(Report, HtmlOpensInHeadlessChromium) {

@@ -157,15 +157,20 @@ TEST(ResultsSchema, ForeignCorruptAndNewerDatabasesAreRefusedUnmodified) {
   expect_refused(dir + "/newer.db", "schema version 99 is newer than this build's");
 }
 
+// A second database beside a.db holding a.db's runs, the first done with a
+// result that conflicts with a.db's (0.9 against 0.5).
+std::string conflicting_db(const StoredRuns& a) {
+  const std::string other = a.dir + "/other.db";
+  ResultStore store(other, true);
+  store.register_runs("tiny", a.runs);
+  store.claim({a.runs[0].key}, "");
+  store.record_done({{a.runs[0].key, StoredRuns::record(0.9)}});
+  return other;
+}
+
 TEST(ResultsMerge, ConflictingResultsForOneKeyAreAnErrorAndNothingIsWritten) {
   StoredRuns a("results_conflict");
-  const std::string other = a.dir + "/other.db";
-  {
-    ResultStore store(other, true);
-    store.register_runs("tiny", a.runs);
-    store.claim({a.runs[0].key}, "");
-    store.record_done({{a.runs[0].key, StoredRuns::record(0.9)}});  // a.db has 0.5 for this run
-  }
+  const std::string other = conflicting_db(a);
   const std::string before = test::dump_runs(a.db, true);
   test::expect_error([&] { merge_results(a.db, {other}); },
                      {a.db + ": 1 run(s) done in two places with different results; nothing was merged",
@@ -259,11 +264,15 @@ TEST(ResultsQuery, RawSqlRunsReadOnlyAndOneStatementAtATime) {
   EXPECT_EQ(names, (std::vector<std::string>{"method", "acc_mean"}));
   EXPECT_EQ(t.rows.size(), 2u);
   q.sql = "DELETE FROM runs";
-  test::expect_error([&] { run_query(q); }, {s.db, "readonly database"});
+  test::expect_error([&] { run_query(q); }, {s.db, "the statement would write; nothing was run"});
   q.sql = "SELECT 1; DROP TABLE runs";
   test::expect_error([&] { run_query(q); }, {"one SQL statement at a time"});
   q.sql = "PRAGMA journal_mode = DELETE";
   test::expect_error([&] { run_query(q); }, {s.db});
+  // Issue 12, defect 8: VACUUM INTO was refused only after SQLite had created its (empty) target.
+  q.sql = "VACUUM INTO '" + s.dir + "/copy.db'";
+  test::expect_error([&] { run_query(q); }, {"--sql: the statement would write", "statements that only read"});
+  EXPECT_FALSE(std::filesystem::exists(s.dir + "/copy.db"));
   EXPECT_EQ(test::dump_runs(s.db, true), before);
   EXPECT_EQ(sql::to_text(open_results_db(s.db, false).scalar("PRAGMA journal_mode")), "wal");
 }
@@ -321,19 +330,6 @@ TEST(ResultsSchema, ProvablyEmptyFilesAreInitialisedNotRefused) {
     EXPECT_EQ(entry.path().string().find(".creating-"), std::string::npos) << entry.path();
 }
 
-// Mounts `src` read-only at `mnt` for the life of the object; mounted() is
-// false where the machine allows no bind mount (not root).
-struct ReadOnlyMount {
-  std::string mnt;
-  bool ok = false;
-  ReadOnlyMount(const std::string& src, std::string at) : mnt(std::move(at)) {
-    ok = test::run_command("mount --bind " + src + " " + mnt + " && mount -o remount,ro,bind " + mnt).status == 0;
-    if (!ok) test::run_command("umount " + mnt);
-  }
-  ~ReadOnlyMount() {
-    if (ok) test::run_command("umount " + mnt);
-  }
-};
 
 // Issue 12, defect 4: a database on read-only media could not be read (the
 // reader wanted to create -shm). Needs a read-only bind mount (root); skips
@@ -341,7 +337,7 @@ struct ReadOnlyMount {
 TEST(ResultsSchema, ReadersWorkOnReadOnlyMedia) {
   StoredRuns s("results_ro_src");
   const std::string mnt = test::temp_dir("results_ro_mnt");
-  const ReadOnlyMount mount(s.dir, mnt);
+  const auto mount = test::Mount::read_only(s.dir, mnt);
   if (!mount.ok) GTEST_SKIP() << "no read-only bind mount on this machine (needs root)";
   ASSERT_NE(test::run_command("touch " + mnt + "/probe").status, 0) << "the mount must be read-only";
   const std::string db = mnt + "/laco.db";
@@ -366,10 +362,32 @@ TEST(ResultsSchema, ReadOnlyMediaWithAPendingWalIsExplained) {
     for (const char* suffix : {"", "-wal"})
       std::filesystem::copy_file(s.db + suffix, src + "/laco.db" + suffix);
   }
-  const ReadOnlyMount mount(src, mnt);
+  const auto mount = test::Mount::read_only(src, mnt);
   if (!mount.ok) GTEST_SKIP() << "no read-only bind mount on this machine (needs root)";
   test::expect_error([&] { open_results_db(mnt + "/laco.db", false); },
                      {mnt + "/laco.db: on read-only media", "laco.db-wal", "copy the database and its -wal"});
+}
+
+// Issue 12, defect 8: a failed merge into a 0-byte file left the laco schema
+// in it, and one into a missing folder left the folders.
+TEST(ResultsMerge, AFailedMergeLeavesAnEmptyOrMissingOutputAsItWas) {
+  StoredRuns a("results_merge_fail");
+  const std::string other = conflicting_db(a);
+  const std::string empty = a.dir + "/empty.db";
+  test::write_file(empty, "");
+  test::expect_error([&] { merge_results(empty, {a.db, other}); }, {"nothing was merged"});
+  EXPECT_EQ(std::filesystem::file_size(empty), 0u) << "the empty file stays empty";
+  const std::string deep = a.dir + "/new/folders/out.db";
+  test::expect_error([&] { merge_results(deep, {a.db, other}); }, {"nothing was merged"});
+  EXPECT_FALSE(std::filesystem::exists(a.dir + "/new")) << "no folder this merge created is left";
+  for (const auto& entry : std::filesystem::directory_iterator(a.dir))
+    EXPECT_EQ(entry.path().string().find(".merging-"), std::string::npos) << entry.path();
+
+  // Without the conflict both succeed, and the empty file becomes the merged database.
+  EXPECT_EQ(merge_results(empty, {a.db}).added, 3u);
+  EXPECT_EQ(merge_results(deep, {a.db}).added, 3u);
+  EXPECT_EQ(test::dump_runs(empty, true), test::dump_runs(a.db, true));
+  EXPECT_EQ(test::dump_runs(deep, true), test::dump_runs(a.db, true));
 }
 
 }  // namespace

@@ -98,6 +98,17 @@ TEST(SafeTensors, MalformedFilesAreRejectedWithTheFileAndTheProblem) {
        image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
              eight),
        {"'a' [0, 8] and 'b' [4, 8] overlap"}},
+      // Issue 12, defect 8: only neighbours were compared, so a zero-length
+      // tensor sorted between two overlapping ones hid the overlap.
+      {"overlap behind an empty tensor",
+       image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},)"
+             R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+             eight),
+       {"'a' [0, 8] and 'b' [4, 8] overlap"}},
+      {"duplicate tensor name",
+       image(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+             eight),
+       {"duplicate key 't'"}},
       {"metadata not strings", image(R"({"__metadata__":{"k":1},)" + f32x2.substr(1), eight),
        {"__metadata__ value 'k' must be a string"}},
       {"offsets not a pair", image(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", eight),
@@ -120,7 +131,10 @@ TEST(SafeTensors, MissingTensorNamesTheFileAndWhatItHolds) {
 
 TEST(SafeTensors, UnreadableFileIsAnError) {
   test::expect_error([] { SafeTensors::load("/nonexistent/x.safetensors"); },
-                     {"/nonexistent/x.safetensors", "cannot open"});
+                     {"/nonexistent/x.safetensors", "cannot open: No such file or directory"});
+  // Issue 12, defect 8: a folder read as "short header: file has 0 bytes".
+  const std::string dir = test::temp_dir("safetensors_dir");
+  test::expect_error([&] { SafeTensors::load(dir); }, {dir + ": is a folder (allowed: a file)"});
 }
 
 TEST(SafeTensors, WritingRefusesReservedAndDuplicateNames) {

@@ -1,6 +1,7 @@
 // Sweep specs (parsing, validation, expansion, shards) and `laco sweep` end to
 // end: resume after SIGKILL, SIGINT, failures, shard union, Slurm script.
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +13,9 @@
 #include <thread>
 
 #include "harness/base/error.h"
+#include "harness/base/interrupt.h"
 #include "harness/base/json_check.h"
+#include "harness/sweep/sweep.h"
 #include "harness/sweep/sweep_spec.h"
 #include "report/load.h"
 #include "results/schema.h"
@@ -144,7 +147,8 @@ TEST(SweepSpec, InvalidSpecsNameTheFileThePathAndTheAllowedValues) {
   expect_spec_error(with(spec, "/efficiency/preset", "huge"), {"$.efficiency.preset", "paper, cpu-small, tiny"});
   expect_spec_error(with(spec, "/efficiency/stages/0", "decode"),
                     {"$.efficiency.stages[0]: unknown stage 'decode'", "encoder, prefill"});
-  expect_spec_error(with(spec, "/efficiency/reps", 0), {"$.efficiency.reps: 0 is too small", "an integer >= 1"});
+  expect_spec_error(with(spec, "/efficiency/reps", 0),
+                    {"$.efficiency.reps: 0 is too small", "allowed: an integer in [1, 1000000]"});
   expect_spec_error(with(spec, "/evals", {"accuracy", "speed"}),
                     {"$.evals[1]: 'speed' is not an evaluation", "allowed: accuracy, efficiency"});
   expect_spec_error(with(spec, "/grids/0/evals", {"efficiency", "efficiency"}), {"$.grids[0].evals[1]", "repeats"});
@@ -405,9 +409,9 @@ TEST(SweepRun, FailuresAreRecordedTheSweepGoesOnAndRetryFailedRerunsThem) {
 }
 
 TEST(SweepRun, OutOfMemoryIsRecordedAsAFailureOfTheRunsMeasuredTogether) {
-  // A throughput batch of 10^9 requests asks LibTorch for ~19 TB at once.
+  // A throughput batch of 2^24 requests (the most a spec may ask for) asks LibTorch for ~300 GB at once.
   const auto spec = json::parse(R"({"name": "oom", "evals": ["efficiency"],
-    "efficiency": {"preset": "tiny", "batch": 1000000000, "warmup": 0, "reps": 1, "stages": ["throughput"]},
+    "efficiency": {"preset": "tiny", "batch": 16777216, "warmup": 0, "reps": 1, "stages": ["throughput"]},
     "grids": [{"methods": ["laco"], "placements": ["1/4", "1"], "ratios": [2]}]})");
   SweepDir d("sweep_oom", spec);
   auto r = test::run_command(test::sweep_command(d.spec, d.db));
@@ -608,6 +612,131 @@ TEST(ResultsStore, ClaimsAreConditionalAndOnlyTheHolderRecords) {
   // run 0 is ours: recorded; then done, so not claimable again.
   store.record_done({{s.runs[0].key, r}});
   EXPECT_TRUE(store.claim({s.runs[0].key}, "").empty());
+}
+
+// Issue 12, defect 7: a seed of 2^64-1 ran as 2^63-1, "threads": 4294967297
+// ran with 1 thread under the key of -t 1, 2147483648 was reported as
+// -2147483648, and -t 0 / -t -1 fell back to the spec's value silently.
+TEST(SweepSpec, IntegersOutsideTheirRangeAreRefusedWithTheRange) {
+  const json spec = test::tiny_spec();
+  expect_spec_error(with(spec, "/accuracy/seeds/0", 18446744073709551615ull),
+                    {"t.json: $.accuracy.seeds[0]: 18446744073709551615 is too large",
+                     "allowed: an integer in [0, 9223372036854775807]"});
+  expect_spec_error(with(spec, "/threads", 4294967297ll),
+                    {"t.json: $.threads: 4294967297 is too large (allowed: an integer in [1, 1024])"});
+  expect_spec_error(with(spec, "/threads", 2147483648ll), {"t.json: $.threads: 2147483648 is too large"});
+  expect_spec_error(with(spec, "/threads", 0), {"t.json: $.threads: 0 is too small (allowed: an integer in [1, 1024])"});
+  expect_spec_error(with(spec, "/accuracy/steps0", 1e12), {"$.accuracy.steps0: expected an integer"});
+  expect_spec_error(with(spec, "/accuracy/steps0", 100000000000ll),
+                    {"$.accuracy.steps0: 100000000000 is too large (allowed: an integer in [0, 10000000])"});
+  expect_spec_error(with(spec, "/efficiency/crops", 65), {"$.efficiency.crops: 65 is too large", "[1, 64]"});
+  EXPECT_EQ(parse_sweep(with(spec, "/accuracy/seeds/0", 9223372036854775807ll), "t.json").runs[0].spec.seed,
+            9223372036854775807ull);
+
+  // The command line: every integer flag names its range; nothing falls back silently.
+  const std::string dir = test::temp_dir("int_flags");
+  test::write_file(dir + "/s.json", spec.dump());
+  const std::string sweep = kLaco + " sweep " + dir + "/s.json --dry-run --db " + dir + "/x.db";
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {sweep + " -t 0", "--threads: Value 0 not in range 1 to 1024"},
+           {sweep + " -t -1", "--threads: Value -1 not in range 1 to 1024"},
+           {sweep + " -t 4294967297", "--threads: Value 4294967297 not in range 1 to 1024"},
+           {kLaco + " run --preset tiny --seed 18446744073709551615",
+            "--seed: Value 18446744073709551615 not in range 0 to 9223372036854775807"},
+           {kLaco + " run --preset tiny --seed -1", "--seed: Value -1 not in range"},
+           {kLaco + " run --eval efficiency --preset tiny --text-tokens 4294967297",
+            "--text-tokens: 4294967297 is too large (allowed: an integer in [2, 1048576])"},
+           {kLaco + " run --eval accuracy --preset tiny --steps0 99999999999999999999",
+            "--steps0: '99999999999999999999' is not a 64-bit integer"}}) {
+    const auto r = test::run_command(args);
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find("laco: error: "), std::string::npos) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+  }
+}
+
+// Issue 12, defect 8: a key given twice in a spec was accepted (the last won).
+TEST(SweepSpec, DuplicateKeysAreRefused) {
+  const std::string dir = test::temp_dir("dup_keys");
+  std::string text = test::tiny_spec().dump();
+  text.insert(1, "\"threads\": 1, \"threads\": 2, ");
+  test::write_file(dir + "/dup.json", text);
+  test::expect_error([&] { load_sweep(dir + "/dup.json"); },
+                     {dir + "/dup.json: invalid JSON: $.threads: duplicate key 'threads'"});
+}
+
+// Issue 12, defect 8: SIGINT or SIGTERM before the first run (during start-up)
+// ended the process by the signal; now the sweep stops with 130, runs
+// nothing, and the next sweep does everything.
+TEST(SweepRun, ASignalDuringStartUpEndsWith130AndRunsNothing) {
+  SweepDir d("sweep_signal_start");
+  for (int sig : {SIGINT, SIGTERM}) {
+    const std::string log = d.dir + "/start-" + std::to_string(sig) + ".log";
+    const pid_t pid = test::spawn_laco(d.args(), log, sig);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status)) << "ended by signal " << WTERMSIG(status) << "\n" << test::read_file(log);
+    EXPECT_EQ(WEXITSTATUS(status), 130) << test::read_file(log);
+    EXPECT_NE(test::read_file(log).find("interrupted: run the same command again to continue"), std::string::npos)
+        << test::read_file(log);
+    if (std::filesystem::exists(d.db))
+      EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM runs WHERE status != 'pending'"),
+                std::vector<std::string>{"0"});
+  }
+  auto r = test::run_command(test::sweep_command(d.spec, d.db));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"done|10"});
+}
+
+// ... and a signal after the last run (here: with nothing left to run) is
+// still reported as an interruption, not lost.
+TEST(SweepRun, ASignalAfterTheLastRunStillEndsWith130) {
+  SweepDir d("sweep_signal_end", test::tiny_spec("tiny", "efficiency"));
+  SweepOptions o;
+  o.db = d.db;
+  o.cache_dir = d.dir + "/cache";
+  const Sweep s = load_sweep(d.spec);
+  clear_interrupt();
+  ASSERT_EQ(run_sweep(s, o), 0);
+  catch_interrupts();
+  raise(SIGINT);
+  EXPECT_EQ(run_sweep(s, o), 130);
+  EXPECT_EQ(exit_status(0), 130);
+  clear_interrupt();
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"done|5"});
+}
+
+// Issue 12, defect 6: the stage-0 cache on a full disk left a partial .tmp,
+// said "write failed" without a reason, and every following run trained
+// stage 0 again to fail again. Needs a small tmpfs (root); skips otherwise.
+TEST(SweepRun, AStage0CacheThatDoesNotFitFailsItsRunsWithoutRetraining) {
+  SweepDir d("sweep_cache_full", test::tiny_spec("tiny", "accuracy"));
+  std::filesystem::create_directories(d.dir + "/cache");
+  const auto disk = test::Mount::tmpfs(d.dir + "/cache", 64);
+  if (!disk.ok) GTEST_SKIP() << "no tmpfs mount on this machine (needs root)";
+  test::fill_disk(d.dir + "/cache", 8192);
+  auto r = test::run_command(test::sweep_command(d.spec, d.db));
+  EXPECT_EQ(r.status, 1) << r.output;
+  const auto errors = test::query_rows(d.db, "SELECT error FROM runs ORDER BY error");
+  ASSERT_EQ(errors.size(), 5u) << r.output;
+  size_t full = 0, not_retrained = 0;
+  for (const auto& e : errors) {
+    EXPECT_NE(e.find("cannot write: No space left on device (errno 28)"), std::string::npos) << e;
+    if (e.find("was trained earlier in this process but could not be cached") != std::string::npos &&
+        e.find("not trained again") != std::string::npos)
+      ++not_retrained;
+    else
+      ++full;
+  }
+  EXPECT_EQ(full, 1u) << r.output;
+  EXPECT_EQ(not_retrained, 4u) << r.output;
+  EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM runs WHERE status = 'failed'"), std::vector<std::string>{"5"});
+  for (const auto& entry : std::filesystem::directory_iterator(d.dir + "/cache"))
+    EXPECT_EQ(entry.path().filename(), "filler") << "no partial file is left: " << entry.path();
 }
 
 }  // namespace

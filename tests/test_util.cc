@@ -64,4 +64,33 @@ CommandResult run_command(const std::string& command) {
   return result;
 }
 
+Mount::Mount(std::string where, const std::string& command) : at(std::move(where)) {
+  ok = run_command(command).status == 0;
+  if (!ok) run_command("umount " + at + " 2>/dev/null");
+}
+
+Mount Mount::read_only(const std::string& src, const std::string& at) {
+  return Mount(at, "mount --bind " + src + " " + at + " && mount -o remount,ro,bind " + at);
+}
+
+Mount Mount::tmpfs(const std::string& at, int kib) {
+  return Mount(at, "mount -t tmpfs -o size=" + std::to_string(kib) + "k tmpfs " + at);
+}
+
+Mount::~Mount() {
+  if (ok) run_command("umount " + at);
+}
+
+uint64_t fill_disk(const std::string& dir, uint64_t leave) {
+  const auto free = std::filesystem::space(dir).available;
+  if (free <= leave) return 0;
+  const uint64_t n = free - leave;
+  std::ofstream out(dir + "/filler", std::ios::binary);
+  const std::string block(4096, 'x');
+  uint64_t written = 0;
+  while (written + block.size() <= n && out.write(block.data(), block.size())) written += block.size();
+  out.flush();
+  return written;
+}
+
 }  // namespace laco::test

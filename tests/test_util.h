@@ -1,6 +1,7 @@
 // Helpers shared by the test suites.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -30,5 +31,24 @@ struct CommandResult {
   std::string output;
 };
 CommandResult run_command(const std::string& command);
+
+/// A file system mounted at `at` for the life of the object (unmounted after).
+/// ok is false where the machine allows no mount (not root): tests then skip.
+/// Usage: const Mount disk = Mount::tmpfs(dir, 256); if (!disk.ok) GTEST_SKIP();
+struct Mount {
+  static Mount read_only(const std::string& src, const std::string& at);  ///< a read-only bind mount of src
+  static Mount tmpfs(const std::string& at, int kib);                      ///< a small disk that fills up
+  Mount(Mount&& other) noexcept : at(std::move(other.at)), ok(other.ok) { other.ok = false; }
+  ~Mount();
+  std::string at;
+  bool ok = false;
+
+ private:
+  Mount(std::string where, const std::string& command);
+};
+
+/// Fills the file system holding `dir` until at most `leave` bytes are free
+/// (a file `dir`/filler); the space it takes, in bytes.
+uint64_t fill_disk(const std::string& dir, uint64_t leave);
 
 }  // namespace laco::test

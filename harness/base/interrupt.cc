@@ -21,25 +21,43 @@ void on_signal(int sig) {
   signal(sig, SIG_DFL);
 }
 
-}  // namespace
-
-InterruptGuard::InterruptGuard() {
-  g_signal = 0;
+void install(struct sigaction* old_int, struct sigaction* old_term) {
   struct sigaction sa;
   std::memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &g_old_int);
-  sigaction(SIGTERM, &sa, &g_old_term);
+  // After a first signal the handler is the default: a second one quits at once.
+  if (g_signal != SIGINT) sigaction(SIGINT, &sa, old_int);
+  if (g_signal != SIGTERM) sigaction(SIGTERM, &sa, old_term);
+}
+
+}  // namespace
+
+void catch_interrupts() {
+  install(nullptr, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+InterruptGuard::InterruptGuard() {
+  sigaction(SIGINT, nullptr, &g_old_int);
+  sigaction(SIGTERM, nullptr, &g_old_term);
+  install(nullptr, nullptr);
 }
 
 InterruptGuard::~InterruptGuard() {
   sigaction(SIGINT, &g_old_int, nullptr);
   sigaction(SIGTERM, &g_old_term, nullptr);
-  g_signal = 0;
 }
 
 int interrupt_signal() { return g_signal; }
+
+void clear_interrupt() { g_signal = 0; }
+
+int exit_status(int status) { return g_signal != 0 ? 130 : status; }
 
 void throw_if_interrupted() {
   const int sig = g_signal;

@@ -1,5 +1,7 @@
 #include "harness/base/json_check.h"
 
+#include <set>
+
 #include "harness/base/text.h"
 
 namespace laco {
@@ -25,12 +27,61 @@ std::string parse_json(std::string_view text, json& out) {
       --depth;
     }
   }
+  // Keys seen so far in each open object (arrays hold an empty marker), and
+  // the JSON path to each level, for the message.
+  struct Level {
+    bool object = false;
+    std::set<std::string> keys;
+    size_t index = 0;
+  };
+  std::vector<Level> levels;
+  std::vector<std::string> path = {"$"};
+  std::string duplicate;
+  auto here = [&] {
+    std::string p;
+    for (const auto& part : path) p += part;
+    return p;
+  };
+  auto enter_value = [&] {  // a value begins at the current level: name it in the path
+    if (!levels.empty() && !levels.back().object) path.push_back(fmt::format("[{}]", levels.back().index++));
+  };
+  auto leave_value = [&] {
+    if (!levels.empty() && path.size() > 1) path.pop_back();
+  };
+  const json::parser_callback_t callback = [&](int, json::parse_event_t event, json& parsed) {
+    if (!duplicate.empty()) return true;
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        enter_value();
+        levels.push_back({event == json::parse_event_t::object_start, {}, 0});
+        break;
+      case json::parse_event_t::key: {
+        auto& keys = levels.back().keys;
+        const auto key = parsed.get<std::string>();
+        path.push_back("." + key);
+        if (!keys.insert(key).second)
+          duplicate = fmt::format("{}: duplicate key '{}' (allowed: each key once per object)", here(), key);
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        levels.pop_back();
+        leave_value();
+        break;
+      case json::parse_event_t::value:
+        enter_value();
+        leave_value();
+        break;
+    }
+    return true;
+  };
   try {
-    out = json::parse(text.begin(), text.end());
+    out = json::parse(text.begin(), text.end(), callback);
   } catch (const json::parse_error& e) {
     return e.what();
   }
-  return "";
+  return duplicate;
 }
 
 namespace {
@@ -83,12 +134,22 @@ std::string JsonChecker::string(const json& v, const std::string& path, const st
   return v.get<std::string>();
 }
 
-int64_t JsonChecker::integer(const json& v, const std::string& path, int64_t min, const std::string& what) const {
-  const std::string allowed = what.empty() ? fmt::format("an integer >= {}", min) : what;
+int64_t JsonChecker::integer(const json& v, const std::string& path, int64_t min, int64_t max,
+                             const std::string& what) const {
+  const std::string allowed = what.empty() ? fmt::format("an integer in [{}, {}]", min, max) : what;
   if (!v.is_number_integer()) error(path, "expected an integer, got {} (allowed: {})", describe(v), allowed);
-  const int64_t x = v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX ? INT64_MAX : v.get<int64_t>();
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    error(path, "{} is too large (allowed: {})", v.get<uint64_t>(), allowed);
+  const int64_t x = v.get<int64_t>();
   if (x < min) error(path, "{} is too small (allowed: {})", x, allowed);
+  if (x > max) error(path, "{} is too large (allowed: {})", x, allowed);
   return x;
+}
+
+std::string JsonChecker::flag_of(const std::string& path) {
+  std::string key = path.substr(path.rfind('.') == std::string::npos ? 0 : path.rfind('.') + 1);
+  std::replace(key.begin(), key.end(), '_', '-');
+  return "--" + key;
 }
 
 std::vector<std::string> JsonChecker::names(const json& v, const std::string& path,

@@ -22,17 +22,28 @@ namespace laco {
 constexpr int kMaxJsonDepth = 64;
 
 /// Parses `text` into `out`; returns "" or the problem ("nested deeper than
-/// 64 levels ..." or the parser's message), for the caller to put in its error.
+/// 64 levels ...", "duplicate key ..." or the parser's message), for the
+/// caller to put in its error. A key repeated in one object is refused: JSON
+/// parsers disagree on which value wins (nlohmann keeps the last), so a spec
+/// with `"threads"` twice would silently run with one of them.
 std::string parse_json(std::string_view text, nlohmann::json& out);
 
-/// Usage: JsonChecker ck("sweeps/x.json"); ck.object(spec, "$", {"name", "grids"}); ck.integer(v, "$.threads", 1);
+/// Usage: JsonChecker ck("sweeps/x.json"); ck.object(spec, "$", {"name", "grids"}); ck.integer(v, "$.threads", 1, 64);
 class JsonChecker {
  public:
   explicit JsonChecker(std::string file) : file_(std::move(file)) {}
+  /// For settings given as command-line flags: errors name the flag
+  /// ("--text-tokens: ...") instead of a file and a JSON path ("$.text_tokens").
+  static JsonChecker for_flags() {
+    JsonChecker ck("command line");
+    ck.flags_ = true;
+    return ck;
+  }
   const std::string& file() const { return file_; }
 
   template <typename... Args>
   [[noreturn]] void error(const std::string& path, fmt::format_string<Args...> format, Args&&... args) const {
+    if (flags_) fail("{}: {}", flag_of(path), fmt::format(format, std::forward<Args>(args)...));
     fail("{}: {}: {}", file_, path, fmt::format(format, std::forward<Args>(args)...));
   }
 
@@ -44,8 +55,10 @@ class JsonChecker {
   /// A non-empty array.
   const nlohmann::json& array(const nlohmann::json& v, const std::string& path, const std::string& allowed) const;
   std::string string(const nlohmann::json& v, const std::string& path, const std::string& allowed = "a string") const;
-  /// An integer >= min; `what` replaces "an integer >= min" in messages.
-  int64_t integer(const nlohmann::json& v, const std::string& path, int64_t min, const std::string& what = "") const;
+  /// An integer in [min, max]; `what` replaces "an integer in [min, max]" in
+  /// messages. Values beyond 64 bits are refused, never clamped.
+  int64_t integer(const nlohmann::json& v, const std::string& path, int64_t min, int64_t max,
+                  const std::string& what = "") const;
   /// A non-empty array of distinct strings, each one of `allowed`.
   std::vector<std::string> names(const nlohmann::json& v, const std::string& path,
                                  const std::vector<std::string>& allowed, const std::string& what) const;
@@ -59,7 +72,11 @@ class JsonChecker {
   }
 
  private:
+  /// "$.a.text_tokens" -> "--text-tokens".
+  static std::string flag_of(const std::string& path);
+
   std::string file_;
+  bool flags_ = false;
 };
 
 }  // namespace laco

@@ -93,14 +93,7 @@ Entry parse_entry(const std::string& src, const std::string& name, const nlohman
 
 }  // namespace
 
-SafeTensors SafeTensors::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open file", path);
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) fail("{}: read error", path);
-  return parse(buf.str(), path);
-}
+SafeTensors SafeTensors::load(const std::string& path) { return parse(read_file_bytes(path), path); }
 
 SafeTensors SafeTensors::parse(const std::string& bytes, const std::string& src) {
   if (bytes.size() < 8)
@@ -153,12 +146,16 @@ SafeTensors SafeTensors::parse(const std::string& bytes, const std::string& src)
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
-  for (size_t i = 1; i < entries.size(); ++i) {
-    const Entry& p = entries[i - 1];
-    const Entry& c = entries[i];
-    if (c.begin < p.end && c.end > c.begin)
-      fail("{}: tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", src, p.name, p.begin, p.end, c.name, c.begin,
-           c.end);
+  // Each non-empty tensor against the one reaching furthest among those that
+  // start before it: a check against the previous entry alone missed an
+  // overlap when a zero-length tensor sorted between the two.
+  const Entry* reach = nullptr;
+  for (const Entry& c : entries) {
+    if (c.end == c.begin) continue;  // holds no bytes: overlaps nothing
+    if (reach && c.begin < reach->end)
+      fail("{}: tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", src, reach->name, reach->begin, reach->end, c.name,
+           c.begin, c.end);
+    if (!reach || c.end > reach->end) reach = &c;
   }
 
   for (const auto& e : entries) {

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
+#include "harness/base/interrupt.h"
 
 namespace laco {
 namespace {
@@ -25,13 +26,14 @@ GetThreads openblas_get() { return reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAU
 
 void ensure_passive_openmp(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY")) return;
+  if (interrupt_signal() != 0) return;  // interrupted already: stop, rather than start again without the signal
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   execv("/proc/self/exe", argv);
   // exec failed: carry on with the default policy rather than not at all.
 }
 
 void set_threads(int n) {
-  if (n < 1) fail("threads must be >= 1, got {}", n);
+  if (n < 1 || n > kMaxThreads) fail("threads: {} is out of range (allowed: an integer in [1, {}])", n, kMaxThreads);
   torch::set_num_threads(n);
   if (auto set = openblas_set()) set(n);
 }

@@ -13,7 +13,13 @@ namespace laco {
 /// unset (libgomp reads it only at load time). Call first thing in main().
 void ensure_passive_openmp(char** argv);
 
-/// Sets LibTorch's intra-op threads and OpenBLAS's threads to `n` (> 0).
+/// The most threads a run may ask for: far beyond any machine laco runs on,
+/// and far inside `int` (a larger number is a typo, not a setting; a spec's
+/// 4294967297 once ran as 1 thread under the key of -t 1).
+constexpr int kMaxThreads = 1024;
+
+/// Sets LibTorch's intra-op threads and OpenBLAS's threads to `n` (1..kMaxThreads;
+/// an Error otherwise).
 void set_threads(int n);
 
 /// For provenance: "intra_op=2 blas=2 omp_wait_policy=PASSIVE".

@@ -1,5 +1,6 @@
 // `laco`: the command-line entry point: wires the subcommands in. Errors surface here, once.
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 #include "evals/vqa_data.h"
 #include "harness/base/build_info.h"
 #include "harness/base/error.h"
+#include "harness/base/interrupt.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
 #include "harness/cli/report.h"
@@ -33,6 +35,20 @@ int cmd_methods() {
   return 0;
 }
 
+// `laco sweep` ends with status 130 whenever SIGINT or SIGTERM arrives (see
+// harness/base/interrupt.h), so its handler is installed before anything else
+// runs: functions in .preinit_array run before any shared library (LibTorch's
+// start-up takes a noticeable fraction of a second) initialises.
+void catch_sweep_interrupts(int argc, char** argv, char**) {
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] == '-') continue;
+    if (std::strcmp(argv[i], "sweep") == 0) laco::catch_interrupts();
+    return;
+  }
+}
+__attribute__((section(".preinit_array"), used)) void (*const kCatchSweepInterrupts)(int, char**, char**) =
+    catch_sweep_interrupts;
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -48,17 +64,20 @@ int main(int argc, char** argv) {
   int64_t image_size = demo.encoder.image_size(), patch = demo.encoder.patch_size(), width = demo.encoder.width(),
           depth = demo.encoder.depth(), heads = demo.encoder.heads(), mlp = demo.encoder.mlp_dim();
   auto* demo_cmd = app.add_subcommand("demo", "Run every method inside a small encoder and show grids, tokens, cost");
-  demo_cmd->add_option("--image-size", image_size, "Image side in pixels")->capture_default_str();
-  demo_cmd->add_option("--patch-size", patch, "Patch side in pixels")->capture_default_str();
-  demo_cmd->add_option("--width", width, "Encoder width")->capture_default_str();
-  demo_cmd->add_option("--depth", depth, "Encoder blocks")->capture_default_str();
-  demo_cmd->add_option("--heads", heads, "Attention heads")->capture_default_str();
-  demo_cmd->add_option("--mlp-dim", mlp, "Encoder MLP width")->capture_default_str();
+  // Sizes far beyond any CPU demo, well inside 64-bit products (tokens x width x batch).
+  demo_cmd->add_option("--image-size", image_size, "Image side in pixels")->capture_default_str()->check(CLI::Range(1, 4096));
+  demo_cmd->add_option("--patch-size", patch, "Patch side in pixels")->capture_default_str()->check(CLI::Range(1, 4096));
+  demo_cmd->add_option("--width", width, "Encoder width")->capture_default_str()->check(CLI::Range(1, 65536));
+  demo_cmd->add_option("--depth", depth, "Encoder blocks")->capture_default_str()->check(CLI::Range(1, 1024));
+  demo_cmd->add_option("--heads", heads, "Attention heads")->capture_default_str()->check(CLI::Range(1, 1024));
+  demo_cmd->add_option("--mlp-dim", mlp, "Encoder MLP width")->capture_default_str()->check(CLI::Range(1, 262144));
   demo_cmd->add_option("--placement", demo.placement, "Depth fraction (1/4, 0.25, 1) or block:K")->capture_default_str();
   demo_cmd->add_option("-r,--ratio", demo.ratio, "Merge factor r (2, 3, 4)")->capture_default_str();
   demo_cmd->add_option("--grid-policy", demo_policy, "pad, interpolate or error")->capture_default_str();
-  demo_cmd->add_option("--batch", demo.batch, "Images per forward")->capture_default_str();
-  demo_cmd->add_option("-t,--threads", demo.threads, "Intra-op threads")->capture_default_str();
+  demo_cmd->add_option("--batch", demo.batch, "Images per forward")->capture_default_str()->check(CLI::Range(1, 4096));
+  demo_cmd->add_option("-t,--threads", demo.threads, "Intra-op threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, laco::kMaxThreads));
   std::string demo_format = "md";
   demo_cmd->add_option("-o,--format", demo_format, laco::join(laco::printer_formats()))->capture_default_str();
 
@@ -69,7 +88,9 @@ int main(int argc, char** argv) {
   parity->add_option("FILE", parity_file, "A case in the shared/parity safetensors format")->required();
   parity->add_option("--weights", parity_weights, "Weights file (default: the case's 'weights' metadata, or the case)");
   parity->add_option("--tol", parity_tol, "Tolerance on max|a-b| / max(1, max|ref|)")->capture_default_str();
-  parity->add_option("-t,--threads", parity_threads, "Intra-op threads")->capture_default_str();
+  parity->add_option("-t,--threads", parity_threads, "Intra-op threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, laco::kMaxThreads));
   std::string parity_format = "table";
   parity->add_option("-o,--format", parity_format, laco::join(laco::printer_formats()))->capture_default_str();
 
@@ -84,8 +105,11 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--preset", export_preset, "Accuracy preset: tiny, small, base")->capture_default_str();
   export_cmd->add_option("--split", export_split, "train, val or test")->capture_default_str();
   export_cmd->add_option("--out", export_out, "Output folder")->required();
-  export_cmd->add_option("--count", export_count, "Samples (default: the preset's test size)");
-  export_cmd->add_option("--seed", export_seed, "Generator seed")->capture_default_str();
+  export_cmd->add_option("--count", export_count, "Samples (default: the preset's test size)")
+      ->check(CLI::Range(1, 10000000));
+  export_cmd->add_option("--seed", export_seed, "Generator seed")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{0}, static_cast<uint64_t>(laco::kMaxSeed)));
 
   laco::RunCli run_cli;
   run_cli.attach(app);
@@ -131,7 +155,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (run_cli.chosen()) return run_cli.run();
-    if (auto status = results.run()) return *status;
+    if (auto status = results.run()) return laco::exit_status(*status);
     if (report_cli.chosen()) return report_cli.run();
     if (*demo_cmd) {
       laco::check_printer_format(demo_format);
@@ -148,6 +172,9 @@ int main(int argc, char** argv) {
       fmt::print("{}\n", report.pass() ? "parity: PASS" : "parity: FAIL");
       return report.pass() ? 0 : 1;
     }
+  } catch (const laco::Interrupted& e) {
+    fmt::print(stderr, "laco: {}\n", e.what());
+    return 130;
   } catch (const laco::Error& e) {
     fmt::print(stderr, "laco: error: {}\n", e.what());
     return 1;

@@ -9,6 +9,7 @@
 
 #include "harness/base/error.h"
 #include "harness/base/text.h"
+#include "harness/base/threads.h"
 #include "harness/print/printer.h"
 #include "results/merge.h"
 
@@ -31,7 +32,8 @@ ResultsCli::ResultsCli(CLI::App& app) {
   sweep_cmd_->add_flag("--dry-run", sweep_options_.dry_run, "List the runs and how many are done; run nothing");
   sweep_cmd_->add_flag("--retry-failed", sweep_options_.retry_failed, "Rerun runs recorded as failed");
   sweep_cmd_->add_option("--shard", shard_, "Run shard i of n (1-based), e.g. 2/4");
-  sweep_cmd_->add_option("-t,--threads", overrides_.threads, "Threads per run (default: the spec's, else 2)");
+  sweep_cmd_->add_option("-t,--threads", overrides_.threads, "Threads per run (default: the spec's, else 2)")
+      ->check(CLI::Range(1, kMaxThreads));
   sweep_cmd_->add_option("--cache-dir", sweep_options_.cache_dir, "Where stage-0 models are cached")->capture_default_str();
   sweep_cmd_->add_option("-o,--format", sweep_options_.format, "--dry-run listing: " + join(printer_formats()))
       ->capture_default_str();
@@ -44,7 +46,9 @@ ResultsCli::ResultsCli(CLI::App& app) {
   slurm_cmd_->add_option("SPEC", slurm_.spec, "Sweep spec")->required();
   slurm_cmd_->add_option("--shards", slurm_.shards, "Array tasks, one shard each")->required();
   slurm_cmd_->add_option("--out", slurm_.out, "Shared folder for shards, logs, cache, merged laco.db (default: results/slurm-NAME)");
-  slurm_cmd_->add_option("-t,--threads", slurm_.threads, "CPUs per task and laco --threads")->capture_default_str();
+  slurm_cmd_->add_option("-t,--threads", slurm_.threads, "CPUs per task and laco --threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, kMaxThreads));
   slurm_cmd_->add_option("--time", slurm_.time, "Time limit per task (#SBATCH --time), e.g. 04:00:00");
   slurm_cmd_->add_option("--partition", slurm_.partition, "Slurm partition");
 

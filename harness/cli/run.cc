@@ -9,8 +9,10 @@
 #include "evals/registry.h"
 #include "evals/synthvqa.h"
 #include "harness/base/error.h"
+#include "harness/base/json_check.h"
 #include "harness/base/progress.h"
 #include "harness/base/text.h"
+#include "harness/base/threads.h"
 #include "harness/model/compressor.h"
 #include "harness/print/printer.h"
 #include "methods/registry.h"
@@ -60,8 +62,12 @@ void RunCli::attach(CLI::App& app) {
   command_->add_option("-r,--ratio", ratios_, "Merge factor(s) r in 2, 3, 4")->capture_default_str();
   command_->add_option("--option", options_, "Method option KEY=VALUE (repeatable), e.g. zero_init=true");
   command_->add_option("--grid-policy", grid_policy_, "pad, interpolate or error")->capture_default_str();
-  command_->add_option("-t,--threads", threads_, "Threads (LibTorch intra-op and OpenBLAS)")->capture_default_str();
-  command_->add_option("--seed", seed_, "Random seed")->capture_default_str();
+  command_->add_option("-t,--threads", threads_, "Threads (LibTorch intra-op and OpenBLAS)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, kMaxThreads));
+  command_->add_option("--seed", seed_, "Random seed")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{0}, static_cast<uint64_t>(kMaxSeed)));
   command_->add_option("-o,--format", format_, join(printer_formats(), ", "))->capture_default_str();
   command_->add_option("--cache-dir", cache_dir_, "accuracy: where stage-0 models are cached")->capture_default_str();
   command_->add_flag("--vs-external", vs_external_,
@@ -127,10 +133,12 @@ int RunCli::run() const {
       settings[key] = slot.second;
     } else {
       auto v = parse_int(slot.second);
-      if (!v) fail("{}: '{}' is not an integer", flag_of(key), slot.second);
+      if (!v) fail("{}: '{}' is not a 64-bit integer", flag_of(key), slot.second);
       settings[key] = *v;
     }
   }
+  // The checks a spec's section gets (ranges, names), with errors naming the flag.
+  settings = info.parse_settings(JsonChecker::for_flags(), settings, "$");
 
   RunRequest base;
   base.preset = preset_.empty() ? info.default_preset : preset_;

@@ -146,11 +146,16 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   size_t done_now = 0, started = 0, taken_elsewhere = 0;
   std::vector<std::pair<std::string, std::string>> failed_now;  // label, error
   bool interrupted = false;
+  std::map<std::string, std::string> lost_inputs;  // shared by the runs of this sweep (RunContext)
   {
     Progress progress("sweep", units);
     InterruptGuard guard;
     for (size_t u = 0; u < sweep.units.size() && !interrupted; ++u) {
       if (todo[u].empty()) continue;
+      if (interrupt_signal() != 0) {  // e.g. during start-up: nothing is claimed yet
+        interrupted = true;
+        break;
+      }
       std::vector<std::string> wanted;
       for (size_t i : todo[u]) wanted.push_back(sweep.runs[i].key);
       started += todo[u].size();
@@ -171,7 +176,7 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
       std::string error;
       try {
         const auto specs = specs_of(sweep, todo[u]);
-        std::vector<RunRecord> records = evaluation_of(specs.front()).run(specs, {&progress, options.cache_dir});
+        std::vector<RunRecord> records = evaluation_of(specs.front()).run(specs, {&progress, options.cache_dir, &lost_inputs});
         std::vector<std::pair<std::string, RunRecord>> results;
         for (size_t j = 0; j < records.size(); ++j) {
           check_finite(records[j]);
@@ -212,6 +217,7 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
     progress.finish();
   }
 
+  if (interrupt_signal() != 0) interrupted = true;  // after the last run: still a stop to report
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   const size_t left = to_run - done_now - failed_now.size() - taken_elsewhere;
   fmt::print("\nsweep {}: {} runs: {} done now, {} skipped (done before), {} failed now", sweep.name,

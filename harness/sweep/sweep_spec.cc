@@ -13,6 +13,7 @@
 #include "harness/base/error.h"
 #include "harness/base/json_check.h"
 #include "harness/base/text.h"
+#include "harness/base/threads.h"
 #include "harness/model/placement.h"
 #include "methods/registry.h"
 
@@ -56,10 +57,10 @@ struct EvalSection {
 
 std::vector<uint64_t> parse_seeds(const JsonChecker& ck, const json& v, const std::string& path) {
   std::vector<uint64_t> seeds;
-  ck.array(v, path, "one or more integers >= 0");
+  ck.array(v, path, fmt::format("one or more integers in [0, {}]", kMaxSeed));
   for (size_t i = 0; i < v.size(); ++i) {
     const std::string p = fmt::format("{}[{}]", path, i);
-    const auto s = static_cast<uint64_t>(ck.integer(v[i], p, 0));
+    const auto s = static_cast<uint64_t>(ck.integer(v[i], p, 0, kMaxSeed));
     ck.unique(seeds, s, p, fmt::format("seed {}", s), path);
     seeds.push_back(s);
   }
@@ -156,7 +157,7 @@ SpecGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const st
   ck.array(v["ratios"], rpath, "one or more of 2, 3, 4");
   for (size_t i = 0; i < v["ratios"].size(); ++i) {
     const std::string p = fmt::format("{}[{}]", rpath, i);
-    const int64_t r = ck.integer(v["ratios"][i], p, INT64_MIN, "2, 3, 4");
+    const int64_t r = ck.integer(v["ratios"][i], p, INT64_MIN, INT64_MAX, "2, 3, 4");
     check_ratio(r, ck.file() + ": " + p);
     ck.unique(g.ratios, r, p, fmt::format("ratio {}", r), rpath);
     g.ratios.push_back(r);
@@ -196,7 +197,7 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
                                                          "0123456789_.-") != std::string::npos)
     ck.error("$.name", "'{}' is not a valid sweep name (allowed: letters, digits, '_', '.', '-')", sweep.name);
   if (spec.contains("description")) sweep.description = ck.string(spec["description"], "$.description");
-  int threads = spec.contains("threads") ? static_cast<int>(ck.integer(spec["threads"], "$.threads", 1)) : 2;
+  int threads = spec.contains("threads") ? static_cast<int>(ck.integer(spec["threads"], "$.threads", 1, kMaxThreads)) : 2;
   if (overrides.threads > 0) threads = overrides.threads;
   const GridPolicy policy =
       spec.contains("grid_policy")
