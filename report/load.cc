@@ -6,17 +6,21 @@
 
 #include "harness/base/error.h"
 #include "harness/base/json_check.h"
+#include "results/filter.h"
 #include "results/schema.h"
 
 namespace laco {
 
-std::vector<RunRecord> load_done_runs(const std::string& db_path) {
+std::vector<RunRecord> load_done_runs(const std::string& db_path, const std::vector<std::string>& where,
+                                      std::vector<std::string>* warnings) {
   sql::Connection db = open_results_db(db_path, false);
+  const RunFilter filter = run_filter(db, db_path, where, warnings);
   std::vector<RunRecord> runs;
   std::map<std::string, size_t> at;
   auto q = db.prepare(
       "SELECT key, eval, config, git_commit, git_dirty, host, device, torch_version, threads, attention, started_at, "
-      "finished_at, wall_seconds, extra FROM runs WHERE status = 'done' ORDER BY key");
+      "finished_at, wall_seconds, extra FROM runs r WHERE status = 'done' AND " + filter.condition + " ORDER BY key");
+  for (size_t i = 0; i < filter.params.size(); ++i) q.bind(static_cast<int>(i + 1), filter.params[i]);
   while (q.step()) {
     RunRecord r;
     const std::string key = q.text(0);

@@ -10,7 +10,10 @@
 
 namespace laco {
 
-/// Every run with status done: configuration, provenance and metrics (curves are not needed).
-std::vector<RunRecord> load_done_runs(const std::string& db_path);
+/// Every run with status done that passes the --where filters (results/filter.h):
+/// configuration, provenance and metrics (curves are not needed). `warnings`
+/// receives a line per filter value that matches no run.
+std::vector<RunRecord> load_done_runs(const std::string& db_path, const std::vector<std::string>& where = {},
+                                      std::vector<std::string>* warnings = nullptr);
 
 }  // namespace laco

@@ -6,7 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "evals/run_spec.h"
 #include "evals/synthvqa.h"
+#include "harness/base/error.h"
 #include "harness/model/placement.h"
 #include "methods/registry.h"
 
@@ -58,36 +60,79 @@ std::optional<double> change(const Stat& s) {
 
 }  // namespace
 
+namespace {
+
+// What identifies a cell's runs besides their cell (method, placement, ratio):
+// the configuration less the seed, the stage-0 identity (it holds the seed),
+// and the fields that name the cell itself.
+nlohmann::json pooled_configuration(const RunSpec& spec) {
+  nlohmann::json c = to_json(spec);
+  for (const char* k : {"seed", "stage0_key", "layer", "block_k", "ratio", "method", "method_options", "grid_out",
+                        "external"})
+    c.erase(k);
+  return c;
+}
+
+// "steps0 (20, 200); reps (1, 5)": the fields whose values differ between configurations.
+std::string differences(const std::map<std::string, nlohmann::json>& configurations, std::string* first_field) {
+  std::set<std::string> keys;
+  for (const auto& [text, c] : configurations)
+    for (const auto& [k, v] : c.items()) keys.insert(k);
+  std::vector<std::string> parts;
+  for (const auto& k : keys) {
+    std::set<std::string> values;
+    for (const auto& [text, c] : configurations) values.insert(c.contains(k) ? c[k].dump() : "(absent)");
+    if (values.size() < 2) continue;
+    if (first_field->empty()) *first_field = k;
+    parts.push_back(fmt::format("{} ({})", k, fmt::join(values, ", ")));
+  }
+  return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+const std::vector<std::string> kStandardPlacements = {"1/12", "1/6", "1/4", "1/2", "1"};
+
+}  // namespace
+
 RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options) {
   std::map<std::string, int> acc_presets, eff_presets;
   for (const auto& r : runs) (r.eval() == kAccuracy ? acc_presets : eff_presets)[r.spec.preset]++;
   accuracy_preset_ = options.accuracy_preset.empty() ? most_common(acc_presets) : options.accuracy_preset;
   efficiency_preset_ = options.efficiency_preset.empty() ? most_common(eff_presets) : options.efficiency_preset;
 
-  std::set<std::string> methods, commits;
+  std::set<std::string> methods, commits, layers;
   std::set<int64_t> ratios;
-  std::map<std::string, double> fractions;
   for (const auto& r : runs) {
     if (r.spec.preset != (r.eval() == kAccuracy ? accuracy_preset_ : efficiency_preset_)) continue;
-    const std::string method = r.spec.method_label(), layer = r.spec.layer;
-    const int64_t ratio = r.spec.ratio, depth = r.spec.depth, k = r.spec.block_k;
-    const uint64_t seed = r.spec.seed;
+    const std::string method = r.spec.method_label();
     methods.insert(method);
     commits.insert(r.provenance.commit());
-    auto& group = groups_[key(r.eval(), method, layer, ratio)].by_seed[seed];
-    for (const auto& m : r.metrics) group[m.name].push_back(m.value);
+    if (r.spec.depth > 0) depths_[r.eval()] = r.spec.depth;
+    auto& group = groups_[key(r.eval(), method, r.spec.block_k, r.spec.ratio)];
+    const nlohmann::json pooled = pooled_configuration(r.spec);
+    group.configurations[pooled.dump()] = pooled;
+    auto& values = group.by_seed[r.spec.seed];
+    for (const auto& m : r.metrics) values[m.name].push_back(m.value);
     if (is_none(method)) continue;  // its placement and ratio say nothing
-    ratios.insert(ratio);
-    if (depth > 0) {
-      fractions[layer] = Placement::parse(layer).fraction(depth);
-      blocks_[r.eval() + "|" + layer] = k;
-      if (r.spec.external()) external_ = layer;
-    }
+    ratios.insert(r.spec.ratio);
+    layers.insert(r.spec.layer);
   }
-  fractions_ = fractions;
-  for (const auto& [layer, f] : fractions) placements_.push_back(layer);
+  // One label per placement: spellings that resolve to the same blocks in
+  // every evaluation are one placement, named by a standard fraction if one is among them.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> seen;  // label, blocks per eval
+  std::vector<std::string> ordered(layers.begin(), layers.end());
+  std::stable_partition(ordered.begin(), ordered.end(), [](const std::string& l) {
+    return std::find(kStandardPlacements.begin(), kStandardPlacements.end(), l) != kStandardPlacements.end();
+  });
+  for (const auto& layer : ordered) {
+    std::vector<int64_t> blocks;
+    for (const auto& [eval, depth] : depths_) blocks.push_back(block(eval, layer));
+    if (std::none_of(seen.begin(), seen.end(), [&](const auto& s) { return s.second == blocks; }))
+      seen.emplace_back(layer, blocks);
+  }
+  for (const auto& [label, blocks] : seen) placements_.push_back(label);
+  external_ = canonical("1");
   std::stable_sort(placements_.begin(), placements_.end(),
-                   [&](const std::string& a, const std::string& b) { return fractions_[a] < fractions_[b]; });
+                   [&](const std::string& a, const std::string& b) { return fraction(a) < fraction(b); });
   ratios_.assign(ratios.begin(), ratios.end());
   // Registry order first, then variants and unknown names alphabetically.
   for (const auto& name : method_names())
@@ -98,21 +143,45 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
   commits_.assign(commits.begin(), commits.end());
 }
 
-std::string RunIndex::key(const std::string& eval, const std::string& method, const std::string& placement,
-                          int64_t ratio) const {
+std::string RunIndex::key(const std::string& eval, const std::string& method, int64_t block, int64_t ratio) const {
   if (is_none(method)) return eval + "|none";
-  return fmt::format("{}|{}|{}|{}", eval, method, placement, ratio);
+  return fmt::format("{}|{}|{}|{}", eval, method, block, ratio);
 }
 
 double RunIndex::fraction(const std::string& placement) const {
-  auto it = fractions_.find(placement);
-  return it == fractions_.end() ? 0.0 : it->second;
+  const Placement p = Placement::parse(placement, "--placement");
+  for (const char* eval : {kAccuracy, kEfficiency}) {
+    auto it = depths_.find(eval);
+    if (it != depths_.end()) return p.fraction(it->second);
+  }
+  return p.fraction(1);
+}
+
+std::string RunIndex::canonical(const std::string& placement) const {
+  std::vector<int64_t> blocks;
+  for (const auto& [eval, depth] : depths_) blocks.push_back(block(eval, placement));
+  for (const auto& label : placements_) {
+    std::vector<int64_t> own;
+    for (const auto& [eval, depth] : depths_) own.push_back(block(eval, label));
+    if (own == blocks) return label;
+  }
+  return Placement::parse(placement, "--placement").label();
 }
 
 Stat RunIndex::stat(const std::string& eval, const std::string& method, const std::string& placement, int64_t ratio,
                     const std::string& metric) const {
-  auto it = groups_.find(key(eval, method, placement, ratio));
+  const int64_t k = is_none(method) ? 0 : block(eval, placement);
+  if (!is_none(method) && k == 0) return {};
+  auto it = groups_.find(key(eval, method, k, ratio));
   if (it == groups_.end()) return {};
+  if (it->second.configurations.size() > 1) {
+    std::string field;
+    const std::string diff = differences(it->second.configurations, &field);
+    fail("report: the {} runs of {}{} differ in more than the seed: {}; they are not pooled (allowed: one "
+         "configuration per table cell; choose one with --where {}=VALUE, or report them separately)",
+         eval, method, is_none(method) ? std::string() : fmt::format(" at {} (block {}), r = {}", placement, k, ratio),
+         diff, field);
+  }
   // One value per seed: repeated runs of a seed (a `none` recorded at several
   // placements) would otherwise count as independent samples.
   std::vector<double> per_seed;
@@ -127,8 +196,13 @@ Stat RunIndex::stat(const std::string& eval, const std::string& method, const st
 }
 
 int64_t RunIndex::block(const std::string& eval, const std::string& placement) const {
-  auto it = blocks_.find(eval + "|" + placement);
-  return it == blocks_.end() ? 0 : it->second;
+  auto it = depths_.find(eval);
+  if (it == depths_.end()) return 0;
+  try {
+    return Placement::parse(placement, "--placement").resolve(it->second);
+  } catch (const Error&) {
+    return 0;  // block:K past this encoder's depth
+  }
 }
 
 std::vector<std::string> RunIndex::commits() const { return commits_; }
@@ -156,7 +230,9 @@ std::string most_sensitive_family(const RunIndex& index, int64_t ratio) {
   return best.empty() ? vqa_families().back() : best;
 }
 
-Table methods_table(const RunIndex& index, const ReportOptions& o) {
+Table methods_table(const RunIndex& index, const ReportOptions& options) {
+  ReportOptions o = options;
+  o.placement = index.canonical(options.placement);  // 0.25 and block:K name the same runs as 1/4
   Table t;
   t.name = "methods";
   t.title = fmt::format("Compression methods {}, r = {} ({}x fewer visual tokens)", where(index, o.placement), o.ratio,
@@ -229,7 +305,9 @@ Table placement_table(const RunIndex& index, const ReportOptions& o) {
   return t;
 }
 
-Table ratio_table(const RunIndex& index, const ReportOptions& o) {
+Table ratio_table(const RunIndex& index, const ReportOptions& options) {
+  ReportOptions o = options;
+  o.placement = index.canonical(options.placement);  // 0.25 and block:K name the same runs as 1/4
   Table t;
   t.name = "ratio";
   t.title = fmt::format("Compression ratio {}", where(index, o.placement));

@@ -20,8 +20,14 @@ struct ReportOptions {
   std::string efficiency_preset;  ///< "": the efficiency preset with the most runs
 };
 
-/// The runs grouped by configuration, seeds pooled. A `none` run does not
-/// depend on placement or ratio: all of them pool into one ceiling, one value per seed.
+/// The runs grouped by configuration, seeds pooled: runs share a cell only
+/// when their whole resolved configuration is equal apart from the seed (and
+/// the stage-0 identity, which the seed is part of). A cell that would mix
+/// configurations (steps, reps, threads, stages, ...) is refused with an
+/// error naming the fields that differ. Placements are compared by the block
+/// they resolve to in each evaluation's encoder (1/4, 0.25 and block:K are one
+/// placement there). A `none` run does not depend on placement or ratio: all
+/// of them pool into one ceiling, one value per seed.
 class RunIndex {
  public:
   RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options);
@@ -32,14 +38,19 @@ class RunIndex {
   const std::vector<std::string>& methods() const { return methods_; }
   const std::vector<std::string>& placements() const { return placements_; }
   const std::vector<int64_t>& ratios() const { return ratios_; }
-  /// The placement after the encoder ("1" unless the runs say otherwise).
+  /// The placement after the encoder ("1").
   const std::string& external() const { return external_; }
+  /// The depth fraction of a placement (for block:K, K over the accuracy or
+  /// efficiency encoder's depth), to order placements.
   double fraction(const std::string& placement) const;
+  /// The label the tables use for a placement given in any spelling ("0.25" -> "1/4").
+  std::string canonical(const std::string& placement) const;
 
   /// `metric` over seeds for eval ("accuracy" / "efficiency") at a configuration.
   Stat stat(const std::string& eval, const std::string& method, const std::string& placement, int64_t ratio,
             const std::string& metric) const;
-  /// The resolved block k of a placement in an eval's preset (0 when unknown).
+  /// The block k a placement resolves to in an eval's preset (0 when that
+  /// eval has no runs, or the placement is past its depth).
   int64_t block(const std::string& eval, const std::string& placement) const;
   /// The git commits (with "+dirty" where the tree was) of the runs a table used.
   std::vector<std::string> commits() const;
@@ -47,16 +58,15 @@ class RunIndex {
  private:
   struct Group {
     std::map<uint64_t, std::map<std::string, std::vector<double>>> by_seed;  // seed -> metric -> values
+    std::map<std::string, nlohmann::json> configurations;                   // what the runs pooled here share
   };
-  std::string key(const std::string& eval, const std::string& method, const std::string& placement,
-                  int64_t ratio) const;
+  std::string key(const std::string& eval, const std::string& method, int64_t block, int64_t ratio) const;
 
   std::string accuracy_preset_, efficiency_preset_, external_ = "1";
   std::vector<std::string> methods_, placements_;
   std::vector<int64_t> ratios_;
   std::map<std::string, Group> groups_;
-  std::map<std::string, double> fractions_;
-  std::map<std::string, int64_t> blocks_;
+  std::map<std::string, int64_t> depths_;  // eval -> encoder depth of its preset
   std::vector<std::string> commits_;
 };
 

@@ -7,40 +7,16 @@
 
 #include "harness/base/error.h"
 #include "harness/base/text.h"
+#include "results/filter.h"
 #include "results/schema.h"
 
 namespace laco {
 namespace {
 
-// Columns of `runs` a filter may name; identifiers come from this list only.
-// (`threads` is left to the configuration's integer: the column of that name
-// holds the provenance text "intra_op=2 blas=2 ...".)
-const std::vector<std::string> kFilterColumns = {"key",        "eval",      "status",    "preset", "method",
-                                                 "method_options", "layer", "block_k",   "depth",  "ratio",
-                                                 "seed",       "group_key", "git_commit", "git_dirty", "host",
-                                                 "device",     "torch_version"};
-
 // What the listing shows when --metrics is not given, in this order, if present.
 const std::vector<std::string> kDefaultMetrics = {
     "acc_color", "acc_shape", "acc_count", "acc_spatial", "acc_text", "acc_overall", "acc_mean",
     "visual_tokens", "encoder_latency", "prefill_latency", "throughput", "train_step_time", "train_peak_tensor"};
-
-// "2" binds as an integer, "0.25" as a real, "true"/"false" as 1/0 (JSON
-// booleans read back as integers), anything else as text.
-sql::Value typed(const std::string& text) {
-  if (auto i = parse_int(text)) return *i;
-  if (auto d = parse_double(text)) return *d;
-  if (text == "true") return int64_t{1};
-  if (text == "false") return int64_t{0};
-  return text;
-}
-
-std::vector<std::string> strings(sql::Connection& db, const std::string& query) {
-  std::vector<std::string> out;
-  auto q = db.prepare(query);
-  while (q.step()) out.push_back(q.text(0));
-  return out;
-}
 
 PrintTable raw_sql(sql::Connection& db, const std::string& text) {
   auto stmt = db.prepare(text);
@@ -60,17 +36,6 @@ PrintTable raw_sql(sql::Connection& db, const std::string& text) {
   return t;
 }
 
-// The values `test` (with `?` for the value) can meet, as text, for a warning.
-std::vector<std::string> values_present(sql::Connection& db, const std::string& expression,
-                                        const std::vector<sql::Value>& params) {
-  auto q = db.prepare("SELECT DISTINCT " + expression + " AS v FROM runs r WHERE v IS NOT NULL ORDER BY 1 LIMIT 41");
-  for (size_t i = 0; i < params.size(); ++i) q.bind(static_cast<int>(i + 1), params[i]);
-  std::vector<std::string> out;
-  while (q.step()) out.push_back(sql::to_text(q.value(0)));
-  if (out.size() > 40) out.back() = "...";
-  return out;
-}
-
 }  // namespace
 
 PrintTable run_query(const QueryOptions& o, std::vector<std::string>* warnings) {
@@ -80,76 +45,7 @@ PrintTable run_query(const QueryOptions& o, std::vector<std::string>* warnings) 
     return raw_sql(db, o.sql);
   }
 
-  // Filters: one (a OR b ...) clause per key, values always bound.
-  std::vector<std::string> config_keys = strings(
-      db, "SELECT DISTINCT j.key FROM runs, json_each(runs.config) j UNION "
-          "SELECT DISTINCT j.key FROM runs, json_each(runs.extra) j WHERE runs.extra IS NOT NULL ORDER BY 1");
-  config_keys.erase(std::remove_if(config_keys.begin(), config_keys.end(),
-                                   [](const std::string& k) {
-                                     return std::find(kFilterColumns.begin(), kFilterColumns.end(), k) !=
-                                            kFilterColumns.end();
-                                   }),
-                    config_keys.end());
-  std::vector<std::pair<std::string, std::vector<std::string>>> filters;  // key -> values, in order given
-  for (const auto& item : o.where) {
-    const auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0) fail("--where: '{}' must be KEY=VALUE (e.g. method=laco)", item);
-    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
-    auto it = std::find_if(filters.begin(), filters.end(), [&](const auto& f) { return f.first == key; });
-    if (it == filters.end()) {
-      filters.push_back({key, {value}});
-    } else {
-      it->second.push_back(value);
-    }
-  }
-  std::string where = "1";
-  std::vector<sql::Value> params;
-  for (const auto& [key, values] : filters) {
-    const bool column = std::find(kFilterColumns.begin(), kFilterColumns.end(), key) != kFilterColumns.end();
-    const bool config = std::find(config_keys.begin(), config_keys.end(), key) != config_keys.end();
-    std::string test;
-    if (column) {
-      test = "r." + key + " = ?";
-    } else if (key == "sweep" || key == "grid") {
-      test = "EXISTS (SELECT 1 FROM sweep_runs s WHERE s.run_key = r.key AND s." + key + " = ?)";
-    } else if (config) {
-      test = "coalesce(json_extract(r.extra, ?), json_extract(r.config, ?)) = ?";
-    } else {
-      fail("--where: unknown key '{}' (allowed: {}, sweep, grid, or a configuration field: {})", key,
-           join(kFilterColumns), config_keys.empty() ? std::string("none yet") : join(config_keys));
-    }
-    std::vector<std::string> alternatives;
-    for (const auto& v : values) {
-      alternatives.push_back(test);
-      std::vector<sql::Value> own;
-      if (config && !column) {
-        own.push_back("$." + key);
-        own.push_back("$." + key);
-      }
-      // Text columns compare as text: layer=1 must match '1', not only 1.
-      own.push_back(column && key != "block_k" && key != "depth" && key != "ratio" && key != "seed" &&
-                            key != "git_dirty"
-                        ? sql::Value(v)
-                        : typed(v));
-      // A value that matches no run at all is most likely a typo: say so, with the values there are.
-      if (warnings) {
-        auto count = db.prepare("SELECT count(*) FROM runs r WHERE " + test);
-        for (size_t i = 0; i < own.size(); ++i) count.bind(static_cast<int>(i + 1), own[i]);
-        count.step();
-        if (count.int64(0) == 0) {
-          const auto present =
-              column   ? values_present(db, "r." + key, {})
-              : config ? values_present(db, "coalesce(json_extract(r.extra, ?), json_extract(r.config, ?))",
-                                        {sql::Value("$." + key), sql::Value("$." + key)})
-                       : values_present(db, "(SELECT s." + key + " FROM sweep_runs s WHERE s.run_key = r.key)", {});
-          warnings->push_back(fmt::format("--where {}={}: no run has {} = {} (values in {}: {})", key, v, key, v, o.db,
-                                          present.empty() ? std::string("none") : join(present)));
-        }
-      }
-      params.insert(params.end(), own.begin(), own.end());
-    }
-    where += " AND (" + join(alternatives, " OR ") + ")";
-  }
+  const RunFilter filter = run_filter(db, o.db, o.where, warnings);
 
   // Metric columns: names checked against the database, then bound.
   std::map<std::string, std::string> units;
@@ -178,12 +74,12 @@ PrintTable run_query(const QueryOptions& o, std::vector<std::string>* warnings) 
       "SELECT r.key, r.eval, r.status, r.preset, r.method, r.method_options, r.layer, r.block_k, r.ratio, r.seed";
   for (size_t i = 0; i < metrics.size(); ++i)
     select += ", (SELECT m.value FROM metrics m WHERE m.run_key = r.key AND m.name = ?)";
-  select += " FROM runs r WHERE " + where +
+  select += " FROM runs r WHERE " + filter.condition +
             " ORDER BY r.eval, r.preset, r.method, r.method_options, r.block_k, r.ratio, r.seed, r.key";
   auto stmt = db.prepare(select);
   int p = 1;
   for (const auto& m : metrics) stmt.bind(p++, m);
-  for (const auto& v : params) stmt.bind(p++, v);
+  for (const auto& v : filter.params) stmt.bind(p++, v);
 
   PrintTable t;
   for (const char* c : {"key", "eval", "status", "preset", "method", "options", "layer", "block_k", "ratio", "seed"})

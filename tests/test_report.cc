@@ -13,6 +13,8 @@
 #include "report/plots.h"
 #include "report/report.h"
 #include "report/tables.h"
+#include "results/query.h"
+#include "results/sqlite.h"
 #include "results/store.h"
 #include "tests/report_fixture.h"
 #include "tests/test_util.h"
@@ -233,6 +235,87 @@ TEST(Report, RegeneratingGivesIdenticalFiles) {
   }
   for (const auto& entry : fs::directory_iterator(r.out_dir))
     EXPECT_NE(entry.path().extension(), ".tmp") << "no temporary file left behind";
+}
+
+// Issue 13: one placement, one meaning. `--placement 0.25` printed "block k =
+// 0" and dashes although 1/4 runs existed; `--where layer=0.25` was empty.
+TEST(Report, PlacementSpellingsSelectTheSameRuns) {
+  const auto runs = test::report_fixture_runs();
+  const RunIndex index(runs, {});
+  ReportOptions quarter, decimal;
+  decimal.placement = "0.25";
+  EXPECT_EQ(render_markdown(methods_table(index, decimal)), render_markdown(methods_table(index, quarter)));
+  EXPECT_EQ(render_markdown(ratio_table(index, decimal)), render_markdown(ratio_table(index, quarter)));
+  EXPECT_NE(render_markdown(methods_table(index, quarter)).find("block k = 2"), std::string::npos);
+
+  const std::string db = fixture_database(test::temp_dir("report_placement"));
+  auto keys = [&](const std::vector<std::string>& where) {
+    QueryOptions q;
+    q.db = db;
+    q.where = where;
+    std::vector<std::string> out;
+    for (const auto& row : run_query(q).rows) out.push_back(sql::to_text(row[0]));
+    return out;
+  };
+  const auto by_fraction = keys({"layer=1/4"});
+  EXPECT_FALSE(by_fraction.empty());
+  EXPECT_EQ(keys({"layer=0.25"}), by_fraction);
+  // block:2 is 1/4 of the 8-block accuracy encoder (and 1/6 of the 12-block efficiency one).
+  EXPECT_EQ(keys({"layer=block:2", "eval=accuracy"}), keys({"layer=1/4", "eval=accuracy"}));
+  EXPECT_EQ(load_done_runs(db, {"layer=0.25"}).size(), by_fraction.size());
+}
+
+// Issue 13: a smoke database merged with a real sweep was averaged as if the
+// two configurations were seeds ("69.3 ± 44.7, 3 seeds"). A cell whose runs
+// differ in more than the seed is refused, naming the fields; --where picks one.
+TEST(Report, DifferentConfigurationsAreNeverPooled) {
+  auto runs = test::report_fixture_runs();
+  std::vector<RunRecord> other;
+  for (const auto& r : runs) {
+    if (r.spec.method != "laco" || r.spec.layer != std::string("1/4") || r.spec.ratio != 2) continue;
+    RunRecord longer = r;
+    longer.spec.seed += 10;
+    if (longer.spec.is_accuracy()) {
+      std::get<AccuracySettings>(longer.spec.settings).steps0 = 200;
+    } else {
+      std::get<EfficiencySettings>(longer.spec.settings).reps = 5;
+    }
+    other.push_back(longer);
+  }
+  ASSERT_EQ(other.size(), 3u) << "laco at 1/4, r = 2: two accuracy seeds, one efficiency run";
+  auto mixed = runs;
+  mixed.insert(mixed.end(), other.begin(), other.end());
+  const RunIndex index(mixed, {});
+  test::expect_error([&] { methods_table(index, {}); },
+                     {"the accuracy runs of laco at 1/4 (block 2), r = 2 differ in more than the seed",
+                      "steps0 (0, 200)", "they are not pooled", "--where steps0=VALUE"});
+  test::expect_error([&] { efficiency_table(index, {}); },
+                     {"the efficiency runs of laco at 1/4 (block 3), r = 2", "reps (0, 5)"});
+
+  // In a database: the second sweep's runs are left out with --where sweep=.
+  const std::string dir = test::temp_dir("report_pooled");
+  const std::string db = fixture_database(dir);
+  {
+    ResultStore store(db, true);
+    std::vector<PlannedRun> planned;
+    std::vector<std::pair<std::string, RunRecord>> done;
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < other.size(); ++i) {
+      keys.push_back(fmt::format("other-{:03d}", i));
+      planned.push_back({keys.back(), other[i].spec, {"g"}});
+      done.emplace_back(keys.back(), other[i]);
+    }
+    store.register_runs("other", planned);
+    store.claim(keys, "");
+    store.record_done(done);
+  }
+  auto r = test::run_command(std::string(LACO_BIN) + " report -q --files md --db " + db + " --out " + dir + "/out");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("differ in more than the seed"), std::string::npos) << r.output;
+  r = test::run_command(std::string(LACO_BIN) + " report -q --files md --db " + db + " --out " + dir +
+                        "/out --where sweep=fixture");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(test::read_file(dir + "/out/methods.md"), test::read_file(kGolden + "/report_methods.md"));
 }
 
 // Issue 12, defect 5: a report interrupted by a full disk left 13 new files

@@ -24,6 +24,7 @@ void ReportCli::attach(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--accuracy-preset", accuracy_preset, "Accuracy preset (default: the one with most runs)");
   command->add_option("--efficiency-preset", efficiency_preset, "Efficiency preset (default: the one with most runs)");
+  command->add_option("--where", where, "KEY=VALUE filter, as in `laco query` (repeatable; same key: OR, different keys: AND)");
   command->add_flag("-q,--quiet", quiet, "Do not print the tables");
 }
 
@@ -41,7 +42,9 @@ int ReportCli::run() const {
   request.tables = split_list(tables);
   request.source = db;
   check_report_request(request);  // before the database is even opened
-  const auto runs = load_done_runs(db);
+  std::vector<std::string> warnings;
+  const auto runs = load_done_runs(db, where, &warnings);
+  for (const auto& w : warnings) fmt::print(stderr, "laco: warning: {}\n", w);
   const auto files = write_report(runs, request);
   if (!quiet) fmt::print("{}", files.printed);
   fmt::print("report: {} finished runs from {}; wrote {} files to {}\n", runs.size(), db, files.written.size(), out);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -20,6 +21,7 @@ struct ReportCli {
   std::string placement = "1/4";
   int64_t ratio = 2;
   std::string accuracy_preset, efficiency_preset;
+  std::vector<std::string> where;  ///< --where KEY=VALUE (results/filter.h)
   bool quiet = false;
   CLI::App* command = nullptr;
 
