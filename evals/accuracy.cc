@@ -196,6 +196,8 @@ VqaBatches::Batch VqaBatches::batch(const std::vector<int64_t>& indices) const {
     ids.insert(ids.end(), q.begin(), q.end());
     answers.push_back(vocab.id(s.answer));
     b.families.push_back(s.family);
+    b.question_ids.push_back(s.id);
+    b.answer_words.push_back(s.answer);
   }
   const auto n = static_cast<int64_t>(samples.size());
   b.images = images_to_tensor(images, preset_->data.image_size);
@@ -301,7 +303,10 @@ TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const 
   return log;
 }
 
-std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, int64_t batch) {
+std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, int64_t batch,
+                                           std::vector<Prediction>* predictions) {
+  const auto& vocab = VqaVocabulary::get();
+  if (predictions) predictions->clear();
   torch::NoGradGuard no_grad;
   model->eval();
   std::map<std::string, std::pair<int64_t, int64_t>> counts;  // family -> (correct, total)
@@ -313,8 +318,12 @@ std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, 
     const auto correct = predicted.eq(b.answers);
     for (size_t i = 0; i < idx.size(); ++i) {
       auto& c = counts[b.families[i].empty() ? "unlabelled" : b.families[i]];
-      c.first += correct[static_cast<int64_t>(i)].item<bool>();
+      const bool ok = correct[static_cast<int64_t>(i)].item<bool>();
+      c.first += ok;
       ++c.second;
+      if (predictions)
+        predictions->push_back({b.question_ids[i].empty() ? std::to_string(idx[i]) : b.question_ids[i], b.families[i],
+                                b.answer_words[i], vocab.word(predicted[static_cast<int64_t>(i)].item<int64_t>()), ok});
     }
   }
   std::map<std::string, double> acc;
@@ -482,7 +491,7 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
 
   if (progress) progress->note("evaluation");
   const auto t_eval = std::chrono::steady_clock::now();
-  const auto acc = evaluate_vqa(model, test, 2 * a.batch);
+  const auto acc = evaluate_vqa(model, test, 2 * a.batch, &rec.predictions);
   const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_eval).count();
   step("evaluation");
 

@@ -85,6 +85,7 @@ class VqaBatches {
     /// [batch, vocab] bool: the answers a sample is scored among (its family's, or every answer word).
     torch::Tensor candidates;
     std::vector<std::string> families;
+    std::vector<std::string> question_ids, answer_words;
   };
   Batch batch(const std::vector<int64_t>& indices) const;
 
@@ -115,7 +116,10 @@ TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const 
                    double lr, int64_t batch, int64_t log_every, uint64_t seed, Progress* progress = nullptr,
                    const std::function<void(int64_t)>& on_log = {}, double curriculum = 0);
 /// Exact-match accuracy (%) per family, "overall" (all samples) and "mean" (of families).
-std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, int64_t batch);
+/// Accuracy per family, "overall" and "mean" (of the families), in percent;
+/// with `predictions`, every question's outcome in the data's order.
+std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, int64_t batch,
+                                           std::vector<Prediction>* predictions = nullptr);
 
 /// The stage-0 cache file of a run in `cache_dir`: named by the SHA-256 of
 /// everything stage 0 depends on.

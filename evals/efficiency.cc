@@ -174,6 +174,7 @@ struct Session {
 
   void add_timing(const std::string& name, const TimingStats& t) {
     record.add(name, t.median_ms, "ms");
+    record.samples[name] = t.samples_ms;  // in the order measured
     record.add(name + "_min", t.min_ms, "ms");
     record.add(name + "_max", t.max_ms, "ms");
   }

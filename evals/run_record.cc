@@ -52,11 +52,17 @@ nlohmann::json to_json(const RunRecord& r) {
     for (const auto& [step, value] : points) arr.push_back({step, value});
     series[name] = arr;
   }
+  nlohmann::json predictions = nlohmann::json::array();
+  for (const auto& q : r.predictions)
+    predictions.push_back(
+        {{"id", q.id}, {"family", q.family}, {"answer", q.answer}, {"predicted", q.predicted}, {"correct", q.correct}});
   return {{"eval", r.eval()},
           {"config", to_json(r.spec)},
           {"facts", r.facts},
           {"metrics", metrics},
           {"series", series},
+          {"samples", r.samples},
+          {"predictions", predictions},
           {"provenance",
            {{"git_commit", p.git_commit},
             {"git_dirty", p.git_dirty ? nlohmann::json(*p.git_dirty) : nlohmann::json()},

@@ -40,6 +40,20 @@ struct Provenance {
   std::string commit() const;
 };
 
+/// One test question's outcome in an accuracy run: enough to recompute every
+/// accuracy, and to pair two methods question by question.
+struct Prediction {
+  std::string id;      ///< the question's id ("test-000042", or the JSONL's)
+  std::string family;  ///< "" for user data without one
+  std::string answer;
+  std::string predicted;
+  bool correct = false;
+
+  bool operator==(const Prediction& o) const {
+    return id == o.id && family == o.family && answer == o.answer && predicted == o.predicted && correct == o.correct;
+  }
+};
+
 struct RunRecord {
   RunSpec spec;
   /// What the run learnt about itself beyond its configuration (stage0_cached,
@@ -48,6 +62,11 @@ struct RunRecord {
   std::vector<Metric> metrics;
   /// Sampled curves, e.g. "loss_stage1" -> (step, value).
   std::map<std::string, std::vector<std::pair<int64_t, double>>> series;
+  /// The raw measurements behind a metric that summarises them: every timed
+  /// repetition, in the order measured ("encoder_latency" -> ms per repetition).
+  std::map<std::string, std::vector<double>> samples;
+  /// Accuracy runs: every test question, in the test set's order.
+  std::vector<Prediction> predictions;
   Provenance provenance;
 
   const std::string& eval() const { return spec.eval(); }
@@ -57,7 +76,8 @@ struct RunRecord {
   double require(const std::string& name) const;
 };
 
-/// {"eval", "config" (to_json(spec)), "facts", "metrics", "series", "provenance"}.
+/// {"eval", "config" (to_json(spec)), "facts", "metrics", "series", "samples",
+/// "predictions", "provenance"}.
 nlohmann::json to_json(const RunRecord& record);
 nlohmann::json to_json(const std::vector<RunRecord>& records);
 

@@ -51,6 +51,19 @@ std::vector<RunRecord> load_done_runs(const std::string& db_path, const std::vec
     auto it = at.find(m.text(0));
     if (it != at.end()) runs[it->second].add(m.text(1), m.real(2), m.text(3));
   }
+  // The raw data (schema version 2 on): timing samples and test predictions.
+  if (std::get<int64_t>(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'samples'")) == 0) return runs;
+  auto s = db.prepare("SELECT run_key, metric, value FROM samples ORDER BY run_key, metric, rep");
+  while (s.step()) {
+    auto it = at.find(s.text(0));
+    if (it != at.end()) runs[it->second].samples[s.text(1)].push_back(s.real(2));
+  }
+  auto p = db.prepare("SELECT run_key, id, family, answer, predicted, correct FROM predictions ORDER BY run_key, question");
+  while (p.step()) {
+    auto it = at.find(p.text(0));
+    if (it != at.end())
+      runs[it->second].predictions.push_back({p.text(1), p.text(2), p.text(3), p.text(4), p.int64(5) != 0});
+  }
   return runs;
 }
 

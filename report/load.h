@@ -11,7 +11,9 @@
 namespace laco {
 
 /// Every run with status done that passes the --where filters (results/filter.h):
-/// configuration, provenance and metrics (curves are not needed). `warnings`
+/// configuration, provenance, metrics and the raw data behind them (timing
+/// samples, test predictions; absent in databases of schema version 1).
+/// Curves are not needed. `warnings`
 /// receives a line per filter value that matches no run.
 std::vector<RunRecord> load_done_runs(const std::string& db_path, const std::vector<std::string>& where = {},
                                       std::vector<std::string>* warnings = nullptr);

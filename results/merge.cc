@@ -22,6 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The tables whose rows belong to one run (column run_key).
+const char* const kChildTables[] = {"metrics", "series", "samples", "predictions"};
+
 using Metrics = std::map<std::string, std::pair<sql::Value, std::string>>;
 
 Metrics read_metrics(sql::Connection& db, const std::string& key) {
@@ -78,8 +81,8 @@ class Merger {
                                            source_[key], in_path));
         }
       } else if (status == "done") {
-        out_.prepare("DELETE FROM metrics WHERE run_key = ?").bind(1, key).run();
-        out_.prepare("DELETE FROM series WHERE run_key = ?").bind(1, key).run();
+        for (const char* child : kChildTables)
+          out_.prepare(fmt::format("DELETE FROM {} WHERE run_key = ?", child)).bind(1, key).run();
         std::vector<std::string> sets;
         for (const auto& c : columns_)
           if (c != "key") sets.push_back(c + " = ?");
@@ -130,20 +133,21 @@ class Merger {
     copy_children(in, key);
   }
 
+  // Every row of every table that hangs off a run, copied column for column.
   void copy_children(sql::Connection& in, const std::string& key) {
-    auto metrics = in.prepare("SELECT name, value, unit FROM metrics WHERE run_key = ?");
-    metrics.bind(1, key);
-    auto put_metric = out_.prepare("INSERT INTO metrics (run_key, name, value, unit) VALUES (?, ?, ?, ?)");
-    while (metrics.step()) {
-      put_metric.bind(1, key).bind(2, metrics.text(0)).bind(3, metrics.value(1)).bind(4, metrics.text(2)).run();
-      put_metric.reset();
-    }
-    auto series = in.prepare("SELECT name, step, value FROM series WHERE run_key = ?");
-    series.bind(1, key);
-    auto put_point = out_.prepare("INSERT INTO series (run_key, name, step, value) VALUES (?, ?, ?, ?)");
-    while (series.step()) {
-      put_point.bind(1, key).bind(2, series.text(0)).bind(3, series.int64(1)).bind(4, series.value(2)).run();
-      put_point.reset();
+    for (const char* table : kChildTables) {
+      std::vector<std::string> names;
+      auto info = in.prepare(fmt::format("PRAGMA table_info({})", table));
+      while (info.step()) names.push_back(info.text(1));
+      std::vector<std::string> marks(names.size(), "?");
+      auto rows = in.prepare(fmt::format("SELECT {} FROM {} WHERE run_key = ?", join(names), table));
+      rows.bind(1, key);
+      auto put = out_.prepare(fmt::format("INSERT INTO {} ({}) VALUES ({})", table, join(names), join(marks)));
+      while (rows.step()) {
+        for (size_t c = 0; c < names.size(); ++c) put.bind(static_cast<int>(c + 1), rows.value(static_cast<int>(c)));
+        put.run();
+        put.reset();
+      }
     }
   }
 

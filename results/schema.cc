@@ -137,6 +137,26 @@ WHERE r.status = 'done';
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "runs, metrics, series, sweep membership; views v_runs, v_metrics, v_accuracy, v_efficiency", schema_v1()},
+      {2, "raw data: samples (every timed repetition), predictions (every test question)", R"(
+CREATE TABLE samples (
+  run_key TEXT NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+  metric  TEXT NOT NULL,
+  rep     INTEGER NOT NULL,
+  value   REAL NOT NULL,
+  PRIMARY KEY (run_key, metric, rep)
+) WITHOUT ROWID;
+
+CREATE TABLE predictions (
+  run_key    TEXT NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+  question   INTEGER NOT NULL,
+  id         TEXT NOT NULL,
+  family     TEXT NOT NULL,
+  answer     TEXT NOT NULL,
+  predicted  TEXT NOT NULL,
+  correct    INTEGER NOT NULL,
+  PRIMARY KEY (run_key, question)
+) WITHOUT ROWID;
+)"},
   };
   return all;
 }

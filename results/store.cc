@@ -107,8 +107,13 @@ void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord
       " started_at = ?, finished_at = ?, wall_seconds = ?, updated_at = ? WHERE key = ?");
   auto clear_metrics = db_.prepare("DELETE FROM metrics WHERE run_key = ?");
   auto clear_series = db_.prepare("DELETE FROM series WHERE run_key = ?");
+  auto clear_samples = db_.prepare("DELETE FROM samples WHERE run_key = ?");
+  auto clear_predictions = db_.prepare("DELETE FROM predictions WHERE run_key = ?");
   auto metric = db_.prepare("INSERT INTO metrics (run_key, name, value, unit) VALUES (?, ?, ?, ?)");
   auto point = db_.prepare("INSERT INTO series (run_key, name, step, value) VALUES (?, ?, ?, ?)");
+  auto sample = db_.prepare("INSERT INTO samples (run_key, metric, rep, value) VALUES (?, ?, ?, ?)");
+  auto prediction = db_.prepare(
+      "INSERT INTO predictions (run_key, question, id, family, answer, predicted, correct) VALUES (?, ?, ?, ?, ?, ?, ?)");
   for (const auto& [key, rec] : results) {
     held.bind(1, key);
     if (!held.step()) fail("{}: run {} is not registered", path(), key);
@@ -137,6 +142,10 @@ void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord
     clear_metrics.reset();
     clear_series.bind(1, key).run();
     clear_series.reset();
+    clear_samples.bind(1, key).run();
+    clear_samples.reset();
+    clear_predictions.bind(1, key).run();
+    clear_predictions.reset();
     for (const auto& m : rec.metrics) {
       // SQLite would store NaN as NULL without a word; a run with a
       // non-finite figure is a failed run, decided before this point.
@@ -150,6 +159,18 @@ void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord
         point.run();
         point.reset();
       }
+    for (const auto& [name, values] : rec.samples)
+      for (size_t i = 0; i < values.size(); ++i) {
+        if (!std::isfinite(values[i])) fail("{}: run {}: sample {} of {} is {}", path(), key, i, name, values[i]);
+        sample.bind(1, key).bind(2, name).bind(3, static_cast<int64_t>(i)).bind(4, values[i]).run();
+        sample.reset();
+      }
+    for (size_t i = 0; i < rec.predictions.size(); ++i) {
+      const auto& q = rec.predictions[i];
+      prediction.bind(1, key).bind(2, static_cast<int64_t>(i)).bind(3, q.id).bind(4, q.family).bind(5, q.answer);
+      prediction.bind(6, q.predicted).bind(7, static_cast<int64_t>(q.correct)).run();
+      prediction.reset();
+    }
   }
   t.commit();
 }

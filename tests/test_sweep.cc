@@ -18,6 +18,8 @@
 #include "harness/sweep/sweep.h"
 #include "harness/sweep/sweep_spec.h"
 #include "report/load.h"
+#include "report/tables.h"
+#include "results/merge.h"
 #include "results/schema.h"
 #include "results/store.h"
 #include "tests/sweep_fixture.h"
@@ -737,6 +739,71 @@ TEST(SweepRun, AStage0CacheThatDoesNotFitFailsItsRunsWithoutRetraining) {
   EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM runs WHERE status = 'failed'"), std::vector<std::string>{"5"});
   for (const auto& entry : std::filesystem::directory_iterator(d.dir + "/cache"))
     EXPECT_EQ(entry.path().filename(), "filler") << "no partial file is left: " << entry.path();
+}
+
+// Issue 13: only median/min/max of a timing survived and no test prediction
+// did. Now every repetition and every question is stored, agrees with the
+// metrics, survives a merge, and a database of schema version 1 is migrated
+// with its report unchanged.
+TEST(SweepRun, RawSamplesAndPredictionsAreStoredAndMerged) {
+  json spec = test::tiny_spec();
+  spec["efficiency"]["reps"] = 3;
+  spec["grids"][0]["methods"] = {"none", "laco"};
+  spec["grids"][0]["placements"] = {"1/4"};
+  SweepDir d("sweep_raw", spec);
+  auto r = test::run_command(test::sweep_command(d.spec, d.db));
+  ASSERT_EQ(r.status, 0) << r.output;
+  // Three repetitions of every timing, each metric the median of its samples.
+  const auto counts = test::query_rows(d.db, "SELECT count(DISTINCT run_key), min(n), max(n) FROM (SELECT run_key, "
+                                             "metric, count(*) AS n FROM samples GROUP BY run_key, metric)");
+  EXPECT_EQ(counts, std::vector<std::string>{"2|3|3"});
+  EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM metrics m WHERE m.name = 'encoder_latency' AND m.value != "
+                                   "(SELECT value FROM samples s WHERE s.run_key = m.run_key AND s.metric = m.name "
+                                   "ORDER BY value LIMIT 1 OFFSET 1)"),
+            std::vector<std::string>{"0"});
+  // Every test question of each accuracy run; the accuracies recompute from them.
+  const auto runs = load_done_runs(d.db, {"eval=accuracy"});
+  ASSERT_EQ(runs.size(), 2u);
+  for (const auto& run : runs) {
+    ASSERT_FALSE(run.predictions.empty());
+    EXPECT_EQ(static_cast<int64_t>(run.predictions.size()), run.spec.accuracy().test_size);
+    int64_t correct = 0;
+    std::map<std::string, std::pair<int64_t, int64_t>> family;
+    for (const auto& q : run.predictions) {
+      correct += q.correct;
+      EXPECT_EQ(q.correct, q.answer == q.predicted) << q.id;
+      family[q.family].first += q.correct;
+      ++family[q.family].second;
+    }
+    EXPECT_NEAR(run.require("acc_overall"), 100.0 * correct / run.predictions.size(), 1e-9);
+    for (const auto& [f, c] : family)
+      EXPECT_NEAR(run.require("acc_" + f), 100.0 * c.first / c.second, 1e-9) << f;
+  }
+  // A merge carries them.
+  const std::string merged = d.dir + "/merged.db";
+  merge_results(merged, {d.db});
+  for (const char* table : {"samples", "predictions"})
+    EXPECT_EQ(test::query_rows(merged, std::string("SELECT count(*) FROM ") + table),
+              test::query_rows(d.db, std::string("SELECT count(*) FROM ") + table))
+        << table;
+}
+
+TEST(RunKeys, ADatabaseOfSchemaVersion1IsMigratedAndReportsTheSame) {
+  const std::string dir = test::temp_dir("v1_migrate");
+  const std::string db = dir + "/v1.db";
+  std::filesystem::copy_file(LACO_FIXTURES_DIR "/v1_runs.db", db);
+  ASSERT_EQ(inspect_results_db(db), 1);
+  const auto before = load_done_runs(db, {"sweep=smoke"});  // read without migrating
+  ASSERT_EQ(before.size(), 15u);
+  { ResultStore store(db, true); }  // a writer migrates
+  EXPECT_EQ(inspect_results_db(db), results_schema_version());
+  EXPECT_EQ(test::query_rows(db, "SELECT count(*) FROM samples"), std::vector<std::string>{"0"});
+  const auto after = load_done_runs(db, {"sweep=smoke"});
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(to_json(after[i]).dump(), to_json(before[i]).dump());
+  const RunIndex a(before, {}), b(after, {});
+  for (size_t t = 0; t < build_tables(a, {}).size(); ++t)
+    EXPECT_EQ(render_markdown(build_tables(b, {})[t]), render_markdown(build_tables(a, {})[t]));
 }
 
 }  // namespace
