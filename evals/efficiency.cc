@@ -307,7 +307,11 @@ std::vector<Probe> probes() {
        inference([](Session& s) { s.model->prefill(s.images_b, s.ids_b); }),
        [](Session& s, const TimingStats& t) {
          const double b = static_cast<double>(s.batch);
-         s.record.add("throughput", b / (t.median_ms * 1e-3), "images/s");
+         // Per repetition, so that the stored samples are the metric's own (its median).
+         std::vector<double> rates;
+         for (double ms : t.samples_ms) rates.push_back(b / (ms * 1e-3));
+         s.record.samples["throughput"] = rates;
+         s.record.add("throughput", TimingStats::from(rates).median_ms, "images/s");
          s.record.add("throughput_gflops", gflops_rate(s.flops.prefill() * b, t.median_ms), "GFLOP/s");
        }},
       {EfficiencyStage::kTrain, "training step", {"train_step_time", "train_fwd_bwd_time", "optimizer_step_time"},

@@ -38,39 +38,95 @@ Cell Cell::value(const Stat& s) {
   return c;
 }
 
-Cell Cell::change(std::optional<double> percent) {
+Cell Cell::change(const Stat& percent) {
   Cell c;
   c.kind = CellKind::kChange;
-  if (percent) c.stat = Stat::of({*percent});
+  c.stat = percent;
   return c;
 }
 
-void Table::add_row(std::vector<Cell> cells, bool is_reference) {
+void Table::add_row(std::vector<Cell> cells, bool is_reference, RowKey key) {
   cells.resize(columns.size());
   rows.push_back(std::move(cells));
   reference.push_back(is_reference);
+  keys.push_back(std::move(key));
+}
+
+bool Evidence::differs(const Evidence& other) const {
+  if (!samples.empty() && !other.samples.empty()) return mann_whitney_p(samples, other.samples) < 0.05;
+  if (answers.empty() || other.answers.empty()) return false;
+  std::vector<PairedSeed> paired;
+  for (const auto& [seed, strata] : answers) {
+    auto it = other.answers.find(seed);
+    if (it == other.answers.end()) continue;
+    PairedSeed p;
+    for (const auto& [stratum, questions] : strata) {
+      auto st = it->second.find(stratum);
+      if (st == it->second.end()) continue;
+      std::vector<bool> a, b;
+      for (const auto& [id, correct] : questions) {
+        auto q = st->second.find(id);
+        if (q == st->second.end()) continue;
+        a.push_back(correct);
+        b.push_back(q->second);
+      }
+      if (a.empty()) continue;
+      p.a.push_back(std::move(a));
+      p.b.push_back(std::move(b));
+    }
+    if (!p.a.empty()) paired.push_back(std::move(p));
+  }
+  if (paired.empty()) return false;  // no question in common: nothing to pair
+  const Interval d = paired_difference_interval(paired, kind);
+  return d.lo > 0 || d.hi < 0;
 }
 
 void Table::mark_best() {
+  bool untested = false, tested = false;
+  double min_coverage = 1;
   for (size_t c = 0; c < columns.size(); ++c) {
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const auto& ci = rows[r][c].stat.ci;
+      if (rows[r][c].kind == CellKind::kStat && ci) min_coverage = std::min(min_coverage, ci->coverage);
+    }
     if (columns[c].better == Better::kNone) continue;
-    // Compare what is printed: two means that print alike are a tie.
+    // The best value, comparing what is printed: two means that print alike are a tie.
     const double scale = std::pow(10.0, columns[c].decimals);
-    std::optional<double> best;
+    std::optional<size_t> best;
+    auto printed = [&](size_t r) { return std::round(rows[r][c].stat.mean * scale); };
     for (size_t r = 0; r < rows.size(); ++r) {
       const auto& cell = rows[r][c];
       if (reference[r] || cell.kind == CellKind::kLabel || cell.stat.missing()) continue;
-      const double v = std::round(cell.stat.mean * scale);
-      if (!best || (columns[c].better == Better::kHigher ? v > *best : v < *best)) best = v;
+      if (!best || (columns[c].better == Better::kHigher ? printed(r) > printed(*best) : printed(r) < printed(*best)))
+        best = r;
     }
     if (!best) continue;
+    const auto& top = rows[*best][c].stat.evidence;
     for (size_t r = 0; r < rows.size(); ++r) {
       auto& cell = rows[r][c];
-      if (!reference[r] && cell.kind != CellKind::kLabel && !cell.stat.missing() &&
-          std::round(cell.stat.mean * scale) == *best)
+      if (reference[r] || cell.kind == CellKind::kLabel || cell.stat.missing()) continue;
+      if (printed(r) == printed(*best)) {
         cell.bold = true;
+      } else if (columns[c].exact) {
+        continue;
+      } else if (top && cell.stat.evidence) {
+        cell.bold = !top->differs(*cell.stat.evidence);
+        tested = true;
+      } else {
+        untested = true;
+      }
     }
   }
+  if (tested)
+    notes.push_back("Bold: the best value and every value not significantly different from it at the 5% level "
+                    "(accuracy: paired bootstrap on the same questions; timings: Mann-Whitney U on the repetitions)");
+  if (untested)
+    notes.push_back("Bold without raw data (runs stored before schema version 2): the best printed value only, not "
+                    "tested against the noise");
+  if (min_coverage < 0.95)
+    notes.push_back(fmt::format("Intervals of timings with few repetitions are the widest the repetitions allow: "
+                                "[min, max] covers the median with {:.0f}% probability",
+                                100 * min_coverage));
 }
 
 namespace {
@@ -83,16 +139,25 @@ std::string cell_text(const Cell& cell, const Column& column, Markup markup) {
       return markup == Markup::kLatex ? latex_escape(cell.label) : cell.label;
     case CellKind::kChange: {
       if (cell.stat.missing()) return markup == Markup::kLatex ? "--" : "-";
-      std::string s = format_fixed(cell.stat.mean, column.decimals);
-      if (s[0] != '-') s = "+" + s;
-      return s + (markup == Markup::kLatex ? "\\%" : "%");
+      auto signed_text = [&](double v) {
+        std::string s = format_fixed(v, column.decimals);
+        return s[0] == '-' ? s : "+" + s;
+      };
+      std::string s = signed_text(cell.stat.mean) + (markup == Markup::kLatex ? "\\%" : "%");
+      if (cell.stat.ci && cell.stat.ci->coverage > 0)
+        s += fmt::format(" [{}, {}]", signed_text(cell.stat.ci->lo), signed_text(cell.stat.ci->hi));
+      return s;
     }
     case CellKind::kStat:
       break;
   }
   if (cell.stat.missing()) return markup == Markup::kLatex ? "--" : "-";
   const std::string mean = format_fixed(cell.stat.mean, column.decimals);
-  if (cell.stat.n < 2 || !column.spread) return mean;
+  if (!column.spread) return mean;
+  if (cell.stat.ci && cell.stat.ci->coverage > 0)
+    return fmt::format("{} [{}, {}]", mean, format_fixed(cell.stat.ci->lo, column.decimals),
+                       format_fixed(cell.stat.ci->hi, column.decimals));
+  if (cell.stat.n < 2) return mean;
   const std::string sd = format_fixed(cell.stat.std, column.decimals);
   return markup == Markup::kLatex ? fmt::format("{} $\\pm$ {}", mean, sd) : fmt::format("{} ± {}", mean, sd);
 }
@@ -235,24 +300,29 @@ std::string render_latex(const Table& t) {
   return out;
 }
 
-std::string csv_header() { return "table,row,column,unit,mean,std,n,bold\n"; }
+std::string csv_header() {
+  return "table,method,options,placement,block,ratio,metric,unit,mean,ci_low,ci_high,std,n,bold\n";
+}
 
 std::string render_csv_rows(const Table& t) {
   std::string out;
-  for (const auto& row : t.rows) {
-    std::string label;
-    for (size_t c = 0; c < t.columns.size(); ++c)
-      if (row[c].kind == CellKind::kLabel && !row[c].label.empty()) label += (label.empty() ? "" : " / ") + row[c].label;
+  auto number = [](double v) { return fmt::format("{:.6g}", v); };
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const RowKey key = r < t.keys.size() ? t.keys[r] : RowKey{};
     for (size_t c = 0; c < t.columns.size(); ++c) {
-      const auto& cell = row[c];
-      if (cell.kind == CellKind::kLabel) continue;
+      const auto& cell = t.rows[r][c];
       const auto& col = t.columns[c];
+      if (cell.kind == CellKind::kLabel) continue;  // labels are the key columns
       const std::string unit = cell.kind == CellKind::kChange ? "%" : col.unit;
+      const int64_t block = col.eval == "accuracy" ? key.block_accuracy : key.block_efficiency;
       const bool missing = cell.stat.missing();
-      out += fmt::format("{},{},{},{},{},{},{},{}\n", t.name, csv_escape(label), csv_escape(col.header), csv_escape(unit),
-                         missing ? "" : fmt::format("{:.6g}", cell.stat.mean),
-                         missing || cell.stat.n < 2 ? "" : fmt::format("{:.6g}", cell.stat.std), cell.stat.n,
-                         cell.bold ? 1 : 0);
+      const bool ci = !missing && cell.stat.ci && cell.stat.ci->coverage > 0;
+      out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", t.name, csv_escape(key.method),
+                         csv_escape(key.options), csv_escape(key.placement), block > 0 ? std::to_string(block) : "",
+                         key.ratio > 0 ? std::to_string(key.ratio) : "", csv_escape(col.metric.empty() ? col.header : col.metric),
+                         csv_escape(unit), missing ? "" : number(cell.stat.mean), ci ? number(cell.stat.ci->lo) : "",
+                         ci ? number(cell.stat.ci->hi) : "", missing || cell.stat.n < 2 ? "" : number(cell.stat.std),
+                         missing ? 0 : cell.stat.n, cell.bold ? 1 : 0);
     }
   }
   return out;

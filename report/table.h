@@ -4,19 +4,41 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "harness/print/table.h"
+#include "report/stats.h"
 
 namespace laco {
 
-/// Mean and sample standard deviation of a metric over seeds; n == 0 is a missing run.
+/// The raw data behind a value, for the test that decides whether two
+/// values differ beyond the noise (report/stats.h).
+struct Evidence {
+  /// Accuracy: seed -> stratum (family) -> question id -> correct.
+  std::map<uint64_t, std::map<std::string, std::map<std::string, bool>>> answers;
+  AccuracyKind kind = AccuracyKind::kPooled;
+  /// Timing: every repetition of every run pooled here.
+  std::vector<double> samples;
+
+  /// Paired bootstrap on the questions both answered (accuracy), or a
+  /// Mann-Whitney U test (timings); false when there is nothing to test.
+  bool differs(const Evidence& other) const;
+  bool empty() const { return answers.empty() && samples.empty(); }
+};
+
+/// A value over seeds: the mean (accuracy, and values without raw data) or
+/// the median of the pooled repetitions (timings), with its 95% interval when
+/// the raw data allow one; n == 0 is a missing run.
 struct Stat {
-  int n = 0;
-  double mean = 0;
-  double std = 0;  ///< 0 when n < 2
+  int n = 0;        ///< seeds (runs) pooled
+  double mean = 0;  ///< the central value: mean over seeds, or median of the samples
+  double std = 0;   ///< sample std over seeds; 0 when n < 2
+  std::optional<Interval> ci;
+  std::shared_ptr<const Evidence> evidence;
 
   static Stat of(const std::vector<double>& values);
   bool missing() const { return n == 0; }
@@ -32,8 +54,9 @@ struct Cell {
 
   static Cell text(std::string s);
   static Cell value(const Stat& s);
-  /// A relative change in percent, printed with its sign ("+12.3%").
-  static Cell change(std::optional<double> percent);
+  /// A relative change in percent, printed with its sign ("+12.3%"), and its
+  /// interval when the statistic has one ("+12.3% [+8.1, +16.0]").
+  static Cell change(const Stat& percent);
 };
 
 /// Better is higher, lower, or not ranked (no bold).
@@ -45,6 +68,23 @@ struct Column {
   int decimals = 1;
   Better better = Better::kNone;
   bool spread = true;  ///< print "± std" (off for quantities fixed by the configuration)
+  /// Measured without noise (peak memory of the allocator): bold is the best
+  /// printed value, with nothing to test.
+  bool exact = false;
+  /// The CSV's `metric`: unique within the table ("train_step_speedup").
+  std::string metric = {};
+  /// The evaluation the column's values come from ("accuracy", "efficiency"):
+  /// which encoder's block the CSV names.
+  std::string eval = {};
+};
+
+/// What a row is about, for the tidy CSV: one configuration of one method.
+struct RowKey {
+  std::string method;     ///< registry name ("laco")
+  std::string options;    ///< "zero_init=true", or ""
+  std::string placement;  ///< "1/4"; "" where it does not apply (`none`)
+  int64_t block_accuracy = 0, block_efficiency = 0;
+  int64_t ratio = 0;      ///< 0 where it does not apply
 };
 
 struct Table {
@@ -54,10 +94,15 @@ struct Table {
   std::vector<Column> columns;
   std::vector<std::vector<Cell>> rows;
   std::vector<bool> reference;  ///< per row: the uncompressed ceiling, never bold
+  std::vector<RowKey> keys;     ///< per row
   std::vector<size_t> rules;    ///< a horizontal rule before these rows
 
-  void add_row(std::vector<Cell> cells, bool is_reference = false);
-  /// Bolds the best mean of every ranked column among non-reference rows (ties: all).
+  void add_row(std::vector<Cell> cells, bool is_reference = false, RowKey key = {});
+  /// Bolds, in every ranked column among non-reference rows, the best value
+  /// and every value not significantly different from it (Evidence::differs).
+  /// Where the best value has no raw data (runs stored before schema version
+  /// 2), only values that print alike are bold; a note then says that bold
+  /// was not tested. Appends the notes that say how bold and intervals were decided.
   void mark_best();
 };
 
@@ -71,7 +116,11 @@ std::string render_markdown(const Table& table);
 /// A booktabs tabular inside a table environment; compiles when wrapped in a
 /// document with \usepackage{booktabs}.
 std::string render_latex(const Table& table);
-/// Tidy: one line per (table, row, column) cell with mean, std, n, unit, bold.
+/// Tidy: one line per value with its table, method, options, placement, block,
+/// ratio and metric as separate columns, then unit, mean (the central value),
+/// ci_low, ci_high (95%; empty without raw data), std, n (seeds) and bold;
+/// (table, method, options, placement, ratio, metric) is unique, so the file
+/// pivots (README).
 std::string render_csv_rows(const Table& table);
 std::string csv_header();
 std::string render_html(const Table& table);

@@ -44,19 +44,45 @@ std::string preset_note(const RunIndex& index, const std::string& what) {
 
 std::string commits_note(const RunIndex& index) {
   const auto c = index.commits();
-  return fmt::format("Mean ± sample std over seeds; - = no finished run; git commit(s): {}",
-                     c.empty() ? "unknown" : fmt::format("{}", fmt::join(c, ", ")));
+  return fmt::format("Accuracy: mean over seeds [95% bootstrap interval over seeds and questions]; timings: median "
+                     "[95% order-statistic interval]; ± = sample std over seeds (runs without raw data); - = no "
+                     "finished run; {}; git commit(s): {}",
+                     index.sizes(), c.empty() ? "unknown" : fmt::format("{}", fmt::join(c, ", ")));
 }
 
+// (num / den + offset) in percent, with a bootstrap interval where both have repetitions.
 Stat ratio_of(const Stat& num, const Stat& den, double offset) {
   if (num.missing() || den.missing() || den.mean == 0) return {};
-  return Stat::of({(num.mean / den.mean + offset) * 100.0});
+  Stat s = Stat::of({(num.mean / den.mean + offset) * 100.0});
+  if (num.evidence && den.evidence && num.evidence->samples.size() > 1 && den.evidence->samples.size() > 1) {
+    const Interval r = median_ratio_interval(num.evidence->samples, den.evidence->samples);
+    if (r.coverage > 0) s.ci = Interval{(r.lo + offset) * 100.0, (r.hi + offset) * 100.0, r.coverage};
+  }
+  return s;
 }
 
-std::optional<double> change(const Stat& s) {
-  if (s.missing()) return std::nullopt;
-  return s.mean;
+// The CSV's identity of a row: method and options apart, blocks of both encoders.
+RowKey row_key(const RunIndex& index, const std::string& method, const std::string& placement, int64_t ratio) {
+  RowKey k;
+  const auto open = method.find('[');
+  k.method = method.substr(0, open);
+  if (open != std::string::npos) k.options = method.substr(open + 1, method.size() - open - 2);
+  if (is_none(method)) return k;
+  k.placement = placement;
+  k.block_accuracy = index.block(kAccuracy, placement);
+  k.block_efficiency = index.block(kEfficiency, placement);
+  k.ratio = ratio;
+  return k;
 }
+
+// Metric ids and evaluations of the value columns, in column order ("" for labels).
+void name_columns(Table& t, const std::vector<std::pair<std::string, std::string>>& ids) {
+  for (size_t c = 0; c < t.columns.size() && c < ids.size(); ++c) {
+    t.columns[c].metric = ids[c].first;
+    t.columns[c].eval = ids[c].second;
+  }
+}
+
 
 }  // namespace
 
@@ -112,6 +138,17 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
     group.configurations[pooled.dump()] = pooled;
     auto& values = group.by_seed[r.spec.seed];
     for (const auto& m : r.metrics) values[m.name].push_back(m.value);
+    if (!r.predictions.empty() && !group.predictions.count(r.spec.seed)) {
+      group.predictions[r.spec.seed] = r.predictions;
+      std::map<std::string, size_t> per_family;
+      for (const auto& q : r.predictions) ++per_family[q.family];
+      for (const auto& [f, n] : per_family) questions_.insert(n);
+    }
+    for (const auto& [metric, reps] : r.samples) {
+      auto& into = group.samples[r.spec.seed][metric];
+      into.insert(into.end(), reps.begin(), reps.end());
+      repetitions_.insert(reps.size());
+    }
     if (is_none(method)) continue;  // its placement and ratio say nothing
     ratios.insert(r.spec.ratio);
     layers.insert(r.spec.layer);
@@ -129,6 +166,7 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
     if (std::none_of(seen.begin(), seen.end(), [&](const auto& s) { return s.second == blocks; }))
       seen.emplace_back(layer, blocks);
   }
+  for (const auto& [key, group] : groups_) seeds_.insert(group.by_seed.size());
   for (const auto& [label, blocks] : seen) placements_.push_back(label);
   external_ = canonical("1");
   std::stable_sort(placements_.begin(), placements_.end(),
@@ -168,12 +206,72 @@ std::string RunIndex::canonical(const std::string& placement) const {
   return Placement::parse(placement, "--placement").label();
 }
 
+std::optional<Stat> RunIndex::from_raw_data(const std::string& eval, const Group& group,
+                                            const std::string& metric) const {
+  if (eval == kAccuracy && metric.rfind("acc_", 0) == 0 && !group.predictions.empty() &&
+      group.predictions.size() == group.by_seed.size()) {
+    const std::string family = metric.substr(4);
+    auto evidence = std::make_shared<Evidence>();
+    evidence->kind = family == "mean" ? AccuracyKind::kMeanOfStrata : AccuracyKind::kPooled;
+    for (const auto& [seed, questions] : group.predictions)
+      for (const auto& q : questions) {
+        const std::string f = q.family.empty() ? "unlabelled" : q.family;  // as evaluate_vqa names them
+        if (family == "mean" || family == "overall" || family == f) evidence->answers[seed][f][q.id] = q.correct;
+      }
+    if (evidence->answers.size() != group.predictions.size()) return std::nullopt;  // a family some seed lacks
+    std::vector<SeedAnswers> seeds;
+    std::vector<double> per_seed;
+    for (const auto& [seed, strata] : evidence->answers) {
+      SeedAnswers answers;
+      for (const auto& [f, questions] : strata) {
+        answers.emplace_back();
+        for (const auto& [id, correct] : questions) answers.back().push_back(correct);
+      }
+      per_seed.push_back(accuracy_percent(answers, evidence->kind));
+      seeds.push_back(std::move(answers));
+    }
+    Stat s = Stat::of(per_seed);
+    s.ci = accuracy_interval(seeds, evidence->kind);
+    s.evidence = evidence;
+    return s;
+  }
+  if (eval == kEfficiency && !group.samples.empty() && group.samples.size() == group.by_seed.size()) {
+    auto evidence = std::make_shared<Evidence>();
+    for (const auto& [seed, metrics] : group.samples) {
+      auto m = metrics.find(metric);
+      if (m == metrics.end()) return std::nullopt;
+      evidence->samples.insert(evidence->samples.end(), m->second.begin(), m->second.end());
+    }
+    Stat s;
+    s.n = static_cast<int>(group.samples.size());
+    s.mean = median(evidence->samples);
+    if (evidence->samples.size() > 1) s.ci = median_interval(evidence->samples);
+    s.evidence = evidence;
+    return s;
+  }
+  return std::nullopt;
+}
+
+std::string RunIndex::sizes() const {
+  auto range = [](const std::set<size_t>& v) {
+    if (v.empty()) return std::string("-");
+    return *v.begin() == *v.rbegin() ? std::to_string(*v.begin())
+                                     : fmt::format("{} to {}", *v.begin(), *v.rbegin());
+  };
+  return fmt::format("n: seeds per value {}, test questions per family {}, timed repetitions per run {}",
+                     range(seeds_), questions_.empty() ? std::string("- (no stored predictions)") : range(questions_),
+                     repetitions_.empty() ? std::string("- (no stored samples)") : range(repetitions_));
+}
+
 Stat RunIndex::stat(const std::string& eval, const std::string& method, const std::string& placement, int64_t ratio,
                     const std::string& metric) const {
   const int64_t k = is_none(method) ? 0 : block(eval, placement);
   if (!is_none(method) && k == 0) return {};
-  auto it = groups_.find(key(eval, method, k, ratio));
+  const std::string group_key = key(eval, method, k, ratio);
+  auto it = groups_.find(group_key);
   if (it == groups_.end()) return {};
+  auto cached = cache_.find(group_key + "|" + metric);
+  if (cached != cache_.end()) return cached->second;
   if (it->second.configurations.size() > 1) {
     std::string field;
     const std::string diff = differences(it->second.configurations, &field);
@@ -182,6 +280,7 @@ Stat RunIndex::stat(const std::string& eval, const std::string& method, const st
          eval, method, is_none(method) ? std::string() : fmt::format(" at {} (block {}), r = {}", placement, k, ratio),
          diff, field);
   }
+  if (auto raw = from_raw_data(eval, it->second, metric)) return cache_[group_key + "|" + metric] = *raw;
   // One value per seed: repeated runs of a seed (a `none` recorded at several
   // placements) would otherwise count as independent samples.
   std::vector<double> per_seed;
@@ -252,14 +351,20 @@ Table methods_table(const RunIndex& index, const ReportOptions& options) {
     row.push_back(Cell::text(avg.missing() ? "-" : std::to_string(avg.n)));
     row.push_back(Cell::value(index.stat(kAccuracy, m, placement, o.ratio, "visual_tokens")));
     row.push_back(Cell::value(index.stat(kEfficiency, m, placement, o.ratio, "throughput")));
-    t.add_row(std::move(row), is_none(m));
+    t.add_row(std::move(row), is_none(m), row_key(index, m, o.placement, o.ratio));
+  }
+  {
+    std::vector<std::pair<std::string, std::string>> ids = {{"", ""}};
+    for (const auto& f : vqa_families()) ids.emplace_back("acc_" + f, kAccuracy);
+    ids.insert(ids.end(), {{"acc_mean", kAccuracy}, {"", ""}, {"visual_tokens", kAccuracy}, {"throughput", kEfficiency}});
+    name_columns(t, ids);
   }
   t.rules = {1};
-  t.mark_best();
   t.notes = {preset_note(index, fmt::format("placement {} (block k = {} of the accuracy encoder), r = {}", o.placement,
                                             index.block(kAccuracy, o.placement), o.ratio)),
              "`none` is the uncompressed ceiling (not ranked); best compressed value per column in bold",
              commits_note(index)};
+  t.mark_best();
   return t;
 }
 
@@ -291,17 +396,19 @@ Table placement_table(const RunIndex& index, const ReportOptions& o) {
   };
   for (const auto& m : index.methods()) {
     if (is_none(m)) {
-      t.add_row(row_for(m, ""), true);
+      t.add_row(row_for(m, ""), true, row_key(index, m, "", o.ratio));
       continue;
     }
     t.rules.push_back(t.rows.size());
-    for (const auto& p : index.placements()) t.add_row(row_for(m, p));
+    for (const auto& p : index.placements()) t.add_row(row_for(m, p), false, row_key(index, m, p, o.ratio));
   }
-  t.mark_best();
+  name_columns(t, {{"", ""}, {"", ""}, {"", ""}, {"acc_mean", kAccuracy}, {"acc_" + sensitive, kAccuracy},
+                   {"train_step_time", kEfficiency}, {"throughput", kEfficiency}});
   t.notes = {preset_note(index, fmt::format("r = {}; placement = depth fraction, k = the block it resolves to", o.ratio)),
              fmt::format("{} is the family whose accuracy drops most from the `none` ceiling across these runs",
                          sensitive),
              commits_note(index)};
+  t.mark_best();
   return t;
 }
 
@@ -327,12 +434,18 @@ Table ratio_table(const RunIndex& index, const ReportOptions& options) {
       for (const auto& f : vqa_families()) row.push_back(Cell::value(index.stat(kAccuracy, m, p, r, "acc_" + f)));
       row.push_back(Cell::value(index.stat(kAccuracy, m, p, r, "acc_mean")));
       row.push_back(Cell::value(index.stat(kEfficiency, m, p, r, "throughput")));
-      t.add_row(std::move(row), none);
+      t.add_row(std::move(row), none, row_key(index, m, p, r));
     }
   }
-  t.mark_best();
+  {
+    std::vector<std::pair<std::string, std::string>> ids = {{"", ""}, {"", ""}, {"visual_tokens", kAccuracy}};
+    for (const auto& f : vqa_families()) ids.emplace_back("acc_" + f, kAccuracy);
+    ids.insert(ids.end(), {{"acc_mean", kAccuracy}, {"throughput", kEfficiency}});
+    name_columns(t, ids);
+  }
   t.notes = {preset_note(index, fmt::format("placement {}; r x r merges: 4x, 9x, 16x fewer tokens", o.placement)),
              commits_note(index)};
+  t.mark_best();
   return t;
 }
 
@@ -350,7 +463,7 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
                {"prefill", "ms", 1, Better::kLower},
                {"speed-up", "", 1, Better::kNone},
                {"FLOP model", "", 1, Better::kNone},
-               {"train peak memory", "MiB", 0, Better::kLower},
+               {"train peak memory", "MiB", 0, Better::kLower, true, true},
                {"change", "", 1, Better::kNone}};
   const std::string ext = index.external();
   for (const auto& m : index.methods()) {
@@ -363,14 +476,26 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
       auto speedup = [&](const char* metric) { return is_ext ? Stat{} : ratio_of(s(ext, metric), s(p, metric), -1); };
       auto gain = [&](const char* metric) { return is_ext ? Stat{} : ratio_of(s(p, metric), s(ext, metric), -1); };
       t.add_row({Cell::text(m), Cell::text(is_ext ? p + " (external)" : p), Cell::value(s(p, "train_step_time")),
-                 Cell::change(change(speedup("train_step_time"))), Cell::change(change(speedup("flops_train_step"))),
-                 Cell::value(s(p, "throughput")), Cell::change(change(gain("throughput"))),
-                 Cell::value(s(p, "prefill_latency")), Cell::change(change(speedup("prefill_latency"))),
-                 Cell::change(change(speedup("flops_prefill"))), Cell::value(s(p, "train_peak_tensor")),
-                 Cell::change(change(gain("train_peak_tensor")))});
+                 Cell::change(speedup("train_step_time")), Cell::change(speedup("flops_train_step")),
+                 Cell::value(s(p, "throughput")), Cell::change(gain("throughput")),
+                 Cell::value(s(p, "prefill_latency")), Cell::change(speedup("prefill_latency")),
+                 Cell::change(speedup("flops_prefill")), Cell::value(s(p, "train_peak_tensor")),
+                 Cell::change(gain("train_peak_tensor"))},
+                false, row_key(index, m, p, o.ratio));
     }
   }
-  t.mark_best();
+  name_columns(t, {{"", ""},
+                   {"", ""},
+                   {"train_step_time", kEfficiency},
+                   {"train_step_speedup", kEfficiency},
+                   {"train_step_flop_speedup", kEfficiency},
+                   {"throughput", kEfficiency},
+                   {"throughput_gain", kEfficiency},
+                   {"prefill_latency", kEfficiency},
+                   {"prefill_speedup", kEfficiency},
+                   {"prefill_flop_speedup", kEfficiency},
+                   {"train_peak_tensor", kEfficiency},
+                   {"train_peak_tensor_change", kEfficiency}});
   t.notes = {preset_note(index, fmt::format("r = {}; each internal placement against the same method and ratio at {} "
                                             "(after the encoder)",
                                             o.ratio, ext)),
@@ -378,6 +503,7 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
              "internal / external peak memory - 1 (tensor allocator peak of one training step); FLOP model = the same "
              "speed-up predicted from analytic FLOPs",
              commits_note(index)};
+  t.mark_best();
   return t;
 }
 

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,12 +56,18 @@ class RunIndex {
   int64_t block(const std::string& eval, const std::string& placement) const;
   /// The git commits (with "+dirty" where the tree was) of the runs a table used.
   std::vector<std::string> commits() const;
+  /// What stands behind the values: "seeds: 2; questions per family: 200; repetitions: 5".
+  std::string sizes() const;
 
  private:
   struct Group {
     std::map<uint64_t, std::map<std::string, std::vector<double>>> by_seed;  // seed -> metric -> values
     std::map<std::string, nlohmann::json> configurations;                   // what the runs pooled here share
+    std::map<uint64_t, std::vector<Prediction>> predictions;                // seed -> test questions (first run)
+    std::map<uint64_t, std::map<std::string, std::vector<double>>> samples;  // seed -> metric -> repetitions
   };
+  /// The value from the raw data (an interval and the evidence to test it), if every seed has them.
+  std::optional<Stat> from_raw_data(const std::string& eval, const Group& group, const std::string& metric) const;
   std::string key(const std::string& eval, const std::string& method, int64_t block, int64_t ratio) const;
 
   std::string accuracy_preset_, efficiency_preset_, external_ = "1";
@@ -68,6 +76,8 @@ class RunIndex {
   std::map<std::string, Group> groups_;
   std::map<std::string, int64_t> depths_;  // eval -> encoder depth of its preset
   std::vector<std::string> commits_;
+  std::set<size_t> seeds_, questions_, repetitions_;
+  mutable std::map<std::string, Stat> cache_;
 };
 
 /// Table 1: per-family accuracy, average, visual tokens and throughput per method at one placement.

@@ -4,14 +4,18 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
+#include "harness/print/number.h"
 #include "report/load.h"
 #include "report/plots.h"
 #include "report/report.h"
+#include "report/stats.h"
 #include "report/tables.h"
 #include "results/query.h"
 #include "results/sqlite.h"
@@ -65,9 +69,12 @@ TEST(ReportStat, MeanAndSampleStd) {
   EXPECT_EQ(format_cell(Cell::value(s), c), "91.0 ± 1.4");
   EXPECT_EQ(format_cell(Cell::value(Stat::of({5})), c), "5.0");
   EXPECT_EQ(format_cell(Cell::value(Stat{}), c), "-");
-  EXPECT_EQ(format_cell(Cell::change(12.34), c), "+12.3%");
-  EXPECT_EQ(format_cell(Cell::change(-0.01), c), "+0.0%") << "no negative zero";
-  EXPECT_EQ(format_cell(Cell::change(std::nullopt), c), "-");
+  EXPECT_EQ(format_cell(Cell::change(Stat::of({12.34})), c), "+12.3%");
+  EXPECT_EQ(format_cell(Cell::change(Stat::of({-0.01})), c), "+0.0%") << "no negative zero";
+  EXPECT_EQ(format_cell(Cell::change(Stat{}), c), "-");
+  Stat with_ci = Stat::of({12.34});
+  with_ci.ci = Interval{-1.04, 20.0, 0.95};
+  EXPECT_EQ(format_cell(Cell::change(with_ci), c), "+12.3% [-1.0, +20.0]");
 }
 
 TEST(ReportTables, MethodsTableValuesBoldAndDashes) {
@@ -316,6 +323,110 @@ TEST(Report, DifferentConfigurationsAreNeverPooled) {
                         "/out --where sweep=fixture");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(test::read_file(dir + "/out/methods.md"), test::read_file(kGolden + "/report_methods.md"));
+}
+
+// Issue 13: bold on noise. With the questions stored, a difference that the
+// paired test cannot resolve is bold on both sides, a real one is not, and
+// every accuracy cell carries its interval.
+TEST(Report, BoldOnlyWhereTheDifferenceIsSignificant) {
+  const std::vector<std::string> families = {"color", "shape", "count", "spatial", "text"};
+  // correct(m, f, q): method m's answer to question q (of 200) of family f.
+  auto run = [&](const std::string& method, const std::function<bool(size_t, int)>& correct) {
+    RunRecord r;
+    r.spec.preset = "small";
+    r.spec.method = method;
+    r.spec.layer = "1/4";
+    r.spec.block_k = 2;
+    r.spec.depth = 8;
+    r.spec.settings = AccuracySettings{};
+    double sum = 0;
+    for (size_t f = 0; f < families.size(); ++f) {
+      int right = 0;
+      for (int q = 0; q < 200; ++q) {
+        const bool ok = correct(f, q);
+        right += ok;
+        r.predictions.push_back({fmt::format("{}-{}", families[f], q), families[f], "a", ok ? "a" : "b", ok});
+      }
+      r.add("acc_" + families[f], right / 2.0, "%");
+      sum += right / 2.0;
+    }
+    r.add("acc_mean", sum / 5, "%");
+    return r;
+  };
+  // a: 120 of 200 right per family. b: a, with 2 of a's right answers wrong and
+  // 3 of its wrong ones right (+0.5 points: 25 discordant pairs, not resolved).
+  // c: 60 of 200.
+  const std::vector<RunRecord> runs = {
+      run("avgpool", [](size_t, int q) { return q < 120; }),
+      run("laco", [](size_t, int q) { return (q < 120 && q >= 2) || (q >= 120 && q < 123); }),
+      run("ldpv2", [](size_t, int q) { return q < 60; })};
+  const RunIndex index(runs, {});
+  const Table t = methods_table(index, {});
+  const size_t avg = column(t, "average");
+  EXPECT_EQ(format_cell(t.rows[row(t, "laco")][avg], t.columns[avg]).substr(0, 5), "60.5 ");
+  EXPECT_NE(format_cell(t.rows[row(t, "laco")][avg], t.columns[avg]).find(" ["), std::string::npos);
+  EXPECT_TRUE(t.rows[row(t, "laco")][avg].bold) << "the best";
+  EXPECT_TRUE(t.rows[row(t, "avgpool")][avg].bold) << "0.5 points below on the same questions: within the noise";
+  EXPECT_FALSE(t.rows[row(t, "ldpv2")][avg].bold) << "30 points below: beyond it";
+  // The interval is the bootstrap's, computed here independently of the table.
+  // (The same data in the same order: families and question ids sorted.)
+  std::map<std::string, std::map<std::string, bool>> by_family;
+  for (const auto& f : families)
+    for (int q = 0; q < 200; ++q) by_family[f][fmt::format("{}-{}", f, q)] = q < 60;
+  std::vector<SeedAnswers> seeds(1);
+  for (const auto& [f, questions] : by_family) {
+    seeds[0].emplace_back();
+    for (const auto& [id, ok] : questions) seeds[0].back().push_back(ok);
+  }
+  const Interval ci = accuracy_interval(seeds, AccuracyKind::kMeanOfStrata);
+  EXPECT_EQ(format_cell(t.rows[row(t, "ldpv2")][avg], t.columns[avg]),
+            fmt::format("30.0 [{}, {}]", format_fixed(ci.lo, 1), format_fixed(ci.hi, 1)));
+  bool said = false;
+  for (const auto& n : t.notes) said |= n.find("not significantly different from it at the 5% level") != std::string::npos;
+  EXPECT_TRUE(said);
+}
+
+// Issue 13: report.csv repeated column names ("speed-up") and joined method,
+// placement and ratio into one label, so pandas' pivot failed. Each value is
+// now one line keyed by separate columns, and the key is unique.
+TEST(Report, CsvIsTidyAndPivots) {
+  const auto runs = test::report_fixture_runs();
+  const RunIndex index(runs, {});
+  std::string csv = csv_header();
+  for (const auto& t : build_tables(index, {})) csv += render_csv_rows(t);
+  auto split = [](const std::string& line) {
+    std::vector<std::string> out(1);
+    bool quoted = false;
+    for (char ch : line) {
+      if (ch == '"') quoted = !quoted;
+      else if (ch == ',' && !quoted) out.emplace_back();
+      else out.back() += ch;
+    }
+    return out;
+  };
+  std::istringstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  const auto header = split(line);
+  EXPECT_EQ(header, (std::vector<std::string>{"table", "method", "options", "placement", "block", "ratio", "metric",
+                                              "unit", "mean", "ci_low", "ci_high", "std", "n", "bold"}));
+  EXPECT_EQ(std::set<std::string>(header.begin(), header.end()).size(), header.size()) << "unique column names";
+  // pandas: df.pivot(index=["table", "method", "options", "placement", "ratio"], columns="metric", values="mean")
+  std::set<std::string> keys;
+  size_t lines = 0;
+  while (std::getline(in, line)) {
+    const auto cells = split(line);
+    ASSERT_EQ(cells.size(), header.size()) << line;
+    const std::string key = cells[0] + "|" + cells[1] + "|" + cells[2] + "|" + cells[3] + "|" + cells[5] + "|" + cells[6];
+    EXPECT_TRUE(keys.insert(key).second) << "duplicate entry for the pivot: " << line;
+    EXPECT_FALSE(cells[1].empty()) << line;
+    ++lines;
+  }
+  EXPECT_GT(lines, 100u);
+  // The efficiency table's two speed-ups have names of their own.
+  EXPECT_NE(csv.find(",train_step_speedup,%,"), std::string::npos);
+  EXPECT_NE(csv.find(",prefill_speedup,%,"), std::string::npos);
+  EXPECT_NE(csv.find("efficiency,laco,,1/4,3,2,train_step_time,ms,600,"), std::string::npos) << csv.substr(0, 2000);
 }
 
 // Issue 12, defect 5: a report interrupted by a full disk left 13 new files

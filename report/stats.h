@@ -1,0 +1,64 @@
+// The statistics behind every number a table prints: confidence intervals
+// and the tests that decide what is "best beyond the noise". All of them are
+// deterministic (a fixed-seed mt19937_64, whose output the C++ standard fixes,
+// and no std:: distribution, whose output it does not), so regenerating a
+// report gives the same bytes.
+//
+// - Accuracy: a two-level bootstrap, seeds resampled, then questions within
+//   each seed (within each family for a mean over families); the 2.5 and 97.5
+//   percentiles of 2000 resamples.
+// - Two methods' accuracies: a paired bootstrap of their difference on the
+//   questions both answered (same seed, same question id), resampled together;
+//   different when the 95% interval of the difference excludes 0.
+// - Timings: the median with a distribution-free interval from order
+//   statistics (its coverage is exact and printed when fewer repetitions
+//   cannot reach 95%); two timings differ when a two-sided Mann-Whitney U test
+//   (exact up to 20 + 20 samples) gives p < 0.05.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace laco {
+
+/// A 95% confidence interval (or the most that the data allow: `coverage`).
+struct Interval {
+  double lo = 0, hi = 0;
+  double coverage = 0.95;
+};
+
+/// One seed's questions, grouped in strata (families): correct or not.
+using SeedAnswers = std::vector<std::vector<bool>>;
+
+/// How an accuracy summarises the strata: the mean over strata of their
+/// accuracies (acc_mean) or the accuracy over all questions (acc_overall, one family).
+enum class AccuracyKind { kMeanOfStrata, kPooled };
+
+/// The accuracy in percent of one seed.
+double accuracy_percent(const SeedAnswers& seed, AccuracyKind kind);
+
+/// Bootstrap interval of the mean over seeds of accuracy_percent.
+/// Usage: accuracy_interval({{{1,1,0,1}}, {{1,0,0,1}}}, AccuracyKind::kPooled);
+Interval accuracy_interval(const std::vector<SeedAnswers>& seeds, AccuracyKind kind, int resamples = 2000);
+
+/// The same questions answered by two methods: per seed, per stratum, aligned
+/// pairs (a[i] and b[i] are the same question).
+struct PairedSeed {
+  std::vector<std::vector<bool>> a, b;
+};
+/// Paired bootstrap interval of mean(a) - mean(b), in accuracy points.
+Interval paired_difference_interval(const std::vector<PairedSeed>& seeds, AccuracyKind kind, int resamples = 2000);
+
+/// The median and its order-statistic interval.
+double median(std::vector<double> values);
+Interval median_interval(std::vector<double> values);
+
+/// Bootstrap interval of median(num) / median(den), each resampled on its own.
+Interval median_ratio_interval(const std::vector<double>& num, const std::vector<double>& den, int resamples = 2000);
+
+/// Two-sided p-value of the Mann-Whitney U test (mid-ranks for ties; exact
+/// distribution up to 20 + 20 samples without ties, normal approximation otherwise).
+double mann_whitney_p(const std::vector<double>& a, const std::vector<double>& b);
+
+}  // namespace laco
