@@ -42,6 +42,27 @@ std::string fmt_tick(double v, double step) {
 
 std::string esc(const std::string& text) { return html_escape(text); }
 
+// A marker of `shape` at (x, y), with an optional tooltip.
+std::string marker(int shape, double x, double y, const std::string& tooltip) {
+  const std::string title = tooltip.empty() ? "" : "<title>" + esc(tooltip) + "</title>";
+  switch (shape % 5) {
+    case 1:
+      return fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"7\" height=\"7\">{}</rect>\n", x - 3.5, y - 3.5, title);
+    case 2:
+      return fmt::format("<polygon points=\"{:.1f},{:.1f} {:.1f},{:.1f} {:.1f},{:.1f}\">{}</polygon>\n", x, y - 4.5,
+                         x - 4.5, y + 3.5, x + 4.5, y + 3.5, title);
+    case 3:
+      return fmt::format("<polygon points=\"{:.1f},{:.1f} {:.1f},{:.1f} {:.1f},{:.1f} {:.1f},{:.1f}\">{}</polygon>\n", x,
+                         y - 5, x + 5, y, x, y + 5, x - 5, y, title);
+    case 4:
+      return fmt::format("<path d=\"M{:.1f},{:.1f}L{:.1f},{:.1f}M{:.1f},{:.1f}L{:.1f},{:.1f}\" stroke-width=\"2\" "
+                         "fill=\"none\">{}</path>\n",
+                         x - 4, y - 4, x + 4, y + 4, x - 4, y + 4, x + 4, y - 4, title);
+    default:
+      return fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\">{}</circle>\n", x, y, title);
+  }
+}
+
 }  // namespace
 
 std::vector<std::pair<double, double>> pareto_front(std::vector<std::pair<double, double>> points) {
@@ -81,6 +102,11 @@ std::string render_svg(const Chart& c, int width, int height) {
     x_lo = std::min(x_lo, x), x_hi = std::max(x_hi, x);
     y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
   }
+  for (const auto& s : c.series)  // error bars stay inside the axes
+    for (const auto& d : s.details) {
+      if (d.y_ci) y_lo = std::min(y_lo, d.y_ci->lo), y_hi = std::max(y_hi, d.y_ci->hi);
+      if (d.x_ci && c.x_ticks.empty()) x_lo = std::min(x_lo, d.x_ci->lo), x_hi = std::max(x_hi, d.x_ci->hi);
+    }
   for (const auto& [x, label] : c.x_ticks) x_lo = std::min(x_lo, x), x_hi = std::max(x_hi, x);
   double xs = 1, ys = 1;
   Range xr = c.x_ticks.empty() ? nice_range(x_lo, x_hi, xs) : Range{0, std::max(1.0, x_hi)};
@@ -135,9 +161,20 @@ std::string render_svg(const Chart& c, int width, int height) {
       out += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke-width=\"2\"{}/>\n", path,
                          s.dashed ? " stroke-dasharray=\"4 3\"" : "");
     }
-    for (const auto& [x, y] : s.points)
-      out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\"><title>{}: ({}, {})</title></circle>\n", X(x),
-                         Y(y), esc(s.name), fmt::format("{:.4g}", x), fmt::format("{:.4g}", y));
+    for (size_t k = 0; k < s.points.size(); ++k) {
+      const auto [x, y] = s.points[k];
+      const PointDetail d = k < s.details.size() ? s.details[k] : PointDetail{};
+      if (d.y_ci)  // 95% interval: a vertical bar with caps
+        out += fmt::format("<path d=\"M{0:.1f},{1:.1f}V{2:.1f}M{3:.1f},{1:.1f}H{4:.1f}M{3:.1f},{2:.1f}H{4:.1f}\" "
+                           "fill=\"none\" stroke-width=\"1\"/>\n",
+                           X(x), Y(d.y_ci->lo), Y(d.y_ci->hi), X(x) - 3, X(x) + 3);
+      if (d.x_ci)
+        out += fmt::format("<path d=\"M{1:.1f},{0:.1f}H{2:.1f}M{1:.1f},{3:.1f}V{4:.1f}M{2:.1f},{3:.1f}V{4:.1f}\" "
+                           "fill=\"none\" stroke-width=\"1\"/>\n",
+                           Y(y), X(d.x_ci->lo), X(d.x_ci->hi), Y(y) - 3, Y(y) + 3);
+      const std::string what = d.label.empty() ? s.name : d.label;
+      out += marker(d.shape, X(x), Y(y), fmt::format("{}: ({}, {})", what, fmt::format("{:.4g}", x), fmt::format("{:.4g}", y)));
+    }
     out += "</g>\n";
     const double ly = top + 8 + 18 * static_cast<double>(i);
     out += fmt::format(
@@ -146,6 +183,12 @@ std::string render_svg(const Chart& c, int width, int height) {
         "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#333\">{}</text>\n",
         left + pw + 12, ly, left + pw + 32, ly, colour, s.dashed ? " stroke-dasharray=\"4 3\"" : "", left + pw + 22, ly,
         colour, left + pw + 38, ly + 4, esc(s.name));
+  }
+  for (size_t k = 0; k < c.shape_names.size(); ++k) {  // the shapes: one line each, in grey
+    const double ly = top + 8 + 18.0 * static_cast<double>(c.series.size() + (c.pareto ? 1 : 0) + k);
+    out += "<g fill=\"#666\" stroke=\"#666\">" + marker(static_cast<int>(k), left + pw + 22, ly, "") + "</g>";
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#333\">{}</text>\n", left + pw + 38, ly + 4,
+                       esc(c.shape_names[k]));
   }
   if (c.pareto)
     out += fmt::format(
@@ -167,6 +210,8 @@ std::vector<Chart> report_charts(const RunIndex& index, const ReportOptions& o) 
   pareto.x_label = fmt::format("inference throughput (images/s, {})", index.efficiency_preset());
   pareto.y_label = fmt::format("average accuracy (%, {})", index.accuracy_preset());
   pareto.pareto = true;
+  for (const auto& p : index.placements())  // marker shape = placement
+    pareto.shape_names.push_back(p == index.external() ? p + " (after)" : "at " + p);  // fits the legend's 150 px
 
   Chart acc;
   acc.title = fmt::format("Accuracy vs placement (r = {})", o.ratio);
@@ -187,7 +232,10 @@ std::vector<Chart> report_charts(const RunIndex& index, const ReportOptions& o) 
       const Stat acc_none = index.stat("accuracy", m, "", 0, "acc_mean");
       const Stat thr = index.stat("efficiency", m, "", 0, "throughput");
       const Stat step = index.stat("efficiency", m, "", 0, "train_step_time");
-      if (!acc_none.missing() && !thr.missing()) p.points.emplace_back(thr.mean, acc_none.mean);
+      if (!acc_none.missing() && !thr.missing()) {
+        p.points.emplace_back(thr.mean, acc_none.mean);
+        p.details.push_back({thr.ci, acc_none.ci, 0, "none (uncompressed)"});
+      }
       a.dashed = t.dashed = true;
       if (!ticks.empty()) {
         for (double x : {ticks.front().first, ticks.back().first}) {
@@ -196,14 +244,26 @@ std::vector<Chart> report_charts(const RunIndex& index, const ReportOptions& o) 
         }
       }
     } else {
-      for (const auto& pl : index.placements()) {
+      const auto& placements = index.placements();
+      for (size_t i = 0; i < placements.size(); ++i) {
+        const std::string& pl = placements[i];
         const double x = index.fraction(pl);
+        const std::string label = fmt::format("{} at {}, r = {}", m, pl, o.ratio);
         const Stat am = index.stat("accuracy", m, pl, o.ratio, "acc_mean");
         const Stat thr = index.stat("efficiency", m, pl, o.ratio, "throughput");
         const Stat step = index.stat("efficiency", m, pl, o.ratio, "train_step_time");
-        if (!am.missing() && !thr.missing()) p.points.emplace_back(thr.mean, am.mean);
-        if (!am.missing()) a.points.emplace_back(x, am.mean);
-        if (!step.missing()) t.points.emplace_back(x, step.mean);
+        if (!am.missing() && !thr.missing()) {
+          p.points.emplace_back(thr.mean, am.mean);
+          p.details.push_back({thr.ci, am.ci, static_cast<int>(i), label});
+        }
+        if (!am.missing()) {
+          a.points.emplace_back(x, am.mean);
+          a.details.push_back({std::nullopt, am.ci, 0, label});
+        }
+        if (!step.missing()) {
+          t.points.emplace_back(x, step.mean);
+          t.details.push_back({std::nullopt, step.ci, 0, label});
+        }
       }
     }
     pareto.series.push_back(p);

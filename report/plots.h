@@ -3,6 +3,7 @@
 // axes, a legend, and an optional Pareto front.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,11 +12,21 @@
 
 namespace laco {
 
+/// What a point carries beyond (x, y): 95% intervals drawn as error bars, a
+/// marker shape (0 circle, 1 square, 2 triangle, 3 diamond, 4 cross) and its
+/// tooltip. Optional: a series may leave `details` empty.
+struct PointDetail {
+  std::optional<Interval> x_ci, y_ci;
+  int shape = 0;
+  std::string label;  ///< "laco at 1/4, r = 2"
+};
+
 struct PlotSeries {
   std::string name;
   std::vector<std::pair<double, double>> points;  ///< (x, y), drawn in this order
   bool lines = true;
   bool dashed = false;
+  std::vector<PointDetail> details;  ///< empty, or one per point
 };
 
 struct Chart {
@@ -25,10 +36,13 @@ struct Chart {
   std::vector<std::pair<double, std::string>> x_ticks;
   /// Non-dominated points (maximising both x and y) to connect and ring.
   bool pareto = false;
+  /// Names of the marker shapes used (shape index -> "1/4"), for the legend.
+  std::vector<std::string> shape_names;
 };
 
 /// Deterministic SVG (fixed decimals, no ids from the clock): same chart, same bytes.
-std::string render_svg(const Chart& chart, int width = 620, int height = 400);
+/// 590 px wide: two sit side by side in the report page's 1208 px column (a 1280 px window).
+std::string render_svg(const Chart& chart, int width = 590, int height = 400);
 
 /// The points on the upper-right Pareto front of `points`, by increasing x.
 std::vector<std::pair<double, double>> pareto_front(std::vector<std::pair<double, double>> points);

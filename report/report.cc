@@ -30,7 +30,7 @@ std::string joined(const std::set<std::string>& items) {
 
 const char* kStyle = R"(body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1240px;margin:24px auto;padding:0 16px;color:#222}
 h1{font-size:24px}h2{font-size:18px;margin-top:32px}
-table{border-collapse:collapse;font-size:13px;margin:8px 0}
+table{border-collapse:collapse;font-size:13px;margin:8px 0;display:block;overflow-x:auto;max-width:100%}
 th,td{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left;white-space:nowrap}
 th{border-bottom:2px solid #333;vertical-align:bottom}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.rule td{border-top:1px solid #333}.unit{font-weight:normal;color:#666;font-size:11px}

@@ -158,6 +158,30 @@ TEST(ReportPlots, ChartsHaveAxesUnitsAndLegend) {
   EXPECT_NE(render_svg(charts[1]).find(">1/4<"), std::string::npos) << "placements label the x axis";
 }
 
+// Issue 13: plots carry the intervals (error bars inside the axes), one
+// marker shape per placement with a legend, and tooltips naming the point.
+TEST(ReportPlots, ErrorBarsShapesAndTooltips) {
+  Chart c;
+  c.title = "t";
+  c.x_label = "x";
+  c.y_label = "y";
+  c.shape_names = {"at 1/4", "1 (after)"};
+  PlotSeries s{"laco", {{1, 100}, {2, 110}}, false, false};
+  s.details = {{std::nullopt, Interval{90, 200, 0.95}, 0, "laco at 1/4, r = 2"},
+               {Interval{1.5, 2.5, 0.95}, std::nullopt, 1, "laco at 1, r = 2"}};
+  c.series.push_back(s);
+  const std::string svg = render_svg(c);
+  EXPECT_NE(svg.find("width=\"590\""), std::string::npos);
+  EXPECT_NE(svg.find("<title>laco at 1/4, r = 2: (1, 100)</title>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("<rect x="), std::string::npos) << "the second placement's square marker";
+  EXPECT_NE(svg.find(">200</text>"), std::string::npos) << "the y axis reaches the interval's top";
+  EXPECT_NE(svg.find(">1 (after)</text>"), std::string::npos);
+  size_t bars = 0;
+  for (size_t at = svg.find("stroke-width=\"1\"/>"); at != std::string::npos; at = svg.find("stroke-width=\"1\"/>", at + 1))
+    ++bars;
+  EXPECT_EQ(bars, 2u) << "one vertical and one horizontal error bar";
+}
+
 TEST(Report, RejectsUnknownFormatsAndTables) {
   ReportRequest r;
   r.formats = {"md", "pdf"};
