@@ -32,6 +32,7 @@ EvaluationInfo accuracy_evaluation() {
     return records;
   };
   e.encoder_depth = [](const std::string& preset) { return find_accuracy_preset(preset).model.encoder.depth(); };
+  e.headline = {"acc_mean", "acc_overall", "visual_tokens"};
   return e;
 }
 
@@ -53,6 +54,7 @@ EvaluationInfo efficiency_evaluation() {
     return run_efficiency(runs, context.progress);
   };
   e.encoder_depth = [](const std::string& preset) { return find_preset(preset).model.encoder.depth(); };
+  e.headline = {"train_step_time", "prefill_latency", "throughput", "encoder_latency"};
   return e;
 }
 

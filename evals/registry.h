@@ -46,6 +46,8 @@ struct EvaluationInfo {
   std::function<std::vector<RunRecord>(const std::vector<RunSpec>& runs, const RunContext& context)> run;
   /// The encoder depth of a preset (placements are checked against it).
   std::function<int64_t(const std::string& preset)> encoder_depth;
+  /// The metrics a log line names for a finished run, when it has them.
+  std::vector<std::string> headline;
 };
 
 /// Every evaluation, in the order listings and sweeps use.

@@ -753,6 +753,10 @@ TEST(SweepRun, RawSamplesAndPredictionsAreStoredAndMerged) {
   SweepDir d("sweep_raw", spec);
   auto r = test::run_command(test::sweep_command(d.spec, d.db));
   ASSERT_EQ(r.status, 0) << r.output;
+  // Each run's log line names its headline metrics.
+  EXPECT_NE(r.output.find("accuracy laco 1/4 (block 1/2) r=2 seed=0  ("), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("): acc_mean "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("): encoder_latency "), std::string::npos) << r.output;
   // Three repetitions of every timing, each metric the median of its samples.
   const auto counts = test::query_rows(d.db, "SELECT count(DISTINCT run_key), min(n), max(n) FROM (SELECT run_key, "
                                              "metric, count(*) AS n FROM samples GROUP BY run_key, metric)");
@@ -804,6 +808,26 @@ TEST(RunKeys, ADatabaseOfSchemaVersion1IsMigratedAndReportsTheSame) {
   const RunIndex a(before, {}), b(after, {});
   for (size_t t = 0; t < build_tables(a, {}).size(); ++t)
     EXPECT_EQ(render_markdown(build_tables(b, {})[t]), render_markdown(build_tables(a, {})[t]));
+}
+
+// Issue 13: `laco run --db FILE` stores a single run as a sweep does, and the
+// key is the sweep's: a sweep of the same configuration then skips it.
+TEST(SweepRun, LacoRunWithDbStoresTheRunUnderTheSweepsKey) {
+  SweepDir d("run_db", test::tiny_spec("tiny", "efficiency"));
+  const std::string run = kLaco + " run --eval efficiency --preset tiny --method laco --layer 1/4 --ratio 2 --warmup 0 "
+                                  "--reps 1 --stages encoder --db " + d.db;
+  auto r = test::run_command(run);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("laco: stored 1 run(s) in " + d.db + " (sweep laco-run)"), std::string::npos) << r.output;
+  EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM samples"), std::vector<std::string>{"1"});
+  const auto dry = test::run_command(test::sweep_command(d.spec, d.db, "--dry-run"));
+  EXPECT_NE(dry.output.find("1 done, 0 failed"), std::string::npos) << dry.output;
+  // The same configuration again: refused before anything runs, the database unchanged.
+  const std::string before = test::dump_runs(d.db, true);
+  r = test::run_command(run);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("is done there already"), std::string::npos) << r.output;
+  EXPECT_EQ(test::dump_runs(d.db, true), before);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "harness/cli/run.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -9,6 +10,7 @@
 #include "evals/registry.h"
 #include "evals/synthvqa.h"
 #include "harness/base/error.h"
+#include "harness/base/interrupt.h"
 #include "harness/base/json_check.h"
 #include "harness/base/progress.h"
 #include "harness/base/text.h"
@@ -16,6 +18,7 @@
 #include "harness/model/compressor.h"
 #include "harness/print/printer.h"
 #include "methods/registry.h"
+#include "results/store.h"
 
 namespace laco {
 namespace {
@@ -70,6 +73,8 @@ void RunCli::attach(CLI::App& app) {
       ->check(CLI::Range(uint64_t{0}, static_cast<uint64_t>(kMaxSeed)));
   command_->add_option("-o,--format", format_, join(printer_formats(), ", "))->capture_default_str();
   command_->add_option("--cache-dir", cache_dir_, "accuracy: where stage-0 models are cached")->capture_default_str();
+  command_->add_option("--db", db_,
+                       "Also store the runs in this results database (sweep name laco-run), as `laco sweep` does");
   command_->add_flag("--vs-external", vs_external_,
                      "efficiency: also run each method after the encoder and print measured vs FLOP-model speedups");
   // Every evaluation's own settings, named as in a sweep spec's section.
@@ -178,6 +183,25 @@ int RunCli::run() const {
       }
     }
 
+  // With --db: refused before anything runs when a configuration is done
+  // there already (one measurement per configuration, as in a sweep).
+  std::optional<ResultStore> store;
+  if (!db_.empty()) {
+    store.emplace(db_, true);
+    std::vector<std::string> keys;
+    for (const auto& g : groups)
+      for (const auto& s : g) keys.push_back(s.key());
+    for (const auto& [key, state] : store->states(keys))
+      if (!claimable(state, true))
+        fail("{}: run {} is {} there already (allowed: configurations not done in the database; a database keeps "
+             "one measurement per configuration)",
+             db_, key, state.status == "done" ? "done" : "running in another process");
+    std::vector<PlannedRun> planned;
+    for (const auto& g : groups)
+      for (const auto& s : g) planned.push_back({s.key(), s, {"run"}});
+    store->register_runs("laco-run", planned);
+  }
+
   int64_t units = 0;
   for (const auto& g : groups) units += info.units(g);
   Progress progress(info.name, units);
@@ -185,7 +209,24 @@ int RunCli::run() const {
   std::vector<std::pair<size_t, size_t>> pairs;  // (internal, external) record indices
   for (const auto& g : groups) {
     const size_t first = records.size();
-    for (auto& r : info.run(g, {&progress, cache_dir_})) records.push_back(std::move(r));
+    std::vector<std::string> keys;
+    for (const auto& s : g) keys.push_back(s.key());
+    if (store && store->claim(keys, g.size() > 1 ? info.group(g.front()) : std::string()).size() != keys.size())
+      fail("{}: a run of this group was taken by another process meanwhile; nothing of it was run", db_);
+    try {
+      for (auto& r : info.run(g, {&progress, cache_dir_})) records.push_back(std::move(r));
+    } catch (const Interrupted&) {
+      if (store) store->release(keys);
+      throw;
+    } catch (const std::exception& e) {
+      if (store) store->record_failed(keys, e.what());
+      throw;
+    }
+    if (store) {
+      std::vector<std::pair<std::string, RunRecord>> results;
+      for (size_t i = 0; i < keys.size(); ++i) results.emplace_back(keys[i], records[first + i]);
+      store->record_done(results);
+    }
     if (!vs_external_) continue;
     size_t external = first;
     for (size_t i = first; i < records.size(); ++i)
@@ -194,6 +235,7 @@ int RunCli::run() const {
       if (i != external) pairs.emplace_back(i, external);
   }
   progress.finish();
+  if (store) fmt::print(stderr, "laco: stored {} run(s) in {} (sweep laco-run)\n", records.size(), db_);
 
   if (format_ == "json") {
     fmt::print("{}\n", to_json(records).dump(2));

@@ -33,6 +33,7 @@ class RunCli {
   std::string format_ = "table";
   std::string cache_dir_ = "results/cache";
   bool vs_external_ = false;
+  std::string db_;  ///< --db: store the runs there, as a sweep named laco-run would
   /// The evaluations' own settings as flags: section key -> (flag, value given).
   std::map<std::string, std::pair<CLI::Option*, std::string>> settings_;
 };

@@ -14,6 +14,7 @@
 #include "harness/base/interrupt.h"
 #include "harness/base/progress.h"
 #include "harness/base/text.h"
+#include "harness/print/number.h"
 #include "harness/print/printer.h"
 #include "results/schema.h"
 
@@ -182,12 +183,21 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
           check_finite(records[j]);
           results.emplace_back(keys[j], std::move(records[j]));
         }
+        // The log line of each run names its headline metrics (a Slurm log is then a first look at the results).
+        std::vector<std::string> lines;
+        for (const auto& [key, record] : results) {
+          std::vector<std::string> parts;
+          for (const auto& name : evaluation_of(record.spec).headline)
+            for (const auto& m : record.metrics)
+              if (m.name == name) parts.push_back(fmt::format("{} {} {}", m.name, format_number(m.value, m.unit), m.unit));
+          lines.push_back(join(parts, ", "));
+        }
         store.record_done(results);
         done_now += keys.size();
         const double seconds = std::chrono::duration<double>(Clock::now() - unit_t0).count();
-        for (size_t i : todo[u])
-          progress.print(fmt::format("done    {}  {}  ({})", sweep.runs[i].key, sweep.runs[i].label(),
-                                     format_duration(seconds)));
+        for (size_t j = 0; j < todo[u].size(); ++j)
+          progress.print(fmt::format("done    {}  {}  ({}){}{}", sweep.runs[todo[u][j]].key, sweep.runs[todo[u][j]].label(),
+                                     format_duration(seconds), lines[j].empty() ? "" : ": ", lines[j]));
       } catch (const Interrupted& e) {
         store.release(keys);
         for (size_t i : todo[u])
