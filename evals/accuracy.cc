@@ -245,7 +245,7 @@ int64_t curriculum_families(int64_t step, int64_t steps, double curriculum) {
 
 TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const VqaBatches& data, int64_t steps,
                    double lr, int64_t batch, int64_t log_every, uint64_t seed, Progress* progress,
-                   const std::function<void(int64_t)>& on_log, double curriculum) {
+                   const std::function<void(int64_t)>& on_log, double curriculum, const std::string& stage) {
   TrainLog log;
   if (steps <= 0) return log;
   const auto t0 = std::chrono::steady_clock::now();
@@ -297,7 +297,7 @@ TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const 
         model->train();
       }
     }
-    if (progress && (step + 1) % 10 == 0) progress->note(fmt::format("step {}/{} loss {:.3f}", step + 1, steps, value));
+    if (progress) progress->step(fmt::format("{} step {}/{} loss {:.3f}", stage, step + 1, steps, value));
   }
   log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return log;
@@ -392,7 +392,10 @@ nlohmann::json parse_accuracy_settings(const JsonChecker& ck, const nlohmann::js
   return out;
 }
 
-int64_t accuracy_units(const RunSpec&) { return 4; }
+int64_t accuracy_units(const RunSpec& run) {
+  const AccuracySettings& a = run.accuracy();
+  return a.steps0 + a.steps1 + a.steps2 + 1;
+}
 
 RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   const AccuracySettings& a = run.accuracy();
@@ -453,7 +456,7 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
       scoring_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     };
     const auto log = train_vqa(model, set_stage(model, 0), train, steps0, a.lr0, a.batch, preset.log_every,
-                               run.seed * 3 + 0, progress, score, a.curriculum);
+                               run.seed * 3 + 0, progress, score, a.curriculum, "stage 0");
     stage0_seconds = log.seconds - scoring_seconds;
     rec.add("stage0_final_loss", log.final_loss, "nats");
     for (const auto& [s, v] : log.loss) rec.series["loss_stage0"].emplace_back(s, v);
@@ -469,7 +472,7 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   }
   rec.facts["stage0_cached"] = cached;
   rec.facts["stage0_cache"] = cache;
-  step("stage 0");
+  if (cached && progress) progress->advance(steps0, "stage 0 (cached)");
 
   // Insert the method after block k of the pretrained encoder, freshly initialised.
   torch::manual_seed(run.seed * 7919 + 1);
@@ -482,12 +485,10 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
 
   if (progress) progress->note("stage 1");
   const auto log1 = train_vqa(model, set_stage(model, 1), train, steps1, a.lr1, a.batch, preset.log_every,
-                              run.seed * 3 + 1, progress);
-  step("stage 1");
+                              run.seed * 3 + 1, progress, {}, 0, "stage 1");
   if (progress) progress->note("stage 2");
   const auto log2 = train_vqa(model, set_stage(model, 2), train, steps2, a.lr2, a.batch, preset.log_every,
-                              run.seed * 3 + 2, progress);
-  step("stage 2");
+                              run.seed * 3 + 2, progress, {}, 0, "stage 2");
 
   if (progress) progress->note("evaluation");
   const auto t_eval = std::chrono::steady_clock::now();

@@ -67,6 +67,9 @@ nlohmann::json parse_accuracy_settings(const JsonChecker& check, const nlohmann:
                                        const std::string& path);
 
 RunRecord run_accuracy(const RunSpec& run, const RunContext& context = {});
+/// Progress units of a run: one per training step of the three stages (a
+/// cached stage 0 counts as done at once) and one for the evaluation, so that
+/// the ETA weighs a 2000-step stage 0 as what it is.
 int64_t accuracy_units(const RunSpec& run);
 
 // The protocol's parts, exposed for tests.
@@ -114,7 +117,8 @@ int64_t curriculum_families(int64_t step, int64_t steps, double curriculum);
 /// `curriculum` > 0 introduces the families one by one (see curriculum_families()).
 TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const VqaBatches& data, int64_t steps,
                    double lr, int64_t batch, int64_t log_every, uint64_t seed, Progress* progress = nullptr,
-                   const std::function<void(int64_t)>& on_log = {}, double curriculum = 0);
+                   const std::function<void(int64_t)>& on_log = {}, double curriculum = 0,
+                   const std::string& stage = "training");
 /// Exact-match accuracy (%) per family, "overall" (all samples) and "mean" (of families).
 /// Accuracy per family, "overall" and "mean" (of the families), in percent;
 /// with `predictions`, every question's outcome in the data's order.

@@ -7,6 +7,7 @@
 #include "evals/synthvqa.h"
 #include "evals/vqa_data.h"
 #include "methods/registry.h"
+#include "harness/base/progress.h"
 #include "tests/test_util.h"
 
 namespace laco {
@@ -126,6 +127,14 @@ AccuracyConfig tiny_config() {
   return c;
 }
 
+AccuracyConfig tiny_config(int64_t steps0, int64_t steps1, int64_t steps2) {
+  auto c = tiny_config();
+  c.steps0 = steps0;
+  c.steps1 = steps1;
+  c.steps2 = steps2;
+  return c;
+}
+
 // Resolves and runs one configuration with its stage-0 cache in `cache_dir`.
 RunRecord run(const AccuracyConfig& c, const std::string& cache_dir) {
   return run_accuracy(resolve_accuracy_config(c), {nullptr, cache_dir});
@@ -133,6 +142,28 @@ RunRecord run(const AccuracyConfig& c, const std::string& cache_dir) {
 
 std::string cache_path(const AccuracyConfig& c, const std::string& cache_dir) {
   return stage0_cache_path(resolve_accuracy_config(c), cache_dir);
+}
+
+// Issue 13: the ETA. An accuracy run was 4 units (stage 0, 1, 2, evaluation),
+// so a 25-minute stage 0 showed "?" for its whole length and then a wildly
+// wrong estimate. Now a unit is a training step, a cached stage 0 counts as
+// done at once without speeding up the rate, and the count ends at the total.
+TEST(Accuracy, ProgressCountsTrainingStepsAndSkipsACachedStage0) {
+  const auto dir = test::temp_dir("acc_progress");
+  const auto c = tiny_config(6, 2, 3);
+  const RunSpec spec = resolve_accuracy_config(c);
+  EXPECT_EQ(accuracy_units(spec), 6 + 2 + 3 + 1);
+  for (const bool cached : {false, true}) {
+    Progress progress("accuracy", accuracy_units(spec));
+    progress.set_enabled(false);
+    run_accuracy(spec, {&progress, dir + "/cache"});
+    EXPECT_EQ(progress.done(), progress.total()) << (cached ? "stage 0 from the cache" : "stage 0 trained");
+  }
+  Progress p("x", 10);
+  p.set_enabled(false);
+  p.advance(6, "found done");
+  EXPECT_NE(p.line("").find("x 6/10"), std::string::npos) << p.line("");
+  EXPECT_NE(p.line("").find("eta ?"), std::string::npos) << "no unit took time yet: no rate to extrapolate";
 }
 
 TEST(Accuracy, ARunReportsEveryFamilyAndItsCurves) {
@@ -200,10 +231,7 @@ TEST(Accuracy, AnswersAreScoredAmongTheirFamilysCandidates) {
 
 TEST(Accuracy, Stage0IsCachedAndInvalidatedWhenItsConfigurationChanges) {
   const auto dir = test::temp_dir("acc_cache");
-  auto c = tiny_config();
-  c.steps0 = 5;
-  c.steps1 = 1;
-  c.steps2 = 1;
+  auto c = tiny_config(5, 1, 1);
   const auto first = run(c, dir);
   EXPECT_FALSE(first.facts["stage0_cached"].get<bool>());
   EXPECT_GT(first.require("stage0_time"), 0.0);

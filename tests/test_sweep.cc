@@ -830,5 +830,27 @@ TEST(SweepRun, LacoRunWithDbStoresTheRunUnderTheSweepsKey) {
   EXPECT_EQ(test::dump_runs(d.db, true), before);
 }
 
+// Issue 13: --dry-run predicts the sweep's duration from the wall times of
+// finished runs of the same kind in the database, and says when it cannot.
+TEST(SweepRun, DryRunEstimatesTheDurationFromPastRuns) {
+  SweepDir d("dry_estimate", test::tiny_spec("tiny", "efficiency"));
+  auto r = test::run_command(test::sweep_command(d.spec, d.db));
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = test::run_command(test::sweep_command(d.spec, d.db, "--dry-run"));
+  EXPECT_NE(r.output.find("nothing left to run"), std::string::npos) << r.output;
+  // Five new configurations (more repetitions) of the same kind: predicted.
+  json more = test::tiny_spec("tiny", "efficiency");
+  more["efficiency"]["reps"] = 3;
+  test::write_file(d.dir + "/more.json", more.dump());
+  r = test::run_command(test::sweep_command(d.dir + "/more.json", d.db, "--dry-run"));
+  EXPECT_NE(r.output.find("estimated duration: about "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("for 5 of the 5 runs to do"), std::string::npos) << r.output;
+  // Accuracy runs: nothing of their kind in the database yet.
+  test::write_file(d.dir + "/acc.json", test::tiny_spec("tiny", "accuracy").dump());
+  r = test::run_command(test::sweep_command(d.dir + "/acc.json", d.db, "--dry-run"));
+  EXPECT_NE(r.output.find("no estimate of the duration: no finished run of the same evaluations"), std::string::npos)
+      << r.output;
+}
+
 }  // namespace
 }  // namespace laco

@@ -31,6 +31,13 @@ void Progress::step(const std::string& current) {
   draw(current);
 }
 
+void Progress::advance(int64_t n, const std::string& current) {
+  throw_if_interrupted();
+  done_ += n;
+  skipped_ += n;
+  draw(current);
+}
+
 void Progress::note(const std::string& current) {
   throw_if_interrupted();
   draw(current);
@@ -50,8 +57,11 @@ void Progress::print(const std::string& line) {
 
 std::string Progress::line(const std::string& current) const {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const std::string eta =
-      done_ > 0 && done_ < total_ ? format_duration(elapsed / static_cast<double>(done_) * (total_ - done_)) : "?";
+  // The rate of the units that took time (not the ones found done already).
+  const int64_t worked = done_ - skipped_;
+  const std::string eta = worked > 0 && done_ < total_
+                              ? format_duration(elapsed / static_cast<double>(worked) * static_cast<double>(total_ - done_))
+                              : "?";
   return fmt::format("{} {}/{}  elapsed {}  eta {}  {}{}{}", what_, done_, total_, format_duration(elapsed),
                      done_ >= total_ ? "0s" : eta, context_, context_.empty() ? "" : ": ", current);
 }

@@ -19,6 +19,8 @@ class Progress {
   ~Progress();
   /// Marks one unit done; `current` names what comes next.
   void step(const std::string& current = "");
+  /// Marks `n` units done at once (work found done already, e.g. a cached stage 0).
+  void advance(int64_t n, const std::string& current = "");
   /// Shows `current` without counting a unit.
   void note(const std::string& current);
   void finish();
@@ -32,11 +34,16 @@ class Progress {
     log_ = false;
   }
 
+  /// "what done/total  elapsed E  eta T  context: current", as drawn.
+  std::string line(const std::string& current) const;
+  int64_t done() const { return done_; }
+  int64_t total() const { return total_; }
+
  private:
   void draw(const std::string& current);
-  std::string line(const std::string& current) const;
   std::string what_, context_, current_;
   int64_t total_, done_ = 0;
+  int64_t skipped_ = 0;  ///< units advance()d: done without taking time, left out of the rate
   bool enabled_, finished_ = false;
   bool log_;  ///< timestamped lines (stderr is not a terminal)
   std::chrono::steady_clock::time_point start_, last_log_;

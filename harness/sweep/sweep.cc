@@ -16,6 +16,7 @@
 #include "harness/base/text.h"
 #include "harness/print/number.h"
 #include "harness/print/printer.h"
+#include "harness/sweep/estimate.h"
 #include "results/schema.h"
 
 namespace laco {
@@ -63,7 +64,8 @@ std::vector<RunSpec> specs_of(const Sweep& sweep, const std::vector<size_t>& run
 }  // namespace
 
 std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, RunState>& states,
-                              const std::string& db_note, const std::string& format) {
+                              const std::string& db_note, const std::string& format,
+                              const std::vector<std::string>& extra_notes) {
   const auto printer = make_printer(format);
   std::map<std::string, size_t> per_eval;
   size_t groups = 0;
@@ -93,6 +95,7 @@ std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, Ru
                                 db_note, count["done"], count["failed"], count["running"], to_run, count["new"],
                                 count["pending"], count["stale"]));
   for (const auto& note : sweep.notes) t.notes.push_back("note: " + note);
+  t.notes.insert(t.notes.end(), extra_notes.begin(), extra_notes.end());
   return printer->print(t);
 }
 
@@ -106,6 +109,14 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
       ResultStore store(options.db, false);
       states = store.states(keys_of(sweep));
       note = fmt::format("database {}", options.db);
+      std::vector<size_t> to_run;
+      for (size_t i = 0; i < sweep.runs.size(); ++i) {
+        auto it = states.find(sweep.runs[i].key);
+        if (it == states.end() || claimable(it->second, options.retry_failed)) to_run.push_back(i);
+      }
+      const auto estimate = estimate_duration(sweep, to_run, store.db(), options.cache_dir);
+      fmt::print("{}", format_sweep_plan(sweep, states, note, options.format, {estimate.describe()}));
+      return 0;
     }
     fmt::print("{}", format_sweep_plan(sweep, states, note, options.format));
     return 0;

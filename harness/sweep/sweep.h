@@ -28,6 +28,7 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options);
 /// printed in `format` (printer_formats()). `states` holds what the database
 /// knows (empty when there is none).
 std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, RunState>& states,
-                              const std::string& db_note, const std::string& format = "table");
+                              const std::string& db_note, const std::string& format = "table",
+                              const std::vector<std::string>& extra_notes = {});
 
 }  // namespace laco
