@@ -362,7 +362,7 @@ Table methods_table(const RunIndex& index, const ReportOptions& options) {
   t.rules = {1};
   t.notes = {preset_note(index, fmt::format("placement {} (block k = {} of the accuracy encoder), r = {}", o.placement,
                                             index.block(kAccuracy, o.placement), o.ratio)),
-             "`none` is the uncompressed ceiling (not ranked); best compressed value per column in bold",
+             "`none` is the uncompressed ceiling (not ranked)",
              commits_note(index)};
   t.mark_best();
   return t;

@@ -124,6 +124,9 @@ TEST(Json, IntegersOutsideTheirRangeNameTheRange) {
   EXPECT_EQ(ck.integer(j["d"], "$.d", 7, 7), 7);
   test::expect_error([&] { JsonChecker::for_flags().integer(j["b"], "$.text_tokens", 2, 100); },
                      {"--text-tokens: 4294967297 is too large (allowed: an integer in [2, 100])"});
+  test::expect_error([&] { JsonChecker::for_flags().names(nlohmann::json::array({"encoder", "decode"}), "$.stages",
+                                                          {"encoder", "prefill"}, "stage"); },
+                     {"--stages: unknown stage 'decode' (allowed: encoder, prefill)"});
 }
 
 // Issue 12, defect 8: a signal before a sweep's first run or after its last

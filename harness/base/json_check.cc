@@ -148,6 +148,7 @@ int64_t JsonChecker::integer(const json& v, const std::string& path, int64_t min
 
 std::string JsonChecker::flag_of(const std::string& path) {
   std::string key = path.substr(path.rfind('.') == std::string::npos ? 0 : path.rfind('.') + 1);
+  key = key.substr(0, key.find('['));  // "$.stages[1]" is the flag --stages
   std::replace(key.begin(), key.end(), '_', '-');
   return "--" + key;
 }

@@ -72,7 +72,7 @@ class JsonChecker {
   }
 
  private:
-  /// "$.a.text_tokens" -> "--text-tokens".
+  /// "$.a.text_tokens" -> "--text-tokens"; "$.stages[1]" -> "--stages".
   static std::string flag_of(const std::string& path);
 
   std::string file_;
