@@ -44,6 +44,11 @@ struct Chart {
 /// 590 px wide: two sit side by side in the report page's 1208 px column (a 1280 px window).
 std::string render_svg(const Chart& chart, int width = 590, int height = 400);
 
+/// The same chart as a pgfplots tikzpicture (for LaTeX; needs \usepackage{pgfplots}).
+std::string render_pgfplots(const Chart& chart);
+/// The tikzpicture in a figure environment with the title as caption.
+std::string render_pgfplots_figure(const Chart& chart);
+
 /// The points on the upper-right Pareto front of `points`, by increasing x.
 std::vector<std::pair<double, double>> pareto_front(std::vector<std::pair<double, double>> points);
 

@@ -56,12 +56,14 @@ void check_report_request(const ReportRequest& r) {
   check_ratio(r.options.ratio, "--ratio");
 }
 
-std::string render_latex_document(const std::vector<Table>& tables) {
+std::string render_latex_document(const std::vector<Table>& tables, const std::vector<Chart>& charts) {
   std::string out =
-      "% laco report: compile with pdflatex; each table environment can be pasted into a paper using booktabs.\n"
+      "% laco report: compile with pdflatex; each table environment can be pasted into a paper using booktabs,\n"
+      "% each figure (also plotN.tex) into one using pgfplots.\n"
       "\\documentclass{article}\n\\usepackage[margin=1.5cm,landscape]{geometry}\n\\usepackage{booktabs}\n"
-      "\\begin{document}\n";
+      "\\usepackage{pgfplots}\n\\pgfplotsset{compat=1.17}\n\\begin{document}\n";
   for (const auto& t : tables) out += render_latex(t) + "\n";
+  for (const auto& c : charts) out += render_pgfplots_figure(c) + "\n";
   return out + "\\end{document}\n";
 }
 
@@ -115,8 +117,9 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest
   std::vector<Table> tables;
   for (auto& t : build_tables(index, request.options))
     if (wants(request.tables, "all") || wants(request.tables, t.name)) tables.push_back(std::move(t));
+  const std::vector<Chart> chart_models = report_charts(index, request.options);
   std::vector<std::string> charts;
-  for (const auto& c : report_charts(index, request.options)) charts.push_back(render_svg(c));
+  for (const auto& c : chart_models) charts.push_back(render_svg(c));
 
   const fs::path dir(request.out_dir);
   ReportFiles files;
@@ -143,7 +146,8 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest
   }
   if (wants(request.formats, "latex")) {
     for (const auto& t : tables) put(t.name + ".tex", render_latex(t));
-    put("report.tex", render_latex_document(tables));
+    for (size_t i = 0; i < chart_models.size(); ++i) put(fmt::format("plot{}.tex", i + 1), render_pgfplots(chart_models[i]));
+    put("report.tex", render_latex_document(tables, chart_models));
   }
   if (wants(request.formats, "csv")) {
     std::string all = csv_header();

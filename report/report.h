@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "evals/run_record.h"
+#include "report/plots.h"
 #include "report/tables.h"
 
 namespace laco {
@@ -38,7 +39,8 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest
 /// The self-contained page: tables, SVG plots and a provenance footer.
 std::string render_report_html(const std::vector<Table>& tables, const std::vector<std::string>& charts,
                                const std::vector<RunRecord>& runs, const ReportRequest& request);
-/// A standalone LaTeX document (article + booktabs) holding the tables.
-std::string render_latex_document(const std::vector<Table>& tables);
+/// A standalone LaTeX document (article, booktabs, pgfplots) holding the
+/// tables and the charts as pgfplots figures.
+std::string render_latex_document(const std::vector<Table>& tables, const std::vector<Chart>& charts = {});
 
 }  // namespace laco

@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # Installs every Debian package laco-bench needs to build, test and run.
-# A no-op when they are all present. Usage: scripts/bootstrap.sh [--with-browser]
+# A no-op when they are all present. Usage: scripts/bootstrap.sh [--with-browser] [--with-tex]
 # --with-browser also installs Debian's chromium, which the report test uses to
-# open and screenshot the HTML report; best effort: without it that test skips.
+# open and screenshot the HTML report; --with-tex installs the texlive packages
+# the report test compiles report.tex (booktabs tables, pgfplots figures) with.
+# Both best effort: without them those tests skip and say why.
 set -euo pipefail
+
+with_browser=0 with_tex=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-browser) with_browser=1 ;;
+    --with-tex) with_tex=1 ;;
+    *) echo "bootstrap: unknown option '$arg' (allowed: --with-browser, --with-tex)" >&2; exit 1 ;;
+  esac
+done
 
 packages=(
   build-essential cmake ninja-build git pkg-config
@@ -29,15 +40,22 @@ else
   echo "bootstrap: all ${#packages[@]} packages present"
 fi
 
-if [[ "${1:-}" == "--with-browser" ]] && ! command -v chromium >/dev/null 2>&1; then
-  echo "bootstrap: installing chromium (for the HTML report test)"
-  sudo_cmd=()
+# Best-effort extras for tests: install_optional COMMAND WHAT PACKAGE... (when COMMAND is missing).
+install_optional() {
+  local command=$1 what=$2
+  shift 2
+  command -v "$command" >/dev/null 2>&1 && return 0
+  echo "bootstrap: installing $* (for $what)"
+  local sudo_cmd=()
   [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
   export DEBIAN_FRONTEND=noninteractive
-  if ! { "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends chromium; }; then
-    echo "bootstrap: warning: chromium could not be installed; the HTML screenshot test will skip" >&2
+  if ! { "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "$@"; }; then
+    echo "bootstrap: warning: $* could not be installed; $what will skip" >&2
   fi
-fi
+}
+((with_browser)) && install_optional chromium "the HTML report screenshot test" chromium
+((with_tex)) && install_optional pdflatex "the LaTeX report compile test" \
+  texlive-latex-base texlive-latex-recommended texlive-pictures
 
 # LibTorch must resolve BLAS to OpenBLAS, not the reference implementation.
 blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)

@@ -182,6 +182,51 @@ TEST(ReportPlots, ErrorBarsShapesAndTooltips) {
   EXPECT_EQ(bars, 2u) << "one vertical and one horizontal error bar";
 }
 
+// Issue 13: the LaTeX report gets the figures: the same chart model as
+// pgfplots code, error bars and marker classes included.
+TEST(ReportPlots, PgfplotsCarriesTheSameChart) {
+  Chart c;
+  c.title = "Accuracy vs throughput";
+  c.x_label = "throughput (images/s)";
+  c.y_label = "accuracy (%)";
+  c.pareto = true;
+  c.shape_names = {"at 1/4", "1 (after)"};
+  PlotSeries s{"laco", {{10, 50}, {20, 40}}, false, false};
+  s.details = {{Interval{9, 12, 0.95}, Interval{45, 56, 0.95}, 0, "laco at 1/4, r = 2"},
+               {std::nullopt, std::nullopt, 1, "laco at 1, r = 2"}};
+  c.series.push_back(s);
+  const std::string pgf = render_pgfplots(c);
+  EXPECT_NE(pgf.find("\\begin{axis}["), std::string::npos) << pgf;
+  EXPECT_NE(pgf.find("xlabel={throughput (images/s)}"), std::string::npos) << pgf;
+  EXPECT_NE(pgf.find("(10, 50) += (2, 6) -= (1, 5) [s0]"), std::string::npos) << pgf;
+  EXPECT_NE(pgf.find("(20, 40) += (0, 0) -= (0, 0) [s1]"), std::string::npos) << pgf;
+  EXPECT_NE(pgf.find("\\addlegendentry{laco}"), std::string::npos) << pgf;
+  EXPECT_NE(pgf.find("\\addlegendentry{Pareto front}"), std::string::npos) << pgf;
+  const std::string figure = render_pgfplots_figure(c);
+  EXPECT_NE(figure.find("\\caption{Accuracy vs throughput. Error bars: 95\\% intervals. Markers: circle at 1/4, square 1 "
+                        "(after).}"),
+            std::string::npos)
+      << figure;
+}
+
+// The LaTeX report compiles with Debian's texlive (scripts/bootstrap.sh
+// --with-tex, run by scripts/test.sh), tables and pgfplots figures included.
+TEST(Report, LatexReportCompilesWithItsFigures) {
+  if (test::run_command("command -v pdflatex").status != 0)
+    GTEST_SKIP() << "pdflatex is not installed (scripts/bootstrap.sh --with-tex installs Debian's texlive)";
+  ReportRequest r;
+  r.out_dir = test::temp_dir("report_latex");
+  r.formats = {"latex"};
+  write_report(test::report_fixture_runs(), r);
+  const std::string tex = test::read_file(r.out_dir + "/report.tex");
+  EXPECT_NE(tex.find("\\usepackage{pgfplots}"), std::string::npos);
+  EXPECT_NE(tex.find("\\begin{tikzpicture}"), std::string::npos);
+  EXPECT_TRUE(fs::exists(r.out_dir + "/plot1.tex"));
+  const auto c = test::run_command("cd " + r.out_dir + " && pdflatex -interaction=nonstopmode -halt-on-error report.tex");
+  EXPECT_EQ(c.status, 0) << c.output.substr(c.output.size() > 3000 ? c.output.size() - 3000 : 0);
+  EXPECT_TRUE(fs::exists(r.out_dir + "/report.pdf"));
+}
+
 TEST(Report, RejectsUnknownFormatsAndTables) {
   ReportRequest r;
   r.formats = {"md", "pdf"};
