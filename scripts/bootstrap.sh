@@ -24,38 +24,39 @@ packages=(
   libbenchmark-dev libgtest-dev libgmock-dev libstb-dev
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
 
-if ((${#missing[@]})); then
-  echo "bootstrap: installing ${missing[*]}"
-  sudo_cmd=()
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+# apt_install PACKAGE...: as root, or through sudo.
+apt_install() {
+  local sudo_cmd=()
   [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "$@"
+}
+
+missing=()
+for p in "${packages[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}"
+  apt_install "${missing[@]}"
 else
   echo "bootstrap: all ${#packages[@]} packages present"
 fi
 
-# Best-effort extras for tests: install_optional COMMAND WHAT PACKAGE... (when COMMAND is missing).
+# Best-effort extras for tests: install_optional WHAT PACKAGE... (the ones not installed).
 install_optional() {
-  local command=$1 what=$2
-  shift 2
-  command -v "$command" >/dev/null 2>&1 && return 0
-  echo "bootstrap: installing $* (for $what)"
-  local sudo_cmd=()
-  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "$@"; }; then
-    echo "bootstrap: warning: $* could not be installed; $what will skip" >&2
-  fi
+  local what=$1
+  shift
+  local want=()
+  for p in "$@"; do installed "$p" || want+=("$p"); done
+  ((${#want[@]})) || return 0
+  echo "bootstrap: installing ${want[*]} (for $what)"
+  apt_install "${want[@]}" || echo "bootstrap: warning: ${want[*]} could not be installed; $what will skip" >&2
 }
-((with_browser)) && install_optional chromium "the HTML report screenshot test" chromium
-((with_tex)) && install_optional pdflatex "the LaTeX report compile test" \
-  texlive-latex-base texlive-latex-recommended texlive-pictures
+((with_browser)) && install_optional "the HTML report screenshot test" chromium
+((with_tex)) && install_optional "the LaTeX report compile test" texlive-latex-base texlive-latex-recommended texlive-pictures
 
 # LibTorch must resolve BLAS to OpenBLAS, not the reference implementation.
 blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
