@@ -311,7 +311,7 @@ std::vector<Probe> probes() {
          std::vector<double> rates;
          for (double ms : t.samples_ms) rates.push_back(b / (ms * 1e-3));
          s.record.samples["throughput"] = rates;
-         s.record.add("throughput", TimingStats::from(rates).median_ms, "images/s");
+         s.record.add("throughput", median(rates), "images/s");
          s.record.add("throughput_gflops", gflops_rate(s.flops.prefill() * b, t.median_ms), "GFLOP/s");
        }},
       {EfficiencyStage::kTrain, "training step", {"train_step_time", "train_fwd_bwd_time", "optimizer_step_time"},

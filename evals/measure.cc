@@ -20,6 +20,12 @@ double quantile(const std::vector<double>& sorted, double q) {
 
 }  // namespace
 
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return quantile(values, 0.5);
+}
+
 TimingStats TimingStats::from(std::vector<double> samples) {
   if (samples.empty()) fail("timing: no samples");
   TimingStats s;

@@ -8,6 +8,10 @@
 
 namespace laco {
 
+/// The median (the mean of the two middle values for an even count; 0 for none).
+/// The one median of the project: timings, the report's statistics, duration estimates.
+double median(std::vector<double> values);
+
 struct TimingStats {
   std::vector<double> samples_ms;
   double median_ms = 0, min_ms = 0, max_ms = 0, q1_ms = 0, q3_ms = 0;

@@ -99,13 +99,6 @@ Interval paired_difference_interval(const std::vector<PairedSeed>& seeds, Accura
   return percentiles(std::move(diffs));
 }
 
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
 Interval median_interval(std::vector<double> values) {
   if (values.empty()) return {0, 0, 0};
   std::sort(values.begin(), values.end());

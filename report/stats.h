@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "evals/measure.h"
+
 namespace laco {
 
 /// A 95% confidence interval (or the most that the data allow: `coverage`).
@@ -50,8 +52,7 @@ struct PairedSeed {
 /// Paired bootstrap interval of mean(a) - mean(b), in accuracy points.
 Interval paired_difference_interval(const std::vector<PairedSeed>& seeds, AccuracyKind kind, int resamples = 2000);
 
-/// The median and its order-statistic interval.
-double median(std::vector<double> values);
+/// The median's order-statistic interval (the median itself: evals/measure.h).
 Interval median_interval(std::vector<double> values);
 
 /// Bootstrap interval of median(num) / median(den), each resampled on its own.

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "evals/accuracy.h"
+#include "evals/measure.h"
 #include "harness/base/progress.h"
 
 namespace laco {
@@ -19,12 +20,6 @@ struct Past {
   double seconds = 0;  // this run's share: accuracy without stage 0, efficiency per run of its group
   double stage0 = 0;   // accuracy: the stage-0 training it did (0 when cached)
 };
-
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 std::vector<Past> read_history(sql::Connection& db) {
   std::vector<Past> out;
@@ -89,13 +84,13 @@ DurationEstimate estimate_duration(const Sweep& sweep, const std::vector<size_t>
       ++e.unknown;
       continue;
     }
-    e.seconds += median_of(same.empty() ? kind : same);
+    e.seconds += median(same.empty() ? kind : same);
     for (const Past* p : same.empty() ? kind_src : same_src) used.insert(p);
     ++e.predicted;
     if (s.is_accuracy()) {
       const std::string cache = stage0_cache_path(s, cache_dir);
       if (!std::filesystem::exists(cache) && !stage0.empty() && stage0_needed.insert(cache).second)
-        stage0_cost[cache] = median_of(stage0);
+        stage0_cost[cache] = median(stage0);
     }
   }
   for (const auto& [cache, cost] : stage0_cost) e.seconds += cost;
