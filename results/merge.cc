@@ -22,9 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The tables whose rows belong to one run (column run_key).
-const char* const kChildTables[] = {"metrics", "series", "samples", "predictions"};
-
 using Metrics = std::map<std::string, std::pair<sql::Value, std::string>>;
 
 Metrics read_metrics(sql::Connection& db, const std::string& key) {
@@ -81,7 +78,7 @@ class Merger {
                                            source_[key], in_path));
         }
       } else if (status == "done") {
-        for (const char* child : kChildTables)
+        for (const auto& child : run_child_tables())
           out_.prepare(fmt::format("DELETE FROM {} WHERE run_key = ?", child)).bind(1, key).run();
         std::vector<std::string> sets;
         for (const auto& c : columns_)
@@ -135,7 +132,7 @@ class Merger {
 
   // Every row of every table that hangs off a run, copied column for column.
   void copy_children(sql::Connection& in, const std::string& key) {
-    for (const char* table : kChildTables) {
+    for (const auto& table : run_child_tables()) {
       std::vector<std::string> names;
       auto info = in.prepare(fmt::format("PRAGMA table_info({})", table));
       while (info.step()) names.push_back(info.text(1));
@@ -183,9 +180,7 @@ MergeSummary merge_results(const std::string& out, const std::vector<std::string
   const MadeDirectories made(folder.string());
   const std::string target = fresh ? fmt::format("{}.merging-{}", out, ::getpid()) : out;
   auto remove_target = [&] {
-    std::error_code ignored;
-    if (fresh)
-      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(target + suffix, ignored);
+    if (fresh) remove_database_files(target);
   };
   remove_target();
   MergeSummary summary;

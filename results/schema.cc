@@ -196,7 +196,7 @@ void migrate(sql::Connection& c) {
 // `path` first, its database is kept and ours is dropped.
 void create_results_db(const std::string& path) {
   const std::string tmp = fmt::format("{}.creating-{}", path, getpid());
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((tmp + suffix).c_str());
+  remove_database_files(tmp);
   {
     sql::Connection c(tmp, sql::Connection::Mode::kCreate);
     c.exec("PRAGMA journal_mode = WAL");
@@ -204,13 +204,22 @@ void create_results_db(const std::string& path) {
   }  // the last connection closes: the WAL is checkpointed into the file and removed
   const int linked = ::link(tmp.c_str(), path.c_str());
   const int error = errno;
-  for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((tmp + suffix).c_str());
+  remove_database_files(tmp);
   if (linked != 0 && error != EEXIST) fail("{}: cannot create the database: {}", path, std::strerror(error));
 }
 
 }  // namespace
 
 int results_schema_version() { return migrations().back().version; }
+
+const std::vector<std::string>& run_child_tables() {
+  static const std::vector<std::string> tables = {"metrics", "series", "samples", "predictions"};
+  return tables;
+}
+
+void remove_database_files(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((path + suffix).c_str());
+}
 
 // A WAL-mode reader must create PATH-shm beside the file. Where it cannot
 // (read-only media, a folder this user cannot write), a database whose WAL

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "results/sqlite.h"
 
@@ -23,6 +24,13 @@ int results_schema_version();
 /// Read-only: `path` must exist and pass the checks. Writable: created (with
 /// its directory) when absent, migrated to results_schema_version() when older.
 sql::Connection open_results_db(const std::string& path, bool writable);
+
+/// The tables whose rows belong to one run (their column run_key): what a
+/// result replaces and a merge copies.
+const std::vector<std::string>& run_child_tables();
+
+/// Removes a database file and its -wal, -shm and -journal companions, if present.
+void remove_database_files(const std::string& path);
 
 /// The checks alone, on a read-only connection; returns the schema version
 /// found (0 for an empty file). Throws laco::Error for a file laco must not touch.

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "harness/base/error.h"
 #include "harness/base/host.h"
 #include "results/schema.h"
@@ -105,10 +107,9 @@ void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord
       "UPDATE runs SET status = 'done', error = NULL, extra = ?, worker_host = NULL, worker_pid = NULL,"
       " git_commit = ?, git_dirty = ?, host = ?, device = ?, torch_version = ?, threads = ?, attention = ?,"
       " started_at = ?, finished_at = ?, wall_seconds = ?, updated_at = ? WHERE key = ?");
-  auto clear_metrics = db_.prepare("DELETE FROM metrics WHERE run_key = ?");
-  auto clear_series = db_.prepare("DELETE FROM series WHERE run_key = ?");
-  auto clear_samples = db_.prepare("DELETE FROM samples WHERE run_key = ?");
-  auto clear_predictions = db_.prepare("DELETE FROM predictions WHERE run_key = ?");
+  std::vector<sql::Statement> clear;  // a previous result's rows, in every table that hangs off a run
+  for (const auto& table : run_child_tables())
+    clear.push_back(db_.prepare(fmt::format("DELETE FROM {} WHERE run_key = ?", table)));
   auto metric = db_.prepare("INSERT INTO metrics (run_key, name, value, unit) VALUES (?, ?, ?, ?)");
   auto point = db_.prepare("INSERT INTO series (run_key, name, step, value) VALUES (?, ?, ?, ?)");
   auto sample = db_.prepare("INSERT INTO samples (run_key, metric, rep, value) VALUES (?, ?, ?, ?)");
@@ -138,14 +139,10 @@ void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord
         .bind(13, key);
     update.run();
     update.reset();
-    clear_metrics.bind(1, key).run();
-    clear_metrics.reset();
-    clear_series.bind(1, key).run();
-    clear_series.reset();
-    clear_samples.bind(1, key).run();
-    clear_samples.reset();
-    clear_predictions.bind(1, key).run();
-    clear_predictions.reset();
+    for (auto& c : clear) {
+      c.bind(1, key).run();
+      c.reset();
+    }
     for (const auto& m : rec.metrics) {
       // SQLite would store NaN as NULL without a word; a run with a
       // non-finite figure is a failed run, decided before this point.
