@@ -83,11 +83,6 @@ void name_columns(Table& t, const std::vector<std::pair<std::string, std::string
   }
 }
 
-
-}  // namespace
-
-namespace {
-
 // What identifies a cell's runs besides their cell (method, placement, ratio):
 // the configuration less the seed, the stage-0 identity (it holds the seed),
 // and the fields that name the cell itself.
@@ -161,8 +156,7 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
     return std::find(kStandardPlacements.begin(), kStandardPlacements.end(), l) != kStandardPlacements.end();
   });
   for (const auto& layer : ordered) {
-    std::vector<int64_t> blocks;
-    for (const auto& [eval, depth] : depths_) blocks.push_back(block(eval, layer));
+    const std::vector<int64_t> blocks = blocks_of(layer);
     if (std::none_of(seen.begin(), seen.end(), [&](const auto& s) { return s.second == blocks; }))
       seen.emplace_back(layer, blocks);
   }
@@ -195,14 +189,16 @@ double RunIndex::fraction(const std::string& placement) const {
   return p.fraction(1);
 }
 
-std::string RunIndex::canonical(const std::string& placement) const {
+std::vector<int64_t> RunIndex::blocks_of(const std::string& placement) const {
   std::vector<int64_t> blocks;
   for (const auto& [eval, depth] : depths_) blocks.push_back(block(eval, placement));
-  for (const auto& label : placements_) {
-    std::vector<int64_t> own;
-    for (const auto& [eval, depth] : depths_) own.push_back(block(eval, label));
-    if (own == blocks) return label;
-  }
+  return blocks;
+}
+
+std::string RunIndex::canonical(const std::string& placement) const {
+  const std::vector<int64_t> blocks = blocks_of(placement);
+  for (const auto& label : placements_)
+    if (blocks_of(label) == blocks) return label;
   return Placement::parse(placement, "--placement").label();
 }
 

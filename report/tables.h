@@ -69,6 +69,9 @@ class RunIndex {
   /// The value from the raw data (an interval and the evidence to test it), if every seed has them.
   std::optional<Stat> from_raw_data(const std::string& eval, const Group& group, const std::string& metric) const;
   std::string key(const std::string& eval, const std::string& method, int64_t block, int64_t ratio) const;
+  /// The block a placement resolves to in each evaluation's encoder: equal
+  /// vectors are one placement.
+  std::vector<int64_t> blocks_of(const std::string& placement) const;
 
   std::string accuracy_preset_, efficiency_preset_, external_ = "1";
   std::vector<std::string> methods_, placements_;

@@ -97,16 +97,17 @@ void write_file_set(const std::string& dir_name, const std::vector<NamedFile>& f
     throw Error(message);
   };
 
-  std::string manifest;
-  for (const auto& [name, content] : files) {
+  auto stage_file = [&](const std::string& name, const std::string& content) {
     if (const int error = write_and_sync((stage / name).string(), content))
       give_up(fmt::format("{}: cannot write: {}; nothing in {} was replaced", (dir / name).string(), os_error(error),
                           dir_name));
+  };
+  std::string manifest;
+  for (const auto& [name, content] : files) {
+    stage_file(name, content);
     manifest += name + "\n";
   }
-  if (const int error = write_and_sync((stage / kManifest).string(), manifest))
-    give_up(fmt::format("{}: cannot write: {}; nothing in {} was replaced", (dir / kManifest).string(),
-                        os_error(error), dir_name));
+  stage_file(kManifest, manifest);
 
   // Every file is written: replace the set. Renames within one folder need no space.
   const auto previous = read_manifest(dir);

@@ -21,20 +21,20 @@ void on_signal(int sig) {
   signal(sig, SIG_DFL);
 }
 
-void install(struct sigaction* old_int, struct sigaction* old_term) {
+void install() {
   struct sigaction sa;
   std::memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   // After a first signal the handler is the default: a second one quits at once.
-  if (g_signal != SIGINT) sigaction(SIGINT, &sa, old_int);
-  if (g_signal != SIGTERM) sigaction(SIGTERM, &sa, old_term);
+  if (g_signal != SIGINT) sigaction(SIGINT, &sa, nullptr);
+  if (g_signal != SIGTERM) sigaction(SIGTERM, &sa, nullptr);
 }
 
 }  // namespace
 
 void catch_interrupts() {
-  install(nullptr, nullptr);
+  install();
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -45,7 +45,7 @@ void catch_interrupts() {
 InterruptGuard::InterruptGuard() {
   sigaction(SIGINT, nullptr, &g_old_int);
   sigaction(SIGTERM, nullptr, &g_old_term);
-  install(nullptr, nullptr);
+  install();
 }
 
 InterruptGuard::~InterruptGuard() {

@@ -189,16 +189,17 @@ int RunCli::run() const {
   if (!db_.empty()) {
     store.emplace(db_, true);
     std::vector<std::string> keys;
+    std::vector<PlannedRun> planned;
     for (const auto& g : groups)
-      for (const auto& s : g) keys.push_back(s.key());
+      for (const auto& s : g) {
+        keys.push_back(s.key());
+        planned.push_back({keys.back(), s, {"run"}});
+      }
     for (const auto& [key, state] : store->states(keys))
       if (!claimable(state, true))
         fail("{}: run {} is {} there already (allowed: configurations not done in the database; a database keeps "
              "one measurement per configuration)",
              db_, key, state.status == "done" ? "done" : "running in another process");
-    std::vector<PlannedRun> planned;
-    for (const auto& g : groups)
-      for (const auto& s : g) planned.push_back({s.key(), s, {"run"}});
     store->register_runs("laco-run", planned);
   }
 

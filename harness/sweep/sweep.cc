@@ -102,6 +102,7 @@ std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, Ru
 int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   if (options.dry_run) {
     std::map<std::string, RunState> states;
+    std::vector<std::string> estimate;  // only where the database has runs to go by
     std::string note = fmt::format("database {}: does not exist yet", options.db);
     if (std::filesystem::exists(options.db) && inspect_results_db(options.db) == 0) {
       note = fmt::format("database {}: empty (no laco schema yet; a sweep initialises it)", options.db);
@@ -114,11 +115,9 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
         auto it = states.find(sweep.runs[i].key);
         if (it == states.end() || claimable(it->second, options.retry_failed)) to_run.push_back(i);
       }
-      const auto estimate = estimate_duration(sweep, to_run, store.db(), options.cache_dir);
-      fmt::print("{}", format_sweep_plan(sweep, states, note, options.format, {estimate.describe()}));
-      return 0;
+      estimate.push_back(estimate_duration(sweep, to_run, store.db(), options.cache_dir).describe());
     }
-    fmt::print("{}", format_sweep_plan(sweep, states, note, options.format));
+    fmt::print("{}", format_sweep_plan(sweep, states, note, options.format, estimate));
     return 0;
   }
 
