@@ -2,15 +2,14 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "evals/registry.h"
 #include "harness/base/error.h"
+#include "harness/base/files.h"
 #include "harness/base/json_check.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
@@ -306,12 +305,8 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
 }
 
 Sweep load_sweep(const std::string& path, const SweepOverrides& overrides) {
-  std::ifstream in(path);
-  if (!in) fail("{}: cannot open sweep spec", path);
-  std::stringstream buf;
-  buf << in.rdbuf();
   json spec;
-  const std::string problem = parse_json(buf.str(), spec);
+  const std::string problem = parse_json(read_file_bytes(path), spec);
   if (!problem.empty()) fail("{}: invalid JSON: {}", path, problem);
   return parse_sweep(spec, path, overrides);
 }
