@@ -147,8 +147,33 @@ int64_t efficiency_units(const std::vector<RunSpec>& runs) {
 
 std::string efficiency_group(const RunSpec& run) {
   nlohmann::json c = to_json(run);
-  for (const char* k : {"layer", "block_k", "external", "grid_out"}) c.erase(k);
+  for (const char* k : {"method", "method_options", "ratio", "grid_policy", "layer", "block_k", "external", "grid_out"})
+    c.erase(k);
   return sha256_hex("efficiency-group\n" + c.dump()).substr(0, 16);
+}
+
+void check_group_fits(size_t sessions, int64_t session_bytes, int64_t model_bytes, const RunSpec& first, bool trains,
+                      int64_t available) {
+  if (available <= 0) return;  // not Linux: nothing to go by
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  const double need = static_cast<double>(sessions) * static_cast<double>(session_bytes) +
+                      (trains ? 4.0 * static_cast<double>(model_bytes) : 0.0);
+  if (need > 0.9 * static_cast<double>(available))
+    fail("efficiency: the {} configurations measured together (preset {}, seed {}) need about {:.1f} GiB resident "
+         "({} x {:.0f} MiB of weights and inputs{}) but {:.1f} GiB is available; every efficiency run of one preset, "
+         "seed and set of settings is measured in one interleaved group, so split the sweep's efficiency grids "
+         "into several sweeps (each compares only within itself) or free memory",
+         sessions, first.preset, first.seed, need / gib, sessions, static_cast<double>(session_bytes) / kMiB,
+         trains ? fmt::format(", plus one training state of {:.0f} MiB", 4.0 * static_cast<double>(model_bytes) / kMiB)
+                : std::string(),
+         static_cast<double>(available) / gib);
+}
+
+std::vector<size_t> round_order(size_t n, int64_t round, int64_t rounds) {
+  const size_t offset = rounds > 0 ? static_cast<size_t>(round) * n / static_cast<size_t>(rounds) : 0;
+  std::vector<size_t> order;
+  for (size_t j = 0; j < n; ++j) order.push_back((offset + j) % n);
+  return order;
 }
 
 namespace {
@@ -186,6 +211,22 @@ struct Session {
   void train_step() {
     forward_backward();
     optimizer->step();
+  }
+
+  /// Gradients and AdamW moments (three more copies of the weights): built
+  /// by `steps` (>= 1) untimed training steps, the first of which allocates
+  /// them. Only one session holds them at a time (see run_efficiency).
+  void open_training(int64_t steps) {
+    model->train();
+    optimizer = std::make_unique<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(1e-5));
+    const int64_t pre = tensor_bytes();
+    train_step();
+    train_state_bytes = model_bytes + tensor_bytes() - pre;
+    for (int64_t i = 1; i < steps; ++i) train_step();
+  }
+  void close_training() {
+    optimizer.reset();
+    for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
   }
 };
 
@@ -248,14 +289,6 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
   r.add("flops_prefill", f.prefill() / 1e9, "GFLOP");
   r.add("flops_train_step", f.train_step() * static_cast<double>(s->train_batch) / 1e9, "GFLOP");
 
-  if (s->has(EfficiencyStage::kTrain) || s->has(EfficiencyStage::kMemory)) {
-    s->model->train();
-    s->optimizer = std::make_unique<torch::optim::AdamW>(s->model->parameters(), torch::optim::AdamWOptions(1e-5));
-    // AdamW allocates its state on the first step: take it before anything is measured.
-    const int64_t pre = tensor_bytes();
-    s->train_step();
-    s->train_state_bytes = s->model_bytes + tensor_bytes() - pre;
-  }
   return s;
 }
 
@@ -345,17 +378,18 @@ void record_memory_peak(Session& s, const std::string& prefix, int64_t resident_
   s.record.add(prefix + "_rss_increase", static_cast<double>(peak_rss_bytes() - rss) / kMiB, "MiB");
 }
 
-void measure_memory(Session& s, Progress* progress) {
-  {
-    s.model->eval();
-    torch::NoGradGuard no_grad;
-    s.model->prefill(s.images_b, s.ids_b);  // first-touch allocations out of the way
-    record_memory_peak(s, "inference", s.model_bytes, [&] { s.model->prefill(s.images_b, s.ids_b); });
-    if (progress) progress->step("inference memory");
-  }
+// Inference memory: the peak of one batched prefill.
+void measure_inference_memory(Session& s) {
+  s.model->eval();
+  torch::NoGradGuard no_grad;
+  s.model->prefill(s.images_b, s.ids_b);  // first-touch allocations out of the way
+  record_memory_peak(s, "inference", s.model_bytes, [&] { s.model->prefill(s.images_b, s.ids_b); });
+}
+
+// Training memory: the peak of one step of a session that holds its training state.
+void measure_train_memory(Session& s) {
   s.model->train();
   record_memory_peak(s, "train", s.train_state_bytes, [&] { s.train_step(); });
-  if (progress) progress->step("training memory");
 }
 
 }  // namespace
@@ -363,8 +397,9 @@ void measure_memory(Session& s, Progress* progress) {
 std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress* progress) {
   if (runs.empty()) return {};
   for (const auto& r : runs)
-    if (r.threads != runs[0].threads || r.efficiency().stages != runs[0].efficiency().stages)
-      fail("efficiency: runs measured together must share --threads and --stages");
+    if (r.threads != runs[0].threads || r.efficiency().stages != runs[0].efficiency().stages ||
+        r.efficiency().warmup != runs[0].efficiency().warmup || r.efficiency().reps != runs[0].efficiency().reps)
+      fail("efficiency: runs measured together must share --threads, --stages, --warmup and --reps");
   install_memory_counter();
   set_threads(runs[0].threads);
   const auto wall0 = Clock::now();
@@ -373,25 +408,45 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
   std::vector<std::unique_ptr<Session>> sessions;
   for (const auto& r : runs) {
     if (progress) progress->note("building " + r.method_label() + " " + r.layer);
+    const int64_t before = tensor_bytes();
     sessions.push_back(open_session(r));
+    if (sessions.size() == 1) {
+      const auto& s = *sessions.front();
+      check_group_fits(runs.size(), tensor_bytes() - before, s.model_bytes, r,
+                       s.has(EfficiencyStage::kTrain) || s.has(EfficiencyStage::kMemory), available_memory_bytes());
+    }
   }
   const auto& stages = sessions[0]->stages;
+  const int64_t warmup = sessions[0]->warmup, reps = sessions[0]->reps;
+  const size_t n = sessions.size();
 
+  // Every probe: warm-up rounds, then timed rounds, each round visiting every
+  // session once in a rotated order (round_order), so that the configurations
+  // compared in one table share the machine's drift.
   for (const auto& probe : probes()) {
     if (!stages.count(probe.stage)) continue;
     if (progress) progress->note(probe.label);
-    for (auto& s : sessions)
-      for (int64_t i = 0; i < s->warmup; ++i) probe.sample(*s);
-    // Interleaved repetitions: A B A B ...
-    std::vector<std::vector<std::vector<double>>> parts(sessions.size());
-    const int64_t reps = sessions[0]->reps;
+    const bool train = probe.stage == EfficiencyStage::kTrain;
+    // Training state for all sessions at once would not fit (cpu-small: 36 x
+    // 0.5 GiB): in each timed round every session builds it with its
+    // warm-up steps (at least one, which allocates it), takes its timed
+    // step and frees it again. Inference warms up in rounds of its own.
+    if (!train)
+      for (int64_t w = 0; w < warmup; ++w)
+        for (size_t i : round_order(n, w, warmup)) probe.sample(*sessions[i]);
+    std::vector<std::vector<std::vector<double>>> parts(n);
     for (int64_t rep = 0; rep < reps; ++rep)
-      for (size_t i = 0; i < sessions.size(); ++i) {
-        const auto sample = probe.sample(*sessions[i]);
+      for (size_t i : round_order(n, rep, reps)) {
+        Session& s = *sessions[i];
+        if (train) s.open_training(std::max<int64_t>(1, warmup));
+        const auto sample = probe.sample(s);
+        // The training memory peak needs the state this round has built: one more step, after the timed one.
+        if (train && rep + 1 == reps && s.has(EfficiencyStage::kMemory)) measure_train_memory(s);
+        if (train) s.close_training();
         parts[i].resize(sample.size());
         for (size_t p = 0; p < sample.size(); ++p) parts[i][p].push_back(sample[p]);
       }
-    for (size_t i = 0; i < sessions.size(); ++i) {
+    for (size_t i = 0; i < n; ++i) {
       for (size_t p = 0; p < probe.metrics.size(); ++p)
         sessions[i]->add_timing(probe.metrics[p], TimingStats::from(parts[i][p]));
       if (probe.derive) probe.derive(*sessions[i], TimingStats::from(parts[i][0]));
@@ -399,7 +454,16 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
     }
   }
   if (stages.count(EfficiencyStage::kMemory))
-    for (auto& s : sessions) measure_memory(*s, progress);
+    for (auto& s : sessions) {
+      measure_inference_memory(*s);
+      if (progress) progress->step("inference memory");
+      if (!stages.count(EfficiencyStage::kTrain)) {  // else measured in the training probe's last round
+        s->open_training(1);
+        measure_train_memory(*s);
+        s->close_training();
+      }
+      if (progress) progress->step("training memory");
+    }
 
   std::optional<double> peak;
   if (stages.count(EfficiencyStage::kPeak)) {
@@ -417,6 +481,7 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
       if (progress) progress->step("matmul peak");
     }
     r.facts["measured_with"] = static_cast<int64_t>(sessions.size());
+    r.facts["interleaving"] = "rotated rounds";  // runs stored before it were interleaved in a fixed order
     r.provenance.threads = describe_threads();
     r.provenance.started_at = started;
     r.provenance.finished_at = utc_now();

@@ -48,16 +48,34 @@ nlohmann::json parse_efficiency_settings(const JsonChecker& check, const nlohman
                                          const std::string& path);
 
 /// Builds one model per run and measures them together: each measurement's
-/// repetitions are interleaved across the runs (A B A B ...), so that the
-/// drift of a shared machine falls on all of them alike and their ratios are
-/// fair. All models are resident at once: group only what is compared.
+/// warm-ups and repetitions go in rounds that visit every run once, in an
+/// order rotated from round to round (round_order), so that the drift of a
+/// shared machine falls on all of them alike and their ratios are fair. All
+/// models' weights are resident at once; training state (gradients, AdamW
+/// moments) is built, used and freed run by run within each round. A group
+/// that would not fit in memory fails before it is built, saying so.
 /// Records come back in the order of `runs`.
 std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress* progress = nullptr);
 /// How many progress units run_efficiency() reports for these runs.
 int64_t efficiency_units(const std::vector<RunSpec>& runs);
-/// Everything of an efficiency run but where the method sits, hashed: the
-/// runs that share it are measured together.
+/// Everything of an efficiency run but the method, its options, where it
+/// sits and the ratio, hashed: the runs that share it (every method, placement
+/// and ratio of one preset, seed, thread count and set of settings) are
+/// measured together, so that any two cells of a report table were measured
+/// in one interleaved group.
 std::string efficiency_group(const RunSpec& run);
+/// The order in which round `round` of `rounds` visits `n` runs: a cyclic
+/// shift by round * n / rounds, so that over the rounds every run is measured
+/// early, midway and late in a round alike.
+/// Usage: for (size_t i : round_order(n, rep, reps)) measure(i);
+std::vector<size_t> round_order(size_t n, int64_t round, int64_t rounds);
+/// An Error, before a group is built beyond its first model, when its
+/// `sessions` models (`session_bytes` of weights and inputs each) and one
+/// training state at a time (gradients + AdamW moments + activations, about 4
+/// x `model_bytes`, when `trains`) need more than 90% of `available` bytes;
+/// the message says how much and how to split the sweep. available <= 0: no check.
+void check_group_fits(size_t sessions, int64_t session_bytes, int64_t model_bytes, const RunSpec& first, bool trains,
+                      int64_t available);
 
 /// LaCo-style claims: internal (placement < 1) against the same method and
 /// ratio after the encoder, measured speedup next to the FLOP model's.

@@ -68,6 +68,9 @@ struct RunRecord {
   /// Accuracy runs: every test question, in the test set's order.
   std::vector<Prediction> predictions;
   Provenance provenance;
+  /// The runs measured together (one interleaved group) share it; "" for a
+  /// run measured alone. Read from the results database (its group_key column).
+  std::string group_key;
 
   const std::string& eval() const { return spec.eval(); }
   void add(const std::string& name, double value, const std::string& unit);

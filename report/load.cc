@@ -19,7 +19,7 @@ std::vector<RunRecord> load_done_runs(const std::string& db_path, const std::vec
   std::map<std::string, size_t> at;
   auto q = db.prepare(
       "SELECT key, eval, config, git_commit, git_dirty, host, device, torch_version, threads, attention, started_at, "
-      "finished_at, wall_seconds, extra FROM runs r WHERE status = 'done' AND " + filter.condition + " ORDER BY key");
+      "finished_at, wall_seconds, extra, group_key FROM runs r WHERE status = 'done' AND " + filter.condition + " ORDER BY key");
   for (size_t i = 0; i < filter.params.size(); ++i) q.bind(static_cast<int>(i + 1), filter.params[i]);
   while (q.step()) {
     RunRecord r;
@@ -41,6 +41,7 @@ std::vector<RunRecord> load_done_runs(const std::string& db_path, const std::vec
     p.started_at = q.text(10);
     p.finished_at = q.text(11);
     p.wall_seconds = q.is_null(12) ? 0.0 : q.real(12);
+    if (!q.is_null(14)) r.group_key = q.text(14);
     at[key] = runs.size();
     runs.push_back(std::move(r));
   }

@@ -139,6 +139,10 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
       for (const auto& q : r.predictions) ++per_family[q.family];
       for (const auto& [f, n] : per_family) questions_.insert(n);
     }
+    if (r.eval() == kEfficiency) {
+      ++efficiency_runs_;
+      measurement_groups_[r.spec.seed].insert(r.group_key.empty() ? "alone " + r.spec.key() : r.group_key);
+    }
     for (const auto& [metric, reps] : r.samples) {
       auto& into = group.samples[r.spec.seed][metric];
       into.insert(into.end(), reps.begin(), reps.end());
@@ -254,9 +258,19 @@ std::string RunIndex::sizes() const {
     return *v.begin() == *v.rbegin() ? std::to_string(*v.begin())
                                      : fmt::format("{} to {}", *v.begin(), *v.rbegin());
   };
-  return fmt::format("n: seeds per value {}, test questions per family {}, timed repetitions per run {}",
+  // Cells pool seeds; a comparison is interleaved when each seed's runs were measured in one group.
+  std::string groups;
+  size_t most = 0;
+  for (const auto& [seed, keys] : measurement_groups_) most = std::max(most, keys.size());
+  if (most == 1)
+    groups = fmt::format("; the {} efficiency runs measured in one interleaved group per seed", efficiency_runs_);
+  else if (most > 1)
+    groups = fmt::format("; the {} efficiency runs measured in up to {} separate groups per seed (timings of different "
+                         "groups were not measured together: a difference between them includes the machine's drift)",
+                         efficiency_runs_, most);
+  return fmt::format("n: seeds per value {}, test questions per family {}, timed repetitions per run {}{}",
                      range(seeds_), questions_.empty() ? std::string("- (no stored predictions)") : range(questions_),
-                     repetitions_.empty() ? std::string("- (no stored samples)") : range(repetitions_));
+                     repetitions_.empty() ? std::string("- (no stored samples)") : range(repetitions_), groups);
 }
 
 Stat RunIndex::stat(const std::string& eval, const std::string& method, const std::string& placement, int64_t ratio,

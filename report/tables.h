@@ -56,7 +56,9 @@ class RunIndex {
   int64_t block(const std::string& eval, const std::string& placement) const;
   /// The git commits (with "+dirty" where the tree was) of the runs a table used.
   std::vector<std::string> commits() const;
-  /// What stands behind the values: "seeds: 2; questions per family: 200; repetitions: 5".
+  /// What stands behind the values: seeds, questions per family, repetitions,
+  /// and how many interleaved groups the efficiency runs were measured in
+  /// (more than one: a comparison across groups was not measured together, and the note says so).
   std::string sizes() const;
 
  private:
@@ -80,6 +82,9 @@ class RunIndex {
   std::map<std::string, int64_t> depths_;  // eval -> encoder depth of its preset
   std::vector<std::string> commits_;
   std::set<size_t> seeds_, questions_, repetitions_;
+  size_t efficiency_runs_ = 0;
+  // seed -> the groups its efficiency runs were measured in (a run measured alone is a group of its own)
+  std::map<uint64_t, std::set<std::string>> measurement_groups_;
   mutable std::map<std::string, Stat> cache_;
 };
 

@@ -85,6 +85,7 @@ std::vector<RunRecord> report_fixture_runs() {
         const double ext = none ? 2000.0 : external_ms.at(method);
         const double tf = none ? 1.0 : p.time_factor + (ratio - 2) * -0.05, ff = none ? 1.0 : p.flop_factor;
         auto e = base("efficiency", "cpu-small", method, p, ratio, 0, false);
+        e.group_key = "fixture";  // one interleaved group, as a sweep measures them (fixture_database claims them so)
         e.add("train_step_time", ext * tf, "ms");
         e.add("throughput", 10.0 / tf, "images/s");
         e.add("prefill_latency", 200.0 * tf, "ms");

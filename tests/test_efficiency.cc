@@ -1,3 +1,5 @@
+#include <set>
+
 #include <torch/torch.h>
 
 #include "evals/efficiency.h"
@@ -59,16 +61,27 @@ TEST(Efficiency, TokenCountsOnOddGrids) {
 }
 
 TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
+  auto other = tiny("pixel_shuffle", "1");
+  other.ratio = 3;
   std::vector<RunSpec> runs = {resolve_efficiency_config(tiny("laco", "1/4")),
-                               resolve_efficiency_config(tiny("laco", "1"))};
+                               resolve_efficiency_config(tiny("laco", "1")), resolve_efficiency_config(other)};
   Progress progress("test", efficiency_units(runs));
   progress.set_enabled(false);
   const auto records = run_efficiency(runs, &progress);
-  ASSERT_EQ(records.size(), 2u);
+  ASSERT_EQ(records.size(), 3u);
   const auto& r = records[0];
   EXPECT_EQ(r.spec.block_k, 1);
   EXPECT_EQ(records[1].spec.block_k, 4);
-  EXPECT_EQ(r.facts["measured_with"], 2);
+  EXPECT_EQ(r.facts["measured_with"], 3);
+  EXPECT_EQ(records[2].spec.method, "pixel_shuffle");
+  EXPECT_EQ(records[2].spec.ratio, 3);
+  // Every run has its own repetitions, training too (its state is built and freed in each round).
+  for (const auto& rec : records)
+    for (const char* m : {"encoder_latency", "train_step_time", "throughput"}) {
+      ASSERT_TRUE(rec.samples.count(m)) << m;
+      EXPECT_EQ(rec.samples.at(m).size(), 2u) << m;
+    }
+  EXPECT_GT(records[2].require("train_peak_tensor"), 0);
   EXPECT_EQ(r.require("visual_tokens"), 2 * 16);  // 2 crops x 4 x 4
   const std::map<std::string, std::string> units = {
       {"encoder_latency", "ms"},        {"prefill_latency", "ms"},       {"lm_prefill_latency", "ms"},
@@ -99,6 +112,57 @@ TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
   const auto speedups = make_markdown_printer({/*pad=*/false})->print(speedups_table(records[0], records[1]));
   EXPECT_NE(speedups.find("FLOP-model speedup"), std::string::npos);
   EXPECT_NE(speedups.find("| training step |"), std::string::npos);
+}
+
+TEST(Efficiency, OneGroupPerPresetSeedThreadsAndSettings) {
+  auto spec = [](auto edit) {
+    auto c = tiny();
+    edit(c);
+    return resolve_efficiency_config(c);
+  };
+  const std::string base = efficiency_group(spec([](auto&) {}));
+  // Methods, placements and ratios of one preset and seed are compared in one table: one group.
+  EXPECT_EQ(efficiency_group(spec([](auto& c) { c.method = "pixel_shuffle"; c.layer = "1"; c.ratio = 3; })), base);
+  EXPECT_EQ(efficiency_group(spec([](auto& c) { c.method = "none"; })), base);
+  EXPECT_EQ(efficiency_group(spec([](auto& c) { c.method = "laco"; c.method_options = {{"zero_init", "true"}}; })), base);
+  // Anything else is another measurement.
+  EXPECT_NE(efficiency_group(spec([](auto& c) { c.seed = 1; })), base);
+  EXPECT_NE(efficiency_group(spec([](auto& c) { c.reps = 3; })), base);
+  EXPECT_NE(efficiency_group(spec([](auto& c) { c.threads = 1; })), base);
+  EXPECT_NE(efficiency_group(spec([](auto& c) { c.crops = 1; })), base);
+}
+
+TEST(Efficiency, RoundsVisitEveryRunOnceInARotatedOrder) {
+  for (size_t n : {1u, 2u, 5u, 36u})
+    for (int64_t rounds : {1, 3, 5}) {
+      std::vector<std::set<size_t>> positions(n);
+      for (int64_t q = 0; q < rounds; ++q) {
+        const auto order = round_order(n, q, rounds);
+        ASSERT_EQ(order.size(), n);
+        EXPECT_EQ(std::set<size_t>(order.begin(), order.end()).size(), n) << "a permutation";
+        for (size_t j = 0; j < n; ++j) positions[order[j]].insert(j);
+      }
+      // No run keeps its place: with as many rounds as runs or fewer, each round puts it elsewhere.
+      for (size_t i = 0; i < n; ++i)
+        EXPECT_EQ(positions[i].size(), std::min<size_t>(n, static_cast<size_t>(rounds))) << n << " runs, run " << i;
+    }
+  // Six runs, three rounds: starts 0, 2, 4, so each run is early, midway and late once.
+  EXPECT_EQ(round_order(6, 0, 3), (std::vector<size_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(round_order(6, 1, 3), (std::vector<size_t>{2, 3, 4, 5, 0, 1}));
+  EXPECT_EQ(round_order(6, 2, 3), (std::vector<size_t>{4, 5, 0, 1, 2, 3}));
+}
+
+TEST(Efficiency, AGroupThatDoesNotFitFailsBeforeItIsBuilt) {
+  const RunSpec first = resolve_efficiency_config(tiny());
+  const int64_t mib = 1 << 20, gib = int64_t{1} << 30;
+  // cpu-small-like: 36 models of 200 MiB and one training state fit in 20 GiB, not in 6.
+  EXPECT_NO_THROW(check_group_fits(36, 200 * mib, 176 * mib, first, true, 20 * gib));
+  test::expect_error([&] { check_group_fits(36, 200 * mib, 176 * mib, first, true, 6 * gib); },
+                     {"36 configurations measured together", "preset tiny, seed 0", "7.7 GiB", "6.0 GiB is available",
+                      "one training state of 704 MiB", "split the sweep"});
+  // Inference only: no training state counted (36 x 200 MiB = 7.0 GiB).
+  EXPECT_NO_THROW(check_group_fits(36, 200 * mib, 176 * mib, first, false, 8 * gib));
+  EXPECT_NO_THROW(check_group_fits(36, 200 * mib, 176 * mib, first, true, 0));  // unknown: no check
 }
 
 TEST(Efficiency, StagesCanBeChosen) {

@@ -18,6 +18,7 @@
 #include "report/stats.h"
 #include "report/tables.h"
 #include "results/query.h"
+#include "results/schema.h"
 #include "results/sqlite.h"
 #include "results/store.h"
 #include "tests/report_fixture.h"
@@ -265,6 +266,29 @@ TEST(Report, TablesFromAFixtureDatabaseMatchTheGoldenFiles) {
     EXPECT_EQ(render_markdown(t), test::read_file(kGolden + "/report_" + t.name + ".md")) << t.name;
     EXPECT_EQ(render_latex(t), test::read_file(kGolden + "/report_" + t.name + ".tex")) << t.name;
   }
+}
+
+TEST(Report, NotesSayWhenEfficiencyRunsComeFromSeparateGroups) {
+  const std::string db = fixture_database(test::temp_dir("report_groups"));
+  const std::string one = "the 31 efficiency runs measured in one interleaved group per seed";
+  auto notes = [&] {
+    std::string all;
+    for (const auto& t : build_tables(RunIndex(load_done_runs(db), {}), {}))
+      for (const auto& n : t.notes) all += n + "\n";
+    return all;
+  };
+  EXPECT_NE(notes().find(one), std::string::npos) << notes();
+  {
+    // As runs stored before groups spanned methods: LaCo measured apart from the others.
+    sql::Connection c = open_results_db(db, true);
+    c.exec("UPDATE runs SET group_key = 'laco-alone' WHERE eval = 'efficiency' AND method = 'laco'");
+  }
+  const std::string text = notes();
+  EXPECT_EQ(text.find(one), std::string::npos) << text;
+  EXPECT_NE(text.find("the 31 efficiency runs measured in up to 2 separate groups per seed (timings of different "
+                      "groups were not measured together"),
+            std::string::npos)
+      << text;
 }
 
 TEST(Report, CliWritesEveryFormatAndPrintsMarkdown) {

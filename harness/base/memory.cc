@@ -47,8 +47,9 @@ class CountingAllocator final : public c10::Allocator {
 
 CountingAllocator g_allocator;
 
-int64_t status_kib(const char* key) {
-  std::ifstream in("/proc/self/status");
+// A "Key:   123 kB" line of a /proc file, in bytes (-1 if absent).
+int64_t proc_kib(const char* file, const char* key) {
+  std::ifstream in(file);
   std::string line;
   const size_t n = std::strlen(key);
   while (std::getline(in, line))
@@ -67,8 +68,9 @@ void install_memory_counter() {
 bool memory_counter_installed() { return g_installed.load(); }
 int64_t tensor_bytes() { return g_current.load(); }
 int64_t peak_tensor_bytes() { return g_peak.load(); }
-int64_t rss_bytes() { return status_kib("VmRSS:"); }
-int64_t peak_rss_bytes() { return status_kib("VmHWM:"); }
+int64_t rss_bytes() { return proc_kib("/proc/self/status", "VmRSS:"); }
+int64_t peak_rss_bytes() { return proc_kib("/proc/self/status", "VmHWM:"); }
+int64_t available_memory_bytes() { return proc_kib("/proc/meminfo", "MemAvailable:"); }
 
 void reset_memory_peaks() {
   g_peak.store(g_current.load());

@@ -22,6 +22,10 @@ int64_t peak_tensor_bytes();
 int64_t rss_bytes();
 int64_t peak_rss_bytes();
 
+/// The memory the kernel says can be allocated without swapping
+/// (MemAvailable in /proc/meminfo; -1 if unknown).
+int64_t available_memory_bytes();
+
 /// Starts a new measurement: both peaks drop to the current values.
 void reset_memory_peaks();
 

@@ -1,6 +1,7 @@
 #include "harness/cli/run.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 
 #include <CLI/CLI.hpp>
@@ -152,36 +153,46 @@ int RunCli::run() const {
   base.seed = seed_;
   base.threads = threads_;
 
-  // Groups are run together: with --vs-external one method and ratio at every
-  // placement asked for plus the placement after the encoder (interleaved);
-  // otherwise every configuration alone. Everything is resolved (and so
-  // checked) before anything runs.
-  std::vector<std::vector<RunSpec>> groups;
+  // Every configuration asked for (with --vs-external also each method and
+  // ratio after the encoder), resolved and so checked before anything runs;
+  // those the evaluation measures together (efficiency: one preset, seed and
+  // set of settings) form one interleaved group, as in a sweep, so that the
+  // table printed compares runs measured together.
+  std::vector<RunSpec> specs;
+  auto add = [&](RunRequest request) {
+    RunSpec spec = info.resolve(request, settings);
+    for (const auto& s : specs)
+      if (s.key() == spec.key()) return;  // e.g. `none` at two placements, or 1 given with --vs-external
+    specs.push_back(std::move(spec));
+  };
   for (const auto& m : methods)
     for (int64_t r : ratios) {
-      std::vector<RunSpec> group;
-      bool has_external = false;
+      RunRequest request = base;
+      request.method = m;
+      request.ratio = r;
       for (const auto& l : layers) {
-        RunRequest request = base;
-        request.method = m;
         request.layer = l;
-        request.ratio = r;
-        group.push_back(info.resolve(request, settings));
-        has_external |= group.back().external();
-      }
-      if (vs_external_ && !has_external) {
-        RunRequest request = base;
-        request.method = m;
-        request.layer = "1";
-        request.ratio = r;
-        group.push_back(info.resolve(request, settings));
+        add(request);
       }
       if (vs_external_) {
-        groups.push_back(group);
-      } else {
-        for (const auto& s : group) groups.push_back({s});
+        request.layer = "1";
+        add(request);
       }
     }
+  std::vector<std::vector<RunSpec>> groups;
+  {
+    std::map<std::string, size_t> group_of;
+    for (const auto& s : specs) {
+      const std::string g = info.group(s);
+      auto it = g.empty() ? group_of.end() : group_of.find(g);
+      if (it != group_of.end()) {
+        groups[it->second].push_back(s);
+        continue;
+      }
+      if (!g.empty()) group_of[g] = groups.size();
+      groups.push_back({s});
+    }
+  }
 
   // With --db: refused before anything runs when a configuration is done
   // there already (one measurement per configuration, as in a sweep).
@@ -229,11 +240,13 @@ int RunCli::run() const {
       store->record_done(results);
     }
     if (!vs_external_) continue;
-    size_t external = first;
+    // Each internal placement against the same method, options and ratio after the encoder.
     for (size_t i = first; i < records.size(); ++i)
-      if (records[i].spec.external()) external = i;
-    for (size_t i = first; i < records.size(); ++i)
-      if (i != external) pairs.emplace_back(i, external);
+      for (size_t j = first; j < records.size(); ++j) {
+        const auto &in = records[i].spec, &ext = records[j].spec;
+        if (!in.external() && ext.external() && in.method_label() == ext.method_label() && in.ratio == ext.ratio)
+          pairs.emplace_back(i, j);
+      }
   }
   progress.finish();
   if (store) fmt::print(stderr, "laco: stored {} run(s) in {} (sweep laco-run)\n", records.size(), db_);

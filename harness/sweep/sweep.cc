@@ -74,8 +74,8 @@ std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, Ru
   std::vector<std::string> parts;
   for (const auto& name : evaluation_names()) parts.push_back(fmt::format("{} {}", per_eval[name], name));
   PrintTable t;
-  t.title = fmt::format("sweep {} ({}): {} runs: {} in {} measurement groups", sweep.name, sweep.file, sweep.runs.size(),
-                        join(parts), groups);
+  t.title = fmt::format("sweep {} ({}): {} runs: {} in {} measurement group{}", sweep.name, sweep.file,
+                        sweep.runs.size(), join(parts), groups, groups == 1 ? "" : "s");
   if (!sweep.description.empty()) t.title += "\n  " + sweep.description;
   t.columns = {{"#"}, {"key"}, {"status"}, {"unit"}, {"run"}};
   std::map<std::string, size_t> count;
