@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "evals/vqa_data.h"
+#include "harness/base/build_info.h"
 #include "harness/base/error.h"
 #include "harness/base/files.h"
 #include "harness/base/host.h"
@@ -126,6 +127,33 @@ nlohmann::json stage0_key(const std::string& preset, int64_t steps0, const std::
 
 nlohmann::json stage0_key(const RunSpec& run) {
   return stage0_key(run.preset, run.accuracy().steps0, run.accuracy().train_data, run.seed);
+}
+
+// What the cache file must have been trained with to be reused: the
+// configuration (stage0_key, which also names the file) and the code, i.e.
+// the sources that determine the weights and the LibTorch version (numerics).
+nlohmann::json stage0_cache_key(const RunSpec& run) {
+  nlohmann::json key = stage0_key(run);
+  key["code"] = {{"sources_sha256", stage0_sources_sha256()}, {"torch", TORCH_VERSION}};
+  return key;
+}
+
+// Why a cache file's stored key is not `wanted` ("" when it is).
+std::string stage0_mismatch(const std::string& stored, const nlohmann::json& wanted) {
+  if (stored == wanted.dump()) return "";
+  nlohmann::json old;
+  if (!parse_json(stored, old).empty() || !old.is_object()) return "its stored key is not JSON";
+  if (!old.contains("code"))
+    return "it was written before the code was part of the stage-0 cache key (its code is unknown)";
+  std::vector<std::string> parts;
+  for (const auto& [field, value] : wanted["code"].items())
+    if (old["code"].value(field, nlohmann::json()) != value)
+      parts.push_back(fmt::format("{} {} (this build: {})", field, old["code"].value(field, nlohmann::json()).dump(),
+                                  value.dump()));
+  for (const auto& [field, value] : wanted.items())
+    if (field != "code" && old.value(field, nlohmann::json()) != value)
+      parts.push_back(fmt::format("{} {} (this run: {})", field, old.value(field, nlohmann::json()).dump(), value.dump()));
+  return parts.empty() ? "its stored key differs" : "it was trained by other code or settings: " + join(parts, "; ");
 }
 
 // Scored among the family's candidate answers, as multiple-choice benchmarks
@@ -346,6 +374,15 @@ std::string stage0_cache_path(const RunSpec& run, const std::string& cache_dir) 
       .string();
 }
 
+std::string stage0_cache_problem(const RunSpec& run, const std::string& cache_dir) {
+  const std::string path = stage0_cache_path(run, cache_dir);
+  if (!fs::exists(path)) return "absent";
+  const auto file = SafeTensors::load(path);
+  auto it = file.metadata().find("stage0_key");
+  if (it == file.metadata().end()) return "it has no stage0_key metadata";
+  return stage0_mismatch(it->second, stage0_cache_key(run));
+}
+
 RunSpec resolve_accuracy_config(const AccuracyConfig& c) {
   const auto& p = find_accuracy_preset(c.preset);
   find_method(c.method);
@@ -426,16 +463,19 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
 
   // Stage 0: the uncompressed MLLM, trained once per configuration and cached.
   const std::string cache = stage0_cache_path(run, context.cache_dir);
-  const std::string key = stage0_key(run).dump();
+  const std::string key = stage0_cache_key(run).dump();
   bool cached = false;
-  if (fs::exists(cache)) {
+  const std::string problem = stage0_cache_problem(run, context.cache_dir);
+  if (problem.empty()) {
     const auto file = SafeTensors::load(cache);
-    auto it = file.metadata().find("stage0_key");
-    if (it != file.metadata().end() && it->second == key) {
-      torch::NoGradGuard no_grad;
-      for (auto& p : model->named_parameters()) p.value().copy_(file.get(p.key()));
-      cached = true;
-    }
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->named_parameters()) p.value().copy_(file.get(p.key()));
+    cached = true;
+  } else if (problem != "absent") {
+    // A file of this configuration that this build must not reuse: trained again, and replaced.
+    const std::string why = fmt::format("stage 0 {} is not reused: {}; training it again", cache, problem);
+    if (progress) progress->print(why);
+    rec.facts["stage0_retrained"] = why;
   }
   double stage0_seconds = 0;
   if (!cached && context.lost_inputs && context.lost_inputs->count(cache))

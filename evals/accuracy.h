@@ -126,7 +126,13 @@ std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, 
                                            std::vector<Prediction>* predictions = nullptr);
 
 /// The stage-0 cache file of a run in `cache_dir`: named by the SHA-256 of
-/// everything stage 0 depends on.
+/// the configuration stage 0 depends on (preset, model, data, steps, seed).
 std::string stage0_cache_path(const RunSpec& run, const std::string& cache_dir);
+/// Why that file cannot be reused ("" when it can; "absent" when there is
+/// none): its stored key must equal the configuration plus this build's code
+/// identity (stage0_sources_sha256() and the LibTorch version), else the
+/// answer names what differs. A file that cannot be reused is trained again
+/// and replaced, and the run says why (its `stage0_retrained` fact and a log line).
+std::string stage0_cache_problem(const RunSpec& run, const std::string& cache_dir);
 
 }  // namespace laco

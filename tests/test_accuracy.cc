@@ -1,13 +1,18 @@
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include <torch/torch.h>
 
 #include "evals/accuracy.h"
 #include "evals/synthvqa.h"
 #include "evals/vqa_data.h"
-#include "methods/registry.h"
+#include "harness/base/build_info.h"
 #include "harness/base/progress.h"
+#include "harness/base/safetensors.h"
+#include "harness/base/sha256.h"
+#include "methods/registry.h"
 #include "tests/test_util.h"
 
 namespace laco {
@@ -255,6 +260,54 @@ TEST(Accuracy, Stage0IsCachedAndInvalidatedWhenItsConfigurationChanges) {
   const std::string name = std::filesystem::path(cache_path(c, dir)).filename().string();
   EXPECT_EQ(name.size(), std::string("stage0-tiny-0123456789abcdef.safetensors").size()) << name;
   std::filesystem::remove_all(dir);
+}
+
+// Issue 14: the cache key was a hand-bumped version plus the configuration,
+// so a change to the model, data or training code that forgot the bump
+// silently reused weights trained by older code.
+TEST(Accuracy, Stage0TrainedByOtherCodeIsTrainedAgainAndTheRunSaysWhy) {
+  const auto dir = test::temp_dir("acc_cache_code");
+  const auto c = tiny_config(5, 1, 1);
+  const std::string path = cache_path(c, dir);
+  EXPECT_EQ(stage0_cache_problem(resolve_accuracy_config(c), dir), "absent");
+  EXPECT_FALSE(run(c, dir).facts["stage0_cached"].get<bool>());
+  EXPECT_EQ(stage0_cache_problem(resolve_accuracy_config(c), dir), "");
+  // The same file with another stored key: as written by other sources, or before the code was in the key.
+  auto rewrite = [&](const std::function<void(nlohmann::json&)>& edit) {
+    const auto file = SafeTensors::load(path);
+    auto key = nlohmann::json::parse(file.metadata().at("stage0_key"));
+    edit(key);
+    NamedTensors tensors;
+    for (const auto& name : file.names()) tensors.emplace_back(name, file.get(name));
+    save_safetensors(path, tensors, {{"stage0_key", key.dump()}});
+  };
+  rewrite([](nlohmann::json& k) { k["code"]["sources_sha256"] = "0123"; });
+  const auto retrained = run(c, dir);
+  EXPECT_FALSE(retrained.facts["stage0_cached"].get<bool>()) << "weights of other code are never reused";
+  const std::string why = retrained.facts.value("stage0_retrained", std::string());
+  for (const char* part : {"is not reused", "trained by other code", "sources_sha256 \"0123\"", "this build: \"",
+                           "training it again"})
+    EXPECT_NE(why.find(part), std::string::npos) << part << " in: " << why;
+  // Trained again, the file carries this build's key: reused from then on.
+  const auto again = run(c, dir);
+  EXPECT_TRUE(again.facts["stage0_cached"].get<bool>());
+  EXPECT_FALSE(again.facts.contains("stage0_retrained"));
+  rewrite([](nlohmann::json& k) { k.erase("code"); });
+  EXPECT_NE(stage0_cache_problem(resolve_accuracy_config(c), dir).find("written before the code was part"),
+            std::string::npos);
+  EXPECT_FALSE(run(c, dir).facts["stage0_cached"].get<bool>());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BuildInfo, TheStage0SourcesHashCoversTheirContentAsBuilt) {
+  const auto sources = stage0_sources();
+  for (const char* f : {"evals/accuracy.cc", "evals/synthvqa.cc", "harness/model/encoder.cc", "harness/model/init.cc"})
+    EXPECT_NE(std::find(sources.begin(), sources.end(), f), sources.end()) << f;
+  // Recomputed here from the files as they are (the build stamps it at every build).
+  std::string listing;
+  for (const auto& f : sources) listing += f + "\n" + sha256_hex(test::read_file(std::string(LACO_SOURCE_DIR) + "/" + f)) + "\n";
+  EXPECT_EQ(stage0_sources_sha256(), sha256_hex(listing));
+  EXPECT_EQ(stage0_sources_sha256().size(), 64u);
 }
 
 TEST(Accuracy, FrozenParametersDoNotChangeInStage1) {

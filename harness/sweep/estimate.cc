@@ -62,7 +62,7 @@ DurationEstimate estimate_duration(const Sweep& sweep, const std::vector<size_t>
   const auto history = read_history(db);
   DurationEstimate e;
   std::set<const Past*> used;
-  std::set<std::string> stage0_needed;
+  std::map<std::string, bool> stage0_needed;  // cache file -> no reusable file there (checked once)
   std::map<std::string, double> stage0_cost;  // cache file -> predicted training time
   for (size_t i : to_run) {
     const RunSpec& s = sweep.runs[i].spec;
@@ -89,8 +89,9 @@ DurationEstimate estimate_duration(const Sweep& sweep, const std::vector<size_t>
     ++e.predicted;
     if (s.is_accuracy()) {
       const std::string cache = stage0_cache_path(s, cache_dir);
-      if (!std::filesystem::exists(cache) && !stage0.empty() && stage0_needed.insert(cache).second)
-        stage0_cost[cache] = median(stage0);
+      auto [it, first] = stage0_needed.emplace(cache, false);
+      if (first) it->second = !stage0_cache_problem(s, cache_dir).empty();  // absent, or trained by other code
+      if (it->second && !stage0.empty()) stage0_cost[cache] = median(stage0);
     }
   }
   for (const auto& [cache, cost] : stage0_cost) e.seconds += cost;
