@@ -1,5 +1,7 @@
 #include "evals/registry.h"
 
+#include <set>
+
 #include "evals/accuracy.h"
 #include "evals/efficiency.h"
 #include "harness/base/named.h"
@@ -26,6 +28,12 @@ EvaluationInfo accuracy_evaluation() {
     for (const auto& r : runs) units += accuracy_units(r);
     return units;
   };
+  e.shared_work = [](const RunSpec& r, const std::string& cache_dir) {
+    return std::make_pair(stage0_cache_path(r, cache_dir), r.accuracy().steps0);
+  };
+  e.shared_work_done = [](const RunSpec& r, const std::string& cache_dir) {
+    return stage0_cache_problem(r, cache_dir).empty();
+  };
   e.run = [](const std::vector<RunSpec>& runs, const RunContext& context) {
     std::vector<RunRecord> records;
     for (const auto& r : runs) records.push_back(run_accuracy(r, context));
@@ -50,6 +58,8 @@ EvaluationInfo efficiency_evaluation() {
   };
   e.group = efficiency_group;
   e.units = efficiency_units;
+  e.shared_work = [](const RunSpec&, const std::string&) { return std::make_pair(std::string(), int64_t{0}); };
+  e.shared_work_done = [](const RunSpec&, const std::string&) { return false; };
   e.run = [](const std::vector<RunSpec>& runs, const RunContext& context) {
     return run_efficiency(runs, context.progress);
   };
@@ -72,5 +82,17 @@ const EvaluationInfo& find_evaluation(const std::string& name, const std::string
 }
 
 const EvaluationInfo& evaluation_of(const RunSpec& run) { return find_evaluation(run.eval()); }
+
+int64_t expected_advances(const std::vector<RunSpec>& runs, const std::string& cache_dir) {
+  std::set<std::string> seen;
+  int64_t n = 0;
+  for (const auto& r : runs) {
+    const auto& info = evaluation_of(r);
+    const auto [key, units] = info.shared_work(r, cache_dir);
+    if (key.empty()) continue;
+    if (!seen.insert(key).second || info.shared_work_done(r, cache_dir)) n += units;
+  }
+  return n;
+}
 
 }  // namespace laco

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -42,6 +43,13 @@ struct EvaluationInfo {
   std::function<std::string(const RunSpec& run)> group;
   /// Progress units of running these runs together.
   std::function<int64_t(const std::vector<RunSpec>& runs)> units;
+  /// Work a run shares with other runs, done once and then found done by the
+  /// others (accuracy: stage 0, trained by the first run that needs it and
+  /// read from the cache by the rest): its identity (the cache file) and
+  /// progress units; {"", 0} for none, and for evaluations without such work.
+  std::function<std::pair<std::string, int64_t>(const RunSpec& run, const std::string& cache_dir)> shared_work;
+  /// Whether that work is done already (a stage 0 the cache can reuse).
+  std::function<bool(const RunSpec& run, const std::string& cache_dir)> shared_work_done;
   /// Runs them (one group, or one run); records in the order of `runs`.
   std::function<std::vector<RunRecord>(const std::vector<RunSpec>& runs, const RunContext& context)> run;
   /// The encoder depth of a preset (placements are checked against it).
@@ -57,5 +65,9 @@ std::vector<std::string> evaluation_names();
 const EvaluationInfo& find_evaluation(const std::string& name, const std::string& where = "--eval");
 /// The entry of a resolved run.
 const EvaluationInfo& evaluation_of(const RunSpec& run);
+/// How many of the progress units of `runs` (in the order they will run)
+/// will be found done rather than worked: shared work done already, or done
+/// by an earlier run of the list (Progress::expect_advances).
+int64_t expected_advances(const std::vector<RunSpec>& runs, const std::string& cache_dir);
 
 }  // namespace laco

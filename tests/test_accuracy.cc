@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "evals/accuracy.h"
+#include "evals/registry.h"
 #include "evals/synthvqa.h"
 #include "evals/vqa_data.h"
 #include "harness/base/build_info.h"
@@ -296,6 +297,27 @@ TEST(Accuracy, Stage0TrainedByOtherCodeIsTrainedAgainAndTheRunSaysWhy) {
   EXPECT_NE(stage0_cache_problem(resolve_accuracy_config(c), dir).find("written before the code was part"),
             std::string::npos);
   EXPECT_FALSE(run(c, dir).facts["stage0_cached"].get<bool>());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Accuracy, RunsSharingAStage0ExpectAllButTheFirstToFindItDone) {
+  const auto dir = test::temp_dir("acc_expected");
+  const auto c = tiny_config(5, 1, 1);
+  auto other_method = c, other_seed = c;
+  other_method.method = "avgpool";
+  other_seed.seed = 1;
+  const std::vector<RunSpec> runs = {resolve_accuracy_config(c), resolve_accuracy_config(other_method),
+                                     resolve_accuracy_config(other_seed)};
+  // Nothing cached: seed 0's stage 0 is trained by the first run and found by the second; seed 1 trains its own.
+  EXPECT_EQ(expected_advances(runs, dir), 5);
+  run(c, dir);
+  EXPECT_EQ(expected_advances(runs, dir), 10) << "seed 0's stage 0 is cached now";
+  // The progress of a cached run: its stage 0 advanced, the rest worked, ending at the total.
+  Progress progress("accuracy", accuracy_units(runs[1]));
+  progress.set_enabled(false);
+  progress.expect_advances(expected_advances({runs[1]}, dir));
+  run_accuracy(runs[1], {&progress, dir});
+  EXPECT_EQ(progress.done(), progress.total());
   std::filesystem::remove_all(dir);
 }
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <fmt/core.h>
@@ -55,15 +56,21 @@ void Progress::print(const std::string& line) {
   draw(current_);
 }
 
+std::optional<double> eta_seconds(double elapsed, int64_t done, int64_t advanced, int64_t expected_advances,
+                                  int64_t total) {
+  if (done >= total) return 0.0;
+  const int64_t worked = done - advanced;
+  if (worked <= 0) return std::nullopt;
+  const int64_t to_work = std::max<int64_t>(0, total - done - std::max<int64_t>(0, expected_advances - advanced));
+  return elapsed / static_cast<double>(worked) * static_cast<double>(to_work);
+}
+
 std::string Progress::line(const std::string& current) const {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  // The rate of the units that took time (not the ones found done already).
-  const int64_t worked = done_ - skipped_;
-  const std::string eta = worked > 0 && done_ < total_
-                              ? format_duration(elapsed / static_cast<double>(worked) * static_cast<double>(total_ - done_))
-                              : "?";
+  const auto left = eta_seconds(elapsed, done_, skipped_, expected_, total_);
+  const std::string eta = left ? format_duration(*left) : "?";
   return fmt::format("{} {}/{}  elapsed {}  eta {}  {}{}{}", what_, done_, total_, format_duration(elapsed),
-                     done_ >= total_ ? "0s" : eta, context_, context_.empty() ? "" : ": ", current);
+                     eta, context_, context_.empty() ? "" : ": ", current);
 }
 
 void Progress::draw(const std::string& current) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace laco {
@@ -21,6 +22,10 @@ class Progress {
   void step(const std::string& current = "");
   /// Marks `n` units done at once (work found done already, e.g. a cached stage 0).
   void advance(int64_t n, const std::string& current = "");
+  /// Says that `n` of the units still ahead will be advance()d rather than
+  /// worked (a stage 0 that an earlier run trains and later runs read from the
+  /// cache), so that the ETA does not price them at the rate of real work.
+  void expect_advances(int64_t n) { expected_ += n; }
   /// Shows `current` without counting a unit.
   void note(const std::string& current);
   void finish();
@@ -44,10 +49,17 @@ class Progress {
   std::string what_, context_, current_;
   int64_t total_, done_ = 0;
   int64_t skipped_ = 0;  ///< units advance()d: done without taking time, left out of the rate
+  int64_t expected_ = 0;  ///< units expected to be advance()d (expect_advances)
   bool enabled_, finished_ = false;
   bool log_;  ///< timestamped lines (stderr is not a terminal)
   std::chrono::steady_clock::time_point start_, last_log_;
 };
+
+/// The seconds still to go: the rate of the units worked so far (done less
+/// the ones advance()d) over the units left that are to be worked (total less
+/// done less the advances still expected); nullopt before any unit was worked.
+std::optional<double> eta_seconds(double elapsed, int64_t done, int64_t advanced, int64_t expected_advances,
+                                  int64_t total);
 
 /// "1m05s", "42s", "1h02m".
 std::string format_duration(double seconds);

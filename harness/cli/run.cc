@@ -217,6 +217,7 @@ int RunCli::run() const {
   int64_t units = 0;
   for (const auto& g : groups) units += info.units(g);
   Progress progress(info.name, units);
+  progress.expect_advances(expected_advances(specs, cache_dir_));
   std::vector<RunRecord> records;
   std::vector<std::pair<size_t, size_t>> pairs;  // (internal, external) record indices
   for (const auto& g : groups) {

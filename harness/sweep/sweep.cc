@@ -160,6 +160,12 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   std::map<std::string, std::string> lost_inputs;  // shared by the runs of this sweep (RunContext)
   {
     Progress progress("sweep", units);
+    {
+      std::vector<RunSpec> in_order;  // as they will run
+      for (const auto& unit : todo)
+        for (size_t i : unit) in_order.push_back(sweep.runs[i].spec);
+      progress.expect_advances(expected_advances(in_order, options.cache_dir));
+    }
     InterruptGuard guard;
     for (size_t u = 0; u < sweep.units.size() && !interrupted; ++u) {
       if (todo[u].empty()) continue;
