@@ -431,12 +431,26 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
     // 0.5 GiB): in each timed round every session builds it with its
     // warm-up steps (at least one, which allocates it), takes its timed
     // step and frees it again. Inference warms up in rounds of its own.
+    // A round of 36 configurations takes minutes: each sample is a heartbeat
+    // (a log line at most every 30 s when stderr is not a terminal).
+    auto beat = [&](const char* what, int64_t round, int64_t rounds, size_t j) {
+      if (progress)
+        progress->note(fmt::format("{}: {} {}/{}, configuration {}/{}", probe.label, what, round + 1, rounds, j + 1, n));
+    };
     if (!train)
-      for (int64_t w = 0; w < warmup; ++w)
-        for (size_t i : round_order(n, w, warmup)) probe.sample(*sessions[i]);
+      for (int64_t w = 0; w < warmup; ++w) {
+        const auto order = round_order(n, w, warmup);
+        for (size_t j = 0; j < n; ++j) {
+          beat("warm-up round", w, warmup, j);
+          probe.sample(*sessions[order[j]]);
+        }
+      }
     std::vector<std::vector<std::vector<double>>> parts(n);
-    for (int64_t rep = 0; rep < reps; ++rep)
-      for (size_t i : round_order(n, rep, reps)) {
+    for (int64_t rep = 0; rep < reps; ++rep) {
+      const auto order = round_order(n, rep, reps);
+      for (size_t j = 0; j < n; ++j) {
+        const size_t i = order[j];
+        beat("round", rep, reps, j);
         Session& s = *sessions[i];
         if (train) s.open_training(std::max<int64_t>(1, warmup));
         const auto sample = probe.sample(s);
@@ -446,6 +460,7 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
         parts[i].resize(sample.size());
         for (size_t p = 0; p < sample.size(); ++p) parts[i][p].push_back(sample[p]);
       }
+    }
     for (size_t i = 0; i < n; ++i) {
       for (size_t p = 0; p < probe.metrics.size(); ++p)
         sessions[i]->add_timing(probe.metrics[p], TimingStats::from(parts[i][p]));

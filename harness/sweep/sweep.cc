@@ -46,13 +46,24 @@ void check_finite(const RunRecord& r) {
     if (!std::isfinite(m.value)) fail("metric {} is {} ({})", m.name, m.value, m.unit);
 }
 
+// "efficiency: 36 runs measured together (6 methods at 1/12, 1/6, 1/4, 1/2, 1; r = 2, 3, 4) seed=0".
 std::string unit_label(const Sweep& sweep, const std::vector<size_t>& todo) {
   const auto& first = sweep.runs[todo.front()].spec;
   if (todo.size() == 1) return first.label();
-  std::vector<std::string> layers;
-  for (size_t i : todo) layers.push_back(sweep.runs[i].spec.layer);
-  return fmt::format("{} {} at {} r={} seed={} (measured together)", first.eval(), first.method_label(),
-                     join(layers, ", "), first.ratio, first.seed);
+  std::vector<std::string> methods, layers, ratios;
+  auto add = [](std::vector<std::string>& to, const std::string& v) {
+    if (std::find(to.begin(), to.end(), v) == to.end()) to.push_back(v);
+  };
+  for (size_t i : todo) {
+    const auto& s = sweep.runs[i].spec;
+    add(methods, s.method_label());
+    if (s.method == "none") continue;  // its placement and ratio say nothing
+    add(layers, s.layer);
+    add(ratios, std::to_string(s.ratio));
+  }
+  return fmt::format("{}: {} runs measured together ({} at {}; r = {}) seed={}", first.eval(), todo.size(),
+                     methods.size() == 1 ? methods.front() : fmt::format("{} methods", methods.size()),
+                     join(layers, ", "), join(ratios, ", "), first.seed);
 }
 
 std::vector<RunSpec> specs_of(const Sweep& sweep, const std::vector<size_t>& runs) {
