@@ -6,7 +6,9 @@
 
 #include "harness/base/error.h"
 #include "harness/base/json_check.h"
+#include "harness/base/text.h"
 #include "results/filter.h"
+#include "results/measurements.h"
 #include "results/schema.h"
 
 namespace laco {
@@ -17,31 +19,22 @@ std::vector<RunRecord> load_done_runs(const std::string& db_path, const std::vec
   const RunFilter filter = run_filter(db, db_path, where, warnings);
   std::vector<RunRecord> runs;
   std::map<std::string, size_t> at;
-  auto q = db.prepare(
-      "SELECT key, eval, config, git_commit, git_dirty, host, device, torch_version, threads, attention, started_at, "
-      "finished_at, wall_seconds, extra, group_key FROM runs r WHERE status = 'done' AND " + filter.condition + " ORDER BY key");
+  // group_key first, then the measurement columns (read_provenance reads those).
+  auto q = db.prepare("SELECT key, eval, config, group_key, " + join(measurement_columns()) +
+                      " FROM runs r WHERE status = 'done' AND " + filter.condition + " ORDER BY key");
   for (size_t i = 0; i < filter.params.size(); ++i) q.bind(static_cast<int>(i + 1), filter.params[i]);
   while (q.step()) {
     RunRecord r;
     const std::string key = q.text(0);
     const std::string where = fmt::format("{}: run {}", db_path, key);
     nlohmann::json config;
-    std::string problem = parse_json(q.text(2), config);
-    if (problem.empty() && !q.is_null(13)) problem = parse_json(q.text(13), r.facts);
-    if (!problem.empty()) fail("{}: config or extra is not JSON ({})", where, problem);
+    const std::string problem = parse_json(q.text(2), config);
+    if (!problem.empty()) fail("{}: config is not JSON ({})", where, problem);
     r.spec = run_spec_from_json(q.text(1), config, where);
-    auto& p = r.provenance;
-    p.git_commit = q.text(3);
-    if (!q.is_null(4)) p.git_dirty = q.int64(4) != 0;
-    p.host = q.text(5);
-    p.device = q.text(6);
-    p.torch_version = q.text(7);
-    p.threads = q.text(8);
-    p.attention = q.text(9);
-    p.started_at = q.text(10);
-    p.finished_at = q.text(11);
-    p.wall_seconds = q.is_null(12) ? 0.0 : q.real(12);
-    if (!q.is_null(14)) r.group_key = q.text(14);
+    if (!q.is_null(3)) r.group_key = q.text(3);
+    StoredMeasurement current;
+    for (int c = 4; c < q.columns(); ++c) current.columns.push_back(q.value(c));
+    read_provenance(current, r, where);
     at[key] = runs.size();
     runs.push_back(std::move(r));
   }

@@ -10,10 +10,20 @@
 #include <string>
 #include <vector>
 
+#include "evals/run_record.h"
 #include "harness/print/table.h"
 #include "report/stats.h"
 
 namespace laco {
+
+/// The outcome of testing two values' raw data against each other.
+struct Difference {
+  enum class Test { kNone, kMannWhitney, kPairedBootstrap };
+  Test test = Test::kNone;   ///< kNone: nothing to test (no raw data, no question in common)
+  double p = 1;              ///< kMannWhitney: the two-sided p-value
+  Interval interval;         ///< kPairedBootstrap: 95% interval of this - other, in accuracy points
+  bool significant = false;  ///< at the 5% level: p < 0.05, or the interval excludes 0
+};
 
 /// The raw data behind a value, for the test that decides whether two
 /// values differ beyond the noise (report/stats.h).
@@ -24,9 +34,11 @@ struct Evidence {
   /// Timing: every repetition of every run pooled here.
   std::vector<double> samples;
 
-  /// Paired bootstrap on the questions both answered (accuracy), or a
-  /// Mann-Whitney U test (timings); false when there is nothing to test.
-  bool differs(const Evidence& other) const;
+  /// Paired bootstrap on the questions both answered (same seed, stratum
+  /// and question id: accuracy), or a Mann-Whitney U test (timings).
+  Difference test(const Evidence& other) const;
+  /// test(other).significant: false when there is nothing to test.
+  bool differs(const Evidence& other) const { return test(other).significant; }
   bool empty() const { return answers.empty() && samples.empty(); }
 };
 
@@ -43,6 +55,16 @@ struct Stat {
   static Stat of(const std::vector<double>& values);
   bool missing() const { return n == 0; }
 };
+
+/// The accuracy `metric` (acc_FAMILY, acc_overall or acc_mean) from the
+/// test predictions of each seed: per seed, per stratum, question id ->
+/// correct. Null when some seed has no question of that family.
+std::shared_ptr<const Evidence> accuracy_evidence(const std::map<uint64_t, std::vector<Prediction>>& predictions,
+                                                  const std::string& metric);
+/// The mean over seeds of the accuracy, with its two-level bootstrap interval.
+Stat accuracy_stat(const std::shared_ptr<const Evidence>& evidence);
+/// The median of timed repetitions, with its order-statistic interval (from 2 repetitions on).
+Stat timing_stat(std::vector<double> samples);
 
 enum class CellKind { kLabel, kStat, kChange };
 

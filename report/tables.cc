@@ -210,43 +210,19 @@ std::optional<Stat> RunIndex::from_raw_data(const std::string& eval, const Group
                                             const std::string& metric) const {
   if (eval == kAccuracy && metric.rfind("acc_", 0) == 0 && !group.predictions.empty() &&
       group.predictions.size() == group.by_seed.size()) {
-    const std::string family = metric.substr(4);
-    auto evidence = std::make_shared<Evidence>();
-    evidence->kind = family == "mean" ? AccuracyKind::kMeanOfStrata : AccuracyKind::kPooled;
-    for (const auto& [seed, questions] : group.predictions)
-      for (const auto& q : questions) {
-        const std::string f = q.family.empty() ? "unlabelled" : q.family;  // as evaluate_vqa names them
-        if (family == "mean" || family == "overall" || family == f) evidence->answers[seed][f][q.id] = q.correct;
-      }
-    if (evidence->answers.size() != group.predictions.size()) return std::nullopt;  // a family some seed lacks
-    std::vector<SeedAnswers> seeds;
-    std::vector<double> per_seed;
-    for (const auto& [seed, strata] : evidence->answers) {
-      SeedAnswers answers;
-      for (const auto& [f, questions] : strata) {
-        answers.emplace_back();
-        for (const auto& [id, correct] : questions) answers.back().push_back(correct);
-      }
-      per_seed.push_back(accuracy_percent(answers, evidence->kind));
-      seeds.push_back(std::move(answers));
-    }
-    Stat s = Stat::of(per_seed);
-    s.ci = accuracy_interval(seeds, evidence->kind);
-    s.evidence = evidence;
-    return s;
+    auto evidence = accuracy_evidence(group.predictions, metric);
+    if (!evidence) return std::nullopt;  // a family some seed lacks
+    return accuracy_stat(evidence);
   }
   if (eval == kEfficiency && !group.samples.empty() && group.samples.size() == group.by_seed.size()) {
-    auto evidence = std::make_shared<Evidence>();
+    std::vector<double> samples;
     for (const auto& [seed, metrics] : group.samples) {
       auto m = metrics.find(metric);
       if (m == metrics.end()) return std::nullopt;
-      evidence->samples.insert(evidence->samples.end(), m->second.begin(), m->second.end());
+      samples.insert(samples.end(), m->second.begin(), m->second.end());
     }
-    Stat s;
+    Stat s = timing_stat(std::move(samples));
     s.n = static_cast<int>(group.samples.size());
-    s.mean = median(evidence->samples);
-    if (evidence->samples.size() > 1) s.ci = median_interval(evidence->samples);
-    s.evidence = evidence;
     return s;
   }
   return std::nullopt;

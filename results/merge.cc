@@ -7,13 +7,15 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <tuple>
 
 #include <fmt/format.h>
 
+#include "evals/run_spec.h"
 #include "harness/base/error.h"
 #include "harness/base/files.h"
+#include "harness/base/json_check.h"
 #include "harness/base/text.h"
+#include "results/measurements.h"
 #include "results/schema.h"
 #include "results/sqlite.h"
 
@@ -22,28 +24,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Metrics = std::map<std::string, std::pair<sql::Value, std::string>>;
-
-Metrics read_metrics(sql::Connection& db, const std::string& key) {
-  Metrics out;
-  auto q = db.prepare("SELECT name, value, unit FROM metrics WHERE run_key = ?");
-  q.bind(1, key);
-  while (q.step()) out[q.text(0)] = {q.value(1), q.text(2)};
-  return out;
-}
-
-// The first difference between two metric sets, for the conflict message.
-std::string first_difference(const Metrics& a, const Metrics& b) {
-  for (const auto& [name, va] : a) {
-    auto it = b.find(name);
-    if (it == b.end()) return fmt::format("metric {} only in one of them", name);
-    if (va != it->second)
-      return fmt::format("{} = {} {} vs {} {}", name, sql::to_text(va.first), va.second, sql::to_text(it->second.first),
-                         it->second.second);
-  }
-  for (const auto& [name, vb] : b)
-    if (!a.count(name)) return fmt::format("metric {} only in one of them", name);
-  return "same metrics";
+// The first field in which two stored configurations differ beyond what the
+// run key ignores, for the conflict message ("" when they are one configuration).
+std::string config_difference(const std::string& eval_a, const std::string& a_text, const std::string& eval_b,
+                              const std::string& b_text) {
+  if (eval_a != eval_b) return fmt::format("eval {} vs {}", eval_a, eval_b);
+  nlohmann::json a, b;
+  const std::string pa = parse_json(a_text, a), pb = parse_json(b_text, b);
+  if (!pa.empty() || !pb.empty() || !a.is_object() || !b.is_object())
+    return fmt::format("a configuration that is not a JSON object ({})", pa.empty() ? pb : pa);
+  if (run_key(eval_a, a) == run_key(eval_b, b)) return "";
+  for (const auto& [field, value] : a.items())
+    if (!b.contains(field)) return fmt::format("field {} only in the first", field);
+    else if (b[field] != value) return fmt::format("{} = {} vs {}", field, value.dump(), b[field].dump());
+  for (const auto& [field, value] : b.items())
+    if (!a.contains(field)) return fmt::format("field {} only in the second", field);
+  return "configurations that differ";
 }
 
 class Merger {
@@ -51,49 +47,64 @@ class Merger {
   Merger(sql::Connection& out, const std::string& out_path) : out_(out), out_path_(out_path) {
     auto info = out_.prepare("SELECT name FROM pragma_table_info('runs') ORDER BY cid");
     while (info.step()) columns_.push_back(info.text(0));
-    auto keys = out_.prepare("SELECT key FROM runs WHERE status = 'done'");
+    auto keys = out_.prepare("SELECT key FROM runs");
     while (keys.step()) source_[keys.text(0)] = out_path + " (before the merge)";
   }
 
   void merge(sql::Connection& in, const std::string& in_path, MergeSummary& summary) {
     auto rows = in.prepare(fmt::format("SELECT {} FROM runs ORDER BY key", join(columns_)));
-    const int status_col = column("status"), key_col = column("key");
+    const int status_col = column("status"), key_col = column("key"), eval_col = column("eval"),
+              config_col = column("config");
     while (rows.step()) {
       const std::string key = rows.text(key_col), status = rows.text(status_col);
       std::optional<std::string> out_status;
-      auto existing = out_.prepare("SELECT status FROM runs WHERE key = ?");
-      existing.bind(1, key);
-      if (existing.step()) out_status = existing.text(0);
+      std::string out_eval, out_config;
+      {
+        auto existing = out_.prepare("SELECT status, eval, config FROM runs WHERE key = ?");
+        existing.bind(1, key);
+        if (existing.step()) {
+          out_status = existing.text(0);
+          out_eval = existing.text(1);
+          out_config = existing.text(2);
+        }
+      }
+      if (out_status) {
+        const std::string diff = config_difference(out_eval, out_config, rows.text(eval_col), rows.text(config_col));
+        if (!diff.empty()) {
+          conflicts_.push_back(fmt::format("run {} ({} {} {} r={} seed={}): {} in {} vs {}", key, rows.text(eval_col),
+                                           rows.text(column("method")), rows.text(column("layer")),
+                                           rows.text(column("ratio")), rows.text(column("seed")), diff, source_[key],
+                                           in_path));
+          continue;
+        }
+      }
       if (!out_status) {
         insert_run(rows, in, key);
         ++summary.added;
       } else if (status == "done" && *out_status == "done") {
-        const auto a = read_metrics(out_, key), b = read_metrics(in, key);
-        if (a == b) {
+        const StoredMeasurement ours = current_measurement(out_, key), theirs = current_measurement(in, key);
+        if (held(key, theirs)) {
           ++summary.identical;
+        } else if (theirs.when() > ours.when()) {  // theirs is newer: it becomes current, ours is archived
+          archive_measurement(out_, key, ours);
+          replace_run(rows, in, key);
+          ++summary.both;
         } else {
-          conflicts_.push_back(fmt::format("run {} ({} {} {} r={} seed={}): {} in {} vs {}", key, rows.text(column("eval")),
-                                           rows.text(column("method")), rows.text(column("layer")),
-                                           rows.text(column("ratio")), rows.text(column("seed")), first_difference(a, b),
-                                           source_[key], in_path));
+          archive_measurement(out_, key, theirs);
+          ++summary.both;
         }
       } else if (status == "done") {
-        for (const auto& child : run_child_tables())
-          out_.prepare(fmt::format("DELETE FROM {} WHERE run_key = ?", child)).bind(1, key).run();
-        std::vector<std::string> sets;
-        for (const auto& c : columns_)
-          if (c != "key") sets.push_back(c + " = ?");
-        auto update = out_.prepare(fmt::format("UPDATE runs SET {} WHERE key = ?", join(sets)));
-        int p = 1;
-        for (size_t c = 0; c < columns_.size(); ++c)
-          if (columns_[c] != "key") update.bind(p++, rows.value(static_cast<int>(c)));
-        update.bind(p, key).run();
-        copy_children(in, key);
+        replace_run(rows, in, key);
         ++summary.replaced;
       } else {
         ++summary.kept;
       }
-      if (status == "done" && !source_.count(key)) source_[key] = in_path;
+      for (const auto& m : archived_measurements(in, key))
+        if (!held(key, m)) {
+          archive_measurement(out_, key, m);
+          ++summary.archived;
+        }
+      if (!source_.count(key)) source_[key] = in_path;
       auto members = in.prepare("SELECT sweep, grid FROM sweep_runs WHERE run_key = ?");
       members.bind(1, key);
       while (members.step())
@@ -109,9 +120,10 @@ class Merger {
     if (conflicts_.empty()) return;
     std::string list;
     for (const auto& c : conflicts_) list += "\n  " + c;
-    fail("{}: {} run(s) done in two places with different results; nothing was merged:{}\n"
-         "(allowed: inputs whose shared runs agree; keep one copy, e.g. sqlite3 IN \"DELETE FROM runs WHERE key = "
-         "'KEY'\")",
+    fail("{}: {} run(s) with one key but different configurations; nothing was merged:{}\n"
+         "(allowed: inputs whose runs under one key have one configuration; the key is a hash of it, so one of "
+         "them was edited or written by a laco with another key; keep one copy, e.g. sqlite3 IN \"DELETE FROM runs "
+         "WHERE key = 'KEY'\")",
          out_path_, conflicts_.size(), list);
   }
 
@@ -122,6 +134,16 @@ class Merger {
     fail("{}: runs table has no column {}", out_path_, name);
   }
 
+  // Whether OUT already holds this measurement of the run (current or archived).
+  bool held(const std::string& key, const StoredMeasurement& m) {
+    auto done = out_.prepare("SELECT status FROM runs WHERE key = ?");
+    done.bind(1, key);
+    if (done.step() && done.text(0) == "done" && current_measurement(out_, key).same_as(m)) return true;
+    for (const auto& a : archived_measurements(out_, key))
+      if (a.same_as(m)) return true;
+    return false;
+  }
+
   void insert_run(sql::Statement& row, sql::Connection& in, const std::string& key) {
     std::vector<std::string> marks(columns_.size(), "?");
     auto insert = out_.prepare(fmt::format("INSERT INTO runs ({}) VALUES ({})", join(columns_), join(marks)));
@@ -130,7 +152,23 @@ class Merger {
     copy_children(in, key);
   }
 
-  // Every row of every table that hangs off a run, copied column for column.
+  // OUT's row of the run becomes the input's, with its current measurement
+  // (OUT's archive stays).
+  void replace_run(sql::Statement& row, sql::Connection& in, const std::string& key) {
+    for (const auto& child : run_child_tables())
+      out_.prepare(fmt::format("DELETE FROM {} WHERE run_key = ?", child)).bind(1, key).run();
+    std::vector<std::string> sets;
+    for (const auto& c : columns_)
+      if (c != "key") sets.push_back(c + " = ?");
+    auto update = out_.prepare(fmt::format("UPDATE runs SET {} WHERE key = ?", join(sets)));
+    int p = 1;
+    for (size_t c = 0; c < columns_.size(); ++c)
+      if (columns_[c] != "key") update.bind(p++, row.value(static_cast<int>(c)));
+    update.bind(p, key).run();
+    copy_children(in, key);
+  }
+
+  // Every row of every table that holds the run's current measurement, copied column for column.
   void copy_children(sql::Connection& in, const std::string& key) {
     for (const auto& table : run_child_tables()) {
       std::vector<std::string> names;
@@ -151,7 +189,7 @@ class Merger {
   sql::Connection& out_;
   std::string out_path_;
   std::vector<std::string> columns_;
-  std::map<std::string, std::string> source_;  // done run -> where its result came from
+  std::map<std::string, std::string> source_;  // run -> where OUT's row came from
   std::vector<std::string> conflicts_;
 };
 

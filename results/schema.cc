@@ -157,6 +157,42 @@ CREATE TABLE predictions (
   PRIMARY KEY (run_key, question)
 ) WITHOUT ROWID;
 )"},
+      {3, "measurements: the archive of a run's superseded measurements (re-measured, or merged from another database)",
+       R"(
+-- A run's earlier measurements, archived whole when it is measured again:
+-- the provenance and facts columns of `runs` as they were, and its rows of
+-- metrics, series, samples and predictions as one JSON document (see
+-- results/measurements.h). The current measurement stays in `runs` and its
+-- tables, so every reader of version 2 reads a version 3 database alike.
+CREATE TABLE measurements (
+  run_key       TEXT NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+  seq           INTEGER NOT NULL,
+  archived_at   TEXT NOT NULL,
+  content       TEXT NOT NULL CHECK (json_valid(content)),
+  extra         TEXT CHECK (extra IS NULL OR json_valid(extra)),
+  git_commit    TEXT,
+  git_dirty     INTEGER,
+  host          TEXT,
+  device        TEXT,
+  torch_version TEXT,
+  threads       TEXT,
+  attention     TEXT,
+  started_at    TEXT,
+  finished_at   TEXT,
+  wall_seconds  REAL,
+  PRIMARY KEY (run_key, seq)
+);
+
+-- Every measurement of every done run: the current one (seq 0) and the archived ones.
+CREATE VIEW v_measurements AS
+SELECT r.key, r.eval, r.preset, r.method, r.method_options, r.layer, r.block_k, r.ratio, r.seed,
+       0 AS seq, 'current' AS state, r.git_commit, r.git_dirty, r.host, r.started_at, r.finished_at, r.wall_seconds
+FROM runs r WHERE r.status = 'done'
+UNION ALL
+SELECT r.key, r.eval, r.preset, r.method, r.method_options, r.layer, r.block_k, r.ratio, r.seed,
+       m.seq, 'archived', m.git_commit, m.git_dirty, m.host, m.started_at, m.finished_at, m.wall_seconds
+FROM measurements m JOIN runs r ON r.key = m.run_key;
+)"},
   };
   return all;
 }
@@ -215,6 +251,13 @@ int results_schema_version() { return migrations().back().version; }
 const std::vector<std::string>& run_child_tables() {
   static const std::vector<std::string> tables = {"metrics", "series", "samples", "predictions"};
   return tables;
+}
+
+const std::vector<std::string>& measurement_columns() {
+  static const std::vector<std::string> columns = {"extra",   "git_commit", "git_dirty",  "host",
+                                                   "device",  "torch_version", "threads", "attention",
+                                                   "started_at", "finished_at", "wall_seconds"};
+  return columns;
 }
 
 void remove_database_files(const std::string& path) {

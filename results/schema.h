@@ -25,9 +25,16 @@ int results_schema_version();
 /// its directory) when absent, migrated to results_schema_version() when older.
 sql::Connection open_results_db(const std::string& path, bool writable);
 
-/// The tables whose rows belong to one run (their column run_key): what a
-/// result replaces and a merge copies.
+/// The tables that hold a run's current measurement (their column run_key):
+/// what a new result replaces, what an archived measurement's content holds
+/// (results/measurements.h) and what a merge copies. The archive itself,
+/// `measurements`, is not among them: a new result never clears it.
 const std::vector<std::string>& run_child_tables();
+
+/// The columns of `runs` that belong to its current measurement rather than
+/// to its configuration or its claim: the facts (`extra`) and the provenance.
+/// The archive table `measurements` has the same columns.
+const std::vector<std::string>& measurement_columns();
 
 /// Removes a database file and its -wal, -shm and -journal companions, if present.
 void remove_database_files(const std::string& path);

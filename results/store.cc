@@ -8,21 +8,30 @@
 
 #include <fmt/format.h>
 
+#include "harness/base/build_info.h"
 #include "harness/base/error.h"
 #include "harness/base/host.h"
+#include "results/measurements.h"
 #include "results/schema.h"
 
 namespace laco {
 
 bool held_by_live_process(const RunState& s) {
-  if (s.status != "running" || s.worker_pid <= 0 || s.worker_host != this_host()) return false;
+  if (s.status != "running" && s.status != "done") return false;
+  if (s.worker_pid <= 0 || s.worker_host != this_host()) return false;
   if (s.worker_pid == static_cast<int64_t>(getpid())) return false;
   return kill(static_cast<pid_t>(s.worker_pid), 0) == 0 || errno == EPERM;
 }
 
-bool claimable(const RunState& s, bool retry_failed) {
+bool measured_by_this_build(const RunState& s) {
+  return s.status == "done" && s.git_commit == build_commit() && s.git_dirty == std::optional<bool>(false) &&
+         build_dirty() == std::optional<bool>(false);
+}
+
+bool claimable(const RunState& s, bool retry_failed, bool remeasure) {
   return s.status == "pending" || (s.status == "failed" && retry_failed) ||
-         (s.status == "running" && !held_by_live_process(s));
+         (s.status == "running" && !held_by_live_process(s)) ||
+         (s.status == "done" && remeasure && !measured_by_this_build(s) && !held_by_live_process(s));
 }
 
 ResultStore::ResultStore(const std::string& path, bool writable) : db_(open_results_db(path, writable)) {}
@@ -62,7 +71,8 @@ void ResultStore::register_runs(const std::string& sweep, const std::vector<Plan
 
 std::map<std::string, RunState> ResultStore::states(const std::vector<std::string>& keys) {
   std::map<std::string, RunState> out;
-  auto q = db_.prepare("SELECT status, error, attempts, worker_host, worker_pid FROM runs WHERE key = ?");
+  auto q = db_.prepare(
+      "SELECT status, error, attempts, worker_host, worker_pid, git_commit, git_dirty FROM runs WHERE key = ?");
   for (const auto& key : keys) {
     q.bind(1, key);
     if (q.step()) {
@@ -72,6 +82,8 @@ std::map<std::string, RunState> ResultStore::states(const std::vector<std::strin
       s.attempts = q.int64(2);
       s.worker_host = q.text(3);
       s.worker_pid = q.is_null(4) ? 0 : q.int64(4);
+      s.git_commit = q.text(5);
+      if (!q.is_null(6)) s.git_dirty = q.int64(6) != 0;
       out[key] = s;
     }
     q.reset();
@@ -80,17 +92,19 @@ std::map<std::string, RunState> ResultStore::states(const std::vector<std::strin
 }
 
 std::vector<std::string> ResultStore::claim(const std::vector<std::string>& keys, const std::string& group_key,
-                                            bool retry_failed) {
+                                            bool retry_failed, bool remeasure) {
   sql::Transaction t(db_);  // the write lock: no other process reads a state between ours and our update
   std::vector<std::string> claimed;
   const auto now_states = states(keys);
+  // A done run keeps its status, error and measurement while it is measured again.
   auto update = db_.prepare(
-      "UPDATE runs SET status = 'running', error = NULL, attempts = attempts + 1, worker_host = ?, worker_pid = ?,"
+      "UPDATE runs SET status = CASE WHEN status = 'done' THEN 'done' ELSE 'running' END,"
+      " error = CASE WHEN status = 'done' THEN error END, attempts = attempts + 1, worker_host = ?, worker_pid = ?,"
       " group_key = ?, updated_at = ? WHERE key = ?");
   for (const auto& key : keys) {
     auto it = now_states.find(key);
     if (it == now_states.end()) fail("{}: run {} is not registered", path(), key);
-    if (!claimable(it->second, retry_failed)) continue;
+    if (!claimable(it->second, retry_failed, remeasure)) continue;
     update.bind(1, this_host()).bind(2, static_cast<int64_t>(getpid())).bind(3, group_key).bind(4, utc_now()).bind(5, key);
     update.run();
     update.reset();
@@ -118,11 +132,14 @@ void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord
   for (const auto& [key, rec] : results) {
     held.bind(1, key);
     if (!held.step()) fail("{}: run {} is not registered", path(), key);
-    const bool ours = held.text(0) == "running" && held.text(1) == this_host() && !held.is_null(2) &&
+    const bool was_done = held.text(0) == "done";
+    const bool ours = (held.text(0) == "running" || was_done) && held.text(1) == this_host() && !held.is_null(2) &&
                       held.int64(2) == static_cast<int64_t>(getpid());
     held.reset();
     // A result is recorded only by the process that holds the claim.
     if (!ours) fail("{}: run {} is not held by this process; its result is not recorded", path(), key);
+    // A re-measurement: the measurement it supersedes goes to the archive, whole.
+    if (was_done) archive_measurement(db_, key, current_measurement(db_, key));
     const auto& p = rec.provenance;
     update.bind(1, rec.facts.dump())
         .bind(2, p.git_commit)
@@ -177,20 +194,30 @@ void ResultStore::record_failed(const std::vector<std::string>& keys, const std:
   auto update = db_.prepare(
       "UPDATE runs SET status = 'failed', error = ?, worker_host = NULL, worker_pid = NULL, finished_at = ?,"
       " updated_at = ? WHERE key = ? AND status = 'running' AND worker_host = ? AND worker_pid = ?");
+  // A failed re-measurement: the run stays done with the measurement it had (its finished_at included).
+  auto remeasure = db_.prepare(
+      "UPDATE runs SET error = ?, worker_host = NULL, worker_pid = NULL, updated_at = ?"
+      " WHERE key = ? AND status = 'done' AND worker_host = ? AND worker_pid = ?");
+  const std::string kept = "re-measurement failed; the previous measurement is kept: " + error;
   for (const auto& key : keys) {
     const std::string now = utc_now();
     update.bind(1, error).bind(2, now).bind(3, now).bind(4, key).bind(5, this_host()).bind(6, static_cast<int64_t>(getpid()));
     update.run();
     update.reset();
+    remeasure.bind(1, kept).bind(2, now).bind(3, key).bind(4, this_host()).bind(5, static_cast<int64_t>(getpid()));
+    remeasure.run();
+    remeasure.reset();
   }
   t.commit();
 }
 
 void ResultStore::release(const std::vector<std::string>& keys) {
   sql::Transaction t(db_);
+  // An interrupted re-measurement: the done run is as it was, its claim dropped.
   auto update = db_.prepare(
-      "UPDATE runs SET status = 'pending', worker_host = NULL, worker_pid = NULL, updated_at = ?"
-      " WHERE key = ? AND status = 'running' AND worker_host = ? AND worker_pid = ?");
+      "UPDATE runs SET status = CASE WHEN status = 'done' THEN 'done' ELSE 'pending' END, worker_host = NULL,"
+      " worker_pid = NULL, updated_at = ? WHERE key = ? AND status IN ('running', 'done') AND worker_host = ?"
+      " AND worker_pid = ?");
   for (const auto& key : keys) {
     update.bind(1, utc_now()).bind(2, key).bind(3, this_host()).bind(4, static_cast<int64_t>(getpid())).run();
     update.reset();

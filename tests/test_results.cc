@@ -157,24 +157,29 @@ TEST(ResultsSchema, ForeignCorruptAndNewerDatabasesAreRefusedUnmodified) {
   expect_refused(dir + "/newer.db", "schema version 99 is newer than this build's");
 }
 
-// A second database beside a.db holding a.db's runs, the first done with a
-// result that conflicts with a.db's (0.9 against 0.5).
+// A second database beside a.db holding a.db's runs, the first with a
+// configuration that is not the one its key stands for (seed 99 instead of 0):
+// edited, or written by a laco with another key rule.
 std::string conflicting_db(const StoredRuns& a) {
   const std::string other = a.dir + "/other.db";
   ResultStore store(other, true);
   store.register_runs("tiny", a.runs);
-  store.claim({a.runs[0].key}, "");
-  store.record_done({{a.runs[0].key, StoredRuns::record(0.9)}});
+  store.db()
+      .prepare("UPDATE runs SET config = json_set(config, '$.seed', 99) WHERE key = ?")
+      .bind(1, a.runs[0].key)
+      .run();
   return other;
 }
 
-TEST(ResultsMerge, ConflictingResultsForOneKeyAreAnErrorAndNothingIsWritten) {
+// The same run measured differently in two places is no conflict (both are
+// kept: tests/test_remeasure.cc); one key with two configurations is.
+TEST(ResultsMerge, OneKeyWithTwoConfigurationsIsAnErrorAndNothingIsWritten) {
   StoredRuns a("results_conflict");
   const std::string other = conflicting_db(a);
   const std::string before = test::dump_runs(a.db, true);
   test::expect_error([&] { merge_results(a.db, {other}); },
-                     {a.db + ": 1 run(s) done in two places with different results; nothing was merged",
-                      "run " + a.runs[0].key, "acc_mean = 0.5 % vs 0.9 %", other});
+                     {a.db + ": 1 run(s) with one key but different configurations; nothing was merged",
+                      "run " + a.runs[0].key, "seed = 0 vs 99", other});
   EXPECT_EQ(test::dump_runs(a.db, true), before);
   // Into a new file: the error leaves no file behind.
   const std::string fresh = a.dir + "/fresh.db";

@@ -31,6 +31,8 @@ ResultsCli::ResultsCli(CLI::App& app) {
   sweep_cmd_->add_option("--db", sweep_options_.db, "Results database")->capture_default_str();
   sweep_cmd_->add_flag("--dry-run", sweep_options_.dry_run, "List the runs and how many are done; run nothing");
   sweep_cmd_->add_flag("--retry-failed", sweep_options_.retry_failed, "Rerun runs recorded as failed");
+  sweep_cmd_->add_flag("--remeasure", sweep_options_.remeasure,
+                       "Measure done runs again unless this build measured them; the old measurement is archived");
   sweep_cmd_->add_option("--shard", shard_, "Run shard i of n (1-based), e.g. 2/4");
   sweep_cmd_->add_option("-t,--threads", overrides_.threads, "Threads per run (default: the spec's, else 2)")
       ->check(CLI::Range(1, kMaxThreads));
@@ -58,6 +60,18 @@ ResultsCli::ResultsCli(CLI::App& app) {
   query_cmd_->add_option("--metrics", metrics_, "Comma-separated metric columns, or all (default: the common ones)");
   query_cmd_->add_option("--sql", query_.sql, "One SQL statement, run on a read-only connection");
   query_cmd_->add_option("-o,--format", format_, join(printer_formats()))->capture_default_str();
+
+  compare_cmd_ = app.add_subcommand("compare", "Each run's two measurements (two commits) side by side: values, ratio, "
+                                               "significance");
+  compare_cmd_->add_option("--db", compare_.db, "Results database")->capture_default_str();
+  compare_cmd_->add_option("--where", compare_.where,
+                           "KEY=VALUE filter, as in `laco query` (repeatable; same key: OR, different keys: AND)");
+  compare_cmd_->add_option("--metrics", compare_metrics_,
+                           "Comma-separated metrics, or all (default: each evaluation's headline metrics)");
+  compare_cmd_->add_option("--base", compare_.base,
+                           "Commit (prefix) of the base measurement (default: the newest at another commit than new's)");
+  compare_cmd_->add_option("--new", compare_.new_, "Commit (prefix) of the new measurement (default: the current one)");
+  compare_cmd_->add_option("-o,--format", compare_format_, join(printer_formats()))->capture_default_str();
 }
 
 std::optional<int> ResultsCli::run() {
@@ -71,8 +85,9 @@ std::optional<int> ResultsCli::run() {
   if (*merge_cmd_) {
     const auto s = merge_results(merge_out_, merge_inputs_);
     fmt::print("merged {} database(s) into {}: {} runs added, {} replaced a run not done, {} identical (kept once), "
-               "{} not done in the input (OUT's kept)\n",
-               merge_inputs_.size(), merge_out_, s.added, s.replaced, s.identical, s.kept);
+               "{} measured differently in two places (both kept: the newer current, the older archived), {} "
+               "archived measurement(s) carried over, {} not done in the input (OUT's kept)\n",
+               merge_inputs_.size(), merge_out_, s.added, s.replaced, s.identical, s.both, s.archived, s.kept);
     return 0;
   }
   if (*slurm_cmd_) {
@@ -91,6 +106,15 @@ std::optional<int> ResultsCli::run() {
     const PrintTable table = run_query(query_, &warnings);
     for (const auto& w : warnings) fmt::print(stderr, "laco: warning: {}\n", w);
     fmt::print("{}", printer->print(table));
+    return 0;
+  }
+  if (*compare_cmd_) {
+    const auto printer = make_printer(compare_format_);
+    compare_.metrics = split_list(compare_metrics_);
+    std::vector<std::string> warnings;
+    const Comparison comparison = compare_measurements(compare_, &warnings);
+    for (const auto& w : warnings) fmt::print(stderr, "laco: warning: {}\n", w);
+    fmt::print("{}", printer->print(comparison_table(comparison, data_format(compare_format_))));
     return 0;
   }
   return std::nullopt;

@@ -1,5 +1,5 @@
 // The `laco` subcommands around the results database: sweep, merge, slurm,
-// query. Kept apart from main.cc, which only wires them in.
+// query, compare. Kept apart from main.cc, which only wires them in.
 #pragma once
 
 #include <optional>
@@ -10,6 +10,7 @@
 
 #include "harness/sweep/slurm.h"
 #include "harness/sweep/sweep.h"
+#include "report/compare.h"
 #include "results/query.h"
 
 namespace laco {
@@ -23,7 +24,8 @@ class ResultsCli {
   std::optional<int> run();
 
  private:
-  CLI::App *sweep_cmd_ = nullptr, *merge_cmd_ = nullptr, *slurm_cmd_ = nullptr, *query_cmd_ = nullptr;
+  CLI::App *sweep_cmd_ = nullptr, *merge_cmd_ = nullptr, *slurm_cmd_ = nullptr, *query_cmd_ = nullptr,
+           *compare_cmd_ = nullptr;
   std::string spec_, shard_;
   SweepOptions sweep_options_;
   SweepOverrides overrides_;
@@ -32,6 +34,8 @@ class ResultsCli {
   SlurmOptions slurm_;
   QueryOptions query_;
   std::string metrics_, format_ = "table";
+  CompareOptions compare_;
+  std::string compare_metrics_, compare_format_ = "table";
 };
 
 }  // namespace laco

@@ -10,6 +10,7 @@
 #include "evals/efficiency.h"
 #include "evals/registry.h"
 #include "evals/synthvqa.h"
+#include "harness/base/build_info.h"
 #include "harness/base/error.h"
 #include "harness/base/interrupt.h"
 #include "harness/base/json_check.h"
@@ -76,6 +77,9 @@ void RunCli::attach(CLI::App& app) {
   command_->add_option("--cache-dir", cache_dir_, "accuracy: where stage-0 models are cached")->capture_default_str();
   command_->add_option("--db", db_,
                        "Also store the runs in this results database (sweep name laco-run), as `laco sweep` does");
+  command_->add_flag("--remeasure", remeasure_,
+                     "With --db: measure configurations done there again (unless this build measured them); the old "
+                     "measurement is archived");
   command_->add_flag("--vs-external", vs_external_,
                      "efficiency: also run each method after the encoder and print measured vs FLOP-model speedups");
   // Every evaluation's own settings, named as in a sweep spec's section.
@@ -122,6 +126,7 @@ int RunCli::run() const {
   }
   if (methods.empty() || layers.empty() || ratios.empty()) fail("--method, --layer and --ratio need a value each");
   if (vs_external_ && info.name != "efficiency") fail("--vs-external: only for --eval efficiency");
+  if (remeasure_ && db_.empty()) fail("--remeasure: only with --db FILE (it measures runs done there again)");
 
   // The evaluation's settings from the flags given; a flag of another evaluation is an error.
   nlohmann::json settings = nlohmann::json::object();
@@ -195,7 +200,8 @@ int RunCli::run() const {
   }
 
   // With --db: refused before anything runs when a configuration is done
-  // there already (one measurement per configuration, as in a sweep).
+  // there already (one current measurement per configuration, as in a
+  // sweep), unless --remeasure asks for a new one at this build.
   std::optional<ResultStore> store;
   if (!db_.empty()) {
     store.emplace(db_, true);
@@ -206,11 +212,19 @@ int RunCli::run() const {
         keys.push_back(s.key());
         planned.push_back({keys.back(), s, {"run"}});
       }
-    for (const auto& [key, state] : store->states(keys))
-      if (!claimable(state, true))
-        fail("{}: run {} is {} there already (allowed: configurations not done in the database; a database keeps "
-             "one measurement per configuration)",
-             db_, key, state.status == "done" ? "done" : "running in another process");
+    for (const auto& [key, state] : store->states(keys)) {
+      if (claimable(state, true, remeasure_)) continue;
+      if (held_by_live_process(state))
+        fail("{}: run {} is being measured by another process there (allowed: configurations no other process holds)",
+             db_, key);
+      if (remeasure_)
+        fail("{}: run {} is done there already, measured by this build ({}) (allowed: --remeasure measures again "
+             "the runs another build measured: commit a change, or build with uncommitted changes)",
+             db_, key, commit_label(state.git_commit, state.git_dirty));
+      fail("{}: run {} is done there already (allowed: configurations not done in the database, or --remeasure to "
+           "measure it again, keeping the current measurement in the archive)",
+           db_, key);
+    }
     store->register_runs("laco-run", planned);
   }
 
@@ -224,7 +238,8 @@ int RunCli::run() const {
     const size_t first = records.size();
     std::vector<std::string> keys;
     for (const auto& s : g) keys.push_back(s.key());
-    if (store && store->claim(keys, g.size() > 1 ? info.group(g.front()) : std::string()).size() != keys.size())
+    if (store && store->claim(keys, g.size() > 1 ? info.group(g.front()) : std::string(), true, remeasure_).size() !=
+                     keys.size())
       fail("{}: a run of this group was taken by another process meanwhile; nothing of it was run", db_);
     try {
       for (auto& r : info.run(g, {&progress, cache_dir_})) records.push_back(std::move(r));

@@ -34,6 +34,7 @@ class RunCli {
   std::string cache_dir_ = "results/cache";
   bool vs_external_ = false;
   std::string db_;  ///< --db: store the runs there, as a sweep named laco-run would
+  bool remeasure_ = false;  ///< --remeasure: with --db, measure done runs again (the old measurement archived)
   /// The evaluations' own settings as flags: section key -> (flag, value given).
   std::map<std::string, std::pair<CLI::Option*, std::string>> settings_;
 };

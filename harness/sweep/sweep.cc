@@ -5,11 +5,13 @@
 #include <cmath>
 #include <filesystem>
 #include <new>
+#include <set>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "evals/registry.h"
+#include "harness/base/build_info.h"
 #include "harness/base/error.h"
 #include "harness/base/interrupt.h"
 #include "harness/base/progress.h"
@@ -33,8 +35,8 @@ std::vector<std::string> keys_of(const Sweep& sweep) {
 // What a run's state means for this invocation.
 enum class Plan { kRun, kDone, kFailedBefore, kHeldElsewhere };
 
-Plan plan_for(const RunState* state, bool retry_failed) {
-  if (!state || claimable(*state, retry_failed)) return Plan::kRun;
+Plan plan_for(const RunState* state, bool retry_failed, bool remeasure) {
+  if (!state || claimable(*state, retry_failed, remeasure)) return Plan::kRun;
   if (state->status == "done") return Plan::kDone;
   if (state->status == "failed") return Plan::kFailedBefore;
   return Plan::kHeldElsewhere;  // running in a live process
@@ -76,7 +78,7 @@ std::vector<RunSpec> specs_of(const Sweep& sweep, const std::vector<size_t>& run
 
 std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, RunState>& states,
                               const std::string& db_note, const std::string& format,
-                              const std::vector<std::string>& extra_notes) {
+                              const std::vector<std::string>& extra_notes, bool remeasure) {
   const auto printer = make_printer(format);
   std::map<std::string, size_t> per_eval;
   size_t groups = 0;
@@ -97,14 +99,30 @@ std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, Ru
       auto it = states.find(r.key);
       std::string status = it == states.end() ? "new" : it->second.status;
       if (status == "running" && !held_by_live_process(it->second)) status = "stale";  // a killed run: redone
+      if (status == "done" && held_by_live_process(it->second)) status = "remeasuring";  // by another process
+      else if (status == "done" && claimable(it->second, false, remeasure)) status = "remeasure";
       ++count[status];
       t.add({++n, r.key, status, static_cast<int64_t>(u + 1), r.label()});
     }
-  const size_t to_run = count["new"] + count["pending"] + count["stale"];
+  const size_t to_run = count["new"] + count["pending"] + count["stale"] + count["remeasure"];
+  const size_t done = count["done"] + count["remeasure"] + count["remeasuring"];
   t.notes.push_back(fmt::format("{}: {} done, {} failed, {} running elsewhere, {} to run ({} new, {} pending, {} left by "
-                                "a killed process)",
-                                db_note, count["done"], count["failed"], count["running"], to_run, count["new"],
-                                count["pending"], count["stale"]));
+                                "a killed process{})",
+                                db_note, done, count["failed"], count["running"], to_run, count["new"],
+                                count["pending"], count["stale"],
+                                remeasure ? fmt::format(", {} done to re-measure", count["remeasure"]) : ""));
+  if (remeasure) {
+    t.notes.push_back(fmt::format(
+        "--remeasure: a done run not measured by this build ({}) is measured again; its current measurement moves "
+        "to the archive (laco compare shows both){}",
+        build_version(),
+        count["done"] ? fmt::format("; {} done at this build's commit are kept as they are", count["done"]) : ""));
+    if (build_dirty() != std::optional<bool>(false))
+      t.notes.push_back("--remeasure: this build has uncommitted changes (or no known commit): every done run counts "
+                        "as another build's, also after an interruption");
+    if (count["remeasuring"])
+      t.notes.push_back(fmt::format("{} done run(s) are being re-measured by another process", count["remeasuring"]));
+  }
   for (const auto& note : sweep.notes) t.notes.push_back("note: " + note);
   t.notes.insert(t.notes.end(), extra_notes.begin(), extra_notes.end());
   return printer->print(t);
@@ -124,11 +142,11 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
       std::vector<size_t> to_run;
       for (size_t i = 0; i < sweep.runs.size(); ++i) {
         auto it = states.find(sweep.runs[i].key);
-        if (it == states.end() || claimable(it->second, options.retry_failed)) to_run.push_back(i);
+        if (it == states.end() || claimable(it->second, options.retry_failed, options.remeasure)) to_run.push_back(i);
       }
       estimate.push_back(estimate_duration(sweep, to_run, store.db(), options.cache_dir).describe());
     }
-    fmt::print("{}", format_sweep_plan(sweep, states, note, options.format, estimate));
+    fmt::print("{}", format_sweep_plan(sweep, states, note, options.format, estimate, options.remeasure));
     return 0;
   }
 
@@ -140,13 +158,15 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
 
   size_t skipped_done = 0, failed_before = 0, held = 0, to_run = 0;
   std::vector<std::vector<size_t>> todo(sweep.units.size());
+  std::set<std::string> remeasured;  // done runs measured again: a failure keeps their measurement
   int64_t units = 0;
   for (size_t u = 0; u < sweep.units.size(); ++u) {
     for (size_t i : sweep.units[u].runs) {
       auto it = states.find(sweep.runs[i].key);
-      switch (plan_for(it == states.end() ? nullptr : &it->second, options.retry_failed)) {
+      switch (plan_for(it == states.end() ? nullptr : &it->second, options.retry_failed, options.remeasure)) {
         case Plan::kRun:
           todo[u].push_back(i);
+          if (it != states.end() && it->second.status == "done") remeasured.insert(sweep.runs[i].key);
           break;
         case Plan::kDone:
           ++skipped_done;
@@ -165,7 +185,7 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   }
 
   const auto t0 = Clock::now();
-  size_t done_now = 0, started = 0, taken_elsewhere = 0;
+  size_t done_now = 0, started = 0, taken_elsewhere = 0, remeasured_now = 0;
   std::vector<std::pair<std::string, std::string>> failed_now;  // label, error
   bool interrupted = false;
   std::map<std::string, std::string> lost_inputs;  // shared by the runs of this sweep (RunContext)
@@ -189,7 +209,8 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
       started += todo[u].size();
       // Atomic: a run another sweep on this database took (or finished) since
       // the states were read is left to it, and only what we hold is run.
-      const std::vector<std::string> keys = store.claim(wanted, sweep.units[u].group_key, options.retry_failed);
+      const std::vector<std::string> keys =
+          store.claim(wanted, sweep.units[u].group_key, options.retry_failed, options.remeasure);
       std::vector<size_t> mine;
       for (size_t i : todo[u])
         if (std::find(keys.begin(), keys.end(), sweep.runs[i].key) != keys.end()) mine.push_back(i);
@@ -221,6 +242,7 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
         }
         store.record_done(results);
         done_now += keys.size();
+        for (const auto& key : keys) remeasured_now += remeasured.count(key);
         const double seconds = std::chrono::duration<double>(Clock::now() - unit_t0).count();
         for (size_t j = 0; j < todo[u].size(); ++j)
           progress.print(fmt::format("done    {}  {}  ({}){}{}", sweep.runs[todo[u][j]].key, sweep.runs[todo[u][j]].label(),
@@ -228,8 +250,9 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
       } catch (const Interrupted& e) {
         store.release(keys);
         for (size_t i : todo[u])
-          progress.print(fmt::format("stopped {}  {}  ({}; marked pending)", sweep.runs[i].key, sweep.runs[i].label(),
-                                     e.what()));
+          progress.print(fmt::format("stopped {}  {}  ({}; {})", sweep.runs[i].key, sweep.runs[i].label(), e.what(),
+                                     remeasured.count(sweep.runs[i].key) ? "still done with its previous measurement"
+                                                                          : "marked pending"));
         interrupted = true;
         break;
       } catch (const Error& e) {
@@ -245,8 +268,10 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
         if (keys.size() > 1) error = fmt::format("{} (the {} runs measured together failed together)", error, keys.size());
         store.record_failed(keys, error);
         for (size_t i : todo[u]) {
-          failed_now.emplace_back(sweep.runs[i].key + "  " + sweep.runs[i].label(), error);
-          progress.print(fmt::format("failed  {}  {}: {}", sweep.runs[i].key, sweep.runs[i].label(), error));
+          const std::string kept =
+              remeasured.count(sweep.runs[i].key) ? " (a re-measurement: the previous measurement is kept)" : "";
+          failed_now.emplace_back(sweep.runs[i].key + "  " + sweep.runs[i].label(), error + kept);
+          progress.print(fmt::format("failed  {}  {}: {}{}", sweep.runs[i].key, sweep.runs[i].label(), error, kept));
         }
       }
       if (interrupt_signal() != 0) interrupted = true;
@@ -259,6 +284,7 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   const size_t left = to_run - done_now - failed_now.size() - taken_elsewhere;
   fmt::print("\nsweep {}: {} runs: {} done now, {} skipped (done before), {} failed now", sweep.name,
              sweep.runs.size(), done_now, skipped_done, failed_now.size());
+  if (options.remeasure) fmt::print(", {} re-measured (the previous measurements archived)", remeasured_now);
   if (failed_before) fmt::print(", {} failed before (rerun with --retry-failed)", failed_before);
   if (held) fmt::print(", {} running in another process", held);
   if (taken_elsewhere) fmt::print(", {} taken by another process meanwhile", taken_elsewhere);
