@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -135,6 +136,8 @@ Stat timing_stat(std::vector<double> samples) {
 
 void Table::mark_best() {
   bool untested = false, tested = false;
+  // The fewest repetitions behind a timing comparison that no result could make significant.
+  std::optional<std::pair<size_t, double>> powerless;
   double min_coverage = 1;
   for (size_t c = 0; c < columns.size(); ++c) {
     for (size_t r = 0; r < rows.size(); ++r) {
@@ -164,6 +167,15 @@ void Table::mark_best() {
       } else if (top && cell.stat.evidence) {
         cell.bold = !top->differs(*cell.stat.evidence);
         tested = true;
+        const size_t n = top->samples.size(), m = cell.stat.evidence->samples.size();
+        if (n > 0 && m > 0) {
+          // Complete separation is the most extreme ranking: two-sided p = 2 / C(n + m, n).
+          double ways = 1;
+          for (size_t i = 1; i <= std::min(n, m); ++i) ways = ways * static_cast<double>(n + m - std::min(n, m) + i) / i;
+          const double smallest = std::min(1.0, 2.0 / ways);
+          if (smallest >= 0.05 && (!powerless || std::min(n, m) < powerless->first))
+            powerless = std::make_pair(std::min(n, m), smallest);
+        }
       } else {
         untested = true;
       }
@@ -172,6 +184,11 @@ void Table::mark_best() {
   if (tested)
     notes.push_back("Bold: the best value and every value not significantly different from it at the 5% level "
                     "(accuracy: paired bootstrap on the same questions; timings: Mann-Whitney U on the repetitions)");
+  if (powerless)
+    notes.push_back(fmt::format("With {} repetitions a timing difference cannot reach the 5% level (the smallest "
+                                "two-sided Mann-Whitney p is {:.2f}, for complete separation): bold timings here rank "
+                                "nothing; measure with more repetitions (--reps, a spec's reps) to rank speeds",
+                                powerless->first, powerless->second));
   if (untested)
     notes.push_back("Bold without raw data (runs stored before schema version 2): the best printed value only, not "
                     "tested against the noise");

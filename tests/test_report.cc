@@ -8,9 +8,11 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 
+#include "evals/measure.h"
 #include "harness/print/number.h"
 #include "report/load.h"
 #include "report/plots.h"
@@ -477,6 +479,48 @@ TEST(Report, BoldOnlyWhereTheDifferenceIsSignificant) {
   bool said = false;
   for (const auto& n : t.notes) said |= n.find("not significantly different from it at the 5% level") != std::string::npos;
   EXPECT_TRUE(said);
+}
+
+// The main job's 3 repetitions: 3 against 3 can never reach p < 0.05 with
+// the Mann-Whitney test (2 / C(6, 3) = 0.10), so every timing was bold and the
+// table said nothing about it. Now a note says so; 5 repetitions can rank.
+TEST(Report, TimingsTooFewToRankSaySo) {
+  auto run = [](const std::string& method, const std::vector<double>& rates) {
+    RunRecord r;
+    r.spec.preset = "cpu-small";
+    r.spec.method = method;
+    r.spec.layer = "1/4";
+    r.spec.block_k = 7;
+    r.spec.depth = 26;
+    r.spec.settings = EfficiencySettings{};
+    r.samples["throughput"] = rates;
+    r.add("throughput", median(rates), "images/s");
+    return r;
+  };
+  auto bold_and_notes = [&](size_t reps) {
+    std::vector<double> fast, slow;
+    for (size_t i = 0; i < reps; ++i) fast.push_back(4.0 + 0.01 * i), slow.push_back(2.0 + 0.01 * i);
+    const Table t = methods_table(RunIndex({run("laco", fast), run("avgpool", slow)}, {}), {});
+    const size_t c = column(t, "throughput");
+    std::string notes;
+    for (const auto& n : t.notes) notes += n + "\n";
+    return std::make_tuple(t.rows[row(t, "laco")][c].bold, t.rows[row(t, "avgpool")][c].bold, notes);
+  };
+  {
+    const auto [laco, avgpool, notes] = bold_and_notes(3);
+    EXPECT_TRUE(laco);
+    EXPECT_TRUE(avgpool) << "twice as slow in every repetition, yet not significant with 3 against 3";
+    EXPECT_NE(notes.find("With 3 repetitions a timing difference cannot reach the 5% level (the smallest two-sided "
+                         "Mann-Whitney p is 0.10"),
+              std::string::npos)
+        << notes;
+  }
+  {
+    const auto [laco, avgpool, notes] = bold_and_notes(5);  // smallest p = 2 / 252
+    EXPECT_TRUE(laco);
+    EXPECT_FALSE(avgpool);
+    EXPECT_EQ(notes.find("cannot reach the 5% level"), std::string::npos) << notes;
+  }
 }
 
 // Issue 13: report.csv repeated column names ("speed-up") and joined method,
