@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -374,13 +375,20 @@ std::string stage0_cache_path(const RunSpec& run, const std::string& cache_dir) 
       .string();
 }
 
-std::string stage0_cache_problem(const RunSpec& run, const std::string& cache_dir) {
-  const std::string path = stage0_cache_path(run, cache_dir);
-  if (!fs::exists(path)) return "absent";
-  const auto file = SafeTensors::load(path);
+namespace {
+
+// Why a loaded cache file cannot be reused for `run` ("" when it can).
+std::string stage0_file_problem(const SafeTensors& file, const RunSpec& run) {
   auto it = file.metadata().find("stage0_key");
   if (it == file.metadata().end()) return "it has no stage0_key metadata";
   return stage0_mismatch(it->second, stage0_cache_key(run));
+}
+
+}  // namespace
+
+std::string stage0_cache_problem(const RunSpec& run, const std::string& cache_dir) {
+  const std::string path = stage0_cache_path(run, cache_dir);
+  return fs::exists(path) ? stage0_file_problem(SafeTensors::load(path), run) : "absent";
 }
 
 RunSpec resolve_accuracy_config(const AccuracyConfig& c) {
@@ -465,11 +473,14 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   const std::string cache = stage0_cache_path(run, context.cache_dir);
   const std::string key = stage0_cache_key(run).dump();
   bool cached = false;
-  const std::string problem = stage0_cache_problem(run, context.cache_dir);
+  // Read once: its key decides whether its weights are used.
+  std::optional<SafeTensors> file;
+  if (fs::exists(cache)) file = SafeTensors::load(cache);
+  const std::string problem = file ? stage0_file_problem(*file, run) : "absent";
+  if (!problem.empty()) file.reset();  // stale weights are not kept while stage 0 trains
   if (problem.empty()) {
-    const auto file = SafeTensors::load(cache);
     torch::NoGradGuard no_grad;
-    for (auto& p : model->named_parameters()) p.value().copy_(file.get(p.key()));
+    for (auto& p : model->named_parameters()) p.value().copy_(file->get(p.key()));
     cached = true;
   } else if (problem != "absent") {
     // A file of this configuration that this build must not reuse: trained again, and replaced.
