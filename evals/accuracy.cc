@@ -65,7 +65,9 @@ std::vector<AccuracyPreset> build_presets() {
   // 150 steps, so that a sweep of many runs fits on 2 cores.
   small.data.glyph_scale = 3;
   small.train_size = 100000;
-  small.test_size = 1000;
+  // 500 questions per family: a family's 95% interval is about +-4 points at
+  // 50-80% (binomial: 1.96 sqrt(p(1-p)/500) = 3.5..4.4); 200 gave +-6..7.
+  small.test_size = 2500;
   small.batch = 32;
   small.steps0 = 2000;
   small.steps1 = 50;
@@ -397,7 +399,7 @@ RunSpec resolve_accuracy_config(const AccuracyConfig& c) {
   if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
   for (auto [v, f] : {std::pair{c.steps0, "--steps0"}, {c.steps1, "--steps1"}, {c.steps2, "--steps2"}})
     if (v < -1) fail("{}: must be >= 0, got {}", f, v);
-  RunSpec spec = resolve_method_placement(c, p.model.encoder);
+  RunSpec spec = resolve_method_placement(c, p.model);
   for (const auto* path : {&c.train_data, &c.test_data})
     if (!path->empty() && !fs::exists(*path)) fail("{}: no such file", *path);
   auto pick = [](int64_t v, int64_t preset) { return v >= 0 ? v : preset; };
@@ -525,14 +527,10 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   rec.facts["stage0_cache"] = cache;
   if (cached && progress) progress->advance(steps0, "stage 0 (cached)");
 
-  // Insert the method after block k of the pretrained encoder, freshly initialised.
+  // Insert the method after block k of the pretrained encoder, freshly
+  // initialised (after the encoder, as the projector where its reference is one).
   torch::manual_seed(run.seed * 7919 + 1);
-  const int64_t k = run.block_k;
-  model->encoder->set_compressor(
-      make_compressor(run.method,
-                      CompressorOptions(preset.model.encoder.width()).ratio(run.ratio).grid_policy(run.grid_policy).block(k),
-                      run.method_options),
-      k);
+  insert_method(model, run);
 
   if (progress) progress->note("stage 1");
   const auto log1 = train_vqa(model, set_stage(model, 1), train, steps1, a.lr1, a.batch, preset.log_every,

@@ -85,7 +85,7 @@ RunSpec resolve_efficiency_config(const EfficiencyConfig& c) {
   check_override(c.warmup, "--warmup", 0);
   if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
 
-  RunSpec spec = resolve_method_placement(c, preset.model.encoder);
+  RunSpec spec = resolve_method_placement(c, preset.model);
   EfficiencySettings e;
   e.external = spec.external();
   e.crops = pick(c.crops, preset.crops);
@@ -147,7 +147,8 @@ int64_t efficiency_units(const std::vector<RunSpec>& runs) {
 
 std::string efficiency_group(const RunSpec& run) {
   nlohmann::json c = to_json(run);
-  for (const char* k : {"method", "method_options", "ratio", "grid_policy", "layer", "block_k", "external", "grid_out"})
+  for (const char* k : {"method", "method_options", "init", "projector", "ratio", "grid_policy", "layer", "block_k",
+                        "external", "grid_out"})
     c.erase(k);
   return sha256_hex("efficiency-group\n" + c.dump()).substr(0, 16);
 }
@@ -248,10 +249,7 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
   const Preset& preset = find_preset(run.preset);
   const int64_t before = tensor_bytes();
   s->model = Mllm(preset.model);
-  s->compressor = find_method(run.method).make(
-      CompressorOptions(preset.model.encoder.width()).ratio(run.ratio).grid_policy(run.grid_policy).block(s->k),
-      run.method_options);
-  s->model->encoder->set_compressor(s->compressor, s->k);
+  s->compressor = insert_method(s->model, run);
   s->model_bytes = tensor_bytes() - before;
 
   const auto& enc = preset.model.encoder;
@@ -269,7 +267,7 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
     s->embeddings1 = s->model->project(s->visual1);
   }
 
-  s->flops = count_flops(preset.model, s->compressor.get(), s->k, s->crops, s->text);
+  s->flops = count_flops(preset.model, s->compressor.get(), s->k, s->crops, s->text, run.method_is_projector());
   int64_t params = 0, compressor_params = 0;
   for (const auto& p : s->model->parameters()) params += p.numel();
   for (const auto& p : s->compressor->parameters()) compressor_params += p.numel();

@@ -35,7 +35,7 @@ double lm_head_flops(const LmOptions& l, int64_t positions) {
 }
 
 FlopBreakdown count_flops(const MllmOptions& model, const CompressorImpl* compressor, int64_t k, int64_t crops,
-                          int64_t text_tokens) {
+                          int64_t text_tokens, bool method_is_projector) {
   const auto& e = model.encoder;
   const Grid grid = e.grid();
   const Grid out = compressor ? compressor->output_grid(grid) : grid;
@@ -46,7 +46,7 @@ FlopBreakdown count_flops(const MllmOptions& model, const CompressorImpl* compre
   f.compressor = compressor ? d(crops) * compressor->flops(grid) : 0.0;
   f.encoder_post = d(crops) * d(e.depth() - k_eff) * encoder_block_flops(e, out.tokens());
   const int64_t visual = crops * out.tokens();
-  f.projector = projector_flops(visual, e.width(), model.lm.width());
+  f.projector = method_is_projector ? 0.0 : projector_flops(visual, e.width(), model.lm.width());
   f.lm = d(model.lm.layers()) * lm_layer_flops(model.lm, visual + text_tokens);
   f.lm_head_prefill = lm_head_flops(model.lm, 1);
   f.lm_head_train = lm_head_flops(model.lm, text_tokens - 1);

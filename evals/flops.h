@@ -39,8 +39,9 @@ struct FlopBreakdown {
   double train_step() const { return 3.0 * (encoder() + projector + lm + lm_head_train); }
 };
 
-/// `compressor` may be null (no compression); it sits after block k.
+/// `compressor` may be null (no compression); it sits after block k. With
+/// `method_is_projector` it replaces the projector (MllmImpl::insert), whose FLOPs are then 0.
 FlopBreakdown count_flops(const MllmOptions& model, const CompressorImpl* compressor, int64_t k, int64_t crops,
-                          int64_t text_tokens);
+                          int64_t text_tokens, bool method_is_projector = false);
 
 }  // namespace laco

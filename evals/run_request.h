@@ -10,6 +10,7 @@
 
 #include "harness/model/compressor.h"
 #include "harness/model/grid.h"
+#include "harness/model/init.h"
 
 namespace laco {
 
@@ -29,9 +30,18 @@ struct RunRequest {
   std::string layer = "1/4";  ///< placement text: 1/4, 0.25, 1, block:7
   int64_t ratio = 2;
   GridPolicy grid_policy = GridPolicy::kPad;
+  /// reference (each method as its reference initialises it), trunc_normal or torch_default (one scheme for all).
+  std::string init = "reference";
+  /// After the encoder: "reference" (a method whose reference is the projector
+  /// replaces mlp2x_gelu; others are followed by it) or "mlp2x_gelu" (every
+  /// method keeps the encoder width and mlp2x_gelu follows, for ablation).
+  std::string projector = "reference";
   uint64_t seed = 0;
   int threads = 2;
 };
+
+/// The values RunRequest::projector takes.
+const std::vector<std::string>& projector_choices();
 
 /// An evaluation's typed request (AccuracyConfig, EfficiencyConfig) from the
 /// common part, keeping the evaluation's own default preset where the request

@@ -6,6 +6,7 @@
 #include "harness/base/sha256.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
+#include "harness/model/mllm.h"
 #include "harness/model/placement.h"
 #include "methods/registry.h"
 
@@ -28,7 +29,7 @@ bool EfficiencySettings::operator==(const EfficiencySettings& o) const {
 bool RunSpec::operator==(const RunSpec& o) const {
   return preset == o.preset && method == o.method && method_options == o.method_options && layer == o.layer &&
          block_k == o.block_k && depth == o.depth && ratio == o.ratio && grid_policy == o.grid_policy &&
-         grid_in == o.grid_in && grid_out == o.grid_out && seed == o.seed && threads == o.threads &&
+         init == o.init && projector == o.projector && grid_in == o.grid_in && grid_out == o.grid_out && seed == o.seed && threads == o.threads &&
          settings == o.settings;
 }
 
@@ -54,7 +55,16 @@ std::string options_label(const MethodOptions& options) {
   return "{" + join(items, ",") + "}";
 }
 
-std::string RunSpec::method_label() const { return method + options_label(method_options); }
+std::string RunSpec::method_label() const {
+  MethodOptions shown = method_options;
+  // Not method options (the method does not read them), but as much a part of
+  // what the row is: shown when they are not what the method's reference does.
+  if (const MethodInfo* info = lookup_method(method)) {
+    if (!init.empty() && info->has_weights() && init != to_string(info->reference_init)) shown["init"] = init;
+    if (projector == "mlp2x_gelu" && info->own_projector) shown["projector"] = projector;
+  }
+  return method + options_label(shown);
+}
 
 std::string RunSpec::label() const {
   return fmt::format("{} {} {} (block {}/{}) r={} seed={}", eval(), method_label(), layer, block_k, depth, ratio, seed);
@@ -69,7 +79,13 @@ std::string run_key(const std::string& eval, const json& config) {
 
 std::string RunSpec::key() const { return run_key(eval(), to_json(*this)); }
 
-RunSpec resolve_method_placement(const RunRequest& r, const EncoderOptions& encoder) {
+const std::vector<std::string>& projector_choices() {
+  static const std::vector<std::string> choices = {"reference", "mlp2x_gelu"};
+  return choices;
+}
+
+RunSpec resolve_method_placement(const RunRequest& r, const MllmOptions& model) {
+  const EncoderOptions& encoder = model.encoder;
   RunSpec s;
   s.preset = r.preset;
   s.method = r.method;
@@ -82,14 +98,32 @@ RunSpec resolve_method_placement(const RunRequest& r, const EncoderOptions& enco
   s.seed = r.seed;
   s.threads = r.threads;
   if (r.threads < 1) fail("--threads: must be >= 1, got {}", r.threads);
-  const auto compressor = make_compressor(
-      r.method, CompressorOptions(encoder.width()).ratio(r.ratio).grid_policy(r.grid_policy).block(s.block_k),
-      r.method_options);
+  const MethodInfo& info = find_method(r.method);
+  const InitScheme init = parse_init_scheme(r.init, "init");
+  if (info.has_weights()) s.init = to_string(init == InitScheme::kReference ? info.reference_init : init);
+  if (std::find(projector_choices().begin(), projector_choices().end(), r.projector) == projector_choices().end())
+    fail("projector: unknown choice '{}' (allowed: {})", r.projector, join(projector_choices()));
+  if (s.external()) s.projector = info.own_projector && r.projector == "reference" ? "method" : "mlp2x_gelu";
+  const auto compressor = make_run_compressor(s, model);
   const Grid grid = encoder.grid();
   compressor->check_input_grid(grid);
   s.grid_in = grid.str();
   s.grid_out = compressor->output_grid(grid).str();
   return s;
+}
+
+Compressor make_run_compressor(const RunSpec& run, const MllmOptions& model) {
+  CompressorOptions o(model.encoder.width());
+  o.ratio(run.ratio).grid_policy(run.grid_policy).block(run.block_k);
+  if (run.method_is_projector()) o.out_dim(model.lm.width());
+  if (!run.init.empty()) o.init(parse_init_scheme(run.init, "init"));
+  return make_compressor(run.method, o, run.method_options);
+}
+
+Compressor insert_method(Mllm& model, const RunSpec& run) {
+  Compressor c = make_run_compressor(run, model->options());
+  model->insert(c, run.block_k, run.method_is_projector());
+  return c;
 }
 
 json to_json(const RunSpec& s) {
@@ -105,6 +139,11 @@ json to_json(const RunSpec& s) {
             {"grid_out", s.grid_out},
             {"seed", s.seed},
             {"threads", s.threads}};
+  // Written only where they differ from what every run stored before they
+  // were recorded did (trunc_normal; mlp2x_gelu after the encoder), so that
+  // those runs keep their keys, and a run that differs gets a new one.
+  if (!s.init.empty() && s.init != "trunc_normal") c["init"] = s.init;
+  if (s.projector == "method") c["projector"] = s.projector;
   if (const auto* a = std::get_if<AccuracySettings>(&s.settings)) {
     c.update({{"steps0", a->steps0},
               {"steps1", a->steps1},
@@ -188,6 +227,21 @@ RunSpec run_spec_from_json(const std::string& eval, const json& config, const st
   s.grid_out = f.str("grid_out");
   s.seed = static_cast<uint64_t>(f.integer_in("seed", 0, kMaxSeed));
   s.threads = static_cast<int>(f.integer_in("threads", 1, kMaxThreads));
+  // Absent: what runs did before these were recorded (see to_json).
+  const MethodInfo* info = lookup_method(s.method);
+  if (f.has("init")) {
+    s.init = f.str("init");
+    parse_init_scheme(s.init, where + ": init");
+    if (s.init == "reference") fail("{}: configuration field 'init' is 'reference' (allowed: trunc_normal, torch_default)", where);
+  } else if (!info || info->has_weights()) {
+    s.init = "trunc_normal";
+  }
+  if (f.has("projector")) {
+    s.projector = f.str("projector");
+    if (s.projector != "method") fail("{}: configuration field 'projector' is '{}' (allowed: method)", where, s.projector);
+  } else if (s.block_k == s.depth) {
+    s.projector = "mlp2x_gelu";
+  }
   if (eval == "accuracy") {
     AccuracySettings a;
     a.steps0 = f.integer("steps0");

@@ -23,6 +23,9 @@
 
 namespace laco {
 
+class Mllm;
+struct MllmOptions;
+
 /// The settings of an accuracy run (SynthVQA insertion protocol) after the
 /// preset's values were filled in.
 struct AccuracySettings {
@@ -63,6 +66,14 @@ struct RunSpec {
   int64_t depth = 0;        ///< encoder blocks
   int64_t ratio = 2;
   GridPolicy grid_policy = GridPolicy::kPad;
+  /// The scheme the method's weights start from, resolved: "trunc_normal" or
+  /// "torch_default"; "" for a method without weights. Runs stored before it
+  /// was recorded used trunc_normal.
+  std::string init;
+  /// After the encoder: "method" (the method is the projector and maps to the
+  /// LM width) or "mlp2x_gelu" (the method keeps the encoder width, mlp2x_gelu
+  /// follows; every run stored before it was recorded); "" inside the encoder.
+  std::string projector;
   std::string grid_in, grid_out;  ///< "12x12", "6x6"
   uint64_t seed = 0;
   int threads = 2;
@@ -75,24 +86,33 @@ struct RunSpec {
   const AccuracySettings& accuracy() const;      ///< an Error when it is not an accuracy run
   const EfficiencySettings& efficiency() const;  ///< an Error when it is not an efficiency run
   bool external() const { return block_k == depth; }
+  bool method_is_projector() const { return projector == "method"; }
 
   /// The first 16 hex digits of the SHA-256 of the evaluation and the stored
   /// configuration less `layer` and `stages` (1/4 and block:7 are one run).
   std::string key() const;
   /// "accuracy laco{zero_init=true} 1/4 (block 2/8) r=2 seed=0"
   std::string label() const;
-  /// "laco" or "laco{zero_init=true}".
+  /// "laco" or "laco{zero_init=true}"; a choice that is not the method's
+  /// reference shows too: "pixel_shuffle{init=trunc_normal,projector=mlp2x_gelu}".
   std::string method_label() const;
 
   bool operator==(const RunSpec& o) const;
   bool operator!=(const RunSpec& o) const { return !(*this == o); }
 };
 
-/// The common fields of a run: resolves the placement against an encoder of
-/// this shape and builds the method after that block, which checks the
-/// ratio, the options, the grid policy and the grid now. `settings` is left
-/// for the evaluation to fill.
-RunSpec resolve_method_placement(const RunRequest& request, const EncoderOptions& encoder);
+/// The common fields of a run: resolves the placement against this model's
+/// encoder, the initialisation and the projector, and builds the method after
+/// that block, which checks the ratio, the options, the grid policy and the
+/// grid now. `settings` is left for the evaluation to fill.
+RunSpec resolve_method_placement(const RunRequest& request, const MllmOptions& model);
+
+/// The compressor a run inserts, built as the run says (out_dim the LM width
+/// when it is the projector; the run's ratio, grid policy, block and initialisation).
+Compressor make_run_compressor(const RunSpec& run, const MllmOptions& model);
+/// Builds that compressor and inserts it into `model` after block k, as the
+/// projector when the run says so. The one way every evaluation builds a run's model.
+Compressor insert_method(Mllm& model, const RunSpec& run);
 
 /// The storage format (see the file comment).
 nlohmann::json to_json(const RunSpec& spec);

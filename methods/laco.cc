@@ -16,10 +16,12 @@ LacoImpl::LacoImpl(CompressorOptions options, LacoOptions laco)
          options_.dim(), options_.out_dim());
   const int64_t r = ratio();
   mlp1 = register_module("mlp1", make_shuffle_mlp(r * r * options_.dim(), options_.resolved_out_dim()));
-  init_reference_weights(*this);
+  init_weights(*this, options_.init(), kInternVlMlp1Init);
   if (laco_.zero_init()) {
     torch::NoGradGuard no_grad;
+    // Weight and bias: PyTorch's default initialisation (the reference's) gives the bias non-zero values.
     mlp1[3]->as<torch::nn::Linear>()->weight.zero_();
+    mlp1[3]->as<torch::nn::Linear>()->bias.zero_();
   }
 }
 
@@ -47,6 +49,8 @@ MethodInfo laco_method() {
   MethodInfo info;
   info.name = "laco";
   info.summary = "pixel_shuffle branch + non-parametric averaged shortcut: Y = MLP(S) + A(S)";
+  // Its shortcut lives in the encoder's width, so after the encoder it is followed by mlp2x_gelu.
+  info.reference_init = kInternVlMlp1Init;
   info.options = {{"residual", "bool, default true: add the shortcut A(S); false gives pixel_shuffle"},
                   {"zero_init", "bool, default false: zero the last Linear so Y = A(S) at initialisation"}};
   info.make = [keys = info.option_keys()](const CompressorOptions& o, const MethodOptions& mo) -> Compressor {

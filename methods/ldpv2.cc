@@ -15,7 +15,7 @@ Ldpv2Impl::Ldpv2Impl(CompressorOptions options, Ldpv2Options ldp)
                                                      torch::nn::Linear(out, out)));
   peg = register_module(
       "peg", torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 3).stride(1).padding(1).groups(out).bias(true)));
-  init_reference_weights(*this);
+  init_weights(*this, options_.init(), kLdpv2Init);
 }
 
 Grid Ldpv2Impl::output_grid(Grid in) const {
@@ -64,6 +64,8 @@ MethodInfo ldpv2_method() {
   MethodInfo info;
   info.name = "ldpv2";
   info.summary = "MobileVLM V2 LDPv2: per-token MLP -> average pooling -> PEG (depthwise 3x3 conv + residual)";
+  info.reference_init = kLdpv2Init;
+  info.own_projector = true;
   info.make = [](const CompressorOptions& o, const MethodOptions& mo) -> Compressor {
     OptionReader("ldpv2", mo, {});
     return std::make_shared<Ldpv2Impl>(o);

@@ -40,6 +40,9 @@ class Ldpv2Impl : public CompressorImpl {
 };
 TORCH_MODULE(Ldpv2);
 
+/// MobileVLM V2 builds LDPv2 from nn.Linear/nn.Conv2d and does not re-initialise them.
+constexpr InitScheme kLdpv2Init = InitScheme::kTorchDefault;
+
 MethodInfo ldpv2_method();
 
 }  // namespace laco

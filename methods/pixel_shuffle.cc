@@ -21,7 +21,7 @@ double shuffle_mlp_flops(int64_t tokens, int64_t in, int64_t out) {
 PixelShuffleImpl::PixelShuffleImpl(CompressorOptions options) : CompressorImpl("pixel_shuffle", std::move(options)) {
   const int64_t r = ratio();
   mlp1 = register_module("mlp1", make_shuffle_mlp(r * r * options_.dim(), options_.resolved_out_dim()));
-  init_reference_weights(*this);
+  init_weights(*this, options_.init(), kInternVlMlp1Init);
 }
 
 torch::Tensor PixelShuffleImpl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>&) {
@@ -56,6 +56,8 @@ MethodInfo pixel_shuffle_method() {
   MethodInfo info;
   info.name = "pixel_shuffle";
   info.summary = "space-to-channel + MLP (InternVL mlp1: LN -> Linear -> GELU -> Linear)";
+  info.reference_init = kInternVlMlp1Init;
+  info.own_projector = true;
   info.make = [](const CompressorOptions& o, const MethodOptions& mo) -> Compressor {
     OptionReader("pixel_shuffle", mo, {});
     return std::make_shared<PixelShuffleImpl>(o);

@@ -32,6 +32,12 @@ TORCH_MODULE(PixelShuffle);
 /// llm_hidden, scale_factor, ps_version v2); shared with laco.
 CompressorOptions internvl_options(const ReferenceConfig& config);
 
+/// InternVL 2's modeling file builds mlp1 from nn.LayerNorm/nn.Linear and does not
+/// re-initialise them: PyTorch's default. (Later InternVL versions run
+/// transformers' post_init, normal(0.02); the harness follows InternVL 2,
+/// whose v2 pixel shuffle it reproduces.) LaCo's MLP starts the same way.
+constexpr InitScheme kInternVlMlp1Init = InitScheme::kTorchDefault;
+
 MethodInfo pixel_shuffle_method();
 
 }  // namespace laco

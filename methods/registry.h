@@ -20,6 +20,14 @@ struct MethodInfo {
   std::function<Compressor(const CompressorOptions&, const MethodOptions&)> make;
   /// Empty when the method has no weights to check against a reference.
   std::function<Compressor(const ReferenceConfig&)> make_reference;
+  /// How its reference initialises the weights; kReference for a method without weights.
+  InitScheme reference_init = InitScheme::kReference;
+  /// After the encoder (k = L) its reference is the projector itself: it maps
+  /// straight to the LM width and no mlp2x_gelu follows (InternVL's mlp1,
+  /// MobileVLM V2's LDPv2, TokenPacker). Methods without it are followed by mlp2x_gelu.
+  bool own_projector = false;
+
+  bool has_weights() const { return reference_init != InitScheme::kReference; }
 
   std::vector<std::string> option_keys() const;
 };
@@ -29,6 +37,8 @@ const std::vector<MethodInfo>& method_registry();
 std::vector<std::string> method_names();
 /// The method called `name`, or an Error listing the allowed names.
 const MethodInfo& find_method(const std::string& name);
+/// The method called `name`, or null (a stored run may name a method this build lacks).
+const MethodInfo* lookup_method(const std::string& name);
 
 Compressor make_compressor(const std::string& name, const CompressorOptions& options,
                            const MethodOptions& method_options = {});

@@ -72,7 +72,7 @@ TokenPackerImpl::TokenPackerImpl(CompressorOptions options, TokenPackerOptions t
                                                      torch::nn::Linear(out, out)));
   // The reference re-initialises every Linear (out_proj included) after
   // nn.MultiheadAttention has put xavier_uniform on the packed in-projection.
-  init_reference_weights(*this);
+  init_weights(*this, options_.init(), kTokenPackerInit);
 }
 
 std::vector<int64_t> TokenPackerImpl::feature_blocks() const {
@@ -122,6 +122,8 @@ MethodInfo tokenpacker_method() {
   MethodInfo info;
   info.name = "tokenpacker";
   info.summary = "TokenPacker: downsampled queries attend to their r x r window of multi-level keys/values";
+  info.reference_init = kTokenPackerInit;
+  info.own_projector = true;
   info.options = {{"heads", "int, default 0 = largest divisor of dim not above dim/128"}};
   info.make = [keys = info.option_keys()](const CompressorOptions& o, const MethodOptions& mo) -> Compressor {
     OptionReader reader("tokenpacker", mo, keys);

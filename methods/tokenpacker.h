@@ -67,6 +67,10 @@ class TokenPackerImpl : public CompressorImpl {
 };
 TORCH_MODULE(TokenPacker);
 
+/// TokenPacker re-initialises every Linear with trunc_normal(0.02) (after
+/// nn.MultiheadAttention's xavier_uniform in-projection).
+constexpr InitScheme kTokenPackerInit = InitScheme::kTruncNormal;
+
 MethodInfo tokenpacker_method();
 
 }  // namespace laco

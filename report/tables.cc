@@ -88,8 +88,8 @@ void name_columns(Table& t, const std::vector<std::pair<std::string, std::string
 // and the fields that name the cell itself.
 nlohmann::json pooled_configuration(const RunSpec& spec) {
   nlohmann::json c = to_json(spec);
-  for (const char* k : {"seed", "stage0_key", "layer", "block_k", "ratio", "method", "method_options", "grid_out",
-                        "external"})
+  for (const char* k : {"seed", "stage0_key", "layer", "block_k", "ratio", "method", "method_options", "init",
+                        "projector", "grid_out", "external"})
     c.erase(k);
   return c;
 }

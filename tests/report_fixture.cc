@@ -3,6 +3,8 @@
 #include <map>
 #include <string>
 
+#include "methods/registry.h"
+
 namespace laco::test {
 namespace {
 
@@ -28,6 +30,11 @@ RunRecord base(const std::string& eval, const std::string& preset, const std::st
   r.spec.depth = accuracy ? 8 : 12;
   r.spec.ratio = ratio;
   r.spec.seed = static_cast<uint64_t>(seed);
+  // As this version resolves them: the reference's initialisation, and after
+  // the encoder the method as the projector where its reference is one.
+  const MethodInfo& info = find_method(method);
+  if (info.has_weights()) r.spec.init = to_string(info.reference_init);
+  if (r.spec.block_k == r.spec.depth) r.spec.projector = info.own_projector ? "method" : "mlp2x_gelu";
   if (accuracy) {
     r.spec.settings = AccuracySettings{};
   } else {

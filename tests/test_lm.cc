@@ -73,5 +73,47 @@ TEST(Mllm, CropsConcatenateAndTheLossTrainsEverything) {
   }
 }
 
+// After the encoder a method whose reference is the projector replaces
+// mlp2x_gelu and maps straight to the LM width (InternVL's mlp1 4C -> D).
+TEST(Mllm, AMethodAfterTheEncoderCanBeTheProjector) {
+  torch::manual_seed(32);
+  MllmOptions o;
+  o.encoder = EncoderOptions().image_size(28).patch_size(4).width(16).depth(2).heads(2).mlp_dim(32);  // 7 x 7
+  o.lm = tiny_lm().width(24).heads(4).kv_heads(2);
+  Mllm m(o);
+  const int64_t projector_params = static_cast<int64_t>(m->projector->parameters().size());
+  ASSERT_GT(projector_params, 0);
+  m->insert(make_compressor("pixel_shuffle", CompressorOptions(16).out_dim(24).ratio(2).block(2)), 2, true);
+  EXPECT_TRUE(m->method_is_projector());
+  EXPECT_TRUE(m->projector->parameters().empty()) << "mlp2x_gelu is gone";
+  auto images = torch::randn({2, 1, 3, 28, 28});
+  const auto visual = m->encode(images);
+  EXPECT_EQ(visual.sizes(), (std::vector<int64_t>{2, 16, 24})) << "the method's output is already LM-wide";
+  EXPECT_TRUE(torch::equal(m->project(visual), visual));
+  auto ids = torch::randint(50, {2, 5}, torch::kLong);
+  auto loss = m->loss(images, ids);
+  loss.backward();
+  for (const auto& p : m->encoder->compressor()->named_parameters())
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+
+  Mllm inside(o);
+  test::expect_error(
+      [&] { inside->insert(make_compressor("pixel_shuffle", CompressorOptions(16).out_dim(24).block(1)), 1, true); },
+      {"only after the encoder (k = 2), not at k = 1"});
+  test::expect_error(
+      [&] { inside->insert(make_compressor("pixel_shuffle", CompressorOptions(16).block(2)), 2, true); },
+      {"must map to the LM width 24, got 16"});
+  test::expect_error(
+      [&] { inside->insert(make_compressor("pixel_shuffle", CompressorOptions(16).out_dim(24).block(1)), 1); },
+      {"maps to width 24", "the projector takes the encoder width 16"});
+  test::expect_error(
+      [&] { inside->insert(make_compressor("pixel_shuffle", CompressorOptions(16).out_dim(24).block(2)), 2); },
+      {"the projector takes the encoder width 16"});
+  // Without as_projector the old layout: method at width C, mlp2x_gelu after it.
+  inside->insert(make_compressor("pixel_shuffle", CompressorOptions(16).block(2)), 2);
+  EXPECT_FALSE(inside->method_is_projector());
+  EXPECT_EQ(static_cast<int64_t>(inside->projector->parameters().size()), projector_params);
+}
+
 }  // namespace
 }  // namespace laco

@@ -236,5 +236,45 @@ TEST(MethodConfig, BadInputsAreErrorsNotCrashes) {
   }
 }
 
+// Each method starts as its reference does: PyTorch's default Linear
+// (kaiming_uniform, |w| <= 1/sqrt(fan_in), non-zero bias) for InternVL's mlp1
+// (pixel_shuffle, LaCo's branch) and LDPv2, trunc_normal(0.02) with zero bias
+// for TokenPacker; `init` applies one scheme to all.
+TEST(MethodInit, EachMethodFollowsItsReferenceUnlessOneSchemeIsAskedFor) {
+  constexpr int64_t dim = 64;  // first Linear: fan_in 64 (ldpv2) or 256 (r^2 C)
+  auto first_linear = [](const Compressor& c) {
+    for (const auto& m : c->modules(false))
+      if (auto* l = m->as<torch::nn::Linear>(); l && l->bias.defined())
+        return std::pair{l->weight.detach(), l->bias.detach()};
+    ADD_FAILURE() << c->method() << " has no Linear with a bias";
+    return std::pair{torch::Tensor(), torch::Tensor()};
+  };
+  auto scheme_of = [&](const std::string& method, InitScheme init) {
+    torch::manual_seed(5);
+    auto [w, b] = first_linear(make_compressor(method, CompressorOptions(dim).ratio(2).block(4).init(init)));
+    const double std = w.std().item<double>();
+    // trunc_normal(0.02): std 0.02, zero bias; kaiming_uniform at fan_in >= 64: std 1/sqrt(3 fan_in) >= 0.036.
+    if (std::abs(std - 0.02) < 0.002 && b.abs().max().item<double>() == 0.0) return std::string("trunc_normal");
+    const double bound = 1.0 / std::sqrt(static_cast<double>(w.size(1)));
+    if (w.abs().max().item<double>() <= bound && std::abs(std - bound / std::sqrt(3.0)) < 0.1 * bound &&
+        b.abs().max().item<double>() > 0.0)
+      return std::string("torch_default");
+    return fmt::format("neither (std {})", std);
+  };
+  const std::map<std::string, std::string> reference = {
+      {"pixel_shuffle", "torch_default"}, {"laco", "torch_default"}, {"ldpv2", "torch_default"},
+      {"tokenpacker", "trunc_normal"}};
+  for (const auto& [method, scheme] : reference) {
+    EXPECT_EQ(scheme_of(method, InitScheme::kReference), scheme) << method;
+    EXPECT_EQ(to_string(find_method(method).reference_init), scheme) << method;
+    EXPECT_EQ(scheme_of(method, InitScheme::kTruncNormal), "trunc_normal") << method;
+    EXPECT_EQ(scheme_of(method, InitScheme::kTorchDefault), "torch_default") << method;
+  }
+  EXPECT_FALSE(find_method("avgpool").has_weights());
+  EXPECT_FALSE(find_method("none").has_weights());
+  test::expect_error([] { parse_init_scheme("xavier", "--init"); },
+                     {"--init", "'xavier'", "reference, trunc_normal, torch_default"});
+}
+
 }  // namespace
 }  // namespace laco

@@ -15,6 +15,9 @@
 #include "harness/base/error.h"
 #include "harness/base/interrupt.h"
 #include "harness/base/json_check.h"
+#include "harness/model/mllm.h"
+#include "harness/model/presets.h"
+#include "evals/flops.h"
 #include "harness/sweep/sweep.h"
 #include "harness/sweep/sweep_spec.h"
 #include "report/load.h"
@@ -514,18 +517,37 @@ TEST(SweepRun, SlurmScriptRunsEachShardAndTheMergeJob) {
 // A database written by the binary before the typed RunSpec
 // (tests/fixtures/README.md): its runs keep their keys, so every run of the
 // shipped smoke and default sweeps still counts as done.
-TEST(RunKeys, ADatabaseOfTheFirstVersionCountsEveryShippedRunAsDone) {
+// A database of the first version counts every shipped run whose model is
+// unchanged as done, and exactly those: since each method starts as its
+// reference does and is the projector after the encoder where its reference
+// is one, pixel_shuffle, laco and ldpv2 (init) and tokenpacker after the
+// encoder (projector) are new configurations; default.json's accuracy runs
+// also have 500 test questions per family now (test_size 2500, was 1000).
+TEST(RunKeys, ADatabaseOfTheFirstVersionCountsEveryUnchangedShippedRunAsDone) {
   const std::string dir = test::temp_dir("v1_keys");
   const std::string db = dir + "/v1.db";
   std::filesystem::copy_file(LACO_FIXTURES_DIR "/v1_runs.db", db);
-  const std::map<std::string, int> expected = {{"smoke", 15}, {"default", 44}};
-  for (const auto& [name, runs] : expected) {
+  struct Expected {
+    int runs, done;
+  };
+  const std::map<std::string, Expected> expected = {{"smoke", {15, 8}}, {"default", {44, 14}}};
+  for (const auto& [name, e] : expected) {
     const std::string spec = std::string(LACO_SWEEPS_DIR) + "/" + name + ".json";
     const auto r = test::run_command(kLaco + " sweep " + spec + " --db " + db + " --dry-run");
     ASSERT_EQ(r.status, 0) << r.output;
-    EXPECT_NE(r.output.find(fmt::format("{} done, 0 failed, 0 running elsewhere, 0 to run", runs)), std::string::npos)
+    EXPECT_NE(r.output.find(fmt::format("{} done, 0 failed, 0 running elsewhere, {} to run ({} new", e.done,
+                                        e.runs - e.done, e.runs - e.done)),
+              std::string::npos)
         << name << ":\n" << r.output;
-    EXPECT_EQ(parse_sweep(json::parse(test::read_file(spec)), spec).runs.size(), static_cast<size_t>(runs));
+    EXPECT_EQ(parse_sweep(json::parse(test::read_file(spec)), spec).runs.size(), static_cast<size_t>(e.runs));
+    // The runs still done are exactly those of unchanged models.
+    std::istringstream lines(r.output);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(" done ") == std::string::npos || line.find(" seed=") == std::string::npos) continue;
+      const bool unchanged = line.find(" none ") != std::string::npos || line.find(" avgpool ") != std::string::npos ||
+                             (line.find(" tokenpacker ") != std::string::npos && line.find(" 1 (block") == std::string::npos);
+      EXPECT_TRUE(unchanged) << name << ": " << line;
+    }
   }
 }
 
@@ -559,6 +581,84 @@ TEST(RunKeys, StoredConfigurationsRoundTripThroughRunSpec) {
   config["ratio"] = "two";
   test::expect_error([&] { run_spec_from_json(stored[0][1], config, "x.db: run 2"); },
                      {"x.db: run 2", "'ratio' is string", "an integer"});
+}
+
+// After the encoder pixel_shuffle, LDPv2 and TokenPacker are the projector
+// (as InternVL, MobileVLM V2 and TokenPacker build them) and every method
+// starts as its reference does. Runs stored before these choices were
+// recorded were "method + mlp2x_gelu" with trunc_normal: they read back as
+// exactly that (their label says so, their key is unchanged) and are not
+// counted as runs of the new default.
+TEST(RunKeys, InitAndProjectorFollowTheReferenceAndOldRunsKeepTheirMeaning) {
+  const MllmOptions& model = find_preset("tiny").model;
+  RunRequest r;
+  r.preset = "tiny";
+  r.method = "pixel_shuffle";
+  r.layer = "1";
+  const RunSpec ext = resolve_method_placement(r, model);
+  EXPECT_EQ(ext.projector, "method");
+  EXPECT_EQ(ext.init, "torch_default");
+  EXPECT_EQ(ext.method_label(), "pixel_shuffle");
+  const json j = to_json(ext);
+  EXPECT_EQ(j.at("projector"), "method");
+  EXPECT_EQ(j.at("init"), "torch_default");
+  EXPECT_EQ(run_spec_from_json("accuracy", j, "new"), ext);
+
+  json old = j;
+  old.erase("projector");
+  old.erase("init");
+  const RunSpec legacy = run_spec_from_json("accuracy", old, "old");
+  EXPECT_EQ(legacy.init, "trunc_normal");
+  EXPECT_EQ(legacy.projector, "mlp2x_gelu");
+  EXPECT_EQ(legacy.method_label(), "pixel_shuffle{init=trunc_normal,projector=mlp2x_gelu}");
+  EXPECT_EQ(legacy.key(), run_key("accuracy", old));
+  EXPECT_NE(legacy.key(), ext.key());
+  // Asking for the old layout and scheme gives the old run's key again.
+  RunRequest ablation = r;
+  ablation.projector = "mlp2x_gelu";
+  ablation.init = "trunc_normal";
+  EXPECT_EQ(resolve_method_placement(ablation, model).key(), legacy.key());
+
+  // The model each evaluation builds from a run: the method maps to the LM
+  // width and the mlp2x_gelu (and its FLOPs) are gone.
+  Mllm m(model);
+  const Compressor c = insert_method(m, ext);
+  EXPECT_TRUE(m->method_is_projector());
+  EXPECT_EQ(c->options().resolved_out_dim(), model.lm.width());
+  EXPECT_EQ(count_flops(model, c.get(), ext.block_k, 1, 4, true).projector, 0.0);
+  EXPECT_GT(count_flops(model, c.get(), ext.block_k, 1, 4, false).projector, 0.0);
+  Mllm m2(model);
+  insert_method(m2, resolve_method_placement(ablation, model));
+  EXPECT_FALSE(m2->method_is_projector());
+
+  // LaCo's shortcut lives in the encoder width: mlp2x_gelu follows it, as before.
+  r.method = "laco";
+  const RunSpec laco = resolve_method_placement(r, model);
+  EXPECT_EQ(laco.projector, "mlp2x_gelu");
+  EXPECT_FALSE(to_json(laco).contains("projector"));
+  EXPECT_EQ(laco.method_label(), "laco");
+  // TokenPacker's reference is trunc_normal: inside the encoder its key is what it always was.
+  r.method = "tokenpacker";
+  r.layer = "1/2";
+  const RunSpec tp = resolve_method_placement(r, model);
+  EXPECT_EQ(tp.init, "trunc_normal");
+  EXPECT_EQ(tp.projector, "");
+  EXPECT_FALSE(to_json(tp).contains("init"));
+  r.init = "torch_default";
+  EXPECT_EQ(resolve_method_placement(r, model).method_label(), "tokenpacker{init=torch_default}");
+  // A method without weights has no scheme.
+  r.method = "avgpool";
+  EXPECT_EQ(resolve_method_placement(r, model).init, "");
+  EXPECT_EQ(resolve_method_placement(r, model).method_label(), "avgpool");
+
+  r.init = "xavier";
+  test::expect_error([&] { resolve_method_placement(r, model); }, {"init", "'xavier'", "trunc_normal, torch_default"});
+  r.init = "reference";
+  r.projector = "own";
+  test::expect_error([&] { resolve_method_placement(r, model); }, {"projector", "'own'", "reference, mlp2x_gelu"});
+  expect_spec_error(with(test::tiny_spec(), "/grids/0/projector", "own"),
+                    {"t.json", "$.grids[0].projector", "'own'", "reference, mlp2x_gelu"});
+  expect_spec_error(with(test::tiny_spec(), "/grids/0/init", 3), {"t.json", "$.grids[0].init"});
 }
 
 // Hostile specs end in a clear error and exit 1, not a crash: a spec nested

@@ -31,6 +31,9 @@ int cmd_methods() {
     fmt::print("{:<14} {}\n", m.name, m.summary);
     for (const auto& [key, help] : m.options) fmt::print("{:<14}   option {}: {}\n", "", key, help);
     if (m.make_reference) fmt::print("{:<14}   reference configuration: yes (laco parity)\n", "");
+    if (m.has_weights()) fmt::print("{:<14}   initialisation (--init reference): {}\n", "", to_string(m.reference_init));
+    fmt::print("{:<14}   after the encoder: {}\n", "",
+               m.own_projector ? "it is the projector (maps to the LM width)" : "followed by mlp2x_gelu");
   }
   return 0;
 }

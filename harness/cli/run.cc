@@ -67,6 +67,14 @@ void RunCli::attach(CLI::App& app) {
   command_->add_option("-r,--ratio", ratios_, "Merge factor(s) r in 2, 3, 4")->capture_default_str();
   command_->add_option("--option", options_, "Method option KEY=VALUE (repeatable), e.g. zero_init=true");
   command_->add_option("--grid-policy", grid_policy_, "pad, interpolate or error")->capture_default_str();
+  command_->add_option("--init", init_,
+                       "Method weights: reference (each as its reference), or one scheme for all: trunc_normal, "
+                       "torch_default")
+      ->capture_default_str();
+  command_->add_option("--projector", projector_,
+                       "After the encoder: reference (pixel_shuffle, ldpv2, tokenpacker are the projector and map to "
+                       "the LM width) or mlp2x_gelu (every method keeps the encoder width, mlp2x_gelu follows)")
+      ->capture_default_str();
   command_->add_option("-t,--threads", threads_, "Threads (LibTorch intra-op and OpenBLAS)")
       ->capture_default_str()
       ->check(CLI::Range(1, kMaxThreads));
@@ -155,6 +163,11 @@ int RunCli::run() const {
   base.preset = preset_.empty() ? info.default_preset : preset_;
   base.method_options = parse_method_options(options_);
   base.grid_policy = parse_grid_policy(grid_policy_, "--grid-policy");
+  parse_init_scheme(init_, "--init");
+  if (std::find(projector_choices().begin(), projector_choices().end(), projector_) == projector_choices().end())
+    fail("--projector: unknown choice '{}' (allowed: {})", projector_, join(projector_choices()));
+  base.init = init_;
+  base.projector = projector_;
   base.seed = seed_;
   base.threads = threads_;
 

@@ -28,6 +28,7 @@ class RunCli {
   std::string methods_ = "laco", layers_ = "1/4", ratios_ = "2";
   std::vector<std::string> options_;
   std::string grid_policy_ = "pad";
+  std::string init_ = "reference", projector_ = "reference";
   uint64_t seed_ = 0;
   int threads_ = 2;
   std::string format_ = "table";

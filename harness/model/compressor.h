@@ -12,6 +12,7 @@
 #include <torch/nn/module.h>
 
 #include "harness/model/grid.h"
+#include "harness/model/init.h"
 
 namespace laco {
 
@@ -37,6 +38,8 @@ struct CompressorOptions {
   TORCH_ARG(GridPolicy, grid_policy) = GridPolicy::kPad;
   /// The encoder block k the compressor follows (1..L); 0 when standalone.
   TORCH_ARG(int64_t, block) = 0;
+  /// How the weights start; kReference: as the method's reference does (MethodInfo::reference_init).
+  TORCH_ARG(InitScheme, init) = InitScheme::kReference;
 };
 
 /// Key/value options specific to one method (e.g. laco's residual=false), as

@@ -51,7 +51,7 @@ VisionEncoderImpl::VisionEncoderImpl(EncoderOptions options) : options_(std::mov
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < options_.depth(); ++i)
     blocks->push_back(EncoderBlock(c, options_.heads(), options_.mlp_dim(), options_.ln_eps()));
-  init_reference_weights(*this);
+  init_trunc_normal_weights(*this);
   init_position_embedding();
 }
 
@@ -78,9 +78,14 @@ void VisionEncoderImpl::set_compressor(Compressor compressor, int64_t k) {
   if (!compressor) fail("encoder: set_compressor needs a compressor (use clear_compressor to remove one)");
   if (k < 1 || k > options_.depth())
     fail("encoder: compressor block k = {} is outside 1..{} (the encoder's depth)", k, options_.depth());
-  if (compressor->options().dim() != options_.width() || compressor->options().resolved_out_dim() != options_.width())
-    fail("encoder: method '{}' maps width {} -> {}, but inside the encoder both must be {}", compressor->method(),
-         compressor->options().dim(), compressor->options().resolved_out_dim(), options_.width());
+  // After the last block no block reads the output, so only there may it
+  // leave the encoder's width (a method that is the projector maps to the LM's).
+  const bool inside = k < options_.depth();
+  if (compressor->options().dim() != options_.width() ||
+      (inside && compressor->options().resolved_out_dim() != options_.width()))
+    fail("encoder: method '{}' maps width {} -> {}, but inside the encoder both must be {}{}", compressor->method(),
+         compressor->options().dim(), compressor->options().resolved_out_dim(), options_.width(),
+         inside ? "" : " (after the last block only the input width must)");
   compressor->check_input_grid(options_.grid());
   for (int64_t b : compressor->feature_blocks())
     if (b < 1 || b > k)

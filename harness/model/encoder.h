@@ -53,7 +53,7 @@ TORCH_MODULE(EncoderBlock);
 class VisionEncoderImpl : public torch::nn::Module {
  public:
   struct Output {
-    torch::Tensor tokens;  ///< [B, H_out * W_out, width]
+    torch::Tensor tokens;  ///< [B, H_out * W_out, width] (a compressor after the last block: its out_dim)
     Grid grid;             ///< the grid of `tokens`
     /// Hidden states (block outputs) of the blocks asked for, by 1-based index.
     std::map<int64_t, torch::Tensor> hidden;
@@ -62,7 +62,8 @@ class VisionEncoderImpl : public torch::nn::Module {
   explicit VisionEncoderImpl(EncoderOptions options);
 
   /// Puts `compressor` after block k (1..depth), replacing any earlier one;
-  /// checks now that it can take the grid and the blocks it needs exist.
+  /// checks now that it can take the grid and the blocks it needs exist. Its
+  /// input width must be the encoder's, and so must its output width unless k = depth.
   void set_compressor(Compressor compressor, int64_t k);
   void clear_compressor();
   const Compressor& compressor() const { return compressor_; }

@@ -4,7 +4,31 @@
 
 #include <torch/torch.h>
 
+#include "harness/base/error.h"
+#include "harness/base/text.h"
+
 namespace laco {
+
+const std::vector<std::string>& init_scheme_names() {
+  static const std::vector<std::string> names = {"reference", "trunc_normal", "torch_default"};
+  return names;
+}
+
+InitScheme parse_init_scheme(const std::string& text, const std::string& where) {
+  if (text == "reference") return InitScheme::kReference;
+  if (text == "trunc_normal") return InitScheme::kTruncNormal;
+  if (text == "torch_default") return InitScheme::kTorchDefault;
+  fail("{}: unknown initialisation '{}' (allowed: {})", where, text, join(init_scheme_names()));
+}
+
+std::string to_string(InitScheme scheme) {
+  switch (scheme) {
+    case InitScheme::kReference: return "reference";
+    case InitScheme::kTruncNormal: return "trunc_normal";
+    case InitScheme::kTorchDefault: return "torch_default";
+  }
+  return "?";
+}
 
 void trunc_normal_(torch::Tensor& t, double std, double a, double b) {
   // Inverse-CDF sampling, the same construction as torch.nn.init.trunc_normal_.
@@ -17,7 +41,7 @@ void trunc_normal_(torch::Tensor& t, double std, double a, double b) {
   t.clamp_(a, b);
 }
 
-void init_reference_weights(torch::nn::Module& m) {
+void init_trunc_normal_weights(torch::nn::Module& m) {
   torch::NoGradGuard no_grad;
   // include_self would need `m` in a shared_ptr, which it is not while still being constructed.
   for (auto& child : m.modules(/*include_self=*/false)) {
@@ -29,6 +53,15 @@ void init_reference_weights(torch::nn::Module& m) {
       if (ln->bias.defined()) ln->bias.zero_();
     }
   }
+}
+
+InitScheme init_weights(torch::nn::Module& m, InitScheme scheme, InitScheme reference) {
+  if (reference == InitScheme::kReference) fail("init_weights: a method's reference scheme must be concrete");
+  const InitScheme applied = scheme == InitScheme::kReference ? reference : scheme;
+  // kTorchDefault: the constructors' draws (Linear kaiming_uniform(a = sqrt 5),
+  // bias U(+-1/sqrt(fan_in)), LayerNorm 1/0) are already in place.
+  if (applied == InitScheme::kTruncNormal) init_trunc_normal_weights(m);
+  return applied;
 }
 
 }  // namespace laco

@@ -78,7 +78,7 @@ DecoderLMImpl::DecoderLMImpl(LmOptions options) : options_(std::move(options)) {
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < options_.layers(); ++i) layers->push_back(DecoderLayer(options_));
   norm = register_module("norm", RMSNorm(options_.width(), options_.rms_eps()));
-  init_reference_weights(*this);
+  init_trunc_normal_weights(*this);
   torch::NoGradGuard no_grad;
   embed_tokens->weight.normal_(0.0, 0.02);
 }

@@ -12,7 +12,7 @@ MllmImpl::MllmImpl(MllmOptions options) : options_(std::move(options)) {
   const int64_t c = options_.encoder.width(), d = options_.lm.width();
   projector = register_module(
       "projector", torch::nn::Sequential(torch::nn::Linear(c, d), torch::nn::GELU(), torch::nn::Linear(d, d)));
-  init_reference_weights(*projector);
+  init_trunc_normal_weights(*projector);
   lm = register_module("lm", DecoderLM(options_.lm));
 }
 
@@ -43,6 +43,29 @@ torch::Tensor MllmImpl::loss(const torch::Tensor& images, const torch::Tensor& t
   auto logits = lm->logits(h);
   return torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}),
                                               text_ids.narrow(1, 1, t - 1).reshape({-1}));
+}
+
+void MllmImpl::insert(Compressor compressor, int64_t k, bool as_projector) {
+  if (!compressor) fail("mllm: insert needs a compressor");
+  if (!as_projector && method_is_projector_)
+    fail("mllm: the projector was already replaced by a method; build a new model to insert '{}' before it",
+         compressor->method());
+  const int64_t depth = options_.encoder.depth(), d = options_.lm.width();
+  if (as_projector) {
+    if (k != depth)
+      fail("mllm: method '{}' can replace the projector only after the encoder (k = {}), not at k = {}",
+           compressor->method(), depth, k);
+    if (compressor->options().resolved_out_dim() != d)
+      fail("mllm: method '{}' replaces the projector, so it must map to the LM width {}, got {}", compressor->method(), d,
+           compressor->options().resolved_out_dim());
+  } else if (compressor->options().resolved_out_dim() != options_.encoder.width()) {
+    fail("mllm: method '{}' maps to width {} but the projector takes the encoder width {} (or insert it as the projector)",
+         compressor->method(), compressor->options().resolved_out_dim(), options_.encoder.width());
+  }
+  encoder->set_compressor(std::move(compressor), k);
+  if (as_projector && !method_is_projector_)
+    projector = replace_module("projector", torch::nn::Sequential(torch::nn::Identity()));
+  method_is_projector_ = as_projector;
 }
 
 int64_t MllmImpl::visual_tokens(int64_t crops) const { return crops * encoder->output_grid().tokens(); }

@@ -1,5 +1,8 @@
 // The multimodal LLM: vision encoder (with its compressor) -> projector
-// (mlp2x_gelu) -> decoder LM over [visual tokens, text tokens].
+// (mlp2x_gelu) -> decoder LM over [visual tokens, text tokens]. A method
+// after the encoder may instead be the projector itself, as its reference
+// builds it (InternVL's mlp1, MobileVLM V2's LDPv2, TokenPacker): it maps to
+// the LM width and the mlp2x_gelu is removed.
 #pragma once
 
 #include <torch/nn/modules/container/sequential.h>
@@ -15,7 +18,7 @@ struct MllmOptions {
   LmOptions lm;
 };
 
-/// Usage: Mllm m(options); m->encoder->set_compressor(c, k); auto logits = m->prefill(images, text);
+/// Usage: Mllm m(options); m->insert(c, k); auto logits = m->prefill(images, text);
 class MllmImpl : public torch::nn::Module {
  public:
   explicit MllmImpl(MllmOptions options);
@@ -32,6 +35,13 @@ class MllmImpl : public torch::nn::Module {
   /// Next-token cross-entropy on the text tokens (each text position predicts the next id).
   torch::Tensor loss(const torch::Tensor& images, const torch::Tensor& text_ids);
 
+  /// Puts `compressor` after block k of the encoder. With `as_projector` it
+  /// also replaces the projector: k must be the last block and the method must
+  /// map the encoder width to the LM width. Usage: m->insert(c, depth, true)
+  void insert(Compressor compressor, int64_t k, bool as_projector = false);
+  /// True once a method has replaced the mlp2x_gelu projector.
+  bool method_is_projector() const { return method_is_projector_; }
+
   /// Visual tokens per image (all crops) that reach the LM.
   int64_t visual_tokens(int64_t crops) const;
   const MllmOptions& options() const { return options_; }
@@ -42,6 +52,7 @@ class MllmImpl : public torch::nn::Module {
 
  private:
   MllmOptions options_;
+  bool method_is_projector_ = false;
 };
 TORCH_MODULE(Mllm);
 

@@ -24,7 +24,7 @@ namespace {
 
 // The top-level keys: these and one section per evaluation (evaluation_names()).
 const std::vector<std::string> kTopKeys = {"name", "description", "threads", "grid_policy", "evals", "grids"};
-const std::vector<std::string> kGridKeys = {"name", "methods", "placements", "ratios", "evals"};
+const std::vector<std::string> kGridKeys = {"name", "methods", "placements", "ratios", "evals", "init", "projector"};
 const std::vector<std::string> kMethodKeys = {"name", "options"};
 
 std::string option_text(const json& v) {
@@ -45,7 +45,18 @@ struct SpecGrid {
   std::vector<std::string> placement_paths;
   std::vector<int64_t> ratios;
   std::vector<std::string> evals;
+  std::string init = "reference", projector = "reference";  ///< RunRequest's
 };
+
+// One of `allowed` at v[key] (absent: `fallback`); errors name the path and the allowed values.
+std::string choice(const JsonChecker& ck, const json& v, const std::string& key, const std::string& path,
+                   const std::vector<std::string>& allowed, const std::string& fallback) {
+  if (!v.contains(key)) return fallback;
+  const std::string text = ck.string(v[key], path + "." + key, join(allowed));
+  if (std::find(allowed.begin(), allowed.end(), text) == allowed.end())
+    ck.error(path + "." + key, "unknown value '{}' (allowed: {})", text, join(allowed));
+  return text;
+}
 
 struct EvalSection {
   const EvaluationInfo* info = nullptr;
@@ -162,6 +173,8 @@ SpecGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const st
     g.ratios.push_back(r);
   }
   g.evals = v.contains("evals") ? parse_evals(ck, v["evals"], g.path + ".evals", evals) : evals;
+  g.init = choice(ck, v, "init", g.path, init_scheme_names(), "reference");
+  g.projector = choice(ck, v, "projector", g.path, projector_choices(), "reference");
   return g;
 }
 
@@ -258,6 +271,8 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
               request.layer = none ? "1" : layer_given;
               request.ratio = none ? 2 : ratio_given;
               request.grid_policy = policy;
+              request.init = g.init;
+              request.projector = g.projector;
               request.seed = seed;
               request.threads = threads;
               SweepRun run;
