@@ -129,7 +129,7 @@ nlohmann::json stage0_key(const std::string& preset, int64_t steps0, const std::
 }
 
 nlohmann::json stage0_key(const RunSpec& run) {
-  return stage0_key(run.preset, run.accuracy().steps0, run.accuracy().train_data, run.seed);
+  return stage0_key(run.preset, run.accuracy().steps0, run.accuracy().train_data, accuracy_data_seed(run));
 }
 
 // What the cache file must have been trained with to be reused: the
@@ -174,6 +174,11 @@ double cosine_lr(double lr, int64_t step, int64_t steps) {
 }
 
 }  // namespace
+
+uint64_t accuracy_data_seed(const RunSpec& run) {
+  const int64_t shared = run.accuracy().stage0_seed;
+  return shared >= 0 ? static_cast<uint64_t>(shared) : run.seed;
+}
 
 const std::vector<AccuracyPreset>& accuracy_presets() {
   static const std::vector<AccuracyPreset> all = build_presets();
@@ -415,7 +420,10 @@ RunSpec resolve_accuracy_config(const AccuracyConfig& c) {
   a.train_data = c.train_data.empty() ? "synthvqa" : c.train_data;
   a.test_data = c.test_data.empty() ? "synthvqa" : c.test_data;
   a.test_size = p.test_size;
-  a.stage0_key = fmt::format("{:016x}", fnv1a(stage0_key(c.preset, a.steps0, c.train_data, c.seed).dump()));
+  a.stage0_seed = c.stage0_seed;
+  a.stage0_key = fmt::format("{:016x}", fnv1a(stage0_key(c.preset, a.steps0, c.train_data,
+                                                         c.stage0_seed >= 0 ? static_cast<uint64_t>(c.stage0_seed) : c.seed)
+                                                  .dump()));
   spec.settings = a;
   return spec;
 }
@@ -425,6 +433,7 @@ AccuracyConfig accuracy_config(const RunRequest& request, const nlohmann::json& 
   take_setting(settings, "steps0", c.steps0);
   take_setting(settings, "steps1", c.steps1);
   take_setting(settings, "steps2", c.steps2);
+  take_setting(settings, "stage0_seed", c.stage0_seed);
   take_setting(settings, "train_data", c.train_data);
   take_setting(settings, "test_data", c.test_data);
   return c;
@@ -434,6 +443,7 @@ nlohmann::json parse_accuracy_settings(const JsonChecker& ck, const nlohmann::js
   nlohmann::json out = nlohmann::json::object();
   for (const char* k : {"steps0", "steps1", "steps2"})
     if (v.contains(k)) out[k] = ck.integer(v[k], path + "." + k, 0, kMaxTrainingSteps);
+  if (v.contains("stage0_seed")) out["stage0_seed"] = ck.integer(v["stage0_seed"], path + ".stage0_seed", 0, kMaxSeed);
   for (const char* k : {"train_data", "test_data"})
     if (v.contains(k)) out[k] = ck.string(v[k], path + "." + k, "a LLaVA-layout JSONL file");
   return out;
@@ -452,9 +462,13 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   std::vector<VqaSample> user_train, user_test;
   if (!generated(a.train_data)) user_train = load_vqa(a.train_data);
   if (!generated(a.test_data)) user_test = load_vqa(a.test_data);
-  const VqaBatches train = user_train.empty() ? VqaBatches(preset, run.seed, "train", preset.train_size)
+  // One benchmark per pretrained model: with a shared stage 0 every seed sees
+  // the data of the stage-0 seed, and the run's seed varies the method's
+  // initialisation and the stage 1/2 batch order.
+  const uint64_t data_seed = accuracy_data_seed(run);
+  const VqaBatches train = user_train.empty() ? VqaBatches(preset, data_seed, "train", preset.train_size)
                                               : VqaBatches(preset, std::move(user_train));
-  const VqaBatches test = user_test.empty() ? VqaBatches(preset, run.seed, "test", a.test_size)
+  const VqaBatches test = user_test.empty() ? VqaBatches(preset, data_seed, "test", a.test_size)
                                             : VqaBatches(preset, std::move(user_test));
 
   set_threads(run.threads);
@@ -467,7 +481,7 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
     if (progress) progress->step(what);
   };
 
-  torch::manual_seed(run.seed);
+  torch::manual_seed(data_seed);
   Mllm model(preset.model);
   const int64_t steps0 = a.steps0, steps1 = a.steps1, steps2 = a.steps2;
 
@@ -498,7 +512,7 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   if (!cached) {
     if (progress) progress->note("stage 0");
     // Scored on a validation split a few times, to show which families learn and how fast.
-    const VqaBatches val(preset, run.seed, "val", preset.val_size);
+    const VqaBatches val(preset, data_seed, "val", preset.val_size);
     const int64_t every = std::max<int64_t>(preset.log_every, steps0 / std::max<int64_t>(1, preset.val_points));
     double scoring_seconds = 0;
     auto score = [&](int64_t step) {
@@ -509,7 +523,7 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
       scoring_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     };
     const auto log = train_vqa(model, set_stage(model, 0), train, steps0, a.lr0, a.batch, preset.log_every,
-                               run.seed * 3 + 0, progress, score, a.curriculum, "stage 0");
+                               data_seed * 3 + 0, progress, score, a.curriculum, "stage 0");
     stage0_seconds = log.seconds - scoring_seconds;
     rec.add("stage0_final_loss", log.final_loss, "nats");
     for (const auto& [s, v] : log.loss) rec.series["loss_stage0"].emplace_back(s, v);

@@ -53,6 +53,10 @@ struct AccuracyConfig : RunRequest {
   AccuracyConfig() { preset = "small"; }
   // -1 takes the preset's value.
   int64_t steps0 = -1, steps1 = -1, steps2 = -1;
+  /// >= 0: every seed's run inserts its method into the one stage-0 model of
+  /// this seed (and uses its data), as a paper inserts compressors into one
+  /// pretrained model; -1: each seed trains its own stage 0.
+  int64_t stage0_seed = -1;
   std::string train_data;  ///< LLaVA-layout JSONL instead of generated train data
   std::string test_data;   ///< ... instead of the generated test split
 };
@@ -67,6 +71,8 @@ nlohmann::json parse_accuracy_settings(const JsonChecker& check, const nlohmann:
                                        const std::string& path);
 
 RunRecord run_accuracy(const RunSpec& run, const RunContext& context = {});
+/// The seed of a run's stage 0 and data: its stage0_seed when shared, else its own seed.
+uint64_t accuracy_data_seed(const RunSpec& run);
 /// Progress units of a run: one per training step of the three stages (a
 /// cached stage 0 counts as done at once) and one for the evaluation, so that
 /// the ETA weighs a 2000-step stage 0 as what it is.

@@ -17,7 +17,7 @@ EvaluationInfo accuracy_evaluation() {
               "exact-match accuracy per family";
   e.default_preset = AccuracyConfig().preset;
   e.presets = names_of(accuracy_presets());
-  e.section_keys = {"preset", "seeds", "steps0", "steps1", "steps2", "train_data", "test_data"};
+  e.section_keys = {"preset", "seeds", "steps0", "steps1", "steps2", "stage0_seed", "train_data", "test_data"};
   e.parse_settings = parse_accuracy_settings;
   e.resolve = [](const RunRequest& r, const nlohmann::json& settings) {
     return resolve_accuracy_config(accuracy_config(r, settings));

@@ -17,7 +17,8 @@ using nlohmann::json;
 bool AccuracySettings::operator==(const AccuracySettings& o) const {
   return steps0 == o.steps0 && steps1 == o.steps1 && steps2 == o.steps2 && lr0 == o.lr0 && lr1 == o.lr1 &&
          lr2 == o.lr2 && curriculum == o.curriculum && batch == o.batch && test_size == o.test_size &&
-         train_data == o.train_data && test_data == o.test_data && stage0_key == o.stage0_key;
+         train_data == o.train_data && test_data == o.test_data && stage0_key == o.stage0_key &&
+         stage0_seed == o.stage0_seed;
 }
 
 bool EfficiencySettings::operator==(const EfficiencySettings& o) const {
@@ -157,6 +158,7 @@ json to_json(const RunSpec& s) {
               {"test_data", a->test_data},
               {"test_size", a->test_size},
               {"stage0_key", a->stage0_key}});
+    if (a->stage0_seed >= 0) c["stage0_seed"] = a->stage0_seed;  // absent: per-seed stage 0, as before
   } else {
     const auto& e = std::get<EfficiencySettings>(s.settings);
     c.update({{"external", e.external},
@@ -256,6 +258,7 @@ RunSpec run_spec_from_json(const std::string& eval, const json& config, const st
     a.train_data = f.str("train_data");
     a.test_data = f.str("test_data");
     a.stage0_key = f.str("stage0_key");
+    if (f.has("stage0_seed")) a.stage0_seed = f.integer_in("stage0_seed", 0, kMaxSeed);
     s.settings = a;
   } else if (eval == "efficiency") {
     EfficiencySettings e;

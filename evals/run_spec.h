@@ -34,6 +34,9 @@ struct AccuracySettings {
   double curriculum = 0;
   int64_t batch = 0;
   int64_t test_size = 0;
+  /// The seed of the stage-0 model (and data) every seed's run shares; -1:
+  /// each seed has its own (every run stored before it was recorded).
+  int64_t stage0_seed = -1;
   std::string train_data = "synthvqa";  ///< a LLaVA-layout JSONL, or "synthvqa"
   std::string test_data = "synthvqa";
   /// A 64-bit identity of everything stage 0 depends on (evals/accuracy.h). It

@@ -321,6 +321,37 @@ TEST(Accuracy, RunsSharingAStage0ExpectAllButTheFirstToFindItDone) {
   std::filesystem::remove_all(dir);
 }
 
+// With stage0_seed, every seed inserts its method into one pretrained model
+// and scores the same test questions; the seed varies the method's
+// initialisation and batch order. Without it (and in every stored run) each
+// seed trains its own stage 0 on its own data.
+TEST(Accuracy, SeedsCanShareOneStage0Model) {
+  const auto dir = test::temp_dir("acc_shared_stage0");
+  auto c0 = tiny_config(5, 2, 2), c1 = c0;
+  c1.seed = 1;
+  EXPECT_NE(cache_path(c0, dir), cache_path(c1, dir));
+  EXPECT_FALSE(to_json(resolve_accuracy_config(c0)).contains("stage0_seed")) << "the keys of per-seed runs are kept";
+  c0.stage0_seed = 0;
+  c1.stage0_seed = 0;
+  const RunSpec s0 = resolve_accuracy_config(c0), s1 = resolve_accuracy_config(c1);
+  EXPECT_EQ(cache_path(c0, dir), cache_path(c1, dir));
+  EXPECT_EQ(s0.accuracy().stage0_key, s1.accuracy().stage0_key);
+  EXPECT_NE(s0.key(), s1.key());
+  EXPECT_EQ(run_spec_from_json("accuracy", to_json(s1), "again"), s1);
+  EXPECT_EQ(accuracy_data_seed(s1), 0u);
+  const auto r0 = run_accuracy(s0, {nullptr, dir});
+  const auto r1 = run_accuracy(s1, {nullptr, dir});
+  EXPECT_FALSE(r0.facts["stage0_cached"].get<bool>());
+  EXPECT_TRUE(r1.facts["stage0_cached"].get<bool>()) << "seed 1 reuses seed 0's stage 0";
+  ASSERT_EQ(r0.predictions.size(), r1.predictions.size());
+  for (size_t i = 0; i < r0.predictions.size(); ++i) EXPECT_EQ(r0.predictions[i].answer, r1.predictions[i].answer);
+  bool differ = false;  // different method weights and batches: some prediction or loss differs
+  for (size_t i = 0; i < r0.predictions.size(); ++i) differ |= r0.predictions[i].predicted != r1.predictions[i].predicted;
+  differ |= r0.require("stage1_final_loss") != r1.require("stage1_final_loss");
+  EXPECT_TRUE(differ);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(BuildInfo, TheStage0SourcesHashCoversTheirContentAsBuilt) {
   const auto sources = stage0_sources();
   for (const char* f : {"evals/accuracy.cc", "evals/synthvqa.cc", "harness/model/encoder.cc", "harness/model/init.cc"})

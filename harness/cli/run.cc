@@ -103,6 +103,7 @@ void RunCli::attach(CLI::App& app) {
       {"steps0", "Stage-0 steps"},
       {"steps1", "Stage-1 steps"},
       {"steps2", "Stage-2 steps"},
+      {"stage0_seed", "Share the stage-0 model (and data) of this seed across seeds"},
       {"train_data", "LLaVA-layout JSONL to train on instead of SynthVQA"},
       {"test_data", "LLaVA-layout JSONL to evaluate on instead of SynthVQA"}};
   for (const auto& e : evaluation_registry())
