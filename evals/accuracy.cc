@@ -1,9 +1,11 @@
 #include "evals/accuracy.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -39,7 +41,7 @@ AccuracyPreset make_preset(std::string name, std::string summary, int64_t image,
   p.data.image_size = image;
   p.model.encoder = EncoderOptions().image_size(image).patch_size(4).width(width).depth(depth).heads(heads).mlp_dim(4 * width);
   p.model.lm = LmOptions()
-                   .vocab(VqaVocabulary::get().size())
+                   .vocab(VqaVocabulary::synthvqa().size())  // a run's: accuracy_model()
                    .width(lm_width)
                    .layers(lm_layers)
                    .heads(std::max<int64_t>(2, lm_width / 32))
@@ -112,20 +114,25 @@ nlohmann::json model_json(const MllmOptions& m) {
 // Everything stage 0 depends on; its hash names the cache file.
 nlohmann::json stage0_key(const std::string& preset, int64_t steps0, const std::string& train_data, uint64_t seed) {
   const auto& p = find_accuracy_preset(preset);
+  const VqaVocabulary& vocab = train_vocabulary(train_data);
   // The train data's digest is FNV-1a as it always was: it is part of the stage0_key identity above.
   const std::string digest =
       generated(train_data) ? std::string() : fmt::format("{:016x}", fnv1a(read_file_bytes(train_data)));
   // version: bumped whenever the generator or the training loop changes what stage 0 learns.
-  return {{"version", 2},
-          {"preset", p.name},
-          {"model", model_json(p.model)},
-          {"data", {p.data.image_size, p.data.glyph_scale, p.train_size, p.question_tokens}},
-          {"train_data", digest},
-          {"steps0", steps0},
-          {"lr0", p.lr0},
-          {"batch", p.batch},
-          {"curriculum", p.curriculum},
-          {"seed", seed}};
+  nlohmann::json key = {{"version", 2},
+                        {"preset", p.name},
+                        {"model", model_json(accuracy_model(p, vocab))},
+                        {"data", {p.data.image_size, p.data.glyph_scale, p.train_size, p.question_tokens}},
+                        {"train_data", digest},
+                        {"steps0", steps0},
+                        {"lr0", p.lr0},
+                        {"batch", p.batch},
+                        {"curriculum", p.curriculum},
+                        {"seed", seed}};
+  // User data brings its own vocabulary. SynthVQA's is fixed, and its keys
+  // stay as they were: they are every stored run's stage0_key identity.
+  if (!generated(train_data)) key["vocabulary"] = {{"size", vocab.size()}, {"sha256", vocab.sha256()}};
+  return key;
 }
 
 nlohmann::json stage0_key(const RunSpec& run) {
@@ -180,6 +187,25 @@ uint64_t accuracy_data_seed(const RunSpec& run) {
   return shared >= 0 ? static_cast<uint64_t>(shared) : run.seed;
 }
 
+MllmOptions accuracy_model(const AccuracyPreset& preset, const VqaVocabulary& vocab) {
+  MllmOptions m = preset.model;
+  m.lm.vocab(vocab.size());
+  return m;
+}
+
+const VqaVocabulary& train_vocabulary(const std::string& train_data) {
+  if (generated(train_data)) return VqaVocabulary::synthvqa();
+  // Asked for by the run's key, its cache path and the run itself: the
+  // JSONL's text is parsed once per content (its images are not read here).
+  static std::mutex mutex;
+  static std::map<std::string, VqaVocabulary> built;
+  const std::string key = train_data + "\n" + sha256_hex(read_file_bytes(train_data));
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto it = built.find(key);
+  if (it == built.end()) it = built.emplace(key, VqaVocabulary::from_samples(load_vqa(train_data, false))).first;
+  return it->second;
+}
+
 const std::vector<AccuracyPreset>& accuracy_presets() {
   static const std::vector<AccuracyPreset> all = build_presets();
   return all;
@@ -202,11 +228,12 @@ std::string format_accuracy_presets() {
   return out;
 }
 
-VqaBatches::VqaBatches(const AccuracyPreset& preset, uint64_t seed, const std::string& split, int64_t size)
-    : preset_(&preset), seed_(seed), split_(split), size_(size) {}
+VqaBatches::VqaBatches(const AccuracyPreset& preset, uint64_t seed, const std::string& split, int64_t size,
+                       const VqaVocabulary& vocab)
+    : preset_(&preset), vocab_(&vocab), seed_(seed), split_(split), size_(size) {}
 
-VqaBatches::VqaBatches(const AccuracyPreset& preset, std::vector<VqaSample> samples)
-    : preset_(&preset), size_(static_cast<int64_t>(samples.size())), samples_(std::move(samples)) {}
+VqaBatches::VqaBatches(const AccuracyPreset& preset, std::vector<VqaSample> samples, const VqaVocabulary& vocab)
+    : preset_(&preset), vocab_(&vocab), size_(static_cast<int64_t>(samples.size())), samples_(std::move(samples)) {}
 
 VqaSample VqaBatches::sample(int64_t index) const {
   if (!samples_.empty()) return samples_.at(static_cast<size_t>(index));
@@ -219,7 +246,7 @@ std::string VqaBatches::family(int64_t index) const {
 }
 
 VqaBatches::Batch VqaBatches::batch(const std::vector<int64_t>& indices) const {
-  const auto& vocab = VqaVocabulary::get();
+  const auto& vocab = *vocab_;
   std::vector<VqaSample> samples;
   samples.reserve(indices.size());
   for (int64_t i : indices) samples.push_back(sample(i));
@@ -230,7 +257,7 @@ VqaBatches::Batch VqaBatches::batch(const std::vector<int64_t>& indices) const {
     images.push_back(&s.image);
     const auto q = vocab.encode(s.question, preset_->question_tokens);
     ids.insert(ids.end(), q.begin(), q.end());
-    answers.push_back(vocab.id(s.answer));
+    answers.push_back(vocab.answer_id(s.answer));
     b.families.push_back(s.family);
     b.question_ids.push_back(s.id);
     b.answer_words.push_back(s.answer);
@@ -240,12 +267,9 @@ VqaBatches::Batch VqaBatches::batch(const std::vector<int64_t>& indices) const {
   b.ids = torch::tensor(ids, torch::kLong).view({n, preset_->question_tokens});
   b.answers = torch::tensor(answers, torch::kLong);
   std::vector<uint8_t> mask(static_cast<size_t>(n * vocab.size()), 0);
-  for (int64_t i = 0; i < n; ++i) {
-    const auto& family = b.families[static_cast<size_t>(i)];
-    for (const auto& f : vqa_families())
-      if (family.empty() || family == f)
-        for (const auto& a : vqa_answers(f)) mask[static_cast<size_t>(i * vocab.size() + vocab.id(a))] = 1;
-  }
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t a : vocab.candidates(b.families[static_cast<size_t>(i)]))
+      mask[static_cast<size_t>(i * vocab.size() + a)] = 1;
   b.candidates = torch::from_blob(mask.data(), {n, vocab.size()}, torch::kUInt8).to(torch::kBool);
   return b;
 }
@@ -312,6 +336,8 @@ TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const 
       if (allowed == nf || rank(i) < allowed) idx.push_back(i);
     }
     const auto b = data.batch(idx);
+    // The vocabulary is the train data's: every train answer is a class.
+    if (b.answers.lt(0).any().item<bool>()) fail("{}: a train answer is not in the vocabulary", stage);
     for (auto& group : optimizer.param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(cosine_lr(lr, step, steps));
     optimizer.zero_grad();
@@ -340,9 +366,10 @@ TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const 
 }
 
 std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, int64_t batch,
-                                           std::vector<Prediction>* predictions) {
-  const auto& vocab = VqaVocabulary::get();
+                                           std::vector<Prediction>* predictions, VqaCoverage* coverage) {
+  const auto& vocab = data.vocabulary();
   if (predictions) predictions->clear();
+  if (coverage) *coverage = VqaCoverage();
   torch::NoGradGuard no_grad;
   model->eval();
   std::map<std::string, std::pair<int64_t, int64_t>> counts;  // family -> (correct, total)
@@ -351,12 +378,21 @@ std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, 
     for (int64_t i = start; i < std::min(data.size(), start + batch); ++i) idx.push_back(i);
     const auto b = data.batch(idx);
     const auto predicted = answer_logits(model, b).argmax(-1);
-    const auto correct = predicted.eq(b.answers);
+    const auto correct = predicted.eq(b.answers);  // an answer of id -1 is never predicted: wrong
+    const auto unknown = b.ids.eq(vocab.unk()).any(1);
     for (size_t i = 0; i < idx.size(); ++i) {
       auto& c = counts[b.families[i].empty() ? "unlabelled" : b.families[i]];
       const bool ok = correct[static_cast<int64_t>(i)].item<bool>();
       c.first += ok;
       ++c.second;
+      if (coverage) {
+        ++coverage->questions;
+        if (b.answers[static_cast<int64_t>(i)].item<int64_t>() < 0) {
+          ++coverage->unanswerable;
+          ++coverage->unanswerable_answers[b.answer_words[i]];
+        }
+        coverage->unknown_words += unknown[static_cast<int64_t>(i)].item<bool>();
+      }
       if (predictions)
         predictions->push_back({b.question_ids[i].empty() ? std::to_string(idx[i]) : b.question_ids[i], b.families[i],
                                 b.answer_words[i], vocab.word(predicted[static_cast<int64_t>(i)].item<int64_t>()), ok});
@@ -458,7 +494,9 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   const AccuracySettings& a = run.accuracy();
   Progress* progress = context.progress;
   const auto& preset = find_accuracy_preset(run.preset);
-  // User data is read and checked in full before anything trains.
+  // User data is read and checked in full before anything trains; the
+  // vocabulary comes from the train data alone (train_vocabulary()).
+  const VqaVocabulary& vocab = train_vocabulary(a.train_data);
   std::vector<VqaSample> user_train, user_test;
   if (!generated(a.train_data)) user_train = load_vqa(a.train_data);
   if (!generated(a.test_data)) user_test = load_vqa(a.test_data);
@@ -466,10 +504,10 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   // the data of the stage-0 seed, and the run's seed varies the method's
   // initialisation and the stage 1/2 batch order.
   const uint64_t data_seed = accuracy_data_seed(run);
-  const VqaBatches train = user_train.empty() ? VqaBatches(preset, data_seed, "train", preset.train_size)
-                                              : VqaBatches(preset, std::move(user_train));
-  const VqaBatches test = user_test.empty() ? VqaBatches(preset, data_seed, "test", a.test_size)
-                                            : VqaBatches(preset, std::move(user_test));
+  const VqaBatches train = user_train.empty() ? VqaBatches(preset, data_seed, "train", preset.train_size, vocab)
+                                              : VqaBatches(preset, std::move(user_train), vocab);
+  const VqaBatches test = user_test.empty() ? VqaBatches(preset, data_seed, "test", a.test_size, vocab)
+                                            : VqaBatches(preset, std::move(user_test), vocab);
 
   set_threads(run.threads);
   RunRecord rec;
@@ -481,8 +519,9 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
     if (progress) progress->step(what);
   };
 
+  rec.facts["vocabulary"] = vocab.summary();
   torch::manual_seed(data_seed);
-  Mllm model(preset.model);
+  Mllm model(accuracy_model(preset, vocab));
   const int64_t steps0 = a.steps0, steps1 = a.steps1, steps2 = a.steps2;
 
   // Stage 0: the uncompressed MLLM, trained once per configuration and cached.
@@ -511,12 +550,14 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
          cache, context.lost_inputs->at(cache), context.cache_dir);
   if (!cached) {
     if (progress) progress->note("stage 0");
-    // Scored on a validation split a few times, to show which families learn and how fast.
-    const VqaBatches val(preset, data_seed, "val", preset.val_size);
+    // Scored on SynthVQA's validation split a few times, to show which
+    // families learn and how fast. Not for user train data: it has no
+    // validation split, and SynthVQA's questions are not in its vocabulary.
+    const VqaBatches val(preset, data_seed, "val", generated(a.train_data) ? preset.val_size : 0, vocab);
     const int64_t every = std::max<int64_t>(preset.log_every, steps0 / std::max<int64_t>(1, preset.val_points));
     double scoring_seconds = 0;
     auto score = [&](int64_t step) {
-      if (step % every != 0 && step != steps0) return;
+      if (val.size() == 0 || (step % every != 0 && step != steps0)) return;
       const auto t = std::chrono::steady_clock::now();
       for (const auto& [family, value] : evaluate_vqa(model, val, 2 * a.batch))
         rec.series["val_acc_stage0_" + family].emplace_back(step, value);
@@ -531,7 +572,7 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
     for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value());
     try {
       const MadeDirectories folder(context.cache_dir);
-      save_safetensors(cache, tensors, {{"stage0_key", key}});
+      save_safetensors(cache, tensors, {{"stage0_key", key}, {"vocabulary", vocab.to_json().dump()}});
     } catch (const Error& e) {
       if (context.lost_inputs) (*context.lost_inputs)[cache] = e.what();
       throw;
@@ -555,9 +596,31 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
 
   if (progress) progress->note("evaluation");
   const auto t_eval = std::chrono::steady_clock::now();
-  const auto acc = evaluate_vqa(model, test, 2 * a.batch, &rec.predictions);
+  VqaCoverage coverage;
+  const auto acc = evaluate_vqa(model, test, 2 * a.batch, &rec.predictions, &coverage);
   const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_eval).count();
   step("evaluation");
+  // What the test split asks that training never showed: counted, not refused.
+  rec.facts["unanswerable_test_questions"] = coverage.unanswerable;
+  rec.facts["unknown_word_test_questions"] = coverage.unknown_words;
+  if (coverage.unanswerable > 0) {
+    std::vector<std::pair<int64_t, std::string>> by_count;
+    for (const auto& [answer, n] : coverage.unanswerable_answers) by_count.emplace_back(-n, answer);
+    std::sort(by_count.begin(), by_count.end());
+    nlohmann::json listed = nlohmann::json::object();
+    std::vector<std::string> shown;
+    for (size_t i = 0; i < std::min<size_t>(20, by_count.size()); ++i) {
+      listed[by_count[i].second] = -by_count[i].first;
+      shown.push_back(fmt::format("'{}' ({})", by_count[i].second, -by_count[i].first));
+    }
+    rec.facts["unanswerable_test_answers"] = listed;
+    if (progress)
+      progress->print(fmt::format("{} of {} test questions have an answer no train sample has, scored wrong: {}{}",
+                                  coverage.unanswerable, coverage.questions, join(shown),
+                                  by_count.size() > shown.size()
+                                      ? fmt::format(" and {} more answers", by_count.size() - shown.size())
+                                      : ""));
+  }
 
   for (const auto& family : vqa_families())
     if (acc.count(family)) rec.add("acc_" + family, acc.at(family), "%");

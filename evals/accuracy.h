@@ -14,6 +14,7 @@
 #include "evals/run_request.h"
 #include "evals/run_spec.h"
 #include "evals/synthvqa.h"
+#include "evals/vqa_vocabulary.h"
 #include "harness/model/compressor.h"
 #include "harness/model/mllm.h"
 
@@ -25,7 +26,8 @@ class Progress;
 struct AccuracyPreset {
   std::string name, summary;
   SynthVqaOptions data;
-  MllmOptions model;  ///< lm.vocab is the SynthVQA vocabulary's size
+  /// lm.vocab is SynthVQA's vocabulary size; a run's model takes its own vocabulary's (accuracy_model()).
+  MllmOptions model;
   int64_t train_size = 0, test_size = 0;
   int64_t batch = 32;
   int64_t steps0 = 0, steps1 = 0, steps2 = 0;
@@ -42,6 +44,15 @@ struct AccuracyPreset {
 const std::vector<AccuracyPreset>& accuracy_presets();
 const AccuracyPreset& find_accuracy_preset(const std::string& name);
 std::string format_accuracy_presets();
+
+/// The preset's model with the LM sized to `vocab` (it depends on the train data).
+MllmOptions accuracy_model(const AccuracyPreset& preset, const VqaVocabulary& vocab);
+/// The vocabulary a run trains with: SynthVQA's for generated data ("" or
+/// "synthvqa"), else built from the train JSONL's text (VqaVocabulary::from_samples;
+/// its problems are an Error naming file and line). Test data never adds to
+/// it: its words unseen in train read as <unk>, its answers unseen in train
+/// are scored wrong. Built once per file content in a process.
+const VqaVocabulary& train_vocabulary(const std::string& train_data);
 
 /// The most steps a training stage may be given (a spec's steps0..steps2):
 /// days of CPU time per run; more is a typo.
@@ -80,18 +91,22 @@ int64_t accuracy_units(const RunSpec& run);
 
 // The protocol's parts, exposed for tests.
 
-/// A batch source: generated SynthVQA (by index) or a loaded sample list.
+/// A batch source: generated SynthVQA (by index) or a loaded sample list,
+/// read through the run's vocabulary (which must outlive it).
 class VqaBatches {
  public:
-  VqaBatches(const AccuracyPreset& preset, uint64_t seed, const std::string& split, int64_t size);
-  explicit VqaBatches(const AccuracyPreset& preset, std::vector<VqaSample> samples);
+  VqaBatches(const AccuracyPreset& preset, uint64_t seed, const std::string& split, int64_t size,
+             const VqaVocabulary& vocab = VqaVocabulary::synthvqa());
+  VqaBatches(const AccuracyPreset& preset, std::vector<VqaSample> samples, const VqaVocabulary& vocab);
   int64_t size() const { return size_; }
+  const VqaVocabulary& vocabulary() const { return *vocab_; }
   VqaSample sample(int64_t index) const;
   /// The family of sample `index` (cheap: generated samples are not drawn).
   std::string family(int64_t index) const;
   struct Batch {
+    /// answers: the answer's id, -1 when no train sample has that answer (it cannot be predicted).
     torch::Tensor images, ids, answers;
-    /// [batch, vocab] bool: the answers a sample is scored among (its family's, or every answer word).
+    /// [batch, vocab] bool: the answers a sample is scored among (VqaVocabulary::candidates of its family).
     torch::Tensor candidates;
     std::vector<std::string> families;
     std::vector<std::string> question_ids, answer_words;
@@ -100,6 +115,7 @@ class VqaBatches {
 
  private:
   const AccuracyPreset* preset_;
+  const VqaVocabulary* vocab_;
   uint64_t seed_ = 0;
   std::string split_;
   int64_t size_ = 0;
@@ -125,14 +141,26 @@ TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const 
                    double lr, int64_t batch, int64_t log_every, uint64_t seed, Progress* progress = nullptr,
                    const std::function<void(int64_t)>& on_log = {}, double curriculum = 0,
                    const std::string& stage = "training");
-/// Exact-match accuracy (%) per family, "overall" (all samples) and "mean" (of families).
-/// Accuracy per family, "overall" and "mean" (of the families), in percent;
-/// with `predictions`, every question's outcome in the data's order.
+/// What an evaluated split holds that the train data did not.
+struct VqaCoverage {
+  int64_t questions = 0;
+  /// Questions whose answer no train sample has: scored wrong (the model cannot give it).
+  int64_t unanswerable = 0;
+  std::map<std::string, int64_t> unanswerable_answers;  ///< answer -> its questions
+  /// Questions with a word no train question has (read as <unk>).
+  int64_t unknown_words = 0;
+};
+
+/// Exact-match accuracy per family, "overall" (all samples) and "mean" (of
+/// the families), in percent; with `predictions`, every question's outcome in
+/// the data's order; with `coverage`, what the train data lacked.
 std::map<std::string, double> evaluate_vqa(Mllm& model, const VqaBatches& data, int64_t batch,
-                                           std::vector<Prediction>* predictions = nullptr);
+                                           std::vector<Prediction>* predictions = nullptr,
+                                           VqaCoverage* coverage = nullptr);
 
 /// The stage-0 cache file of a run in `cache_dir`: named by the SHA-256 of
-/// the configuration stage 0 depends on (preset, model, data, steps, seed).
+/// the configuration stage 0 depends on (preset, model, data, steps, seed,
+/// and for user train data its vocabulary's size and SHA-256).
 std::string stage0_cache_path(const RunSpec& run, const std::string& cache_dir);
 /// Why that file cannot be reused ("" when it can; "absent" when there is
 /// none): its stored key must equal the configuration plus this build's code

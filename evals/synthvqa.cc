@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cmath>
 #include <random>
 
@@ -268,64 +267,6 @@ std::vector<VqaSample> generate_vqa_split(const SynthVqaOptions& o, uint64_t see
   out.reserve(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) out.push_back(generate_vqa_sample(o, seed, split, i));
   return out;
-}
-
-VqaVocabulary::VqaVocabulary() {
-  std::vector<std::string> words = {"<pad>", "<unk>"};
-  auto add = [&](const std::string& text) {
-    for (const auto& w : tokenize(text))
-      if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
-  };
-  add("what color is the large shape ?");
-  add("what shape is the large object ?");
-  add("how many shapes are there ?");
-  add("where is the small shape relative to the large shape ?");
-  add("what letter is written ?");
-  for (const auto& f : vqa_families())
-    for (const auto& a : vqa_answers(f)) add(a);
-  words_ = words;
-  for (size_t i = 0; i < words_.size(); ++i) ids_[words_[i]] = static_cast<int64_t>(i);
-}
-
-const VqaVocabulary& VqaVocabulary::get() {
-  static const VqaVocabulary vocab;
-  return vocab;
-}
-
-int64_t VqaVocabulary::id(const std::string& word) const {
-  auto it = ids_.find(word);
-  return it == ids_.end() ? unk() : it->second;
-}
-
-std::vector<std::string> VqaVocabulary::tokenize(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
-  auto flush = [&] {
-    if (!cur.empty()) out.push_back(cur);
-    cur.clear();
-  };
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isspace(c)) {
-      flush();
-    } else if (ch == '?' || ch == ',' || ch == '.') {
-      flush();
-      if (ch != '.') out.emplace_back(1, ch);
-    } else {
-      cur += static_cast<char>(std::tolower(c));
-    }
-  }
-  flush();
-  return out;
-}
-
-std::vector<int64_t> VqaVocabulary::encode(const std::string& question, int64_t length) const {
-  const auto words = tokenize(question);
-  std::vector<int64_t> ids(static_cast<size_t>(length), pad());
-  const int64_t n = std::min<int64_t>(length, static_cast<int64_t>(words.size()));
-  for (int64_t i = 0; i < n; ++i)
-    ids[static_cast<size_t>(length - n + i)] = id(words[words.size() - static_cast<size_t>(n) + static_cast<size_t>(i)]);
-  return ids;
 }
 
 }  // namespace laco

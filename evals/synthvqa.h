@@ -2,7 +2,8 @@
 // five question families range from coarse to fine (color, shape, count,
 // spatial, text). A proxy for MME / GQA / CountBench / TextVQA, not a
 // substitute. Deterministic: sample i of a split is a pure function of
-// (seed, split, i). Answers are single words, balanced within each family.
+// (seed, split, i). Answers are single words, balanced within each family
+// (evals/vqa_vocabulary.h holds the words the LM knows).
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,7 @@ struct VqaSample {
   std::string id;
   std::string family;    ///< color, shape, count, spatial, text (or "" for user data)
   std::string question;  ///< space-separated words, e.g. "what color is the large shape ?"
-  std::string answer;    ///< a single word
+  std::string answer;    ///< one answer class: a word, or words (user data; see VqaVocabulary::normalize_answer)
   RgbImage image;
 };
 
@@ -42,27 +43,5 @@ struct SynthVqaOptions {
 VqaSample generate_vqa_sample(const SynthVqaOptions& options, uint64_t seed, const std::string& split, int64_t index);
 std::vector<VqaSample> generate_vqa_split(const SynthVqaOptions& options, uint64_t seed, const std::string& split,
                                           int64_t count);
-
-/// The fixed word vocabulary: <pad>, <unk>, the question words and every answer.
-class VqaVocabulary {
- public:
-  static const VqaVocabulary& get();
-  int64_t size() const { return static_cast<int64_t>(words_.size()); }
-  int64_t pad() const { return 0; }
-  int64_t unk() const { return 1; }
-  /// The id of `word`, or unk().
-  int64_t id(const std::string& word) const;
-  bool contains(const std::string& word) const { return ids_.count(word) != 0; }
-  const std::string& word(int64_t id) const { return words_.at(static_cast<size_t>(id)); }
-  /// Lower-cases and splits on spaces, with '?' and ',' as words of their own.
-  static std::vector<std::string> tokenize(const std::string& text);
-  /// The question's ids, left-padded with pad() to `length` (longer: the last `length` kept).
-  std::vector<int64_t> encode(const std::string& question, int64_t length) const;
-
- private:
-  VqaVocabulary();
-  std::vector<std::string> words_;
-  std::map<std::string, int64_t> ids_;
-};
 
 }  // namespace laco

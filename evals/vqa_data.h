@@ -19,9 +19,13 @@ namespace laco {
 std::string export_vqa(const std::vector<VqaSample>& samples, const std::string& dir, const std::string& name);
 
 /// Reads a JSONL file and its images (paths relative to the file). Every
-/// malformed line, missing image and answer outside the vocabulary is
-/// collected and reported together, with file and line, as one Error.
-std::vector<VqaSample> load_vqa(const std::string& jsonl_path);
+/// malformed line, empty answer and missing image is collected and reported
+/// together, with file and line, as one Error. Answers are normalised
+/// (VqaVocabulary::normalize_answer) and may have several words; any answer is
+/// accepted (a test answer the train data lacks is scored wrong, not refused).
+/// `read_images` false checks the images exist but leaves them unread (the
+/// vocabulary needs only the text).
+std::vector<VqaSample> load_vqa(const std::string& jsonl_path, bool read_images = true);
 
 /// PNG/JPEG (any size, 1-4 channels) -> RGB. An Error names the file.
 RgbImage read_image(const std::string& path);

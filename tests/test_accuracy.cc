@@ -1,7 +1,12 @@
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <numeric>
+#include <random>
+#include <set>
+#include <sstream>
 
 #include <torch/torch.h>
 
@@ -9,6 +14,7 @@
 #include "evals/registry.h"
 #include "evals/synthvqa.h"
 #include "evals/vqa_data.h"
+#include "evals/vqa_vocabulary.h"
 #include "harness/base/build_info.h"
 #include "harness/base/progress.h"
 #include "harness/base/safetensors.h"
@@ -53,7 +59,17 @@ TEST(SynthVqa, EveryFamilysAnswersAreBalanced) {
 }
 
 TEST(SynthVqa, QuestionsAndAnswersAreInTheVocabulary) {
-  const auto& vocab = VqaVocabulary::get();
+  const auto& vocab = VqaVocabulary::synthvqa();
+  // Every stage-0 cache and run trained on SynthVQA used these words in this order.
+  const std::vector<std::string> words = {
+      "<pad>", "<unk>", "what", "color", "is", "the", "large", "shape", "?", "object", "how", "many", "shapes",
+      "are", "there", "where", "small", "relative", "to", "letter", "written", "red", "green", "blue", "yellow",
+      "magenta", "cyan", "circle", "square", "triangle", "cross", "0", "1", "2", "3", "4", "left", "right", "above",
+      "below", "a", "b", "c", "d", "e", "f", "g", "h"};
+  EXPECT_EQ(vocab.words(), words);
+  EXPECT_EQ(vocab.answers().size(), 27u);
+  EXPECT_EQ(accuracy_model(find_accuracy_preset("tiny"), vocab).lm.vocab(), 48);
+  EXPECT_EQ(find_accuracy_preset("tiny").model.lm.vocab(), 48) << "the preset's model is SynthVQA's";
   for (const auto& s : generate_vqa_split(SynthVqaOptions(), 1, "test", 200)) {
     for (const auto& w : VqaVocabulary::tokenize(s.question)) EXPECT_TRUE(vocab.contains(w)) << s.question;
     EXPECT_TRUE(vocab.contains(s.answer));
@@ -97,7 +113,7 @@ TEST(VqaData, ProblemsAreReportedWithFileAndLineBeforeTraining) {
         << "{not json\n"
         << R"({"image": "images/missing.png", "conversations": [{"from": "human", "value": "<image>\nwhat color is the large shape ?"}, {"from": "gpt", "value": "red"}]})"
         << "\n"
-        << R"({"image": "images/val-000000.png", "conversations": [{"from": "human", "value": "<image>\nwhat color is the large shape ?"}, {"from": "gpt", "value": "purple"}]})"
+        << R"({"image": "images/val-000000.png", "conversations": [{"from": "human", "value": "<image>\nwhat color is the large shape ?"}, {"from": "gpt", "value": " . "}]})"
         << "\n"
         << R"({"image": "images/val-000000.png"})" << "\n";
   }
@@ -116,7 +132,7 @@ TEST(VqaData, ProblemsAreReportedWithFileAndLineBeforeTraining) {
                       ":3: image 'images/../../x.png' leaves"});
   test::expect_error([&] { load_vqa(bad); },
                      {"4 problem(s)", "nothing was trained", bad + ":2: not valid JSON", bad + ":3: image",
-                      "does not exist", bad + ":4: answer 'purple' is not in the vocabulary", bad + ":5: field 'conversations'"});
+                      "does not exist", bad + ":4: the gpt turn's answer is empty", bad + ":5: field 'conversations'"});
   AccuracyConfig c;
   c.preset = "tiny";
   c.test_data = bad;
@@ -219,20 +235,255 @@ TEST(Accuracy, AnswersAreScoredAmongTheirFamilysCandidates) {
   const auto& preset = find_accuracy_preset("tiny");
   const VqaBatches data(preset, 0, "train", 10);
   const auto b = data.batch({0, 1, 2, 3, 4});
-  const auto& vocab = VqaVocabulary::get();
+  const auto& vocab = VqaVocabulary::synthvqa();
   for (int64_t i = 0; i < 5; ++i) {
     const auto& answers = vqa_answers(b.families[static_cast<size_t>(i)]);
     EXPECT_EQ(b.candidates[i].sum().item<int64_t>(), static_cast<int64_t>(answers.size())) << b.families[i];
-    for (const auto& a : answers) EXPECT_TRUE(b.candidates[i][vocab.id(a)].item<bool>()) << a;
+    for (const auto& a : answers) EXPECT_TRUE(b.candidates[i][vocab.answer_id(a)].item<bool>()) << a;
     EXPECT_TRUE(b.candidates[i][b.answers[i]].item<bool>());
   }
   // User data without a family is scored among every answer word.
   auto s = data.sample(0);
   s.family = "";
-  const VqaBatches user(preset, std::vector<VqaSample>{s});
+  const VqaBatches user(preset, std::vector<VqaSample>{s}, vocab);
   int64_t all = 0;
   for (const auto& f : vqa_families()) all += static_cast<int64_t>(vqa_answers(f).size());
   EXPECT_EQ(user.batch({0}).candidates[0].sum().item<int64_t>(), all);
+}
+
+// Open vocabulary: user data brings its own words. A small real-looking set,
+// none of whose answers is a SynthVQA word: digits drawn into 32 x 32 PNGs
+// in one of two inks, asked about in two families ("digit": two, four,
+// seven, nine; "ink": the multi-word answers "light red" and "light green").
+struct DigitSample {
+  std::string family, question, answer;
+};
+
+const std::map<std::string, std::array<uint8_t, 5>>& digit_glyphs() {  // 3 x 5, rows top to bottom
+  static const std::map<std::string, std::array<uint8_t, 5>> glyphs = {
+      {"two", {0b111, 0b001, 0b111, 0b100, 0b111}},   {"four", {0b101, 0b101, 0b111, 0b001, 0b001}},
+      {"seven", {0b111, 0b001, 0b010, 0b010, 0b010}}, {"nine", {0b111, 0b101, 0b111, 0b001, 0b111}},
+      {"eight", {0b111, 0b101, 0b111, 0b101, 0b111}}};
+  return glyphs;
+}
+
+// Writes DIR/NAME.jsonl in the LLaVA layout with DIR/images/NAME-i.png:
+// `count` samples cycling through the families, digit and ink drawn from `digits` and the two inks.
+std::string write_digits(const std::string& dir, const std::string& name, int count, uint64_t seed,
+                         const std::vector<std::string>& digits) {
+  std::filesystem::create_directories(dir + "/images");
+  std::mt19937_64 rng(seed);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const std::vector<std::pair<std::string, std::array<int, 3>>> inks = {{"light red", {245, 120, 120}},
+                                                                        {"light green", {120, 245, 120}}};
+  std::string lines;
+  for (int i = 0; i < count; ++i) {
+    const std::string digit = digits[static_cast<size_t>(uniform(0, static_cast<int>(digits.size()) - 1))];
+    const auto& ink = inks[static_cast<size_t>(uniform(0, 1))];
+    RgbImage img;
+    img.width = img.height = 32;
+    img.pixels.resize(32 * 32 * 3);
+    for (auto& p : img.pixels) p = static_cast<uint8_t>(uniform(30, 60));
+    // Large and centred, as in a digit data set, give or take a pixel.
+    const int scale = 6, x0 = uniform(6, 8), y0 = 1;
+    for (int row = 0; row < 5; ++row)
+      for (int col = 0; col < 3; ++col)
+        if (digit_glyphs().at(digit)[static_cast<size_t>(row)] & (4 >> col))
+          for (int sy = 0; sy < scale; ++sy)
+            for (int sx = 0; sx < scale; ++sx)
+              for (int c = 0; c < 3; ++c)
+                img.pixels[static_cast<size_t>(((y0 + row * scale + sy) * 32 + x0 + col * scale + sx) * 3 + c)] =
+                    static_cast<uint8_t>(ink.second[static_cast<size_t>(c)]);
+    const std::string id = fmt::format("{}-{:04d}", name, i), rel = "images/" + id + ".png";
+    write_png(dir + "/" + rel, img);
+    const bool ink_question = i % 2 == 1;
+    // The ink's answers as a person might type them: capitals, a full stop, two spaces.
+    const std::string answer = ink_question ? (ink.first == "light red" ? "Light  red." : "light green") : digit;
+    const nlohmann::json line = {
+        {"id", id},
+        {"image", rel},
+        {"family", ink_question ? "ink" : "digit"},
+        {"conversations",
+         {{{"from", "human"},
+           {"value", std::string("<image>\n") + (ink_question ? "what colour is the ink ?" : "which digit is drawn ?")}},
+          {{"from", "gpt"}, {"value", answer}}}}};
+    lines += line.dump() + "\n";
+  }
+  const std::string path = dir + "/" + name + ".jsonl";
+  test::write_file(path, lines);
+  return path;
+}
+
+const std::vector<std::string> kTrainDigits = {"two", "four", "seven", "nine"};
+
+TEST(VqaVocabulary, IsBuiltFromTheTrainDataWithMultiWordAnswersAsOneClass) {
+  const auto dir = test::temp_dir("vocab_data");
+  const auto train = load_vqa(write_digits(dir, "train", 40, 1, kTrainDigits));
+  int light_red = 0;
+  for (const auto& s : train)
+    if (s.family == "ink") {
+      EXPECT_TRUE(s.answer == "light red" || s.answer == "light green") << "'Light  red.' is normalised: " << s.answer;
+      light_red += s.answer == "light red";
+    }
+  EXPECT_GT(light_red, 0);
+  const auto vocab = VqaVocabulary::from_samples(train);
+  // <pad>, <unk>, the question words in order of first use, then the answers.
+  const std::vector<std::string> first = {"<pad>", "<unk>", "which", "digit", "is", "drawn", "?",
+                                          "what", "colour", "the", "ink"};
+  ASSERT_GE(vocab.words().size(), first.size() + 6);
+  EXPECT_EQ(std::vector<std::string>(vocab.words().begin(), vocab.words().begin() + 11), first);
+  EXPECT_EQ(vocab.size(), 11 + 6) << "four digits and two inks";
+  EXPECT_EQ(vocab.answers().size(), 6u);
+  for (const char* a : {"two", "four", "seven", "nine", "light red", "light green"}) EXPECT_GE(vocab.answer_id(a), 2) << a;
+  EXPECT_TRUE(vocab.contains("light red")) << "one class, not the words light and red";
+  EXPECT_FALSE(vocab.contains("light"));
+  EXPECT_EQ(vocab.answer_id("Light Red ."), vocab.answer_id("light red")) << "answers are normalised the same way";
+  EXPECT_EQ(vocab.answer_id("eight"), -1);
+  EXPECT_EQ(vocab.answer_id("ink"), -1) << "a question word is not an answer";
+  EXPECT_EQ(vocab.answer_id("red"), -1);
+  // A family's candidates are its train answers; no family or another: every answer.
+  auto words_of = [&](const std::vector<int64_t>& ids) {
+    std::set<std::string> out;
+    for (int64_t id : ids) out.insert(vocab.word(id));
+    return out;
+  };
+  EXPECT_EQ(words_of(vocab.candidates("digit")), (std::set<std::string>{"two", "four", "seven", "nine"}));
+  EXPECT_EQ(words_of(vocab.candidates("ink")), (std::set<std::string>{"light red", "light green"}));
+  EXPECT_EQ(vocab.candidates(""), vocab.answers());
+  EXPECT_EQ(vocab.candidates("vehicle"), vocab.answers());
+  EXPECT_EQ(vocab.encode("which word is drawn ?", 5)[1], vocab.unk()) << "words unseen in train read as <unk>";
+  // The same text through train_vocabulary (its images unread) is the same vocabulary.
+  EXPECT_EQ(train_vocabulary(dir + "/train.jsonl").to_json(), vocab.to_json());
+  EXPECT_EQ(&train_vocabulary("synthvqa"), &VqaVocabulary::synthvqa());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Accuracy, UserDataIsScoredAmongItsFamilysTrainAnswersAndUnseenAnswersCountWrong) {
+  const auto dir = test::temp_dir("vocab_scoring");
+  const auto& preset = find_accuracy_preset("tiny");
+  const auto vocab = VqaVocabulary::from_samples(load_vqa(write_digits(dir, "train", 40, 1, kTrainDigits)));
+  auto test = load_vqa(write_digits(dir, "test", 12, 2, {"eight", "two"}));
+  test[0].question = "which number is drawn ?";  // "number": no train question has it
+  test[3].family = "";
+  const VqaBatches data(preset, test, vocab);
+  std::vector<int64_t> all(12);
+  std::iota(all.begin(), all.end(), 0);
+  const auto b = data.batch(all);
+  int64_t unanswerable = 0;
+  for (int64_t i = 0; i < 12; ++i) {
+    const auto& s = test[static_cast<size_t>(i)];
+    const auto expected = s.family.empty() ? vocab.answers() : vocab.candidates(s.family);
+    EXPECT_EQ(b.candidates[i].sum().item<int64_t>(), static_cast<int64_t>(expected.size())) << s.family;
+    for (int64_t a : expected) EXPECT_TRUE(b.candidates[i][a].item<bool>());
+    EXPECT_EQ(b.answers[i].item<int64_t>(), s.answer == "eight" ? -1 : vocab.answer_id(s.answer)) << s.answer;
+    unanswerable += s.answer == "eight";
+  }
+  ASSERT_GT(unanswerable, 0) << "the split must hold an answer the train data lacks";
+  EXPECT_EQ(b.candidates.size(1), vocab.size());
+  torch::manual_seed(0);
+  Mllm model(accuracy_model(preset, vocab));
+  std::vector<Prediction> predictions;
+  VqaCoverage coverage;
+  evaluate_vqa(model, data, 5, &predictions, &coverage);
+  EXPECT_EQ(coverage.questions, 12);
+  EXPECT_EQ(coverage.unanswerable, unanswerable);
+  EXPECT_EQ(coverage.unanswerable_answers, (std::map<std::string, int64_t>{{"eight", unanswerable}}));
+  EXPECT_EQ(coverage.unknown_words, 1);
+  ASSERT_EQ(predictions.size(), 12u);
+  for (const auto& p : predictions)
+    if (p.answer == "eight") {
+      EXPECT_FALSE(p.correct);
+      EXPECT_NE(vocab.answer_id(p.predicted), -1) << "the model predicts one of the train answers";
+    }
+  std::filesystem::remove_all(dir);
+}
+
+// The whole tiny protocol on the digits: `none` must beat chance (digit 1/4,
+// ink 1/2) by a wide margin on the test split, with its own vocabulary stored
+// with the run and the stage-0 cache.
+TEST(Accuracy, LearnsUserDataWhoseAnswersAreNotSynthVqaWords) {
+  const auto dir = test::temp_dir("vocab_learns");
+  const auto train = write_digits(dir + "/data", "train", 800, 1, kTrainDigits);
+  // 120 answerable test questions and 6 whose answer (eight) no train sample has.
+  const auto test = write_digits(dir + "/data", "test", 120, 2, kTrainDigits);
+  {
+    const auto unseen = write_digits(dir + "/data", "unseen", 12, 3, {"eight"});
+    std::string lines = test::read_file(test), extra = test::read_file(unseen);
+    std::istringstream in(extra);
+    for (std::string line; std::getline(in, line);)
+      if (line.find("\"digit\"") != std::string::npos) lines += line + "\n";
+    test::write_file(test, lines);
+  }
+  for (const auto& w : train_vocabulary(train).words())
+    if (w != "?" && w != "is" && w != "the" && w != "what" && w != "<pad>" && w != "<unk>")
+      EXPECT_FALSE(VqaVocabulary::synthvqa().contains(w)) << w << " is a SynthVQA word: the set must not be";
+  AccuracyConfig c = tiny_config(150, 10, 10);  // half the preset's stage 0: enough here, and half the time
+  c.method = "none";
+  c.layer = "1";
+  c.train_data = train;
+  c.test_data = test;
+  const auto record = run(c, dir + "/cache");
+  const double digit = record.require("acc_digit"), ink = record.require("acc_ink");
+  // Chance: 25% (of the 60 answerable digit questions; 6 more cannot be
+  // answered) and 50%. Measured: 59% and 93%; guessing reaches 45% of the 66
+  // with probability ~1e-4, 80% of the 60 ~1e-6.
+  EXPECT_GE(digit, 45.0) << to_json(record).dump(1);
+  EXPECT_GE(ink, 80.0) << to_json(record).dump(1);
+  EXPECT_EQ(record.facts.at("unanswerable_test_questions"), 6);
+  EXPECT_EQ(record.facts.at("unanswerable_test_answers"), (nlohmann::json{{"eight", 6}}));
+  EXPECT_EQ(record.facts.at("unknown_word_test_questions"), 0);
+  int64_t eights = 0;
+  for (const auto& p : record.predictions)
+    if (p.answer == "eight") {
+      ++eights;
+      EXPECT_FALSE(p.correct);
+    }
+  EXPECT_EQ(eights, 6);
+  EXPECT_EQ(record.predictions.size(), 126u);
+  EXPECT_FALSE(record.series.count("val_acc_stage0_color")) << "SynthVQA's validation split is not this data's";
+  // The vocabulary is stored with the run and with the stage-0 weights, and is in the cache key.
+  const auto& vocab = train_vocabulary(train);
+  EXPECT_EQ(record.facts.at("vocabulary").at("size"), vocab.size());
+  EXPECT_EQ(record.facts.at("vocabulary").at("sha256"), vocab.sha256());
+  EXPECT_EQ(record.facts.at("vocabulary").at("words"), nlohmann::json(vocab.words()));
+  const auto file = SafeTensors::load(record.facts.at("stage0_cache").get<std::string>());
+  EXPECT_EQ(nlohmann::json::parse(file.metadata().at("vocabulary")), vocab.to_json());
+  const auto key = nlohmann::json::parse(file.metadata().at("stage0_key"));
+  EXPECT_EQ(key.at("vocabulary"), (nlohmann::json{{"size", vocab.size()}, {"sha256", vocab.sha256()}}));
+  EXPECT_EQ(key.at("model").at("lm").at(0), vocab.size()) << "the LM is sized to the data's vocabulary";
+  EXPECT_EQ(file.get("lm.embed_tokens.weight").size(0), vocab.size());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Accuracy, AnotherVocabularyIsAnotherStage0) {
+  const auto dir = test::temp_dir("vocab_key");
+  const auto a = write_digits(dir + "/a", "train", 20, 1, kTrainDigits);
+  const auto b = write_digits(dir + "/b", "train", 20, 1, {"two", "four", "seven", "eight"});
+  auto c = tiny_config(5, 1, 1);
+  const std::string generated = cache_path(c, dir);
+  c.train_data = a;
+  const std::string path_a = cache_path(c, dir);
+  const RunSpec spec_a = resolve_accuracy_config(c);
+  c.train_data = b;
+  const std::string path_b = cache_path(c, dir);
+  EXPECT_NE(path_a, path_b);
+  EXPECT_NE(path_a, generated);
+  EXPECT_NE(train_vocabulary(a).sha256(), train_vocabulary(b).sha256());
+  // Weights stored under a's name with another vocabulary in their key are never reused.
+  c.train_data = a;
+  EXPECT_FALSE(run(c, dir).facts["stage0_cached"].get<bool>());
+  EXPECT_EQ(stage0_cache_problem(spec_a, dir), "");
+  const auto file = SafeTensors::load(path_a);
+  auto key = nlohmann::json::parse(file.metadata().at("stage0_key"));
+  ASSERT_TRUE(key.contains("vocabulary"));
+  key["vocabulary"]["sha256"] = train_vocabulary(b).sha256();
+  NamedTensors tensors;
+  for (const auto& name : file.names()) tensors.emplace_back(name, file.get(name));
+  save_safetensors(path_a, tensors, {{"stage0_key", key.dump()}});
+  const std::string problem = stage0_cache_problem(spec_a, dir);
+  EXPECT_NE(problem.find("vocabulary"), std::string::npos) << problem;
+  EXPECT_FALSE(run(c, dir).facts["stage0_cached"].get<bool>());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Accuracy, Stage0IsCachedAndInvalidatedWhenItsConfigurationChanges) {
@@ -245,6 +496,11 @@ TEST(Accuracy, Stage0IsCachedAndInvalidatedWhenItsConfigurationChanges) {
   EXPECT_TRUE(second.facts["stage0_cached"].get<bool>());
   EXPECT_EQ(second.require("stage0_time"), 0.0) << "the second run must not retrain stage 0";
   EXPECT_EQ(first.facts["stage0_cache"], second.facts["stage0_cache"]);
+  // SynthVQA's vocabulary is fixed: its key is what it always was, without one.
+  const auto stored = SafeTensors::load(first.facts["stage0_cache"].get<std::string>());
+  EXPECT_FALSE(nlohmann::json::parse(stored.metadata().at("stage0_key")).contains("vocabulary"));
+  EXPECT_EQ(first.facts["vocabulary"]["size"], 48);
+  EXPECT_EQ(first.facts["vocabulary"]["words"], nlohmann::json(VqaVocabulary::synthvqa().words()));
   // The method and placement are not part of stage 0: still cached.
   auto other_method = c;
   other_method.method = "avgpool";
