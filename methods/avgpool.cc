@@ -11,11 +11,12 @@ AvgPoolImpl::AvgPoolImpl(CompressorOptions options) : CompressorImpl("avgpool", 
     fail("method 'avgpool' has no weights: out_dim must equal dim ({}), got {}", options_.dim(), options_.out_dim());
 }
 
-torch::Tensor AvgPoolImpl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>&) {
+torch::Tensor AvgPoolImpl::compress(const torch::Tensor& x, const WorkGrid& grid, const std::vector<torch::Tensor>&) {
   // The same reduction as laco's shortcut, so that laco with zero_init equals
   // avgpool bit for bit; AvgPool.EqualsAvgPool2d checks it independently.
+  // Under `pad` a border window averages its valid tokens only.
   const int64_t r = ratio();
-  return channel_group_mean(space_to_channel(x, grid, r), r * r);
+  return window_mean(space_to_channel(x, grid.work, r), grid, r);
 }
 
 double AvgPoolImpl::flops(Grid in) const {

@@ -14,7 +14,8 @@ class AvgPoolImpl : public CompressorImpl {
   double flops(Grid in) const override;
 
  protected:
-  torch::Tensor compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) override;
+  torch::Tensor compress(const torch::Tensor& x, const WorkGrid& grid,
+                         const std::vector<torch::Tensor>& features) override;
 };
 TORCH_MODULE(AvgPool);
 

@@ -25,11 +25,12 @@ LacoImpl::LacoImpl(CompressorOptions options, LacoOptions laco)
   }
 }
 
-torch::Tensor LacoImpl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>&) {
+torch::Tensor LacoImpl::compress(const torch::Tensor& x, const WorkGrid& grid, const std::vector<torch::Tensor>&) {
   const int64_t r = ratio();
-  auto s = space_to_channel(x, grid, r);
+  auto s = space_to_channel(x, grid.work, r);
   auto y = mlp1->forward(s);
-  return laco_.residual() ? y + channel_group_mean(s, r * r) : y;
+  // The shortcut is avgpool's reduction (padding excluded from border windows).
+  return laco_.residual() ? y + window_mean(s, grid, r) : y;
 }
 
 double LacoImpl::flops(Grid in) const {
@@ -42,7 +43,7 @@ torch::Tensor LacoImpl::shortcut(const torch::Tensor& x, Grid grid) {
   check_input(x, grid);
   const int64_t r = ratio();
   const Prepared p = prepare(x, grid);
-  return channel_group_mean(space_to_channel(p.x, p.grid, r), r * r);
+  return window_mean(space_to_channel(p.x, p.grid.work, r), p.grid, r);
 }
 
 MethodInfo laco_method() {

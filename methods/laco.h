@@ -30,7 +30,8 @@ class LacoImpl : public CompressorImpl {
   torch::nn::Sequential mlp1{nullptr};
 
  protected:
-  torch::Tensor compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) override;
+  torch::Tensor compress(const torch::Tensor& x, const WorkGrid& grid,
+                         const std::vector<torch::Tensor>& features) override;
 
  private:
   LacoOptions laco_;

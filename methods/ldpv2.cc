@@ -36,13 +36,23 @@ CompressorImpl::Output Ldpv2Impl::forward(const torch::Tensor& x, Grid grid,
   // The fixed-grid reference pools any grid adaptively: no grid policy applies.
   check_input(x, grid);
   check_input_grid(grid);
-  return {compress(x, grid, features), output_grid(grid)};
+  return {compress(x, WorkGrid{grid, grid}, features), output_grid(grid)};
 }
 
-torch::Tensor Ldpv2Impl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>&) {
-  const Grid out = ldp_.grid_out() > 0 ? output_grid(grid) : Grid{grid.h / ratio(), grid.w / ratio()};
-  auto img = tokens_to_image(mlp->forward(x), grid);
-  img = torch::adaptive_avg_pool2d(img, {out.h, out.w});
+torch::Tensor Ldpv2Impl::compress(const torch::Tensor& x, const WorkGrid& grid, const std::vector<torch::Tensor>&) {
+  const int64_t r = ratio();
+  const Grid out = ldp_.grid_out() > 0 ? output_grid(grid.work) : Grid{grid.work.h / r, grid.work.w / r};
+  auto y = mlp->forward(x);
+  torch::Tensor img;
+  if (grid.padded()) {
+    // A zero pad token leaves the MLP as whatever its biases make of it
+    // (non-zero once trained), so pads are zeroed after it and each window
+    // averages its valid tokens only.
+    y = y.masked_fill(valid_token_mask(grid, y.options()).logical_not().view({1, grid.work.tokens(), 1}), 0.0);
+    img = tokens_to_image(window_mean(space_to_channel(y, grid.work, r), grid, r), out);
+  } else {
+    img = torch::adaptive_avg_pool2d(tokens_to_image(y, grid.work), {out.h, out.w});
+  }
   return image_to_tokens(peg->forward(img) + img);
 }
 

@@ -33,7 +33,8 @@ class Ldpv2Impl : public CompressorImpl {
   torch::nn::Conv2d peg{nullptr};
 
  protected:
-  torch::Tensor compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) override;
+  torch::Tensor compress(const torch::Tensor& x, const WorkGrid& grid,
+                         const std::vector<torch::Tensor>& features) override;
 
  private:
   Ldpv2Options ldp_;

@@ -17,7 +17,9 @@ class NoCompressionImpl : public CompressorImpl {
   double flops(Grid) const override { return 0; }
 
  protected:
-  torch::Tensor compress(const torch::Tensor& x, Grid, const std::vector<torch::Tensor>&) override { return x; }
+  torch::Tensor compress(const torch::Tensor& x, const WorkGrid&, const std::vector<torch::Tensor>&) override {
+    return x;
+  }
 };
 TORCH_MODULE(NoCompression);
 

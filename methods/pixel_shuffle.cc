@@ -24,8 +24,9 @@ PixelShuffleImpl::PixelShuffleImpl(CompressorOptions options) : CompressorImpl("
   init_weights(*this, options_.init(), kInternVlMlp1Init);
 }
 
-torch::Tensor PixelShuffleImpl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>&) {
-  return mlp1->forward(space_to_channel(x, grid, ratio()));
+torch::Tensor PixelShuffleImpl::compress(const torch::Tensor& x, const WorkGrid& grid,
+                                        const std::vector<torch::Tensor>&) {
+  return mlp1->forward(space_to_channel(x, grid.work, ratio()));
 }
 
 double PixelShuffleImpl::flops(Grid in) const {
@@ -37,7 +38,7 @@ std::map<std::string, torch::Tensor> PixelShuffleImpl::reference_outputs(const t
                                                                          const std::vector<torch::Tensor>& features) {
   auto outputs = CompressorImpl::reference_outputs(x, grid, features);
   const Prepared p = prepare(x, grid);
-  outputs["output.shuffled"] = space_to_channel(p.x, p.grid, ratio());
+  outputs["output.shuffled"] = space_to_channel(p.x, p.grid.work, ratio());
   return outputs;
 }
 

@@ -24,7 +24,8 @@ class PixelShuffleImpl : public CompressorImpl {
   torch::nn::Sequential mlp1{nullptr};
 
  protected:
-  torch::Tensor compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) override;
+  torch::Tensor compress(const torch::Tensor& x, const WorkGrid& grid,
+                         const std::vector<torch::Tensor>& features) override;
 };
 TORCH_MODULE(PixelShuffle);
 

@@ -43,7 +43,8 @@ PackedAttentionImpl::PackedAttentionImpl(int64_t dim, int64_t heads) : heads_(he
   torch::nn::init::xavier_uniform_(in_proj_weight);
 }
 
-torch::Tensor PackedAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+torch::Tensor PackedAttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                           const torch::Tensor& key_mask) {
   const auto w = in_proj_weight.chunk(3, 0);
   const auto b = in_proj_bias.chunk(3, 0);
   const int64_t m = q.size(0), e = q.size(2), d = e / heads_;
@@ -51,7 +52,9 @@ torch::Tensor PackedAttentionImpl::forward(const torch::Tensor& q, const torch::
   auto qh = split(torch::nn::functional::linear(q, w[0], b[0]));
   auto kh = split(torch::nn::functional::linear(k, w[1], b[1]));
   auto vh = split(torch::nn::functional::linear(v, w[2], b[2]));
-  auto out = attention(qh, kh, vh).transpose(1, 2).reshape({m, q.size(1), e});
+  // [M, S] -> [M, 1 (heads), 1 (queries), S]
+  auto mask = key_mask.defined() ? key_mask.reshape({m, 1, 1, k.size(1)}) : key_mask;
+  auto out = attention(qh, kh, vh, /*causal=*/false, mask).transpose(1, 2).reshape({m, q.size(1), e});
   return out_proj->forward(out);
 }
 
@@ -92,19 +95,35 @@ double TokenPackerImpl::flops(Grid in) const {
   return query + keys_values + in_proj + scores_and_mix + out_proj + mlp;
 }
 
-torch::Tensor TokenPackerImpl::compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) {
+torch::Tensor TokenPackerImpl::compress(const torch::Tensor& x, const WorkGrid& grid,
+                                        const std::vector<torch::Tensor>& features) {
   namespace F = torch::nn::functional;
   const int64_t r = ratio(), b = x.size(0), dim = x.size(2);
-  const Grid out{grid.h / r, grid.w / r};
+  const Grid work = grid.work, out{work.h / r, work.w / r};
   auto kv = features.empty() ? x : torch::cat(features, -1);
   if (kv.size(2) != kv_dim_)
     fail("method 'tokenpacker': key/value features have {} channels, the method was built for kv_dim {}", kv.size(2),
          kv_dim_);
 
-  auto q = F::interpolate(tokens_to_image(x, grid), F::InterpolateFuncOptions()
-                                                        .size(std::vector<int64_t>{out.h, out.w})
-                                                        .mode(torch::kBilinear)
-                                                        .align_corners(false));
+  // Queries: the bilinear downsample (each sample point at its window's
+  // centre). Under `pad` it reads an edge-replicated copy of the input rather
+  // than the zero-padded grid, so a border query samples real tokens only,
+  // as interpolate's own clamping does at an image edge: for r = 2 that is
+  // the mean of the window's valid tokens, and every query not on the border
+  // is unchanged (a sample point reads only its own window). Resizing the
+  // unpadded grid to H' x W' instead would move sample points off their
+  // windows (25 x 25 at r = 4: the sixth query would read row 19, in the
+  // fifth window), and renormalising the bilinear weights over valid pixels
+  // fails where a window's centre pixels are all padding (that same grid).
+  auto img = tokens_to_image(x, work);
+  if (grid.padded()) {
+    img = torch::replication_pad2d(img.slice(2, 0, grid.valid.h).slice(3, 0, grid.valid.w),
+                                   {0, work.w - grid.valid.w, 0, work.h - grid.valid.h});
+  }
+  auto q = F::interpolate(img, F::InterpolateFuncOptions()
+                                   .size(std::vector<int64_t>{out.h, out.w})
+                                   .mode(torch::kBilinear)
+                                   .align_corners(false));
   auto query = ln_q_1->forward(q_proj_1->forward(image_to_tokens(q)));
   auto key = ln_k_1->forward(k_proj_1->forward(kv));
   auto value = ln_v_1->forward(v_proj_1->forward(kv));
@@ -112,9 +131,17 @@ torch::Tensor TokenPackerImpl::compress(const torch::Tensor& x, Grid grid, const
   // Window (i, j) holds the r x r keys at (r*i + di, r*j + dj): exactly the
   // channel groups of space-to-channel, one row of the attention batch each.
   const int64_t windows = b * out.tokens();
-  auto key_w = space_to_channel(key, grid, r).view({windows, r * r, dim});
-  auto value_w = space_to_channel(value, grid, r).view({windows, r * r, dim});
-  auto packed = clip_attn->forward(query.reshape({windows, 1, dim}), key_w, value_w);
+  auto key_w = space_to_channel(key, work, r).view({windows, r * r, dim});
+  auto value_w = space_to_channel(value, work, r).view({windows, r * r, dim});
+  // A padded key would still take a share of the softmax (a zero key scores
+  // 0; trained biases move it further), so padded keys and values are masked;
+  // every window keeps at least one real key (ceil).
+  torch::Tensor key_mask;
+  if (grid.padded()) {
+    auto valid = valid_token_mask(grid, x.options()).view({1, work.tokens(), 1});
+    key_mask = space_to_channel(valid, work, r).expand({b, out.tokens(), r * r}).reshape({windows, r * r});
+  }
+  auto packed = clip_attn->forward(query.reshape({windows, 1, dim}), key_w, value_w, key_mask);
   return mlp->forward(packed.view({b, out.tokens(), dim}));
 }
 

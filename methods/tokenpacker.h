@@ -31,8 +31,10 @@ std::vector<int64_t> tokenpacker_level_blocks(int64_t k);
 class PackedAttentionImpl : public torch::nn::Module {
  public:
   PackedAttentionImpl(int64_t dim, int64_t heads);
-  /// q [M, 1, E], k and v [M, S, E] -> [M, 1, E].
-  torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+  /// q [M, 1, E], k and v [M, S, E] -> [M, 1, E]. `key_mask` (optional) [M, S]
+  /// bool, true at the keys a query may attend to (at least one per row).
+  torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& key_mask = {});
   torch::Tensor in_proj_weight, in_proj_bias;
   torch::nn::Linear out_proj{nullptr};
 
@@ -59,7 +61,8 @@ class TokenPackerImpl : public CompressorImpl {
 
  protected:
   /// Without features (standalone use), x itself is the single key/value level.
-  torch::Tensor compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) override;
+  torch::Tensor compress(const torch::Tensor& x, const WorkGrid& grid,
+                         const std::vector<torch::Tensor>& features) override;
 
  private:
   int64_t heads_ = 0;

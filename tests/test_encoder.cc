@@ -155,5 +155,30 @@ TEST(Attention, MatchesTheExplicitSoftmaxForm) {
   EXPECT_TRUE(torch::allclose(causal, expect, 1e-10, 1e-10));
 }
 
+TEST(Attention, MaskedKeysGetNoWeight) {
+  torch::manual_seed(15);
+  auto q = torch::randn({2, 3, 5, 4}, torch::kFloat64);
+  auto k = torch::randn({2, 3, 6, 4}, torch::kFloat64);
+  auto v = torch::randn({2, 3, 6, 4}, torch::kFloat64);
+  // Keys 0, 2, 3 may be attended to; broadcast over batch, heads and queries.
+  auto keep = torch::tensor({0, 2, 3}, torch::kLong);
+  auto mask = torch::zeros({6}, torch::kBool).index_fill(0, keep, true);
+  auto want = attention(q, k.index_select(2, keep), v.index_select(2, keep));
+  EXPECT_TRUE(torch::allclose(attention(q, k, v, false, mask), want, 1e-10, 1e-10));
+  // With huge values at the masked keys the result does not move.
+  auto k2 = k.clone(), v2 = v.clone();
+  k2.index_fill_(2, torch::tensor({1, 4, 5}, torch::kLong), 1e6);
+  v2.index_fill_(2, torch::tensor({1, 4, 5}, torch::kLong), 1e6);
+  EXPECT_TRUE(torch::allclose(attention(q, k2, v2, false, mask), want, 1e-10, 1e-10));
+  // Mask and causality together: query i sees the allowed keys among 0..i.
+  auto both = attention(q, k, v, /*causal=*/true, mask);
+  EXPECT_TRUE(torch::allclose(both.select(2, 0), v.select(2, 0), 1e-10, 1e-10));
+  EXPECT_TRUE(torch::allclose(both.select(2, 1), v.select(2, 0), 1e-10, 1e-10));
+  auto q3 = q.slice(2, 3, 4);
+  EXPECT_TRUE(torch::allclose(both.slice(2, 3, 4), attention(q3, k.index_select(2, keep), v.index_select(2, keep)),
+                              1e-10, 1e-10));
+  test::expect_error([&] { attention(q, k, v, false, mask.to(torch::kFloat)); }, {"mask must be bool"});
+}
+
 }  // namespace
 }  // namespace laco

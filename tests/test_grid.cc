@@ -80,6 +80,50 @@ TEST(GridPolicy, DivisibleGridIsLeftUntouched) {
     for (int64_t r : {2, 3, 4}) EXPECT_TRUE(apply_grid_policy(x, {12, 12}, r, policy).is_same(x));
 }
 
+TEST(GridPolicy, WorkGridSaysWhereTheRealTokensAre) {
+  const WorkGrid pad = work_grid_for({27, 25}, 4, GridPolicy::kPad);
+  EXPECT_EQ(pad.work, (Grid{28, 28}));
+  EXPECT_EQ(pad.valid, (Grid{27, 25}));
+  EXPECT_TRUE(pad.padded());
+  const WorkGrid resized = work_grid_for({27, 25}, 4, GridPolicy::kInterpolate);
+  EXPECT_EQ(resized.work, (Grid{28, 28}));
+  EXPECT_FALSE(resized.padded());
+  EXPECT_FALSE(work_grid_for({12, 12}, 3, GridPolicy::kPad).padded());
+
+  auto mask = valid_token_mask(pad).view({28, 28});
+  EXPECT_EQ(mask.dtype(), torch::kBool);
+  EXPECT_EQ(mask.sum().item<int64_t>(), 27 * 25);
+  EXPECT_TRUE(mask.slice(0, 0, 27).slice(1, 0, 25).all().item<bool>());
+  EXPECT_FALSE(mask.select(0, 27).any().item<bool>());
+  EXPECT_FALSE(mask.slice(1, 25).any().item<bool>());
+}
+
+TEST(GridPolicy, WindowCountsAreTheValidTokensOfEachWindow) {
+  // 13 x 13 at r = 4: windows of 4, 4, 4 and then 1 valid rows (and columns).
+  auto counts = window_valid_counts(work_grid_for({13, 13}, 4, GridPolicy::kPad), 4).view({4, 4});
+  auto want = torch::tensor({16, 16, 16, 4, 16, 16, 16, 4, 16, 16, 16, 4, 4, 4, 4, 1}, torch::kFloat).view({4, 4});
+  EXPECT_TRUE(torch::equal(counts, want)) << counts;
+  // 27 x 27 at r = 2: 4 inside, 2 on the last row and column, 1 in the corner; they add up to the grid.
+  auto c2 = window_valid_counts(work_grid_for({27, 27}, 2, GridPolicy::kPad), 2, torch::kFloat64).view({14, 14});
+  EXPECT_EQ(c2.dtype(), torch::kFloat64);
+  EXPECT_EQ(c2[0][0].item<double>(), 4.0);
+  EXPECT_EQ(c2[13][0].item<double>(), 2.0);
+  EXPECT_EQ(c2[0][13].item<double>(), 2.0);
+  EXPECT_EQ(c2[13][13].item<double>(), 1.0);
+  EXPECT_EQ(c2.sum().item<double>(), 729.0);
+  EXPECT_TRUE(torch::equal(window_valid_counts(work_grid_for({27, 27}, 3, GridPolicy::kPad), 3),
+                           torch::full({81}, 9.0)));
+}
+
+TEST(GridPolicy, WindowMeanIsTheGroupMeanWhenNothingIsPadded) {
+  auto x = torch::randn({2, 144, 3});
+  for (int64_t r : {2, 3, 4}) {
+    auto s = space_to_channel(x, {12, 12}, r);
+    const WorkGrid g = work_grid_for({12, 12}, r, GridPolicy::kPad);
+    EXPECT_TRUE(torch::equal(window_mean(s, g, r), channel_group_mean(s, r * r)));
+  }
+}
+
 TEST(GridPolicy, ErrorPolicyRefusesIndivisibleGrids) {
   auto x = torch::randn({1, 729, 4});
   test::expect_error([&] { apply_grid_policy(x, {27, 27}, 2, GridPolicy::kError); },

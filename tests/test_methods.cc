@@ -2,6 +2,7 @@
 
 #include "harness/base/error.h"
 #include "methods/laco.h"
+#include "methods/ldpv2.h"
 #include "methods/pixel_shuffle.h"
 #include "methods/registry.h"
 #include "methods/tokenpacker.h"
@@ -70,13 +71,33 @@ INSTANTIATE_TEST_SUITE_P(Methods, EveryMethod, ::testing::ValuesIn(all_cases()),
                          [](const auto& info) { return case_name(info.param); });
 
 // r x r average pooling computed independently: torch's avg_pool2d on the
-// zero-padded image.
+// zero-padded image, over avg_pool2d of the (zero-padded) all-ones image, so a
+// border window is the mean of its valid tokens.
 torch::Tensor reference_avgpool(const torch::Tensor& x, Grid g, int64_t r) {
   const Grid out = compressed_grid(g, r);
-  auto img = tokens_to_image(x, g);
-  img = torch::constant_pad_nd(img, {0, out.w * r - g.w, 0, out.h * r - g.h}, 0.0);
-  return image_to_tokens(torch::avg_pool2d(img, {r, r}, {r, r}));
+  const std::vector<int64_t> pad{0, out.w * r - g.w, 0, out.h * r - g.h};
+  auto img = torch::constant_pad_nd(tokens_to_image(x, g), pad, 0.0);
+  auto ones = torch::constant_pad_nd(torch::ones({1, 1, g.h, g.w}, x.options()), pad, 0.0);
+  return image_to_tokens(torch::avg_pool2d(img, {r, r}, {r, r}) / torch::avg_pool2d(ones, {r, r}, {r, r}));
 }
+
+// The mean of each r x r window over the tokens of the grid it holds, by
+// slicing the unpadded image window by window: [B, H'*W', C].
+torch::Tensor valid_window_means(const torch::Tensor& x, Grid g, int64_t r) {
+  const Grid out = compressed_grid(g, r);
+  auto img = x.view({x.size(0), g.h, g.w, x.size(2)});
+  std::vector<torch::Tensor> windows;
+  for (int64_t i = 0; i < out.h; ++i)
+    for (int64_t j = 0; j < out.w; ++j)
+      windows.push_back(
+          img.slice(1, r * i, std::min(r * i + r, g.h)).slice(2, r * j, std::min(r * j + r, g.w)).mean({1, 2}));
+  return torch::stack(windows, 1);
+}
+
+// The odd grids of the `pad` tests: 27 x 27 at r = 2 (a 1-token border) and
+// at r = 4 (3 valid rows in the last window), 13 x 13 at r = 4 (1 valid row),
+// 7 x 10 at r = 3 (1 valid row, 1 valid column).
+const std::vector<std::pair<Grid, int64_t>> kOddGrids{{{27, 27}, 2}, {{27, 27}, 4}, {{13, 13}, 4}, {{7, 10}, 3}};
 
 TEST(AvgPool, EqualsAvgPool2d) {
   torch::manual_seed(2);
@@ -86,6 +107,27 @@ TEST(AvgPool, EqualsAvgPool2d) {
       auto y = make_compressor("avgpool", CompressorOptions(kDim).ratio(r))->forward(x, g).tokens;
       EXPECT_TRUE(torch::allclose(y, reference_avgpool(x, g, r), 1e-6, 1e-6)) << "r=" << r << " grid " << g.str();
     }
+}
+
+TEST(AvgPool, PadAveragesTheValidTokensOfEachWindow) {
+  torch::manual_seed(21);
+  for (const auto& [g, r] : kOddGrids) {
+    auto x = torch::randn({kBatch, g.tokens(), kDim}, torch::kFloat64);
+    auto avg = make_compressor("avgpool", CompressorOptions(kDim).ratio(r).grid_policy(GridPolicy::kPad));
+    auto y = avg->forward(x.to(torch::kFloat32), g).tokens.to(torch::kFloat64);
+    const auto want = valid_window_means(x, g, r);
+    EXPECT_TRUE(torch::allclose(y, want, 1e-6, 1e-6)) << "r=" << r << " grid " << g.str();
+  }
+}
+
+TEST(Laco, ShortcutUnderPadAveragesTheValidTokensOfEachWindow) {
+  torch::manual_seed(22);
+  for (const auto& [g, r] : kOddGrids) {
+    auto x = torch::randn({kBatch, g.tokens(), kDim}, torch::kFloat64);
+    Laco laco(CompressorOptions(kDim).ratio(r).grid_policy(GridPolicy::kPad));
+    auto a = laco->shortcut(x.to(torch::kFloat32), g).to(torch::kFloat64);
+    EXPECT_TRUE(torch::allclose(a, valid_window_means(x, g, r), 1e-6, 1e-6)) << "r=" << r << " grid " << g.str();
+  }
 }
 
 TEST(Laco, ShortcutEqualsAvgPool) {
@@ -149,6 +191,39 @@ TEST(Laco, ResidualOffEqualsPixelShuffleWithTheSameWeights) {
   }
 }
 
+TEST(Ldpv2, PadPoolsTheValidTokensOfEachWindowOnly) {
+  torch::manual_seed(23);
+  torch::NoGradGuard no_grad;
+  for (const auto& [g, r] : kOddGrids) {
+    Ldpv2 ldp(CompressorOptions(kDim).ratio(r).grid_policy(GridPolicy::kPad));
+    // Biases start at zero (so the MLP maps a zero token to zero); trained ones are not.
+    for (auto& p : ldp->mlp->named_parameters())
+      if (p.key().find("bias") != std::string::npos) p.value().normal_();
+    auto x = torch::randn({kBatch, g.tokens(), kDim});
+    // Independently: the per-token MLP on the real tokens alone, per-window
+    // means by slicing, then PEG. A zero pad token maps to what the MLP's
+    // biases make of it: that must not enter the border windows.
+    const Grid out = compressed_grid(g, r);
+    auto pooled = tokens_to_image(valid_window_means(ldp->mlp->forward(x), g, r), out);
+    auto want = image_to_tokens(ldp->peg->forward(pooled) + pooled);
+    auto y = ldp->forward(x, g).tokens;
+    EXPECT_TRUE(torch::allclose(y, want, 1e-5, 1e-5)) << "r=" << r << " grid " << g.str() << ": max diff "
+                                                      << (y - want).abs().max().item<double>();
+  }
+}
+
+TEST(Ldpv2, DivisibleGridsStillPoolAdaptively) {
+  torch::manual_seed(24);
+  torch::NoGradGuard no_grad;
+  const Grid g{12, 12};
+  for (int64_t r : {2, 3, 4}) {
+    Ldpv2 ldp(CompressorOptions(kDim).ratio(r).grid_policy(GridPolicy::kPad));
+    auto x = torch::randn({kBatch, g.tokens(), kDim});
+    auto pooled = torch::adaptive_avg_pool2d(tokens_to_image(ldp->mlp->forward(x), g), {12 / r, 12 / r});
+    EXPECT_TRUE(torch::equal(ldp->forward(x, g).tokens, image_to_tokens(ldp->peg->forward(pooled) + pooled)));
+  }
+}
+
 TEST(TokenPacker, LevelBlocksFollowTheDepthFractions) {
   EXPECT_EQ(tokenpacker_level_blocks(24), (std::vector<int64_t>{12, 16, 22, 24}));
   EXPECT_EQ(tokenpacker_level_blocks(26), (std::vector<int64_t>{13, 17, 24, 26}));
@@ -180,6 +255,67 @@ TEST(TokenPacker, EachQueryOnlySeesItsOwnWindow) {
     auto y2 = tp->forward(x2.view({1, g.tokens(), kDim}), g).tokens;
     EXPECT_TRUE(torch::equal(y[0][0], y2[0][0])) << "r=" << r;
     EXPECT_FALSE(torch::allclose(y[0][1], y2[0][1])) << "r=" << r;
+  }
+}
+
+TEST(TokenPacker, MaskedWindowAttentionEqualsAttentionOverTheValidKeys) {
+  torch::manual_seed(25);
+  torch::NoGradGuard no_grad;
+  PackedAttention attn(kDim, 2);
+  auto q = torch::randn({3, 1, kDim});
+  auto k = torch::randn({3, 4, kDim});
+  auto v = torch::randn({3, 4, kDim});
+  // Window 0 full, window 1 keeps keys 0 and 2 (a bottom border), window 2 key 0 (a corner).
+  auto mask = torch::tensor({1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 0, 0}, torch::kBool).view({3, 4});
+  auto y = attn->forward(q, k, v, mask);
+  EXPECT_TRUE(torch::equal(y[0], attn->forward(q.slice(0, 0, 1), k.slice(0, 0, 1), v.slice(0, 0, 1))[0]));
+  auto keep = torch::tensor({0, 2}, torch::kLong);
+  auto y1 =
+      attn->forward(q.slice(0, 1, 2), k.slice(0, 1, 2).index_select(1, keep), v.slice(0, 1, 2).index_select(1, keep));
+  EXPECT_TRUE(torch::allclose(y[1], y1[0], 1e-6, 1e-6));
+  auto y2 = attn->forward(q.slice(0, 2, 3), k.slice(0, 2, 3).slice(1, 0, 1), v.slice(0, 2, 3).slice(1, 0, 1));
+  EXPECT_TRUE(torch::allclose(y[2], y2[0], 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(y[1], attn->forward(q, k, v)[1], 1e-4, 1e-4));
+}
+
+// TokenPacker with compress() reachable, to hand it a padded grid whose
+// padding holds something other than zeros.
+struct ExposedTokenPackerImpl : TokenPackerImpl {
+  using TokenPackerImpl::compress;
+  using TokenPackerImpl::TokenPackerImpl;
+};
+
+// t [B, H*W, C] padded as the `pad` policy does, with large random values
+// instead of zeros in the padding.
+torch::Tensor pad_with_garbage(const torch::Tensor& t, Grid g, int64_t r) {
+  const WorkGrid wg = work_grid_for(g, r, GridPolicy::kPad);
+  const auto pads = valid_token_mask(wg).logical_not().view({1, wg.work.tokens(), 1});
+  auto padded = apply_grid_policy(t, g, r, GridPolicy::kPad);
+  return torch::where(pads, 100.0 * torch::randn_like(padded), padded);
+}
+
+TEST(TokenPacker, PaddingNeverReachesAnOutputToken) {
+  torch::manual_seed(26);
+  torch::NoGradGuard no_grad;
+  for (const auto& [g, r] : kOddGrids) {
+    for (int64_t block : {0, 6}) {
+      auto tp = std::make_shared<ExposedTokenPackerImpl>(
+          CompressorOptions(kDim).ratio(r).grid_policy(GridPolicy::kPad).block(block));
+      auto x = torch::randn({kBatch, g.tokens(), kDim});
+      std::vector<torch::Tensor> levels;
+      for (size_t i = 0; i < tp->feature_blocks().size(); ++i)
+        levels.push_back(torch::randn({kBatch, g.tokens(), kDim}));
+      const auto y = tp->forward(x, g, levels).tokens;
+      // The same real tokens, something else in the padding.
+      const WorkGrid wg = work_grid_for(g, r, GridPolicy::kPad);
+      ASSERT_TRUE(wg.padded());
+      std::vector<torch::Tensor> garbage_levels;
+      for (const auto& l : levels) garbage_levels.push_back(pad_with_garbage(l, g, r));
+      const auto y2 = tp->compress(pad_with_garbage(x, g, r), wg, garbage_levels);
+      // Relative to the outputs' scale: TokenPacker's small initialisation gives outputs of about 0.05.
+      const double diff = (y - y2).abs().max().item<double>(), scale = y.abs().max().item<double>();
+      EXPECT_LE(diff, 1e-6 * scale) << "r=" << r << " grid " << g.str() << " block " << block;
+    }
   }
 }
 

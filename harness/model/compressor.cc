@@ -62,13 +62,13 @@ void CompressorImpl::check_input_grid(Grid grid) const {
 Grid CompressorImpl::output_grid(Grid in) const { return compressed_grid(in, options_.ratio()); }
 
 Grid CompressorImpl::work_grid(Grid in) const {
-  const Grid out = output_grid(in);
-  return {out.h * options_.ratio(), out.w * options_.ratio()};
+  return work_grid_for(in, options_.ratio(), options_.grid_policy()).work;
 }
 
 CompressorImpl::Prepared CompressorImpl::prepare(const torch::Tensor& x, Grid grid) const {
   check_input_grid(grid);
-  return {apply_grid_policy(x, grid, options_.ratio(), options_.grid_policy()), work_grid(grid)};
+  return {apply_grid_policy(x, grid, options_.ratio(), options_.grid_policy()),
+          work_grid_for(grid, options_.ratio(), options_.grid_policy())};
 }
 
 CompressorImpl::Output CompressorImpl::forward(const torch::Tensor& x, Grid grid,

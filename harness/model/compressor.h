@@ -64,7 +64,7 @@ class ReferenceConfig {
 };
 
 /// The base of every method: validates the input, applies the grid policy and
-/// hands an r-divisible grid to compress().
+/// hands an r-divisible grid to compress(), with where its real tokens are.
 /// Usage: auto out = compressor->forward(x, {27, 27}); out.tokens, out.grid
 class CompressorImpl : public torch::nn::Module {
  public:
@@ -109,15 +109,19 @@ class CompressorImpl : public torch::nn::Module {
   int64_t ratio() const { return options_.ratio(); }
 
  protected:
-  /// The method proper, on an r-divisible grid with the policy already applied.
-  virtual torch::Tensor compress(const torch::Tensor& x, Grid grid, const std::vector<torch::Tensor>& features) = 0;
+  /// The method proper, on the r-divisible grid.work with the policy already
+  /// applied. Tokens outside grid.valid are zero padding: a method must not
+  /// let them into an output token (averages count valid tokens only,
+  /// attention masks them; window_mean and valid_token_mask in grid.h).
+  virtual torch::Tensor compress(const torch::Tensor& x, const WorkGrid& grid,
+                                 const std::vector<torch::Tensor>& features) = 0;
 
   void check_input(const torch::Tensor& x, Grid grid) const;
 
   /// x with the grid policy applied, on the r-divisible grid it then has.
   struct Prepared {
     torch::Tensor x;
-    Grid grid;
+    WorkGrid grid;
   };
   Prepared prepare(const torch::Tensor& x, Grid grid) const;
   /// The r-divisible grid the method works on after the policy.

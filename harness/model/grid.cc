@@ -39,7 +39,7 @@ void check_grid(Grid grid, int64_t r, GridPolicy policy) {
 
 torch::Tensor apply_grid_policy(const torch::Tensor& x, Grid grid, int64_t r, GridPolicy policy) {
   check_grid(grid, r, policy);
-  const Grid target{compressed_grid(grid, r).h * r, compressed_grid(grid, r).w * r};
+  const Grid target = work_grid_for(grid, r, policy).work;
   if (target == grid) return x;
   if (policy == GridPolicy::kPad) {
     auto img = x.view({x.size(0), grid.h, grid.w, x.size(2)});
@@ -54,6 +54,36 @@ torch::Tensor apply_grid_policy(const torch::Tensor& x, Grid grid, int64_t r, Gr
                                 .mode(torch::kBilinear)
                                 .align_corners(false));
   return image_to_tokens(img);
+}
+
+WorkGrid work_grid_for(Grid grid, int64_t r, GridPolicy policy) {
+  const Grid out = compressed_grid(grid, r);
+  const Grid work{out.h * r, out.w * r};
+  // Interpolation resizes real tokens onto the whole work grid: nothing is padding.
+  return {work, policy == GridPolicy::kPad ? grid : work};
+}
+
+torch::Tensor valid_token_mask(const WorkGrid& grid, const torch::TensorOptions& options) {
+  auto mask = torch::zeros({grid.work.h, grid.work.w}, options.dtype(torch::kBool));
+  mask.slice(0, 0, grid.valid.h).slice(1, 0, grid.valid.w).fill_(true);
+  return mask.view({grid.work.tokens()});
+}
+
+torch::Tensor window_valid_counts(const WorkGrid& grid, int64_t r, const torch::TensorOptions& options) {
+  // Window i covers rows r*i .. r*i + r - 1, of which min(r, valid.h - r*i) are real.
+  const int64_t h2 = grid.work.h / r, w2 = grid.work.w / r;
+  auto rows = (grid.valid.h - torch::arange(h2, torch::kLong) * r).clamp(0, r);
+  auto cols = (grid.valid.w - torch::arange(w2, torch::kLong) * r).clamp(0, r);
+  return (rows.view({h2, 1}) * cols.view({1, w2}))
+      .reshape({h2 * w2})
+      .to(options.device(), c10::typeMetaToScalarType(options.dtype()));
+}
+
+torch::Tensor window_mean(const torch::Tensor& s, const WorkGrid& grid, int64_t r) {
+  if (!grid.padded()) return channel_group_mean(s, r * r);
+  const int64_t c = s.size(2) / (r * r);
+  auto counts = window_valid_counts(grid, r, s.options()).view({1, s.size(1), 1});
+  return s.view({s.size(0), s.size(1), r * r, c}).sum(2) / counts;
 }
 
 torch::Tensor space_to_channel(const torch::Tensor& x, Grid grid, int64_t r) {

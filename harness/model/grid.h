@@ -1,6 +1,7 @@
 // Token grids and the layout operations every compressor shares: the grid
-// policy for ratios that do not divide the grid, space-to-channel, and the
-// r x r group mean.
+// policy for ratios that do not divide the grid, where the real tokens lie
+// after it (so that padding never leaks into a token), space-to-channel, and
+// the r x r group mean.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +37,32 @@ Grid compressed_grid(Grid grid, int64_t r);
 
 /// Throws unless `grid` can be compressed by r under `policy`.
 void check_grid(Grid grid, int64_t r, GridPolicy policy);
+
+/// The r-divisible grid a method works on after the policy, and the part of it
+/// that holds real tokens. Under `pad` (when r does not divide) that is the
+/// input grid at the top left and the rest is zero padding; otherwise (an
+/// r-divisible grid, `interpolate`) every token of `work` is valid.
+struct WorkGrid {
+  Grid work;
+  Grid valid;
+  bool padded() const { return valid != work; }
+};
+
+/// What apply_grid_policy produces for `grid`: work = r*ceil(H/r) x r*ceil(W/r).
+WorkGrid work_grid_for(Grid grid, int64_t r, GridPolicy policy);
+
+/// [work.h * work.w] bool, true at real tokens (row-major on the work grid).
+torch::Tensor valid_token_mask(const WorkGrid& grid, const torch::TensorOptions& options = {});
+
+/// [H' * W'] valid-token counts of the r x r windows, in `options`' dtype
+/// (floating by default). Every window holds at least one (ceil), r^2 unless padded.
+torch::Tensor window_valid_counts(const WorkGrid& grid, int64_t r, const torch::TensorOptions& options = {});
+
+/// The mean of each r x r window over its valid tokens, from the
+/// space-to-channel layout s [B, H'*W', r*r*C] of tokens on grid.work whose
+/// padded entries are zero: [B, H'*W', C]. Unpadded, exactly
+/// channel_group_mean(s, r * r); padded, the window sums over the valid counts.
+torch::Tensor window_mean(const torch::Tensor& s, const WorkGrid& grid, int64_t r);
 
 /// Brings x [B, H*W, C] on `grid` to the r-divisible grid r*ceil(H/r) x
 /// r*ceil(W/r) as the policy says; returns x itself when r already divides.
