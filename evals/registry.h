@@ -38,6 +38,10 @@ struct EvaluationInfo {
   /// in its section: steps0, crops, stages, ...; an absent key takes the
   /// preset's value) into the run they describe. Nothing is built or trained.
   std::function<RunSpec(const RunRequest& request, const nlohmann::json& settings)> resolve;
+  /// Whether a sweep grid's `budgets` apply: resolve() then takes the
+  /// budget as settings[kBudgetSetting] (accuracy: it multiplies steps1 and
+  /// steps2). A grid with budgets may include only such evaluations.
+  bool budgets = false;
   /// Runs with the same non-empty group are measured together (interleaved
   /// repetitions); "" runs alone.
   std::function<std::string(const RunSpec& run)> group;

@@ -55,6 +55,11 @@ Config request_as(const RunRequest& request) {
   return config;
 }
 
+/// The settings key under which a sweep grid's `budgets` reach an evaluation
+/// that trains (EvaluationInfo::budgets): an integer >= 1 multiplying its
+/// training steps. Absent: 1, the steps as the section or preset gives them.
+constexpr const char* kBudgetSetting = "budget";
+
 /// Sets `field` from settings[key] when the settings hold it.
 template <typename T>
 void take_setting(const nlohmann::json& settings, const char* key, T& field) {

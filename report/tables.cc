@@ -112,18 +112,47 @@ std::string differences(const std::map<std::string, nlohmann::json>& configurati
 
 const std::vector<std::string> kStandardPlacements = {"1/12", "1/6", "1/4", "1/2", "1"};
 
+// Registry order first, then variants and unknown names alphabetically.
+std::vector<std::string> in_registry_order(const std::set<std::string>& methods) {
+  std::vector<std::string> out;
+  for (const auto& name : method_names())
+    for (const auto& m : methods)
+      if (m == name || m.rfind(name + "[", 0) == 0) out.push_back(m);
+  for (const auto& m : methods)
+    if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+  return out;
+}
+
 }  // namespace
 
-RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options) {
+RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options) : RunIndex(runs, options, 1) {
+  for (int64_t b : budgets_.present)
+    if (b != 1) other_budgets_[b] = std::shared_ptr<const RunIndex>(new RunIndex(runs, options, b));
+}
+
+const RunIndex& RunIndex::at_budget(int64_t b) const {
+  if (b == budget_) return *this;
+  auto it = other_budgets_.find(b);
+  if (it == other_budgets_.end())
+    fail("report: no accuracy runs at budget x{} (allowed: {})", b,
+         budgets_.present.empty() ? std::string("none") : fmt::format("{}", fmt::join(budgets_.present, ", ")));
+  return *it->second;
+}
+
+RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options, int64_t budget) : budget_(budget) {
   std::map<std::string, int> acc_presets, eff_presets;
   for (const auto& r : runs) (r.eval() == kAccuracy ? acc_presets : eff_presets)[r.spec.preset]++;
   accuracy_preset_ = options.accuracy_preset.empty() ? most_common(acc_presets) : options.accuracy_preset;
   efficiency_preset_ = options.efficiency_preset.empty() ? most_common(eff_presets) : options.efficiency_preset;
+  budgets_ = training_budgets(runs, accuracy_preset_);
 
   std::set<std::string> methods, commits, layers;
   std::set<int64_t> ratios;
   for (const auto& r : runs) {
     if (r.spec.preset != (r.eval() == kAccuracy ? accuracy_preset_ : efficiency_preset_)) continue;
+    // Budget 1 keeps the runs of unknown budget (0), so that mixed configurations are refused as before.
+    const int64_t b = budgets_.of(r.spec);
+    if (budget == 1 ? b > 1 : b != budget) continue;
     const std::string method = r.spec.method_label();
     methods.insert(method);
     commits.insert(r.provenance.commit());
@@ -170,12 +199,7 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
   std::stable_sort(placements_.begin(), placements_.end(),
                    [&](const std::string& a, const std::string& b) { return fraction(a) < fraction(b); });
   ratios_.assign(ratios.begin(), ratios.end());
-  // Registry order first, then variants and unknown names alphabetically.
-  for (const auto& name : method_names())
-    for (const auto& m : methods)
-      if (m == name || m.rfind(name + "[", 0) == 0) methods_.push_back(m);
-  for (const auto& m : methods)
-    if (std::find(methods_.begin(), methods_.end(), m) == methods_.end()) methods_.push_back(m);
+  methods_ = in_registry_order(methods);
   commits_.assign(commits.begin(), commits.end());
 }
 
@@ -493,9 +517,111 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
   return t;
 }
 
+Table budget_table(const RunIndex& index, const ReportOptions& options) {
+  ReportOptions o = options;
+  o.placement = index.canonical(options.placement);  // the methods table's runs at x1
+  const TrainingBudgets& budgets = index.budgets();
+  Table t;
+  t.name = "budget";
+  t.title = fmt::format("Ranking vs training budget {}, r = {}", where(index, o.placement), o.ratio);
+  t.columns.push_back({"method", "", 0, Better::kNone});
+  std::vector<std::pair<std::string, std::string>> ids = {{"", ""}};
+  std::set<std::string> present;
+  for (int64_t b : budgets.present) {
+    t.columns.push_back({fmt::format("x{} ({} steps)", b, budgets.steps(b)), "%", 1, Better::kHigher});
+    t.columns.push_back({fmt::format("x{} rank", b), "", 0, Better::kNone, false});
+    ids.emplace_back(fmt::format("acc_mean_x{}", b), kAccuracy);
+    ids.emplace_back(fmt::format("rank_x{}", b), kAccuracy);
+    for (const auto& m : index.at_budget(b).methods()) present.insert(m);
+  }
+  const std::vector<std::string> methods = in_registry_order(present);
+
+  // The average per budget and method, and the rank: 1 + the methods significantly better at that budget.
+  std::map<int64_t, std::map<std::string, Stat>> average;
+  for (int64_t b : budgets.present)
+    for (const auto& m : methods)
+      average[b][m] = index.at_budget(b).stat(kAccuracy, m, is_none(m) ? "" : o.placement, o.ratio, "acc_mean");
+  const double scale = std::pow(10.0, t.columns[1].decimals);  // compared as printed, as bold is
+  bool untested = false;
+  auto rank = [&](int64_t b, const std::string& m) -> Stat {
+    const Stat& s = average[b][m];
+    if (is_none(m) || s.missing()) return {};
+    int better = 0;
+    for (const auto& other : methods) {
+      const Stat& x = average[b][other];
+      if (other == m || is_none(other) || x.missing() || std::round(x.mean * scale) <= std::round(s.mean * scale))
+        continue;
+      if (x.evidence && s.evidence) {
+        better += x.evidence->differs(*s.evidence);
+      } else {
+        ++better;  // no raw data: the printed order, untested
+        untested = true;
+      }
+    }
+    Stat r = Stat::of({static_cast<double>(1 + better)});
+    r.n = s.n;  // the CSV's n: the seeds behind it
+    return r;
+  };
+  for (const auto& m : methods) {
+    std::vector<Cell> row{Cell::text(m)};
+    for (int64_t b : budgets.present) {
+      row.push_back(Cell::value(average[b][m]));
+      row.push_back(Cell::value(rank(b, m)));
+    }
+    t.add_row(std::move(row), is_none(m), row_key(index, m, o.placement, o.ratio));
+  }
+  name_columns(t, ids);
+
+  // What stands behind each budget's values: runs, seeds, questions per family.
+  std::vector<std::string> sizes;
+  std::set<std::string> commits;
+  for (int64_t b : budgets.present) {
+    int runs = 0;
+    std::set<int> seeds;
+    std::set<size_t> questions;
+    for (const auto& m : methods) {
+      const Stat& s = average[b][m];
+      if (s.missing()) continue;
+      runs += s.n;
+      seeds.insert(s.n);
+      if (s.evidence)
+        for (const auto& [seed, strata] : s.evidence->answers)
+          for (const auto& [family, answers] : strata) questions.insert(answers.size());
+    }
+    auto range = [](const auto& v) {
+      if (v.empty()) return std::string("-");
+      return *v.begin() == *v.rbegin() ? fmt::format("{}", *v.begin()) : fmt::format("{} to {}", *v.begin(), *v.rbegin());
+    };
+    sizes.push_back(fmt::format("x{}: {} run{}, seeds per value {}, test questions per family {}", b, runs,
+                                runs == 1 ? "" : "s", range(seeds),
+                                questions.empty() ? std::string("- (no stored predictions)") : range(questions)));
+    for (const auto& c : index.at_budget(b).commits()) commits.insert(c);
+  }
+  t.notes = {fmt::format("Preset: accuracy on SynthVQA `{}`; placement {} (block k = {} of the accuracy encoder), r = {}",
+                         index.accuracy_preset(), o.placement, index.block(kAccuracy, o.placement), o.ratio),
+             fmt::format("Budget xk: k times the stage 1 + 2 steps of x1 (steps1 + steps2 shown), stage 0 the same; x1 "
+                         "({} steps) is what most accuracy runs were trained with and the only budget the other "
+                         "tables use",
+                         budgets.steps(1)),
+             "Rank: 1 + the number of methods significantly better at that budget (paired bootstrap of the "
+             "difference on the same questions, 5% level, as bold); methods that no other one beats significantly "
+             "share a rank; `none` is the uncompressed ceiling (not ranked)",
+             fmt::format("Accuracy: mean over seeds [95% bootstrap interval over seeds and questions]; ± = sample std "
+                         "over seeds (runs without raw data); - = no finished run; n: {}; git commit(s): {}",
+                         fmt::join(sizes, "; "),
+                         commits.empty() ? std::string("unknown") : fmt::format("{}", fmt::join(commits, ", ")))};
+  if (untested)
+    t.notes.push_back("Ranks without raw data (runs stored before schema version 2): by the printed value only, not "
+                      "tested against the noise");
+  t.mark_best();
+  return t;
+}
+
 std::vector<Table> build_tables(const RunIndex& index, const ReportOptions& options) {
-  return {methods_table(index, options), placement_table(index, options), ratio_table(index, options),
-          efficiency_table(index, options)};
+  std::vector<Table> tables = {methods_table(index, options), placement_table(index, options),
+                               ratio_table(index, options), efficiency_table(index, options)};
+  if (index.budgets().present.size() > 1) tables.push_back(budget_table(index, options));
+  return tables;
 }
 
 }  // namespace laco

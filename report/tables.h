@@ -1,16 +1,20 @@
 // The paper's four tables, built from finished runs (RunRecords read back
 // from the results database): methods at one placement, layer placement,
-// compression ratio, and efficiency relative to external compression.
+// compression ratio, and efficiency relative to external compression; and,
+// when accuracy runs were trained at more than one stage 1 + 2 budget (a
+// sweep grid's `budgets`), the methods' ranking at each budget.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "evals/run_record.h"
+#include "report/budget.h"
 #include "report/table.h"
 
 namespace laco {
@@ -29,10 +33,19 @@ struct ReportOptions {
 /// error naming the fields that differ. Placements are compared by the block
 /// they resolve to in each evaluation's encoder (1/4, 0.25 and block:K are one
 /// placement there). A `none` run does not depend on placement or ratio: all
-/// of them pool into one ceiling, one value per seed.
+/// of them pool into one ceiling, one value per seed. Accuracy runs trained
+/// at another stage 1 + 2 budget than most (report/budget.h) are not in the
+/// index: each such budget has an index of its own (at_budget()), for the
+/// budget table.
 class RunIndex {
  public:
   RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options);
+
+  /// Which steps are budget 1 and which budgets have accuracy runs.
+  const TrainingBudgets& budgets() const { return budgets_; }
+  /// The accuracy runs at budget `b` (one of budgets().present): this index
+  /// for 1, else one that holds only those runs. An Error for another budget.
+  const RunIndex& at_budget(int64_t b) const;
 
   const std::string& accuracy_preset() const { return accuracy_preset_; }
   const std::string& efficiency_preset() const { return efficiency_preset_; }
@@ -75,7 +88,14 @@ class RunIndex {
   /// vectors are one placement.
   std::vector<int64_t> blocks_of(const std::string& placement) const;
 
+  /// The runs at one budget: budget 1 takes the efficiency runs and the
+  /// accuracy runs whose budget is unknown too (budget.h).
+  RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options, int64_t budget);
+
   std::string accuracy_preset_, efficiency_preset_, external_ = "1";
+  TrainingBudgets budgets_;
+  int64_t budget_ = 1;
+  std::map<int64_t, std::shared_ptr<const RunIndex>> other_budgets_;
   std::vector<std::string> methods_, placements_;
   std::vector<int64_t> ratios_;
   std::map<std::string, Group> groups_;
@@ -98,6 +118,13 @@ Table ratio_table(const RunIndex& index, const ReportOptions& options);
 /// method and ratio after the encoder, next to the FLOP model's prediction.
 Table efficiency_table(const RunIndex& index, const ReportOptions& options);
 
+/// Ranking vs training budget: per method at the methods table's placement
+/// and ratio, the average accuracy and the rank at each budget (1 + the
+/// methods significantly better there). Built when budgets().present holds
+/// more than one budget.
+Table budget_table(const RunIndex& index, const ReportOptions& options);
+
+/// The four tables, and the budget table when there are runs at more than one budget.
 std::vector<Table> build_tables(const RunIndex& index, const ReportOptions& options);
 
 /// The family whose accuracy drops most from the `none` ceiling across the

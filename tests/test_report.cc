@@ -1,6 +1,7 @@
 // Report tables and plots from a fixture of runs with known values: golden
 // Markdown and LaTeX, mean +- std, bold-best, dashes for missing runs,
 // byte-identical regeneration, and the HTML page in headless Chromium.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -236,7 +237,7 @@ TEST(Report, RejectsUnknownFormatsAndTables) {
   test::expect_error([&] { check_report_request(r); }, {"--files", "'pdf'", "md, latex, csv, html"});
   r.formats = {"md"};
   r.tables = {"speed"};
-  test::expect_error([&] { check_report_request(r); }, {"--table", "'speed'", "methods, placement, ratio, efficiency, all"});
+  test::expect_error([&] { check_report_request(r); }, {"--table", "'speed'", "methods, placement, ratio, efficiency, budget, all"});
 }
 
 // The fixture written into a results database the way a sweep stores runs.
@@ -596,6 +597,191 @@ TEST(Report, AFullDiskKeepsThePreviousReportWholeAndSaysWhy) {
   for (const auto& e : fs::directory_iterator(r.out_dir)) now.insert(e.path().filename());
   for (const auto& f : second.written) expected.insert(fs::path(f).filename());
   EXPECT_EQ(now, expected) << "only the new report's files: none of the previous one is left beside them";
+}
+
+// Budget sensitivity: a sweep grid's `budgets` train stages 1 and 2 k times
+// longer. The runs store only their steps; the report reads the budget back
+// against the steps most runs have.
+void set_steps(RunRecord& r, int64_t steps1, int64_t steps2) {
+  auto& a = std::get<AccuracySettings>(r.spec.settings);
+  a.steps1 = steps1;
+  a.steps2 = steps2;
+}
+
+TEST(ReportBudget, TheReferenceIsTheStepsMostRunsHaveAndOthersAreItsMultiples) {
+  auto run = [](int64_t s1, int64_t s2, const std::string& preset = "small") {
+    RunRecord r;
+    r.spec.preset = preset;
+    r.spec.method = "laco";
+    r.spec.settings = AccuracySettings{};
+    set_steps(r, s1, s2);
+    return r;
+  };
+  std::vector<RunRecord> runs = {run(50, 100), run(50, 100), run(200, 400), run(800, 1600), run(60, 100),
+                                 run(100, 400), run(5, 5, "tiny"), run(5, 5, "tiny"), run(5, 5, "tiny")};
+  const TrainingBudgets b = training_budgets(runs, "small");
+  EXPECT_EQ(b.steps1, 50);
+  EXPECT_EQ(b.steps2, 100);
+  EXPECT_EQ(b.present, (std::vector<int64_t>{1, 4, 16}));
+  EXPECT_EQ(b.of(runs[0].spec), 1);
+  EXPECT_EQ(b.of(runs[2].spec), 4);
+  EXPECT_EQ(b.of(runs[3].spec), 16);
+  EXPECT_EQ(b.of(runs[4].spec), 0) << "not a multiple";
+  EXPECT_EQ(b.of(runs[5].spec), 0) << "stage 1 x2, stage 2 x4: not one budget";
+  EXPECT_EQ(b.of(runs[6].spec), 0) << "another preset";
+  EXPECT_EQ(b.steps(4), "200 + 400");
+  // A tie (one run each): the fewer steps are budget 1.
+  const TrainingBudgets tie = training_budgets({run(200, 400), run(50, 100)}, "small");
+  EXPECT_EQ(tie.steps1, 50);
+  EXPECT_EQ(tie.present, (std::vector<int64_t>{1, 4}));
+  EXPECT_TRUE(training_budgets({}, "small").present.empty());
+}
+
+// One seed of `method` at 1/4, r = 2 with `steps1` + 2 x steps1 steps, 200
+// questions of one family answered as `correct(q)` says.
+RunRecord budget_run(const std::string& method, int64_t steps1, const std::function<bool(int)>& correct) {
+  RunRecord r;
+  r.spec.preset = "small";
+  r.spec.method = method;
+  r.spec.layer = method == "none" ? "1" : "1/4";
+  r.spec.block_k = method == "none" ? 8 : 2;
+  r.spec.depth = 8;
+  r.spec.settings = AccuracySettings{};
+  set_steps(r, steps1, 2 * steps1);
+  r.provenance.git_commit = "abc1234";
+  int right = 0;
+  for (int q = 0; q < 200; ++q) {
+    right += correct(q);
+    r.predictions.push_back({fmt::format("color-{}", q), "color", "a", correct(q) ? "a" : "b", correct(q)});
+  }
+  r.add("acc_color", right / 2.0, "%");
+  r.add("acc_mean", right / 2.0, "%");
+  return r;
+}
+
+TEST(ReportBudget, RanksMethodsPerBudgetAndSharesRanksWithinTheNoise) {
+  auto first = [](int n) { return [n](int q) { return q < n; }; };
+  // Like `first(n)` but 2 of its right answers wrong and 3 wrong ones right: +0.5 points, 5 discordant pairs.
+  auto near = [](int n) { return [n](int q) { return (q < n && q >= 2) || (q >= n && q < n + 3); }; };
+  const std::vector<RunRecord> runs = {
+      // x1 (50 + 100 steps, the most runs): avgpool and laco within the noise, ldpv2 far below.
+      budget_run("none", 50, first(190)), budget_run("avgpool", 50, first(120)), budget_run("laco", 50, near(120)),
+      budget_run("ldpv2", 50, first(60)), budget_run("pixel_shuffle", 50, first(100)),
+      // x4: laco pulls ahead; avgpool and ldpv2 tie within the noise.
+      budget_run("none", 200, first(192)), budget_run("avgpool", 200, first(120)), budget_run("laco", 200, first(160)),
+      budget_run("ldpv2", 200, near(120)),
+      // x16: no ldpv2 run; avgpool beats laco.
+      budget_run("avgpool", 800, first(170)), budget_run("laco", 800, first(100))};
+  const RunIndex index(runs, {});
+  EXPECT_EQ(index.budgets().present, (std::vector<int64_t>{1, 4, 16}));
+  const auto tables = build_tables(index, {});
+  ASSERT_EQ(tables.size(), 5u);
+  const Table& t = find_table(tables, "budget");
+  EXPECT_EQ(t.title, "Ranking vs training budget at 1/4 depth, r = 2");
+  const size_t x1 = column(t, "x1 (50 + 100 steps)"), x4 = column(t, "x4 (200 + 400 steps)"),
+               x16 = column(t, "x16 (800 + 1600 steps)");
+  const size_t r1 = column(t, "x1 rank"), r4 = column(t, "x4 rank"), r16 = column(t, "x16 rank");
+  auto cell = [&](const std::string& m, size_t c) { return format_cell(t.rows[row(t, m)][c], t.columns[c]); };
+  EXPECT_EQ(cell("laco", x4).substr(0, 5), "80.0 ") << "the average with its interval";
+  EXPECT_NE(cell("laco", x4).find(" ["), std::string::npos);
+  // Ranks: 1 + the methods significantly better.
+  EXPECT_EQ(cell("avgpool", r1), "1");
+  EXPECT_EQ(cell("laco", r1), "1") << "0.5 points above on the same questions: a shared rank";
+  EXPECT_EQ(cell("pixel_shuffle", r1), "3");
+  EXPECT_EQ(cell("ldpv2", r1), "4");
+  EXPECT_EQ(cell("laco", r4), "1");
+  EXPECT_EQ(cell("avgpool", r4), "2");
+  EXPECT_EQ(cell("ldpv2", r4), "2") << "within the noise of avgpool";
+  EXPECT_EQ(cell("avgpool", r16), "1");
+  EXPECT_EQ(cell("laco", r16), "2");
+  EXPECT_EQ(cell("ldpv2", x16), "-");
+  EXPECT_EQ(cell("ldpv2", r16), "-") << "no run, no rank";
+  EXPECT_EQ(cell("pixel_shuffle", x4), "-");
+  EXPECT_EQ(cell("none", r1), "-") << "the ceiling is not ranked";
+  // Bold follows the same test.
+  EXPECT_TRUE(t.rows[row(t, "laco")][x1].bold);
+  EXPECT_TRUE(t.rows[row(t, "avgpool")][x1].bold);
+  EXPECT_FALSE(t.rows[row(t, "ldpv2")][x1].bold);
+  EXPECT_FALSE(t.rows[row(t, "none")][x1].bold);
+  EXPECT_TRUE(t.rows[row(t, "laco")][x4].bold);
+  EXPECT_FALSE(t.rows[row(t, "avgpool")][x4].bold);
+  std::string notes;
+  for (const auto& n : t.notes) notes += n + "\n";
+  for (const char* s : {"x1: 5 runs, seeds per value 1, test questions per family 200",
+                        "x4: 4 runs", "x16: 2 runs", "x1 (50 + 100 steps) is what most accuracy runs were trained with",
+                        "Rank: 1 + the number of methods significantly better", "git commit(s): abc1234"})
+    EXPECT_NE(notes.find(s), std::string::npos) << s << "\n" << notes;
+  // The methods table holds the x1 runs alone.
+  const Table& m = find_table(tables, "methods");
+  const size_t avg = column(m, "average");
+  EXPECT_EQ(format_cell(m.rows[row(m, "laco")][avg], m.columns[avg]).substr(0, 5), "60.5 ");
+  expect_golden("report_budget.md", render_markdown(t));
+  expect_golden("report_budget.tex", render_latex(t));
+}
+
+TEST(ReportBudget, OtherTablesAreUnchangedWhenBudgetRunsArePresent) {
+  auto runs = test::report_fixture_runs();
+  for (auto& r : runs)
+    if (r.spec.is_accuracy()) set_steps(r, 50, 100);
+  // Without budget runs: the four tables as always, no budget table.
+  const auto plain = build_tables(RunIndex(runs, {}), {});
+  ASSERT_EQ(plain.size(), 4u);
+  for (const auto& t : plain) EXPECT_EQ(render_markdown(t), test::read_file(kGolden + "/report_" + t.name + ".md"));
+  // Every accuracy run at 1/4 again at x4 and x16, other values, another commit.
+  auto with = runs;
+  for (const auto& r : runs) {
+    if (!r.spec.is_accuracy() || r.spec.layer != std::string("1/4") || r.spec.ratio != 2) continue;
+    for (int64_t k : {4, 16}) {
+      RunRecord longer = r;
+      set_steps(longer, 50 * k, 100 * k);
+      longer.provenance.git_commit = "fff0000";
+      for (auto& metric : longer.metrics) metric.value += k;
+      with.push_back(longer);
+    }
+  }
+  ASSERT_GT(with.size(), runs.size());
+  const RunIndex index(with, {});
+  const auto tables = build_tables(index, {});
+  ASSERT_EQ(tables.size(), 5u);
+  for (size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(tables[i].name, plain[i].name);
+    EXPECT_EQ(render_markdown(tables[i]), render_markdown(plain[i])) << tables[i].name;
+    EXPECT_EQ(render_latex(tables[i]), test::read_file(kGolden + "/report_" + tables[i].name + ".tex"));
+  }
+  const auto charts = report_charts(index, {}), plain_charts = report_charts(RunIndex(runs, {}), {});
+  ASSERT_EQ(charts.size(), plain_charts.size());
+  for (size_t i = 0; i < charts.size(); ++i) EXPECT_EQ(render_svg(charts[i]), render_svg(plain_charts[i]));
+  // The budget table: the fixture's laco average (82.8 over seeds 0 and 1) and + k at x k.
+  const Table& b = find_table(tables, "budget");
+  const size_t x4 = column(b, "x4 (200 + 400 steps)");
+  EXPECT_EQ(format_cell(b.rows[row(b, "laco")][x4], b.columns[x4]), "86.8 ± 1.7");
+  const std::string md = render_markdown(b);
+  EXPECT_NE(md.find("| tokenpacker | - | - | - | - | - | - |"), std::string::npos) << md;
+  EXPECT_NE(md.find("Ranks without raw data"), std::string::npos) << md;
+
+  // Every format gets it.
+  ReportRequest request;
+  request.out_dir = test::temp_dir("report_budget");
+  const auto files = write_report(with, request);
+  for (const char* f : {"budget.md", "budget.tex"}) EXPECT_TRUE(fs::exists(request.out_dir + "/" + f)) << f;
+  EXPECT_NE(test::read_file(request.out_dir + "/report.csv").find("budget,laco,,1/4,2,2,rank_x4,,1,"),
+            std::string::npos);
+  EXPECT_NE(test::read_file(request.out_dir + "/report.html").find("<h2 id=\"budget\">Ranking vs training budget"),
+            std::string::npos);
+  EXPECT_NE(test::read_file(request.out_dir + "/report.tex").find("\\label{tab:budget}"), std::string::npos);
+
+  // Steps that are no budget of the reference are refused as before, not hidden.
+  auto odd = runs;
+  const auto laco = std::find_if(runs.begin(), runs.end(), [](const RunRecord& r) {
+    return r.spec.is_accuracy() && r.spec.method == "laco" && r.spec.layer == "1/4" && r.spec.ratio == 2;
+  });
+  ASSERT_NE(laco, runs.end());
+  RunRecord other = *laco;
+  set_steps(other, 60, 100);
+  other.spec.seed = 7;
+  odd.push_back(other);
+  test::expect_error([&] { methods_table(RunIndex(odd, {}), {}); },
+                     {"differ in more than the seed", "steps1 (50, 60)"});
 }
 
 TEST(Report, HtmlOpensInHeadlessChromium) {

@@ -176,6 +176,75 @@ TEST(SweepSpec, InvalidSpecsNameTheFileThePathAndTheAllowedValues) {
                     {"t.json: $.grids[0].methods[2] (accuracy laco{zero_init=maybe} at 1/4, r=2, seed 0)", "maybe"});
 }
 
+// Budget sensitivity: a grid's "budgets" multiply stages 1 and 2 (not stage
+// 0); budget 1 is exactly the run the grid makes without the key.
+TEST(SweepSpec, BudgetsMultiplyStages1And2AndBudget1IsTheRunWithoutThem) {
+  const json plain = test::tiny_spec("tiny", "accuracy");  // steps0 5, steps1 1, steps2 1
+  const Sweep without = parse_sweep(plain, "t.json");
+  const Sweep with_budgets = parse_sweep(with(plain, "/grids/0/budgets", {1, 4, 16}), "t.json");
+  ASSERT_EQ(without.runs.size(), 5u);
+  ASSERT_EQ(with_budgets.runs.size(), 15u);
+  std::set<std::string> plain_keys, x1_keys, all_keys;
+  for (const auto& r : without.runs) plain_keys.insert(r.key);
+  std::map<int64_t, size_t> per_steps1;
+  for (const auto& r : with_budgets.runs) {
+    const auto& a = r.spec.accuracy();
+    all_keys.insert(r.key);
+    EXPECT_EQ(a.steps0, 5) << "stage 0 is not scaled";
+    EXPECT_EQ(a.steps2, a.steps1);
+    ++per_steps1[a.steps1];
+    if (a.steps1 == 1) x1_keys.insert(r.key);
+    EXPECT_EQ(r.key, r.spec.key());
+    EXPECT_EQ(r.budget, a.steps1);
+    EXPECT_EQ(r.label().find("budget="), a.steps1 == 1 ? std::string::npos : r.spec.label().size() + 1) << r.label();
+  }
+  EXPECT_EQ(per_steps1, (std::map<int64_t, size_t>{{1, 5}, {4, 5}, {16, 5}}));
+  EXPECT_EQ(x1_keys, plain_keys) << "budget 1 orphans nothing";
+  EXPECT_EQ(all_keys.size(), 15u) << "each budget is a run of its own";
+  // Without steps in the section the preset's are scaled (tiny: 10 + 10).
+  auto no_steps = with(plain, "/grids/0/budgets", {4});
+  no_steps["accuracy"].erase("steps1");
+  no_steps["accuracy"].erase("steps2");
+  for (const auto& r : parse_sweep(no_steps, "t.json").runs) {
+    EXPECT_EQ(r.spec.accuracy().steps1, 40);
+    EXPECT_EQ(r.spec.accuracy().steps2, 40);
+  }
+  // A grid without budgets beside one with them: the x1 runs are shared and belong to both.
+  auto two = with(plain, "/grids/0/budgets", {1, 4});
+  two["grids"].push_back({{"name", "h"}, {"methods", {"laco"}}, {"placements", {"1/4"}}, {"ratios", {2}}});
+  const Sweep shared = parse_sweep(two, "t.json");
+  EXPECT_EQ(shared.runs.size(), 10u);
+  size_t both = 0;
+  for (const auto& r : shared.runs) both += r.grids == std::vector<std::string>{"g", "h"};
+  EXPECT_EQ(both, 1u) << "laco at 1/4, x1";
+}
+
+TEST(SweepSpec, BadBudgetsNameTheFileThePathAndTheAllowedValues) {
+  const json spec = test::tiny_spec("tiny", "accuracy");
+  expect_spec_error(with(spec, "/grids/0/budgets", {1, 0}),
+                    {"t.json: $.grids[0].budgets[1]: 0 is too small (allowed: integers >= 1)"});
+  expect_spec_error(with(spec, "/grids/0/budgets", {-4}), {"t.json: $.grids[0].budgets[0]: -4 is too small"});
+  expect_spec_error(with(spec, "/grids/0/budgets", {1.5}),
+                    {"t.json: $.grids[0].budgets[0]: expected an integer", "allowed: integers >= 1"});
+  expect_spec_error(with(spec, "/grids/0/budgets", 4),
+                    {"t.json: $.grids[0].budgets: expected an array", "allowed: one or more distinct integers >= 1"});
+  expect_spec_error(with(spec, "/grids/0/budgets", json::array()), {"t.json: $.grids[0].budgets: empty"});
+  expect_spec_error(with(spec, "/grids/0/budgets", {4, 4}), {"t.json: $.grids[0].budgets[1]: budget 4 repeats"});
+  // More steps than a stage may be given: refused when the runs are resolved, naming the run and the limit.
+  expect_spec_error(with(spec, "/grids/0/budgets", {100000000}),
+                    {"t.json: $.grids[0].methods[0] (accuracy none at 1/4, r=2, seed 0, budget x100000000)",
+                     "steps1 1 x 100000000", "at most 10000000 steps"});
+  // Efficiency does not train: a grid that includes it (here by default, from $.evals) cannot have budgets.
+  const json both = test::tiny_spec();
+  expect_spec_error(with(both, "/grids/0/budgets", {1, 4}),
+                    {"t.json: $.grids[0].budgets: budgets scale", "'efficiency'",
+                     "allowed: budgets in a grid whose \"evals\" are only [\"accuracy\"]"});
+  expect_spec_error(with(with(both, "/grids/0/budgets", {1, 4}), "/grids/0/evals", {"efficiency"}),
+                    {"t.json: $.grids[0].budgets", "'efficiency'"});
+  EXPECT_EQ(parse_sweep(with(with(both, "/grids/0/budgets", {1, 4}), "/grids/0/evals", {"accuracy"}), "t.json").runs.size(),
+            10u);
+}
+
 TEST(SweepSpec, FilesThatAreNotJsonAreRefusedWithTheirName) {
   const auto dir = test::temp_dir("sweep_json");
   test::write_file(dir + "/bad.json", "{\"evals\": [\"accuracy\",]}");
@@ -203,6 +272,20 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
   for (const auto& r : loaded["default"].runs) accuracy += r.eval() == "accuracy";
   EXPECT_EQ(accuracy, 8u);
   EXPECT_EQ(loaded["default"].runs.size() - accuracy, 36u);
+  // full.json's budget grid: six methods at 1/4, r = 2, seeds 0 and 1, at 50 + 100, 200 + 400 and 800 + 1600 steps.
+  std::map<int64_t, std::set<std::string>> budget;  // steps1 -> methods
+  size_t runs = 0, shared = 0;
+  for (const auto& r : loaded["full"].runs) {
+    if (std::find(r.grids.begin(), r.grids.end(), "budget") == r.grids.end()) continue;
+    ++runs;
+    shared += r.grids.size() > 1;
+    EXPECT_EQ(r.spec.accuracy().steps2, 2 * r.spec.accuracy().steps1);
+    budget[r.spec.accuracy().steps1].insert(r.spec.method);
+  }
+  EXPECT_EQ(runs, 36u);
+  EXPECT_EQ(shared, 12u) << "x1 is the placement grid's runs at 1/4";
+  EXPECT_EQ(budget.size(), 3u);
+  for (int64_t steps1 : {50, 200, 800}) EXPECT_EQ(budget[steps1].size(), 6u) << steps1;
 }
 
 TEST(SweepSpec, ShardsPartitionTheWorkUnits) {

@@ -24,7 +24,8 @@ namespace {
 
 // The top-level keys: these and one section per evaluation (evaluation_names()).
 const std::vector<std::string> kTopKeys = {"name", "description", "threads", "grid_policy", "evals", "grids"};
-const std::vector<std::string> kGridKeys = {"name", "methods", "placements", "ratios", "evals", "init", "projector"};
+const std::vector<std::string> kGridKeys = {"name", "methods", "placements", "ratios", "evals", "init", "projector",
+                                            "budgets"};
 const std::vector<std::string> kMethodKeys = {"name", "options"};
 
 std::string option_text(const json& v) {
@@ -46,6 +47,8 @@ struct SpecGrid {
   std::vector<int64_t> ratios;
   std::vector<std::string> evals;
   std::string init = "reference", projector = "reference";  ///< RunRequest's
+  /// Multipliers of the training budget (EvaluationInfo::budgets); {1}: the runs as the sections give them.
+  std::vector<int64_t> budgets = {1};
 };
 
 // One of `allowed` at v[key] (absent: `fallback`); errors name the path and the allowed values.
@@ -134,6 +137,29 @@ std::vector<std::string> parse_evals(const JsonChecker& ck, const json& v, const
   return out;
 }
 
+// A grid's "budgets": distinct integers >= 1, for a grid whose evaluations all train (EvaluationInfo::budgets).
+std::vector<int64_t> parse_budgets(const JsonChecker& ck, const json& v, const std::string& path,
+                                   const std::vector<std::string>& evals) {
+  const std::string allowed = "one or more distinct integers >= 1, e.g. [1, 4, 16]";
+  for (const auto& e : evals)
+    if (!find_evaluation(e).budgets) {
+      std::vector<std::string> able;
+      for (const auto& info : evaluation_registry())
+        if (info.budgets) able.push_back("\"" + info.name + "\"");
+      ck.error(path, "budgets scale training steps, and this grid includes '{}', whose runs have none to scale "
+               "(allowed: budgets in a grid whose \"evals\" are only [{}])", e, join(able));
+    }
+  std::vector<int64_t> budgets;
+  ck.array(v, path, allowed);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string p = fmt::format("{}[{}]", path, i);
+    const int64_t b = ck.integer(v[i], p, 1, INT64_MAX, "integers >= 1");
+    ck.unique(budgets, b, p, fmt::format("budget {}", b), path);
+    budgets.push_back(b);
+  }
+  return budgets;
+}
+
 SpecGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const std::vector<std::string>& evals) {
   SpecGrid g;
   g.path = fmt::format("$.grids[{}]", index);
@@ -173,6 +199,7 @@ SpecGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const st
     g.ratios.push_back(r);
   }
   g.evals = v.contains("evals") ? parse_evals(ck, v["evals"], g.path + ".evals", evals) : evals;
+  if (v.contains("budgets")) g.budgets = parse_budgets(ck, v["budgets"], g.path + ".budgets", g.evals);
   g.init = choice(ck, v, "init", g.path, init_scheme_names(), "reference");
   g.projector = choice(ck, v, "projector", g.path, projector_choices(), "reference");
   return g;
@@ -195,6 +222,10 @@ EvalSection parse_section(const JsonChecker& ck, const EvaluationInfo& info, con
 }  // namespace
 
 PlannedRun SweepRun::planned() const { return {key, spec, grids}; }
+
+std::string SweepRun::label() const {
+  return budget == 1 ? spec.label() : fmt::format("{} budget=x{}", spec.label(), budget);
+}
 
 Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverrides& overrides) {
   const JsonChecker ck(file);
@@ -261,7 +292,8 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
         if (std::find(g.evals.begin(), g.evals.end(), e) == g.evals.end()) continue;
         for (const auto& m : g.methods)
           for (const auto& layer_given : g.placements)
-            for (int64_t ratio_given : g.ratios) {
+            for (int64_t ratio_given : g.ratios)
+              for (int64_t budget : g.budgets) {
               // `none` is the identity: neither where it sits nor the ratio changes it.
               const bool none = m.name == "none";
               RunRequest request;
@@ -275,14 +307,19 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
               request.projector = g.projector;
               request.seed = seed;
               request.threads = threads;
+              // Budget 1 leaves the settings as they are: the same run, the same key, as without the grid key.
+              json settings = s.settings;
+              if (budget != 1) settings[kBudgetSetting] = budget;
               SweepRun run;
               try {
-                run.spec = s.info->resolve(request, s.settings);
+                run.spec = s.info->resolve(request, settings);
               } catch (const Error& err) {
-                fail("{}: {} ({} {}{} at {}, r={}, seed {}): {}", file, m.path, e, m.name, options_label(m.options),
-                     layer_given, ratio_given, seed, err.what());
+                fail("{}: {} ({} {}{} at {}, r={}, seed {}{}): {}", file, m.path, e, m.name, options_label(m.options),
+                     layer_given, ratio_given, seed, budget == 1 ? std::string() : fmt::format(", budget x{}", budget),
+                     err.what());
               }
               run.key = run.spec.key();
+              run.budget = budget;
               auto found = by_key.find(run.key);
               if (found != by_key.end()) {
                 auto& existing = sweep.runs[found->second];

@@ -11,9 +11,18 @@
 //     "grids": [
 //       {"name": "placement", "methods": ["none", "laco", {"name": "laco", "options": {"zero_init": true}}],
 //        "placements": ["1/4", "1"], "ratios": [2]},
-//       {"name": "ratio", "methods": ["laco"], "placements": ["1/4"], "ratios": [2, 3, 4], "evals": ["accuracy"]}
+//       {"name": "ratio", "methods": ["laco"], "placements": ["1/4"], "ratios": [2, 3, 4], "evals": ["accuracy"]},
+//       {"name": "budget", "methods": ["laco"], "placements": ["1/4"], "ratios": [2], "budgets": [1, 4, 16],
+//        "evals": ["accuracy"]}
 //     ]
 //   }
+//
+// A grid's optional "budgets" multiply the training of its runs (accuracy:
+// stages 1 and 2, steps1 and steps2 of the section or the preset; not stage
+// 0), so that a ranking can be checked against the training budget. The
+// steps are part of the run key, so each budget is a run of its own; budget
+// 1 is exactly the run without the key. Only a grid whose evaluations all
+// train (EvaluationInfo::budgets) may have budgets.
 #pragma once
 
 #include <cstdint>
@@ -33,10 +42,11 @@ struct SweepRun {
   std::string key;                 ///< spec.key()
   RunSpec spec;                    ///< resolved
   std::vector<std::string> grids;  ///< the grids that asked for it (a run shared by grids runs once)
+  int64_t budget = 1;              ///< the grid's training budget (`budgets`); 1: the steps as the section gives them
 
   const std::string& eval() const { return spec.eval(); }
-  /// "accuracy laco 1/4 (block 2/8) r=2 seed=0"
-  std::string label() const { return spec.label(); }
+  /// "accuracy laco 1/4 (block 2/8) r=2 seed=0", and " budget=x4" for a budget other than 1.
+  std::string label() const;
   PlannedRun planned() const;
 };
 
