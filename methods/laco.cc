@@ -52,7 +52,8 @@ MethodInfo laco_method() {
   info.summary = "pixel_shuffle branch + non-parametric averaged shortcut: Y = MLP(S) + A(S)";
   // Its shortcut lives in the encoder's width, so after the encoder it is followed by mlp2x_gelu.
   info.reference_init = kInternVlMlp1Init;
-  info.options = {{"residual", "bool, default true: add the shortcut A(S); false gives pixel_shuffle"},
+  info.options = {{"residual", "bool, default true: add the shortcut A(S); false: the pixel_shuffle branch alone "
+                               "(pixel_shuffle inside the encoder; after it, mlp2x_gelu still follows)"},
                   {"zero_init", "bool, default false: zero the last Linear so Y = A(S) at initialisation"}};
   info.make = [keys = info.option_keys()](const CompressorOptions& o, const MethodOptions& mo) -> Compressor {
     OptionReader reader("laco", mo, keys);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <numeric>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "harness/model/mllm.h"
 #include "harness/model/presets.h"
 #include "evals/flops.h"
+#include "harness/sweep/estimate.h"
 #include "harness/sweep/sweep.h"
 #include "harness/sweep/sweep_spec.h"
 #include "report/load.h"
@@ -1038,6 +1040,30 @@ TEST(SweepRun, DryRunEstimatesTheDurationFromPastRuns) {
   r = test::run_command(test::sweep_command(d.dir + "/acc.json", d.db, "--dry-run"));
   EXPECT_NE(r.output.find("no estimate of the duration: no finished run of the same evaluations"), std::string::npos)
       << r.output;
+}
+
+// Runs at another stage 1 + 2 budget (grids' "budgets") are predicted from
+// their steps: the training time of a past run scales with the step count,
+// its evaluation and set-up do not. They were predicted at the x1 time.
+TEST(SweepRun, DryRunEstimatesScaleAccuracyRunsByTheirSteps) {
+  SweepDir d("dry_estimate_steps", test::tiny_spec("tiny", "accuracy"));
+  auto r = test::run_command(test::sweep_command(d.spec, d.db));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const json x1 = test::tiny_spec("tiny", "accuracy");
+  const Sweep once = parse_sweep(x1, "x1.json"), four = parse_sweep(with(x1, "/grids/0/budgets", {4}), "x4.json");
+  ASSERT_EQ(once.runs.size(), four.runs.size());
+  std::vector<size_t> all(once.runs.size());
+  std::iota(all.begin(), all.end(), size_t{0});
+  sql::Connection db = open_results_db(d.db, false);
+  const auto e1 = estimate_duration(once, all, db, d.dir + "/cache");
+  const auto e4 = estimate_duration(four, all, db, d.dir + "/cache");
+  ASSERT_EQ(e1.predicted, all.size());
+  ASSERT_EQ(e4.predicted, all.size());
+  double train = 0;  // stages 1 + 2 of the past runs, each the one run of its configuration
+  for (const auto& v : test::query_rows(d.db, "SELECT value FROM metrics WHERE name IN ('stage1_time', 'stage2_time')"))
+    train += std::stod(v);
+  ASSERT_GT(train, 0.0);
+  EXPECT_NEAR(e4.seconds - e1.seconds, 3.0 * train, 1e-6 * (1.0 + e4.seconds));
 }
 
 }  // namespace
