@@ -457,10 +457,9 @@ RunSpec resolve_accuracy_config(const AccuracyConfig& c) {
   a.test_data = c.test_data.empty() ? "synthvqa" : c.test_data;
   a.test_size = p.test_size;
   a.stage0_seed = c.stage0_seed;
-  a.stage0_key = fmt::format("{:016x}", fnv1a(stage0_key(c.preset, a.steps0, c.train_data,
-                                                         c.stage0_seed >= 0 ? static_cast<uint64_t>(c.stage0_seed) : c.seed)
-                                                  .dump()));
   spec.settings = a;
+  // The identity of the resolved run's stage 0 (its seed: accuracy_data_seed()).
+  std::get<AccuracySettings>(spec.settings).stage0_key = fmt::format("{:016x}", fnv1a(stage0_key(spec).dump()));
   return spec;
 }
 

@@ -42,6 +42,8 @@ struct RunRequest {
 
 /// The values RunRequest::projector takes.
 const std::vector<std::string>& projector_choices();
+/// Throws unless `text` is one of projector_choices(); the Error names `where` and the allowed values.
+void check_projector_choice(const std::string& text, const std::string& where);
 
 /// An evaluation's typed request (AccuracyConfig, EfficiencyConfig) from the
 /// common part, keeping the evaluation's own default preset where the request

@@ -1,5 +1,7 @@
 #include "evals/run_spec.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "harness/base/error.h"
@@ -30,8 +32,8 @@ bool EfficiencySettings::operator==(const EfficiencySettings& o) const {
 bool RunSpec::operator==(const RunSpec& o) const {
   return preset == o.preset && method == o.method && method_options == o.method_options && layer == o.layer &&
          block_k == o.block_k && depth == o.depth && ratio == o.ratio && grid_policy == o.grid_policy &&
-         init == o.init && projector == o.projector && grid_in == o.grid_in && grid_out == o.grid_out && seed == o.seed && threads == o.threads &&
-         settings == o.settings;
+         init == o.init && projector == o.projector && grid_in == o.grid_in && grid_out == o.grid_out &&
+         seed == o.seed && threads == o.threads && settings == o.settings;
 }
 
 const std::string& RunSpec::eval() const {
@@ -85,6 +87,11 @@ const std::vector<std::string>& projector_choices() {
   return choices;
 }
 
+void check_projector_choice(const std::string& text, const std::string& where) {
+  if (std::find(projector_choices().begin(), projector_choices().end(), text) == projector_choices().end())
+    fail("{}: unknown choice '{}' (allowed: {})", where, text, join(projector_choices()));
+}
+
 RunSpec resolve_method_placement(const RunRequest& r, const MllmOptions& model) {
   const EncoderOptions& encoder = model.encoder;
   RunSpec s;
@@ -102,8 +109,7 @@ RunSpec resolve_method_placement(const RunRequest& r, const MllmOptions& model) 
   const MethodInfo& info = find_method(r.method);
   const InitScheme init = parse_init_scheme(r.init, "init");
   if (info.has_weights()) s.init = to_string(init == InitScheme::kReference ? info.reference_init : init);
-  if (std::find(projector_choices().begin(), projector_choices().end(), r.projector) == projector_choices().end())
-    fail("projector: unknown choice '{}' (allowed: {})", r.projector, join(projector_choices()));
+  check_projector_choice(r.projector, "projector");
   if (s.external()) s.projector = info.own_projector && r.projector == "reference" ? "method" : "mlp2x_gelu";
   const auto compressor = make_run_compressor(s, model);
   const Grid grid = encoder.grid();
@@ -234,7 +240,8 @@ RunSpec run_spec_from_json(const std::string& eval, const json& config, const st
   if (f.has("init")) {
     s.init = f.str("init");
     parse_init_scheme(s.init, where + ": init");
-    if (s.init == "reference") fail("{}: configuration field 'init' is 'reference' (allowed: trunc_normal, torch_default)", where);
+    if (s.init == "reference")
+      fail("{}: configuration field 'init' is 'reference' (allowed: trunc_normal, torch_default)", where);
   } else if (!info || info->has_weights()) {
     s.init = "trunc_normal";
   }

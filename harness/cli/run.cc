@@ -165,8 +165,7 @@ int RunCli::run() const {
   base.method_options = parse_method_options(options_);
   base.grid_policy = parse_grid_policy(grid_policy_, "--grid-policy");
   parse_init_scheme(init_, "--init");
-  if (std::find(projector_choices().begin(), projector_choices().end(), projector_) == projector_choices().end())
-    fail("--projector: unknown choice '{}' (allowed: {})", projector_, join(projector_choices()));
+  check_projector_choice(projector_, "--projector");
   base.init = init_;
   base.projector = projector_;
   base.seed = seed_;
