@@ -36,6 +36,9 @@ ResultsCli::ResultsCli(CLI::App& app) {
   sweep_cmd_->add_option("--shard", shard_, "Run shard i of n (1-based), e.g. 2/4");
   sweep_cmd_->add_option("-t,--threads", overrides_.threads, "Threads per run (default: the spec's, else 2)")
       ->check(CLI::Range(1, kMaxThreads));
+  sweep_cmd_->add_option("--evals", evals_,
+                         "Comma-separated evaluations of the spec to run (default: all), e.g. efficiency first on a "
+                         "quiet machine, then accuracy in two processes");
   sweep_cmd_->add_option("--cache-dir", sweep_options_.cache_dir, "Where stage-0 models are cached")->capture_default_str();
   sweep_cmd_->add_option("-o,--format", sweep_options_.format, "--dry-run listing: " + join(printer_formats()))
       ->capture_default_str();
@@ -77,6 +80,7 @@ ResultsCli::ResultsCli(CLI::App& app) {
 std::optional<int> ResultsCli::run() {
   if (*sweep_cmd_) {
     check_printer_format(sweep_options_.format);
+    overrides_.evals = split_list(evals_);
     const Sweep full = load_sweep(spec_, overrides_);
     if (shard_.empty()) return run_sweep(full, sweep_options_);
     const auto [i, n] = parse_shard(shard_);

@@ -26,7 +26,7 @@ class ResultsCli {
  private:
   CLI::App *sweep_cmd_ = nullptr, *merge_cmd_ = nullptr, *slurm_cmd_ = nullptr, *query_cmd_ = nullptr,
            *compare_cmd_ = nullptr;
-  std::string spec_, shard_;
+  std::string spec_, shard_, evals_;
   SweepOptions sweep_options_;
   SweepOverrides overrides_;
   std::string merge_out_;

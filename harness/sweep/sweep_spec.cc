@@ -25,7 +25,7 @@ namespace {
 // The top-level keys: these and one section per evaluation (evaluation_names()).
 const std::vector<std::string> kTopKeys = {"name", "description", "threads", "grid_policy", "evals", "grids"};
 const std::vector<std::string> kGridKeys = {"name", "methods", "placements", "ratios", "evals", "init", "projector",
-                                            "budgets"};
+                                            "budgets", "seeds"};
 const std::vector<std::string> kMethodKeys = {"name", "options"};
 
 std::string option_text(const json& v) {
@@ -49,6 +49,8 @@ struct SpecGrid {
   std::string init = "reference", projector = "reference";  ///< RunRequest's
   /// Multipliers of the training budget (EvaluationInfo::budgets); {1}: the runs as the sections give them.
   std::vector<int64_t> budgets = {1};
+  /// The seeds of this grid's runs; empty: its section's.
+  std::vector<uint64_t> seeds;
 };
 
 // One of `allowed` at v[key] (absent: `fallback`); errors name the path and the allowed values.
@@ -65,6 +67,7 @@ struct EvalSection {
   const EvaluationInfo* info = nullptr;
   std::string preset;
   std::vector<uint64_t> seeds = {0};
+  int threads = 0;  ///< 0: the spec's
   json settings;  // the evaluation's own keys, checked
 };
 
@@ -200,6 +203,7 @@ SpecGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const st
   }
   g.evals = v.contains("evals") ? parse_evals(ck, v["evals"], g.path + ".evals", evals) : evals;
   if (v.contains("budgets")) g.budgets = parse_budgets(ck, v["budgets"], g.path + ".budgets", g.evals);
+  if (v.contains("seeds")) g.seeds = parse_seeds(ck, v["seeds"], g.path + ".seeds");
   g.init = choice(ck, v, "init", g.path, init_scheme_names(), "reference");
   g.projector = choice(ck, v, "projector", g.path, projector_choices(), "reference");
   return g;
@@ -209,12 +213,16 @@ EvalSection parse_section(const JsonChecker& ck, const EvaluationInfo& info, con
   const std::string path = "$." + info.name;
   EvalSection s;
   s.info = &info;
-  ck.object(v, path, info.section_keys);
+  // The keys every section may have beside the evaluation's own.
+  auto keys = info.section_keys;
+  keys.push_back("threads");
+  ck.object(v, path, keys);
   if (!v.contains("preset")) ck.error(path + ".preset", "missing (allowed: {})", join(info.presets));
   s.preset = ck.string(v["preset"], path + ".preset", join(info.presets));
   if (std::find(info.presets.begin(), info.presets.end(), s.preset) == info.presets.end())
     ck.error(path + ".preset", "unknown {} preset '{}' (allowed: {})", info.name, s.preset, join(info.presets));
   if (v.contains("seeds")) s.seeds = parse_seeds(ck, v["seeds"], path + ".seeds");
+  if (v.contains("threads")) s.threads = static_cast<int>(ck.integer(v["threads"], path + ".threads", 1, kMaxThreads));
   s.settings = info.parse_settings(ck, v, path);
   return s;
 }
@@ -250,6 +258,9 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
 
   if (!spec.contains("evals")) ck.error("$.evals", "missing (allowed: one or more of {})", join(all_evals));
   const auto evals = parse_evals(ck, spec["evals"], "$.evals", all_evals);
+  for (const auto& e : overrides.evals)
+    if (std::find(evals.begin(), evals.end(), e) == evals.end())
+      fail("--evals: '{}' is not an evaluation of {} (allowed: {})", e, file, join(evals));
   std::map<std::string, EvalSection> sections;
   for (const auto& info : evaluation_registry()) {
     const std::string& e = info.name;
@@ -286,10 +297,19 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
   std::map<std::string, size_t> unit_of_group;
   std::set<std::string> notes;
   for (const auto& e : evals) {
+    if (!overrides.evals.empty() && std::find(overrides.evals.begin(), overrides.evals.end(), e) == overrides.evals.end())
+      continue;
     const auto& s = sections.at(e);
-    for (uint64_t seed : s.seeds)
+    // Seed-major over the section's seeds and every grid's own, each grid at its seeds.
+    std::vector<uint64_t> seeds = s.seeds;
+    for (const auto& g : grids)
+      for (uint64_t seed : g.seeds)
+        if (std::find(seeds.begin(), seeds.end(), seed) == seeds.end()) seeds.push_back(seed);
+    for (uint64_t seed : seeds)
       for (const auto& g : grids) {
         if (std::find(g.evals.begin(), g.evals.end(), e) == g.evals.end()) continue;
+        const auto& grid_seeds = g.seeds.empty() ? s.seeds : g.seeds;
+        if (std::find(grid_seeds.begin(), grid_seeds.end(), seed) == grid_seeds.end()) continue;
         for (const auto& m : g.methods)
           for (const auto& layer_given : g.placements)
             for (int64_t ratio_given : g.ratios)
@@ -306,7 +326,7 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
               request.init = g.init;
               request.projector = g.projector;
               request.seed = seed;
-              request.threads = threads;
+              request.threads = overrides.threads > 0 || s.threads == 0 ? threads : s.threads;
               // Budget 1 leaves the settings as they are: the same run, the same key, as without the grid key.
               json settings = s.settings;
               if (budget != 1) settings[kBudgetSetting] = budget;

@@ -70,7 +70,9 @@ struct Sweep {
 
 /// Settings from the command line that win over the spec.
 struct SweepOverrides {
-  int threads = 0;  ///< 0: the spec's (default 2)
+  int threads = 0;  ///< 0: the spec's: its section's, else its top level's (default 2)
+  /// Only these evaluations' runs (empty: all the spec's); each must be in the spec's "evals".
+  std::vector<std::string> evals;
 };
 
 /// Reads, checks and expands a spec file. Nothing runs; every configuration
