@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "harness/base/error.h"
+#include "harness/base/interrupt.h"
 
 namespace laco {
 namespace fs = std::filesystem;
@@ -169,6 +171,33 @@ void MadeDirectories::undo() const {
   std::error_code ec;
   for (auto it = made_.rbegin(); it != made_.rend(); ++it)
     if (fs::is_empty(*it, ec)) fs::remove(*it, ec);
+}
+
+FileLock::FileLock(const std::string& path, const std::function<void()>& on_wait) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0 && (errno == EACCES || errno == EROFS)) return;  // nothing can be written there either: no one to wait for
+  if (fd_ < 0) fail("{}: cannot open the lock file: {}", path, os_error(errno));
+  bool waited = false;
+  // Polled, not blocking: a signal must stop the wait (the sweep's handler
+  // only sets a flag, and a blocking flock would resume after it).
+  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    if (error != EWOULDBLOCK && error != EINTR) {
+      ::close(fd_);
+      fail("{}: cannot lock: {}", path, os_error(error));
+    }
+    if (!waited && on_wait) on_wait();
+    waited = true;
+    if (interrupt_signal() != 0) {
+      ::close(fd_);
+      throw_if_interrupted();
+    }
+    ::usleep(100 * 1000);
+  }
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the descriptor releases the lock
 }
 
 }  // namespace laco

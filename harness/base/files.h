@@ -7,6 +7,7 @@
 // device"); nothing partial is left behind.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,29 @@ class MadeDirectories {
 
  private:
   std::vector<std::string> made_;  // outermost first
+};
+
+/// An exclusive advisory lock (flock(2)) on the file `path` (created when
+/// absent), held for the object's life and released by the kernel if the
+/// process dies. Two processes that train the same cached model take it so
+/// that one trains and the other, after waiting, reuses the result.
+/// Usage: FileLock lock(cache + ".lock", [&] { progress.print("waiting for ..."); });
+class FileLock {
+ public:
+  /// Waits until the lock is held: `on_wait` runs once first when another
+  /// process holds it; a SIGINT/SIGTERM meanwhile throws Interrupted. An
+  /// Error names the file and the OS error when it cannot be opened, except
+  /// in a folder this process cannot write (EACCES, EROFS): there no lock is
+  /// taken, as nothing can be written there to wait for. The (empty) file is
+  /// left in place: removing it would let a process that waits on the old
+  /// file and one that creates a new one both hold "the" lock.
+  explicit FileLock(const std::string& path, const std::function<void()>& on_wait = {});
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
 };
 
 }  // namespace laco
