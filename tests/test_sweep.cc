@@ -221,6 +221,49 @@ TEST(SweepSpec, BudgetsMultiplyStages1And2AndBudget1IsTheRunWithoutThem) {
   EXPECT_EQ(both, 1u) << "laco at 1/4, x1";
 }
 
+// A grid's "seeds" replace its section's for that grid (the layer ablation
+// at one seed beside the placements that get three); a section's "threads"
+// win over the top level's, and --threads over both; --evals keeps one
+// evaluation's runs.
+TEST(SweepSpec, GridSeedsSectionThreadsAndTheEvalsFilter) {
+  json spec = test::tiny_spec();  // seeds [0]; grid g: none, avgpool, laco at 1/4 and 1
+  spec["grids"].push_back({{"name", "more"}, {"evals", {"accuracy"}}, {"methods", {"laco"}}, {"placements", {"1/4"}},
+                           {"ratios", {2}}, {"seeds", {1, 2}}});
+  spec["accuracy"]["threads"] = 1;
+  spec["threads"] = 3;
+  const Sweep s = parse_sweep(spec, "t.json");
+  std::map<std::string, std::set<uint64_t>> seeds;  // eval method layer -> seeds
+  for (const auto& r : s.runs) {
+    seeds[r.spec.eval() + " " + r.spec.method + " " + r.spec.layer].insert(r.spec.seed);
+    EXPECT_EQ(r.spec.threads, r.spec.is_accuracy() ? 1 : 3) << r.label();
+  }
+  EXPECT_EQ(seeds["accuracy laco 1/4"], (std::set<uint64_t>{0, 1, 2}));
+  EXPECT_EQ(seeds["accuracy laco 1"], (std::set<uint64_t>{0}));
+  EXPECT_EQ(seeds["efficiency laco 1/4"], (std::set<uint64_t>{0})) << "the grid's evals: accuracy only";
+  EXPECT_EQ(s.runs.size(), 12u);
+  // Seed-major within an evaluation: every seed-0 accuracy run comes before the first seed-1 run.
+  size_t last0 = 0, first1 = s.runs.size();
+  for (size_t i = 0; i < s.runs.size(); ++i) {
+    if (s.runs[i].spec.seed == 0 && s.runs[i].spec.is_accuracy()) last0 = std::max(last0, i);
+    if (s.runs[i].spec.seed == 1) first1 = std::min(first1, i);
+  }
+  EXPECT_LT(last0, first1);
+  SweepOverrides o;
+  o.threads = 2;
+  o.evals = {"accuracy"};
+  const Sweep acc = parse_sweep(spec, "t.json", o);
+  EXPECT_EQ(acc.runs.size(), 7u);
+  for (const auto& r : acc.runs) {
+    EXPECT_TRUE(r.spec.is_accuracy());
+    EXPECT_EQ(r.spec.threads, 2) << "--threads wins";
+  }
+  o.evals = {"latency"};
+  test::expect_error([&] { parse_sweep(spec, "t.json", o); },
+                     {"--evals: 'latency' is not an evaluation of t.json (allowed: accuracy, efficiency)"});
+  expect_spec_error(with(spec, "/grids/1/seeds", {1, 1}), {"t.json: $.grids[1].seeds[1]: seed 1 repeats"});
+  expect_spec_error(with(spec, "/accuracy/threads", 0), {"t.json: $.accuracy.threads: 0 is too small"});
+}
+
 TEST(SweepSpec, BadBudgetsNameTheFileThePathAndTheAllowedValues) {
   const json spec = test::tiny_spec("tiny", "accuracy");
   expect_spec_error(with(spec, "/grids/0/budgets", {1, 0}),
@@ -269,12 +312,35 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
   EXPECT_EQ(paper["efficiency"]["preset"], "paper");
   paper["efficiency"]["preset"] = "cpu-small";
   EXPECT_FALSE(parse_sweep(paper, dir + "/paper.json").runs.empty());
-  // default.json: what the README says it holds.
+  // default.json: what the README says it holds. The layer ablation: the
+  // five placements are five blocks of the accuracy encoder (1, 2, 3, 6, 12
+  // of 12), each method at all five with seed 0 and at 1/4 and 1 with seeds
+  // 0, 1, 2, all inserted into one stage-0 model, one thread per run.
+  std::map<std::string, std::set<uint64_t>> seeds;  // method@block -> seeds
+  std::set<int64_t> blocks;
+  std::set<std::string> stage0;
   size_t accuracy = 0;
-  for (const auto& r : loaded["default"].runs) accuracy += r.eval() == "accuracy";
-  EXPECT_EQ(accuracy, 8u);
-  EXPECT_EQ(loaded["default"].runs.size() - accuracy, 36u);
-  // full.json's budget grid: six methods at 1/4, r = 2, seeds 0 and 1, at 50 + 100, 200 + 400 and 800 + 1600 steps.
+  for (const auto& r : loaded["default"].runs) {
+    if (r.eval() != "accuracy") continue;
+    ++accuracy;
+    EXPECT_EQ(r.spec.threads, 1);
+    EXPECT_EQ(r.spec.depth, 12);
+    stage0.insert(r.spec.accuracy().stage0_key);
+    if (r.spec.method != "none") blocks.insert(r.spec.block_k);
+    seeds[fmt::format("{}@{}", r.spec.method, r.spec.block_k)].insert(r.spec.seed);
+  }
+  EXPECT_EQ(loaded["default"].notes.size(), 2u) << "only the two `none` notes, no placements sharing a block";
+  EXPECT_EQ(blocks, (std::set<int64_t>{1, 2, 3, 6, 12}));
+  EXPECT_EQ(stage0.size(), 1u);
+  EXPECT_EQ(accuracy, 48u);
+  for (const auto& [run, s] : seeds) {
+    const bool three = run.rfind("none@", 0) == 0 || run.find("@3") != std::string::npos || run.find("@12") != std::string::npos;
+    const std::set<uint64_t> want = three ? std::set<uint64_t>{0, 1, 2} : std::set<uint64_t>{0};
+    EXPECT_EQ(s, want) << run;
+  }
+  EXPECT_EQ(seeds.size(), 26u);
+  EXPECT_EQ(loaded["default"].runs.size() - accuracy, 11u) << "efficiency: six methods at 1/4 and 1";
+  // full.json's budget grid: six methods at 1/4, r = 2, seeds 0, 1, 2, at 50 + 100, 200 + 400 and 800 + 1600 steps.
   std::map<int64_t, std::set<std::string>> budget;  // steps1 -> methods
   size_t runs = 0, shared = 0;
   for (const auto& r : loaded["full"].runs) {
@@ -284,8 +350,8 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
     EXPECT_EQ(r.spec.accuracy().steps2, 2 * r.spec.accuracy().steps1);
     budget[r.spec.accuracy().steps1].insert(r.spec.method);
   }
-  EXPECT_EQ(runs, 36u);
-  EXPECT_EQ(shared, 12u) << "x1 is the placement grid's runs at 1/4";
+  EXPECT_EQ(runs, 54u);
+  EXPECT_EQ(shared, 18u) << "x1 is the placement grid's runs at 1/4";
   EXPECT_EQ(budget.size(), 3u);
   for (int64_t steps1 : {50, 200, 800}) EXPECT_EQ(budget[steps1].size(), 6u) << steps1;
 }
@@ -615,7 +681,7 @@ TEST(RunKeys, ADatabaseOfTheFirstVersionCountsEveryUnchangedShippedRunAsDone) {
   struct Expected {
     int runs, done;
   };
-  const std::map<std::string, Expected> expected = {{"smoke", {15, 8}}, {"default", {44, 14}}};
+  const std::map<std::string, Expected> expected = {{"smoke", {15, 8}}, {"default", {59, 4}}};
   for (const auto& [name, e] : expected) {
     const std::string spec = std::string(LACO_SWEEPS_DIR) + "/" + name + ".json";
     const auto r = test::run_command(kLaco + " sweep " + spec + " --db " + db + " --dry-run");
@@ -783,6 +849,28 @@ TEST(SweepRun, TwoSweepsOnOneDatabaseRunEveryRunOnce) {
       << test::read_file(d.dir + "/a.log") << test::read_file(d.dir + "/b.log");
 }
 
+// Two workers on one database and cache whose runs share one stage 0: one
+// trains it, the other waits for it (a lock beside the cache file) and
+// reuses it, instead of training the same model twice side by side.
+TEST(SweepRun, TwoSweepsSharingAStage0TrainItOnce) {
+  json spec = test::tiny_spec("shared", "accuracy");
+  spec["accuracy"]["steps0"] = 150;  // long enough that the second worker starts while the first trains
+  spec["accuracy"]["stage0_seed"] = 0;
+  spec["accuracy"]["seeds"] = {0, 1};
+  SweepDir d("sweep_shared_stage0", spec);
+  const pid_t a = test::spawn_laco(d.args(), d.dir + "/a.log");
+  const pid_t b = test::spawn_laco(d.args(), d.dir + "/b.log");
+  EXPECT_EQ(test::wait_child(a), 0) << test::read_file(d.dir + "/a.log");
+  EXPECT_EQ(test::wait_child(b), 0) << test::read_file(d.dir + "/b.log");
+  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"done|10"});
+  EXPECT_EQ(test::query_rows(d.db, "SELECT json_extract(extra, '$.stage0_cached'), count(*) FROM runs GROUP BY 1"),
+            (std::vector<std::string>{"0|1", "1|9"}))
+      << test::read_file(d.dir + "/a.log") << test::read_file(d.dir + "/b.log");
+  const std::string logs = test::read_file(d.dir + "/a.log") + test::read_file(d.dir + "/b.log");
+  EXPECT_NE(logs.find("waiting for stage 0"), std::string::npos) << logs;
+}
+
 // A result is recorded only by the process holding the claim; a claim skips
 // what another live process holds or what is already done.
 TEST(ResultsStore, ClaimsAreConditionalAndOnlyTheHolderRecords) {
@@ -927,8 +1015,13 @@ TEST(SweepRun, AStage0CacheThatDoesNotFitFailsItsRunsWithoutRetraining) {
   EXPECT_EQ(full, 1u) << r.output;
   EXPECT_EQ(not_retrained, 4u) << r.output;
   EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM runs WHERE status = 'failed'"), std::vector<std::string>{"5"});
-  for (const auto& entry : std::filesystem::directory_iterator(d.dir + "/cache"))
+  for (const auto& entry : std::filesystem::directory_iterator(d.dir + "/cache")) {
+    if (entry.path().extension() == ".lock") {  // the stage-0 lock: empty, and kept
+      EXPECT_EQ(std::filesystem::file_size(entry.path()), 0u) << entry.path();
+      continue;
+    }
     EXPECT_EQ(entry.path().filename(), "filler") << "no partial file is left: " << entry.path();
+  }
 }
 
 // Issue 13: only median/min/max of a timing survived and no test prediction
