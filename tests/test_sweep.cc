@@ -837,16 +837,23 @@ TEST(SweepSpec, DeeplyNestedJsonIsRefusedNotACrash) {
 // Issue 12, defect 1: two sweeps on one database used to run 14 of 15 runs
 // twice (a claim was an unconditional UPDATE). Claims are atomic now: every
 // run is measured once, by one of them, and both exit 0.
-TEST(SweepRun, TwoSweepsOnOneDatabaseRunEveryRunOnce) {
-  SweepDir d("sweep_concurrent");
+// Two `laco sweep` processes on d's spec, database and cache at once; both
+// must exit 0 with the spec's 10 runs done. Their two logs, concatenated.
+std::string run_two_sweeps(const SweepDir& d) {
   const pid_t a = test::spawn_laco(d.args(), d.dir + "/a.log");
   const pid_t b = test::spawn_laco(d.args(), d.dir + "/b.log");
   EXPECT_EQ(test::wait_child(a), 0) << test::read_file(d.dir + "/a.log");
   EXPECT_EQ(test::wait_child(b), 0) << test::read_file(d.dir + "/b.log");
   EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
             std::vector<std::string>{"done|10"});
+  return test::read_file(d.dir + "/a.log") + test::read_file(d.dir + "/b.log");
+}
+
+TEST(SweepRun, TwoSweepsOnOneDatabaseRunEveryRunOnce) {
+  SweepDir d("sweep_concurrent");
+  const std::string logs = run_two_sweeps(d);
   EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM runs WHERE attempts != 1"), std::vector<std::string>{"0"})
-      << test::read_file(d.dir + "/a.log") << test::read_file(d.dir + "/b.log");
+      << logs;
 }
 
 // Two workers on one database and cache whose runs share one stage 0: one
@@ -858,16 +865,10 @@ TEST(SweepRun, TwoSweepsSharingAStage0TrainItOnce) {
   spec["accuracy"]["stage0_seed"] = 0;
   spec["accuracy"]["seeds"] = {0, 1};
   SweepDir d("sweep_shared_stage0", spec);
-  const pid_t a = test::spawn_laco(d.args(), d.dir + "/a.log");
-  const pid_t b = test::spawn_laco(d.args(), d.dir + "/b.log");
-  EXPECT_EQ(test::wait_child(a), 0) << test::read_file(d.dir + "/a.log");
-  EXPECT_EQ(test::wait_child(b), 0) << test::read_file(d.dir + "/b.log");
-  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
-            std::vector<std::string>{"done|10"});
+  const std::string logs = run_two_sweeps(d);
   EXPECT_EQ(test::query_rows(d.db, "SELECT json_extract(extra, '$.stage0_cached'), count(*) FROM runs GROUP BY 1"),
             (std::vector<std::string>{"0|1", "1|9"}))
-      << test::read_file(d.dir + "/a.log") << test::read_file(d.dir + "/b.log");
-  const std::string logs = test::read_file(d.dir + "/a.log") + test::read_file(d.dir + "/b.log");
+      << logs;
   EXPECT_NE(logs.find("waiting for stage 0"), std::string::npos) << logs;
 }
 
