@@ -476,11 +476,22 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
                {"train peak memory", "MiB", 0, Better::kLower, true, true},
                {"change", "", 1, Better::kNone}};
   const std::string ext = index.external();
+  // The placements some method has an efficiency run at (a failed run of one
+  // method still shows as dashes beside the others).
+  std::set<std::string> measured;
+  for (const auto& m : index.methods()) {
+    if (is_none(m)) continue;  // its one run answers for every placement
+    for (const auto& p : index.placements())
+      if (!index.stat(kEfficiency, m, p, o.ratio, "train_step_time").missing() ||
+          !index.stat(kEfficiency, m, p, o.ratio, "throughput").missing())
+        measured.insert(p);
+  }
   for (const auto& m : index.methods()) {
     if (is_none(m)) continue;
     t.rules.push_back(t.rows.size());
     auto s = [&](const std::string& p, const char* metric) { return index.stat(kEfficiency, m, p, o.ratio, metric); };
     for (const auto& p : index.placements()) {
+      if (!measured.count(p)) continue;  // a placement with accuracy runs only: nothing to show
       const bool is_ext = p == ext;
       // Speed-ups are external time / internal time - 1; memory is internal / external - 1.
       auto speedup = [&](const char* metric) { return is_ext ? Stat{} : ratio_of(s(ext, metric), s(p, metric), -1); };

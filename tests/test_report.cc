@@ -118,6 +118,20 @@ TEST(ReportTables, EfficiencyTableComparesWithTheSameMethodAfterTheEncoder) {
   EXPECT_EQ(format_cell(r[4], t.columns[4]), "+81.8%");
   const auto& ext = t.rows[row(t, "laco", "1 (external)")];
   EXPECT_EQ(format_cell(ext[3], t.columns[3]), "-");
+  // A placement with accuracy runs only (the main job's 1/12, 1/6, 1/2) has
+  // no rows of dashes here, and keeps its rows in the placement table.
+  auto some = test::report_fixture_runs();
+  some.erase(std::remove_if(some.begin(), some.end(),
+                            [](const RunRecord& r) { return r.spec.is_efficiency() && r.spec.layer == "1/12"; }),
+             some.end());
+  ASSERT_EQ(some.size(), test::report_fixture_runs().size() - 5) << "the five methods' efficiency runs at 1/12";
+  const RunIndex partial(some, {});
+  const Table without = efficiency_table(partial, {});
+  for (const auto& r : without.rows) EXPECT_NE(r[1].label, "1/12");
+  EXPECT_EQ(without.rows.size(), t.rows.size() - 5) << "one row fewer per method";
+  size_t accuracy_rows = 0;
+  for (const auto& r : placement_table(partial, {}).rows) accuracy_rows += r[1].label == "1/12";
+  EXPECT_EQ(accuracy_rows, 5u);
 }
 
 TEST(ReportTables, MostSensitiveFamilyIsTheLargestDropFromTheCeiling) {
