@@ -28,11 +28,7 @@ std::vector<std::string> method_names() { return names_of(method_registry()); }
 
 const MethodInfo& find_method(const std::string& name) { return find_named(method_registry(), name, "method"); }
 
-const MethodInfo* lookup_method(const std::string& name) {
-  for (const auto& m : method_registry())
-    if (m.name == name) return &m;
-  return nullptr;
-}
+const MethodInfo* lookup_method(const std::string& name) { return lookup_named(method_registry(), name); }
 
 Compressor make_compressor(const std::string& name, const CompressorOptions& options,
                            const MethodOptions& method_options) {

@@ -3,24 +3,29 @@
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
+#include "harness/base/named.h"
 
 namespace laco {
+namespace {
+
+const std::vector<NamedValue<GridPolicy>>& grid_policies() {
+  static const std::vector<NamedValue<GridPolicy>> all = {
+      {"pad", GridPolicy::kPad}, {"interpolate", GridPolicy::kInterpolate}, {"error", GridPolicy::kError}};
+  return all;
+}
+
+}  // namespace
+
+const std::vector<std::string>& grid_policy_names() {
+  static const std::vector<std::string> names = names_of(grid_policies());
+  return names;
+}
 
 GridPolicy parse_grid_policy(const std::string& text, const std::string& where) {
-  if (text == "pad") return GridPolicy::kPad;
-  if (text == "interpolate") return GridPolicy::kInterpolate;
-  if (text == "error") return GridPolicy::kError;
-  fail("{}: unknown grid policy '{}' (allowed: pad, interpolate, error)", where, text);
+  return find_named(grid_policies(), text, "grid policy", where).value;
 }
 
-std::string to_string(GridPolicy policy) {
-  switch (policy) {
-    case GridPolicy::kPad: return "pad";
-    case GridPolicy::kInterpolate: return "interpolate";
-    case GridPolicy::kError: return "error";
-  }
-  return "?";
-}
+std::string to_string(GridPolicy policy) { return name_of(grid_policies(), policy); }
 
 std::string Grid::str() const { return fmt::format("{}x{}", h, w); }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -18,7 +19,9 @@ enum class GridPolicy {
   kError,        ///< refuse
 };
 
-/// Parses "pad", "interpolate" or "error"; `where` names the source in errors.
+/// The names users give: pad, interpolate, error.
+const std::vector<std::string>& grid_policy_names();
+/// Parses one of grid_policy_names(); `where` names the source in errors.
 GridPolicy parse_grid_policy(const std::string& text, const std::string& where = "grid_policy");
 std::string to_string(GridPolicy policy);
 

@@ -5,30 +5,30 @@
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
-#include "harness/base/text.h"
+#include "harness/base/named.h"
 
 namespace laco {
+namespace {
+
+const std::vector<NamedValue<InitScheme>>& init_schemes() {
+  static const std::vector<NamedValue<InitScheme>> all = {{"reference", InitScheme::kReference},
+                                                          {"trunc_normal", InitScheme::kTruncNormal},
+                                                          {"torch_default", InitScheme::kTorchDefault}};
+  return all;
+}
+
+}  // namespace
 
 const std::vector<std::string>& init_scheme_names() {
-  static const std::vector<std::string> names = {"reference", "trunc_normal", "torch_default"};
+  static const std::vector<std::string> names = names_of(init_schemes());
   return names;
 }
 
 InitScheme parse_init_scheme(const std::string& text, const std::string& where) {
-  if (text == "reference") return InitScheme::kReference;
-  if (text == "trunc_normal") return InitScheme::kTruncNormal;
-  if (text == "torch_default") return InitScheme::kTorchDefault;
-  fail("{}: unknown initialisation '{}' (allowed: {})", where, text, join(init_scheme_names()));
+  return find_named(init_schemes(), text, "initialisation", where).value;
 }
 
-std::string to_string(InitScheme scheme) {
-  switch (scheme) {
-    case InitScheme::kReference: return "reference";
-    case InitScheme::kTruncNormal: return "trunc_normal";
-    case InitScheme::kTorchDefault: return "torch_default";
-  }
-  return "?";
-}
+std::string to_string(InitScheme scheme) { return name_of(init_schemes(), scheme); }
 
 void trunc_normal_(torch::Tensor& t, double std, double a, double b) {
   // Inverse-CDF sampling, the same construction as torch.nn.init.trunc_normal_.

@@ -252,7 +252,7 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
   if (overrides.threads > 0) threads = overrides.threads;
   const GridPolicy policy =
       spec.contains("grid_policy")
-          ? parse_grid_policy(ck.string(spec["grid_policy"], "$.grid_policy", "pad, interpolate, error"),
+          ? parse_grid_policy(ck.string(spec["grid_policy"], "$.grid_policy", join(grid_policy_names())),
                               file + ": $.grid_policy")
           : GridPolicy::kPad;
 
