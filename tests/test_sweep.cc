@@ -332,7 +332,7 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
   EXPECT_EQ(loaded["default"].notes.size(), 2u) << "only the two `none` notes, no placements sharing a block";
   EXPECT_EQ(blocks, (std::set<int64_t>{1, 2, 3, 6, 12}));
   EXPECT_EQ(stage0.size(), 1u);
-  EXPECT_EQ(accuracy, 48u);
+  EXPECT_EQ(accuracy, 58u) << "48 of the layer ablation and its seeds, 10 of the budget grid";
   for (const auto& [run, s] : seeds) {
     const bool three = run.rfind("none@", 0) == 0 || run.find("@3") != std::string::npos || run.find("@12") != std::string::npos;
     const std::set<uint64_t> want = three ? std::set<uint64_t>{0, 1, 2} : std::set<uint64_t>{0};
@@ -340,20 +340,41 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
   }
   EXPECT_EQ(seeds.size(), 26u);
   EXPECT_EQ(loaded["default"].runs.size() - accuracy, 11u) << "efficiency: six methods at 1/4 and 1";
-  // full.json's budget grid: six methods at 1/4, r = 2, seeds 0, 1, 2, at 50 + 100, 200 + 400 and 800 + 1600 steps.
-  std::map<int64_t, std::set<std::string>> budget;  // steps1 -> methods
-  size_t runs = 0, shared = 0;
-  for (const auto& r : loaded["full"].runs) {
-    if (std::find(r.grids.begin(), r.grids.end(), "budget") == r.grids.end()) continue;
-    ++runs;
-    shared += r.grids.size() > 1;
-    EXPECT_EQ(r.spec.accuracy().steps2, 2 * r.spec.accuracy().steps1);
-    budget[r.spec.accuracy().steps1].insert(r.spec.method);
-  }
-  EXPECT_EQ(runs, 54u);
-  EXPECT_EQ(shared, 18u) << "x1 is the placement grid's runs at 1/4";
-  EXPECT_EQ(budget.size(), 3u);
-  for (int64_t steps1 : {50, 200, 800}) EXPECT_EQ(budget[steps1].size(), 6u) << steps1;
+  // The budget grids, at 1/4 and r = 2, 50 + 100, 200 + 400 and 800 + 1600
+  // steps; x1 is the placement grid's run. default.json: the five
+  // compressors at seed 0; full.json: all six methods, seeds 0, 1, 2.
+  struct BudgetGrid {
+    size_t runs = 0, shared = 0;
+    std::map<int64_t, std::set<std::string>> methods;  // steps1 -> methods
+    std::set<uint64_t> seeds;
+  };
+  auto budget_grid = [](const Sweep& sweep) {
+    BudgetGrid g;
+    for (const auto& r : sweep.runs) {
+      if (std::find(r.grids.begin(), r.grids.end(), "budget") == r.grids.end()) continue;
+      ++g.runs;
+      g.shared += r.grids.size() > 1;
+      EXPECT_EQ(r.spec.block_k, r.spec.method == "none" ? 12 : 3) << r.spec.method;
+      EXPECT_EQ(r.spec.accuracy().steps2, 2 * r.spec.accuracy().steps1);
+      g.methods[r.spec.accuracy().steps1].insert(r.spec.method);
+      g.seeds.insert(r.spec.seed);
+    }
+    return g;
+  };
+  const BudgetGrid main_job = budget_grid(loaded["default"]), full = budget_grid(loaded["full"]);
+  EXPECT_EQ(main_job.runs, 15u);
+  EXPECT_EQ(main_job.shared, 5u) << "x1 is the layer grid's runs at 1/4";
+  EXPECT_EQ(main_job.seeds, (std::set<uint64_t>{0}));
+  ASSERT_EQ(main_job.methods.size(), 3u);
+  for (int64_t steps1 : {50, 200, 800})
+    EXPECT_EQ(main_job.methods.at(steps1),
+              (std::set<std::string>{"avgpool", "pixel_shuffle", "laco", "ldpv2", "tokenpacker"}))
+        << steps1;
+  EXPECT_EQ(full.runs, 54u);
+  EXPECT_EQ(full.shared, 18u) << "x1 is the placement grid's runs at 1/4";
+  EXPECT_EQ(full.seeds, (std::set<uint64_t>{0, 1, 2}));
+  ASSERT_EQ(full.methods.size(), 3u);
+  for (int64_t steps1 : {50, 200, 800}) EXPECT_EQ(full.methods.at(steps1).size(), 6u) << steps1;
 }
 
 TEST(SweepSpec, ShardsPartitionTheWorkUnits) {
@@ -681,7 +702,7 @@ TEST(RunKeys, ADatabaseOfTheFirstVersionCountsEveryUnchangedShippedRunAsDone) {
   struct Expected {
     int runs, done;
   };
-  const std::map<std::string, Expected> expected = {{"smoke", {15, 8}}, {"default", {59, 4}}};
+  const std::map<std::string, Expected> expected = {{"smoke", {15, 8}}, {"default", {69, 4}}};
   for (const auto& [name, e] : expected) {
     const std::string spec = std::string(LACO_SWEEPS_DIR) + "/" + name + ".json";
     const auto r = test::run_command(kLaco + " sweep " + spec + " --db " + db + " --dry-run");
