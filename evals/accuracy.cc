@@ -545,7 +545,8 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   const MadeDirectories cache_folder(context.cache_dir);
   std::optional<FileLock> lock;
   lock.emplace(cache + ".lock", [&] {
-    if (progress) progress->print(fmt::format("waiting for stage 0 {}: another process is training it", cache));
+    if (progress)
+      progress->print(fmt::format("waiting for stage 0 {}: another process is loading or training it", cache));
   });
   // Read once: its key decides whether its weights are used.
   std::optional<SafeTensors> file;
