@@ -300,6 +300,8 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
     if (!overrides.evals.empty() && std::find(overrides.evals.begin(), overrides.evals.end(), e) == overrides.evals.end())
       continue;
     const auto& s = sections.at(e);
+    // The command line's threads, else the section's, else the spec's top level.
+    const int section_threads = overrides.threads > 0 || s.threads == 0 ? threads : s.threads;
     // Seed-major over the section's seeds and every grid's own, each grid at its seeds.
     std::vector<uint64_t> seeds = s.seeds;
     for (const auto& g : grids)
@@ -326,7 +328,7 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
               request.init = g.init;
               request.projector = g.projector;
               request.seed = seed;
-              request.threads = overrides.threads > 0 || s.threads == 0 ? threads : s.threads;
+              request.threads = section_threads;
               // Budget 1 leaves the settings as they are: the same run, the same key, as without the grid key.
               json settings = s.settings;
               if (budget != 1) settings[kBudgetSetting] = budget;
