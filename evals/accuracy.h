@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,11 @@ struct AccuracyPreset {
   int64_t question_tokens = 12;
   /// Stage 0 introduces the families one by one over this fraction of its steps (0: all at once).
   double curriculum = 0.5;
+  /// Stage 0's mix on generated data: a family's samples are drawn with this
+  /// relative weight (vqa_families() order, all > 0; empty: as generated, one
+  /// in five each). A family learnt early gives little gradient; its share of
+  /// the batch is better spent on the ones still learning.
+  std::vector<double> stage0_mix;
   int64_t log_every = 10;  ///< loss curve sampling, in steps
   int64_t val_size = 250;  ///< validation samples scored during stage 0
   int64_t val_points = 10; ///< how many times stage 0 is scored on them
@@ -134,13 +140,33 @@ struct TrainLog {
 /// How many families (in vqa_families() order) stage 0 draws from at `step`.
 int64_t curriculum_families(int64_t step, int64_t steps, double curriculum);
 
+/// The train samples each step takes: a shuffled order, shuffled again at
+/// every epoch; of it, only the families allowed yet (curriculum_families()),
+/// and of those each sample of family f with probability mix[f] / max(mix), so
+/// that a batch holds the families in proportion to `mix` (empty: every
+/// sample; samples of a family SynthVQA does not have are always taken).
+/// Usage: TrainDraw draw(data, seed, {1, 2, 1, 1, 3}); auto indices = draw.next(32, 5);
+class TrainDraw {
+ public:
+  TrainDraw(const VqaBatches& data, uint64_t seed, std::vector<double> mix = {});
+  std::vector<int64_t> next(int64_t batch, int64_t allowed_families);
+
+ private:
+  const VqaBatches* data_;
+  std::mt19937_64 rng_;
+  std::vector<int64_t> order_;
+  size_t cursor_ = 0;
+  std::vector<double> keep_;  ///< per family: mix[f] / max(mix)
+};
+
 /// AdamW with warm-up and cosine decay, gradient norm clipped at 1.
 /// `on_log(step)` runs (untimed for the caller's purposes) at every loss sample.
-/// `curriculum` > 0 introduces the families one by one (see curriculum_families()).
+/// `curriculum` > 0 introduces the families one by one (see curriculum_families());
+/// `mix` weighs them (TrainDraw).
 TrainLog train_vqa(Mllm& model, const std::vector<torch::Tensor>& params, const VqaBatches& data, int64_t steps,
                    double lr, int64_t batch, int64_t log_every, uint64_t seed, Progress* progress = nullptr,
                    const std::function<void(int64_t)>& on_log = {}, double curriculum = 0,
-                   const std::string& stage = "training");
+                   const std::string& stage = "training", const std::vector<double>& mix = {});
 /// What an evaluated split holds that the train data did not.
 struct VqaCoverage {
   int64_t questions = 0;

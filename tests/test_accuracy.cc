@@ -1,8 +1,10 @@
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <numeric>
 #include <random>
 #include <set>
@@ -64,12 +66,12 @@ TEST(SynthVqa, QuestionsAndAnswersAreInTheVocabulary) {
   const std::vector<std::string> words = {
       "<pad>", "<unk>", "what", "color", "is", "the", "large", "shape", "?", "object", "how", "many", "shapes",
       "are", "there", "where", "small", "relative", "to", "letter", "written", "red", "green", "blue", "yellow",
-      "magenta", "cyan", "circle", "square", "triangle", "cross", "0", "1", "2", "3", "4", "left", "right", "above",
-      "below", "a", "b", "c", "d", "e", "f", "g", "h"};
+      "magenta", "cyan", "circle", "square", "triangle", "cross", "0", "1", "2", "3", "4", "above", "below",
+      "a", "b", "c", "d", "e", "f", "g", "h"};
   EXPECT_EQ(vocab.words(), words);
-  EXPECT_EQ(vocab.answers().size(), 27u);
-  EXPECT_EQ(accuracy_model(find_accuracy_preset("tiny"), vocab).lm.vocab(), 48);
-  EXPECT_EQ(find_accuracy_preset("tiny").model.lm.vocab(), 48) << "the preset's model is SynthVQA's";
+  EXPECT_EQ(vocab.answers().size(), 25u);
+  EXPECT_EQ(accuracy_model(find_accuracy_preset("tiny"), vocab).lm.vocab(), 46);
+  EXPECT_EQ(find_accuracy_preset("tiny").model.lm.vocab(), 46) << "the preset's model is SynthVQA's";
   for (const auto& s : generate_vqa_split(SynthVqaOptions(), 1, "test", 200)) {
     for (const auto& w : VqaVocabulary::tokenize(s.question)) EXPECT_TRUE(vocab.contains(w)) << s.question;
     EXPECT_TRUE(vocab.contains(s.answer));
@@ -229,6 +231,37 @@ TEST(Accuracy, CurriculumIntroducesTheFamiliesCoarseToFine) {
   EXPECT_EQ(curriculum_families(999, 1000, 0.5), 5);
   EXPECT_EQ(curriculum_families(0, 1000, 0.0), 5) << "no curriculum: every family from the start";
   EXPECT_EQ(vqa_families().front(), "color");
+}
+
+TEST(Accuracy, TrainDrawKeepsTheFamiliesInTheMixsProportions) {
+  const auto& preset = find_accuracy_preset("tiny");
+  const VqaBatches data(preset, 0, "train", 2000);
+  auto shares = [&](TrainDraw& draw, int64_t allowed) {
+    std::map<std::string, int64_t> n;
+    for (int step = 0; step < 200; ++step)
+      for (int64_t i : draw.next(32, allowed)) ++n[data.family(i)];
+    return n;
+  };
+  // Weights 1 : 2 : 1 : 1 : 4 of 9: 6400 draws hold 711, 1422, 711, 711, 2844
+  // expected (binomial sd 26-38, bounds at 5 sd).
+  TrainDraw weighted(data, 7, {1, 2, 1, 1, 4});
+  auto n = shares(weighted, 5);
+  const std::vector<double> expected = {711, 1422, 711, 711, 2844};
+  for (size_t f = 0; f < expected.size(); ++f)
+    EXPECT_NEAR(static_cast<double>(n[vqa_families()[f]]), expected[f], 5 * std::sqrt(expected[f])) << vqa_families()[f];
+  // The curriculum still decides which families may be drawn.
+  TrainDraw early(data, 7, {1, 2, 1, 1, 4});
+  n = shares(early, 2);
+  EXPECT_EQ(n.size(), 2u);
+  EXPECT_NEAR(static_cast<double>(n["shape"]) / static_cast<double>(n["color"]), 2.0, 0.2);
+  // No mix: the draw is the shuffled order itself, as before the mix existed (one in five each).
+  TrainDraw plain(data, 7), again(data, 7);
+  EXPECT_EQ(plain.next(32, 5), again.next(32, 5)) << "deterministic for a seed";
+  n = shares(plain, 5);
+  for (const auto& f : vqa_families()) EXPECT_NEAR(static_cast<double>(n[f]), 6400 / 5.0, 5 * 36) << f;
+  // A weight that would never draw a family, or the wrong count, is refused.
+  test::expect_error([&] { TrainDraw(data, 7, {1, 0, 1, 1, 1}); }, {"family mix weight 0", "a finite number > 0"});
+  test::expect_error([&] { TrainDraw(data, 7, {1, 1}); }, {"has 2 weights", "allowed: 5, one per family"});
 }
 
 TEST(Accuracy, AnswersAreScoredAmongTheirFamilysCandidates) {
@@ -499,7 +532,7 @@ TEST(Accuracy, Stage0IsCachedAndInvalidatedWhenItsConfigurationChanges) {
   // SynthVQA's vocabulary is fixed: its key is what it always was, without one.
   const auto stored = SafeTensors::load(first.facts["stage0_cache"].get<std::string>());
   EXPECT_FALSE(nlohmann::json::parse(stored.metadata().at("stage0_key")).contains("vocabulary"));
-  EXPECT_EQ(first.facts["vocabulary"]["size"], 48);
+  EXPECT_EQ(first.facts["vocabulary"]["size"], 46);
   EXPECT_EQ(first.facts["vocabulary"]["words"], nlohmann::json(VqaVocabulary::synthvqa().words()));
   // The method and placement are not part of stage 0: still cached.
   auto other_method = c;
