@@ -175,7 +175,7 @@ VqaSample make_count(int answer, Rng& rng, const SynthVqaOptions& o) {
 // chance after 2000 stage-0 steps while the other families learnt).
 // Vertical only: with left and right among the answers as well, `none` on
 // `small` told above from below (93-97%) but left from right at chance
-// (45-56% of the left/right questions) in every run, after 2000 to 4000
+// (45-59% of the left/right questions) in every run, after 2000 to 4000
 // stage-0 steps and with 2.5x the spatial samples: the LM reads the tokens
 // row by row under a causal mask, so which shape comes first in the sequence
 // tells the vertical relation for free, while the horizontal one must be read
