@@ -176,11 +176,11 @@ VqaSample make_count(int answer, Rng& rng, const SynthVqaOptions& o) {
 // Vertical only: with left and right among the answers as well, `none` on
 // `small` told above from below (93-97%) but left from right at chance
 // (45-59% of the left/right questions) in every run, after 2000 to 4000
-// stage-0 steps and with 2.5x the spatial samples: the LM reads the tokens
-// row by row under a causal mask, so which shape comes first in the sequence
-// tells the vertical relation for free, while the horizontal one must be read
-// from position features the model did not learn to use at this budget
-// (2026-12-01, seed 0, stage 0 only).
+// stage-0 steps and with 2.5x the spatial samples (2026-12-01, seed 0,
+// stage 0 only). A likely reason, not tested: the LM reads the tokens row by
+// row under a causal mask, so which shape comes first in the sequence tells
+// the vertical relation for free, while the horizontal one must be read from
+// position features the model did not learn to use at this budget.
 VqaSample make_spatial(int answer, Rng& rng, const SynthVqaOptions& o) {
   Canvas canvas(o.image_size, rng);
   const int s = canvas.size();
