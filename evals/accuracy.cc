@@ -127,6 +127,11 @@ uint64_t fnv1a(const std::string& text) {
 
 bool generated(const std::string& data) { return data.empty() || data == "synthvqa"; }
 
+// Stage 0's family mix: the preset's on generated data; user data is drawn as it is.
+std::vector<double> stage0_mix(const AccuracyPreset& p, const std::string& train_data) {
+  return generated(train_data) ? p.stage0_mix : std::vector<double>{};
+}
+
 nlohmann::json model_json(const MllmOptions& m) {
   const auto& e = m.encoder;
   const auto& l = m.lm;
@@ -155,7 +160,8 @@ nlohmann::json stage0_key(const std::string& preset, int64_t steps0, const std::
   // User data brings its own vocabulary. SynthVQA's is fixed, and its keys
   // stay as they were: they are every stored run's stage0_key identity.
   if (!generated(train_data)) key["vocabulary"] = {{"size", vocab.size()}, {"sha256", vocab.sha256()}};
-  else if (!p.stage0_mix.empty()) key["mix"] = p.stage0_mix;  // absent: one in five each, as before
+  const auto mix = stage0_mix(p, train_data);
+  if (!mix.empty()) key["mix"] = mix;  // absent: one in five each, as before
   return key;
 }
 
@@ -246,15 +252,16 @@ std::string format_accuracy_presets() {
     out += fmt::format("  data     SynthVQA {} px, train {} samples, test {}; batch {}\n", p.data.image_size,
                        p.train_size, p.test_size, p.batch);
     out += fmt::format("  steps    stage 0 {} (lr {:g}, families introduced over the first {:g}%), stage 1 {} (lr {:g}), "
-                       "stage 2 {} (lr {:g})\n\n",
+                       "stage 2 {} (lr {:g})\n",
                        p.steps0, p.lr0, p.curriculum * 100, p.steps1, p.lr1, p.steps2, p.lr2);
     if (!p.stage0_mix.empty()) {
       std::vector<std::string> shares;
       const double total = std::accumulate(p.stage0_mix.begin(), p.stage0_mix.end(), 0.0);
       for (size_t f = 0; f < p.stage0_mix.size(); ++f)
         shares.push_back(fmt::format("{} {:.0f}%", vqa_families()[f], 100 * p.stage0_mix[f] / total));
-      out.insert(out.size() - 1, fmt::format("  mix      stage 0 draws {}\n", join(shares, ", ")));
+      out += fmt::format("  mix      stage 0 draws {}\n", join(shares, ", "));
     }
+    out += "\n";
   }
   return out;
 }
@@ -339,8 +346,8 @@ TrainDraw::TrainDraw(const VqaBatches& data, uint64_t seed, std::vector<double> 
   if (data.size() < 1) fail("training: the train data holds no samples");
   std::iota(order_.begin(), order_.end(), 0);
   std::shuffle(order_.begin(), order_.end(), rng_);
-  const auto nf = vqa_families().size();
   if (mix.empty()) return;
+  const auto nf = vqa_families().size();
   if (mix.size() != nf) fail("training: the family mix has {} weights (allowed: {}, one per family)", mix.size(), nf);
   const double top = *std::max_element(mix.begin(), mix.end());
   for (double w : mix) {
@@ -625,7 +632,7 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
     };
     const auto log = train_vqa(model, set_stage(model, 0), train, steps0, a.lr0, a.batch, preset.log_every,
                                data_seed * 3 + 0, progress, score, a.curriculum, "stage 0",
-                               generated(a.train_data) ? preset.stage0_mix : std::vector<double>{});
+                               stage0_mix(preset, a.train_data));
     stage0_seconds = log.seconds - scoring_seconds;
     rec.add("stage0_final_loss", log.final_loss, "nats");
     for (const auto& [s, v] : log.loss) rec.series["loss_stage0"].emplace_back(s, v);

@@ -62,7 +62,8 @@ TEST(SynthVqa, EveryFamilysAnswersAreBalanced) {
 
 TEST(SynthVqa, QuestionsAndAnswersAreInTheVocabulary) {
   const auto& vocab = VqaVocabulary::synthvqa();
-  // Every stage-0 cache and run trained on SynthVQA used these words in this order.
+  // Every stage-0 cache and run trained on this version's SynthVQA used these words in this order
+  // (the 4-way spatial family before it also had "left" and "right").
   const std::vector<std::string> words = {
       "<pad>", "<unk>", "what", "color", "is", "the", "large", "shape", "?", "object", "how", "many", "shapes",
       "are", "there", "where", "small", "relative", "to", "letter", "written", "red", "green", "blue", "yellow",
