@@ -1,10 +1,14 @@
 // Microbenchmarks: every method's forward and forward+backward at the paper
-// and cpu-small widths for r = 2, 3, 4; one encoder block; one LM layer.
+// and cpu-small widths for r = 2, 3, 4; the fused LaCo pack against a memory
+// copy of the same bytes; one encoder block; one LM layer.
 // Manual time around each operation; counters tokens/s and GFLOP/s from the
 // analytic FLOP model (shown as tokens=.../s, GFLOP=.../s). Usage: laco_bench [--benchmark_filter=method_fwd/laco]
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -13,6 +17,7 @@
 #include "harness/base/build_info.h"
 #include "harness/base/threads.h"
 #include "harness/model/presets.h"
+#include "methods/laco_pack_cpu.h"
 #include "methods/registry.h"
 
 namespace laco {
@@ -100,6 +105,47 @@ void bench_lm_layer(benchmark::State& state, const Shape& shape) {
   set_counters(state, static_cast<double>(shape.lm_tokens), lm_layer_flops(l, shape.lm_tokens));
 }
 
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// The fused pack (methods/laco_pack.h) on one request's crops, against a
+// memory copy moving the same bytes on the same threads, interleaved
+// iteration by iteration: copy_fraction = the pack's bandwidth over the
+// copy's (median copy time / median pack time). bytes: read x once, write S and A.
+void bench_laco_pack(benchmark::State& state, const Shape& shape, int64_t r, int64_t crops) {
+  torch::manual_seed(0);
+  const auto& e = shape.model.encoder;
+  const Grid grid = e.grid(), out = compressed_grid(grid, r);
+  auto x = torch::randn({crops, grid.tokens(), e.width()});
+  const double floats = static_cast<double>(crops * e.width()) *
+                        static_cast<double>(grid.tokens() + out.tokens() * r * r + out.tokens());
+  const auto copy_count = static_cast<int64_t>(floats / 2);  // a copy of n floats moves 2n
+  auto src = torch::randn({copy_count}), dst = torch::zeros({copy_count});
+  // Both write into buffers touched before, so neither pays for fresh pages.
+  const LacoPacked into{torch::zeros({crops, out.tokens(), r * r * e.width()}), torch::zeros({crops, out.tokens(), e.width()})};
+  std::vector<double> pack_s, copy_s;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(laco_pack_cpu(x, grid, r, kPackS | kPackA, into).s.data_ptr());
+    const double t_pack = seconds_since(t0);
+    state.SetIterationTime(t_pack);
+    pack_s.push_back(t_pack);
+    t0 = std::chrono::steady_clock::now();
+    const float* from = src.data_ptr<float>();
+    float* to = dst.data_ptr<float>();
+    at::parallel_for(0, copy_count, 1 << 16, [&](int64_t begin, int64_t end) {
+      std::memcpy(to + begin, from + begin, static_cast<size_t>(end - begin) * sizeof(float));
+    });
+    benchmark::ClobberMemory();
+    copy_s.push_back(seconds_since(t0));
+  }
+  state.counters["bytes"] = benchmark::Counter(floats * 4, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["copy_GBps"] = median_of(copy_s) > 0 ? floats * 4 / median_of(copy_s) / 1e9 : 0;
+  state.counters["copy_fraction"] = median_of(pack_s) > 0 ? median_of(copy_s) / median_of(pack_s) : 0;
+}
+
 void register_all() {
   for (const auto& shape : shapes()) {
     for (const auto& method : method_names())
@@ -112,6 +158,11 @@ void register_all() {
               ->UseManualTime()
               ->Unit(benchmark::kMillisecond);
         }
+    for (int64_t r : {2, 3, 4})
+      benchmark::RegisterBenchmark(("laco_pack/r" + std::to_string(r) + "/" + shape.name).c_str(), bench_laco_pack,
+                                   shape, r, find_preset(shape.name).crops)
+          ->UseManualTime()
+          ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("encoder_block_fwd/" + shape.name).c_str(), bench_encoder_block, shape)
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);

@@ -278,14 +278,20 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
   r.add("lm_tokens", static_cast<double>(visual + s->text), "tokens");
   r.add("params", static_cast<double>(params) / 1e6, "M");
   r.add("params_compressor", static_cast<double>(compressor_params) / 1e6, "M");
-  r.add("flops_encoder_pre", (f.patch_embed + f.encoder_pre) / 1e9, "GFLOP");
+  r.add("flops_encoder_pre", (f.patch_embed + f.encoder_pre.total()) / 1e9, "GFLOP");
   r.add("flops_compressor", f.compressor / 1e9, "GFLOP");
-  r.add("flops_encoder_post", f.encoder_post / 1e9, "GFLOP");
+  r.add("flops_encoder_post", f.encoder_post.total() / 1e9, "GFLOP");
   r.add("flops_encoder", f.encoder() / 1e9, "GFLOP");
   r.add("flops_projector", f.projector / 1e9, "GFLOP");
-  r.add("flops_lm_prefill", (f.lm + f.lm_head_prefill) / 1e9, "GFLOP");
+  r.add("flops_lm_prefill", (f.lm.total() + f.lm_head_prefill) / 1e9, "GFLOP");
   r.add("flops_prefill", f.prefill() / 1e9, "GFLOP");
   r.add("flops_train_step", f.train_step() * static_cast<double>(s->train_batch) / 1e9, "GFLOP");
+  // The FLOP model's training step with the encoder (and the LM) frozen: predictions only, not measured yet.
+  for (const auto& regime : train_regimes())
+    if (regime.value != TrainRegime::kFull)
+      r.add("flops_train_step_" + regime.name, f.train_step(regime.value) * static_cast<double>(s->train_batch) / 1e9,
+            "GFLOP");
+  r.facts["lm_causal_attention_counted"] = name_of(causal_counts(), f.causal);
 
   return s;
 }
@@ -327,7 +333,7 @@ std::vector<Probe> probes() {
          s.model->lm->logits(h.select(1, h.size(1) - 1));
        }),
        [](Session& s, const TimingStats& t) {
-         s.record.add("lm_prefill_gflops", gflops_rate(s.flops.lm + s.flops.lm_head_prefill, t.median_ms), "GFLOP/s");
+         s.record.add("lm_prefill_gflops", gflops_rate(s.flops.lm.total() + s.flops.lm_head_prefill, t.median_ms), "GFLOP/s");
        }},
       {EfficiencyStage::kPrefill, "prefill latency", {"prefill_latency"},
        inference([](Session& s) { s.model->prefill(s.images1, s.ids1); }),

@@ -92,7 +92,7 @@ void check_projector_choice(const std::string& text, const std::string& where) {
     fail("{}: unknown choice '{}' (allowed: {})", where, text, join(projector_choices()));
 }
 
-RunSpec resolve_method_placement(const RunRequest& r, const MllmOptions& model) {
+RunSpec resolve_method_placement(const RunRequest& r, const MllmOptions& model, Compressor* built) {
   const EncoderOptions& encoder = model.encoder;
   RunSpec s;
   s.preset = r.preset;
@@ -116,6 +116,7 @@ RunSpec resolve_method_placement(const RunRequest& r, const MllmOptions& model) 
   compressor->check_input_grid(grid);
   s.grid_in = grid.str();
   s.grid_out = compressor->output_grid(grid).str();
+  if (built) *built = compressor;
   return s;
 }
 

@@ -107,8 +107,9 @@ struct RunSpec {
 /// The common fields of a run: resolves the placement against this model's
 /// encoder, the initialisation and the projector, and builds the method after
 /// that block, which checks the ratio, the options, the grid policy and the
-/// grid now. `settings` is left for the evaluation to fill.
-RunSpec resolve_method_placement(const RunRequest& request, const MllmOptions& model);
+/// grid now. `settings` is left for the evaluation to fill. `built`, when
+/// given, receives the compressor it built for those checks (make_run_compressor's).
+RunSpec resolve_method_placement(const RunRequest& request, const MllmOptions& model, Compressor* built = nullptr);
 
 /// The compressor a run inserts, built as the run says (out_dim the LM width
 /// when it is the projector; the run's ratio, grid policy, block and initialisation).

@@ -3,12 +3,20 @@
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
+#include "methods/laco_pack_cpu.h"
 
 namespace laco {
 
 AvgPoolImpl::AvgPoolImpl(CompressorOptions options) : CompressorImpl("avgpool", std::move(options)) {
   if (options_.resolved_out_dim() != options_.dim())
     fail("method 'avgpool' has no weights: out_dim must equal dim ({}), got {}", options_.dim(), options_.out_dim());
+}
+
+torch::Tensor AvgPoolImpl::compress_fused(const torch::Tensor& x, Grid grid) {
+  // The fused pack (methods/laco_pack.h): compress()'s result (bit for bit at the presets' widths).
+  if (!laco_pack_applies(x, grid, ratio(), options_.grid_policy())) return {};
+  const LacoPacked p = laco_pack_cpu(x, grid, ratio(), kPackA);
+  return p.a;
 }
 
 torch::Tensor AvgPoolImpl::compress(const torch::Tensor& x, const WorkGrid& grid, const std::vector<torch::Tensor>&) {

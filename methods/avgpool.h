@@ -14,6 +14,7 @@ class AvgPoolImpl : public CompressorImpl {
   double flops(Grid in) const override;
 
  protected:
+  torch::Tensor compress_fused(const torch::Tensor& x, Grid grid) override;
   torch::Tensor compress(const torch::Tensor& x, const WorkGrid& grid,
                          const std::vector<torch::Tensor>& features) override;
 };

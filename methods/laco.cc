@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
+#include "methods/laco_pack_cpu.h"
 #include "harness/model/init.h"
 #include "methods/pixel_shuffle.h"
 
@@ -23,6 +24,14 @@ LacoImpl::LacoImpl(CompressorOptions options, LacoOptions laco)
     mlp1[3]->as<torch::nn::Linear>()->weight.zero_();
     mlp1[3]->as<torch::nn::Linear>()->bias.zero_();
   }
+}
+
+torch::Tensor LacoImpl::compress_fused(const torch::Tensor& x, Grid grid) {
+  // The fused pack (methods/laco_pack.h): compress()'s result (bit for bit at the presets' widths).
+  if (!laco_pack_applies(x, grid, ratio(), options_.grid_policy())) return {};
+  const LacoPacked p = laco_pack_cpu(x, grid, ratio(), laco_.residual() ? kPackS | kPackA : kPackS);
+  auto y = mlp1->forward(p.s);
+  return laco_.residual() ? y + p.a : y;
 }
 
 torch::Tensor LacoImpl::compress(const torch::Tensor& x, const WorkGrid& grid, const std::vector<torch::Tensor>&) {

@@ -30,6 +30,7 @@ class LacoImpl : public CompressorImpl {
   torch::nn::Sequential mlp1{nullptr};
 
  protected:
+  torch::Tensor compress_fused(const torch::Tensor& x, Grid grid) override;
   torch::Tensor compress(const torch::Tensor& x, const WorkGrid& grid,
                          const std::vector<torch::Tensor>& features) override;
 

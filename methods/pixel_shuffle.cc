@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
+#include "methods/laco_pack_cpu.h"
 #include "harness/model/init.h"
 
 namespace laco {
@@ -22,6 +23,12 @@ PixelShuffleImpl::PixelShuffleImpl(CompressorOptions options) : CompressorImpl("
   const int64_t r = ratio();
   mlp1 = register_module("mlp1", make_shuffle_mlp(r * r * options_.dim(), options_.resolved_out_dim()));
   init_weights(*this, options_.init(), kInternVlMlp1Init);
+}
+
+torch::Tensor PixelShuffleImpl::compress_fused(const torch::Tensor& x, Grid grid) {
+  // The fused pack (methods/laco_pack.h): compress()'s result (bit for bit at the presets' widths).
+  if (!laco_pack_applies(x, grid, ratio(), options_.grid_policy())) return {};
+  return mlp1->forward(laco_pack_cpu(x, grid, ratio(), kPackS).s);
 }
 
 torch::Tensor PixelShuffleImpl::compress(const torch::Tensor& x, const WorkGrid& grid,

@@ -80,6 +80,19 @@ TEST(Cli, DemoRunsEveryMethod) {
   EXPECT_NE(r.output.find("14x14"), std::string::npos) << r.output;
 }
 
+TEST(Cli, PredictPrintsEveryPlacementForEachLm) {
+  auto r = test::run_command(kLaco + " predict --lm Qwen2-0.5B,Qwen2-7B --method laco -o csv");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("lm,method,r,layer,block,visual tokens,prefill,train full,train frozen_encoder,"),
+            std::string::npos)
+      << r.output;
+  for (const char* row : {"Qwen2-0.5B,laco,2,1/12,2/26", "Qwen2-0.5B,laco,2,1/4,7/26", "Qwen2-7B,laco,2,1/2,13/26"})
+    EXPECT_NE(r.output.find(row), std::string::npos) << row << "\n" << r.output;
+  r = test::run_command(kLaco + " predict --lm Qwen2-70B");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("laco: error: --lm: unknown LM shape 'Qwen2-70B'"), std::string::npos) << r.output;
+}
+
 TEST(Cli, MethodsListsTheRegistry) {
   auto r = test::run_command(kLaco + " methods");
   ASSERT_EQ(r.status, 0);

@@ -1,6 +1,9 @@
 #include <torch/torch.h>
 
 #include "evals/flops.h"
+#include "evals/predict.h"
+#include "harness/model/presets.h"
+#include "harness/model/attention.h"
 #include "methods/registry.h"
 #include "tests/test_util.h"
 
@@ -58,18 +61,164 @@ TEST(FlopModel, StagesSplitAtBlockK) {
   m.lm = LmOptions().vocab(10).width(4).layers(2).heads(2).kv_heads(1).mlp_dim(6);
   auto c = make_compressor("avgpool", CompressorOptions(4).ratio(2).block(1));
   const auto f = count_flops(m, c.get(), /*k=*/1, /*crops=*/3, /*text=*/5);
-  EXPECT_DOUBLE_EQ(f.encoder_pre, 3.0 * 1 * encoder_block_flops(m.encoder, 16));
+  EXPECT_DOUBLE_EQ(f.encoder_pre.total(), 3.0 * 1 * encoder_block_flops(m.encoder, 16));
   EXPECT_DOUBLE_EQ(f.compressor, 3.0 * 64);
-  EXPECT_DOUBLE_EQ(f.encoder_post, 3.0 * 3 * encoder_block_flops(m.encoder, 4));
+  EXPECT_DOUBLE_EQ(f.encoder_post.total(), 3.0 * 3 * encoder_block_flops(m.encoder, 4));
   EXPECT_DOUBLE_EQ(f.projector, projector_flops(12, 4, 4));
-  EXPECT_DOUBLE_EQ(f.lm, 2.0 * lm_layer_flops(m.lm, 12 + 5));
+  EXPECT_DOUBLE_EQ(f.lm.total(), 2.0 * lm_layer_flops(m.lm, 12 + 5));
   EXPECT_DOUBLE_EQ(f.lm_head_prefill, lm_head_flops(m.lm, 1));
   EXPECT_DOUBLE_EQ(f.lm_head_train, lm_head_flops(m.lm, 4));
-  EXPECT_DOUBLE_EQ(f.train_step(), 3.0 * (f.encoder() + f.projector + f.lm + f.lm_head_train));
+  // avgpool has nothing to train: its backward is the input gradient alone (2x).
+  EXPECT_FALSE(f.compressor_has_weights);
+  EXPECT_DOUBLE_EQ(f.train_step(),
+                   3.0 * (f.encoder() - f.compressor + f.projector + f.lm.total() + f.lm_head_train) + 2.0 * f.compressor);
   // Without a compressor every block runs on the full grid.
   const auto none = count_flops(m, nullptr, 0, 3, 5);
-  EXPECT_DOUBLE_EQ(none.encoder_pre, 3.0 * 4 * encoder_block_flops(m.encoder, 16));
-  EXPECT_DOUBLE_EQ(none.encoder_post, 0.0);
+  EXPECT_DOUBLE_EQ(none.encoder_pre.total(), 3.0 * 4 * encoder_block_flops(m.encoder, 16));
+  EXPECT_DOUBLE_EQ(none.encoder_post.total(), 0.0);
+}
+
+TEST(FlopModel, BlocksSplitWeightProductsFromAttention) {
+  // The encoder block by hand above: qkv + proj + fc1 + fc2 = 1024 with a weight, scores + mixing 256.
+  const auto e = encoder_block_parts(hand_encoder(), 4);
+  EXPECT_DOUBLE_EQ(e.weights, 1024.0);
+  EXPECT_DOUBLE_EQ(e.activations, 256.0);
+  // The LM layer by hand above: 720 with a weight, 144 of attention over all 3 x 3 pairs; a kernel
+  // that skips the masked half does 6 pairs: 2 * 2 * 6 * 4 = 96.
+  const auto l = LmOptions().width(4).heads(2).kv_heads(1).mlp_dim(6);
+  EXPECT_DOUBLE_EQ(lm_layer_parts(l, 3).weights, 720.0);
+  EXPECT_DOUBLE_EQ(lm_layer_parts(l, 3).activations, 144.0);
+  EXPECT_DOUBLE_EQ(lm_layer_parts(l, 3, CausalCount::kLowerTriangle).activations, 96.0);
+  EXPECT_DOUBLE_EQ(lm_layer_flops(l, 3, CausalCount::kLowerTriangle), 816.0);
+  EXPECT_EQ(name_of(causal_counts(), causal_count_in_use()), std::string(attention_backend()) == "sdpa"
+                                                                  ? "lower_triangle"
+                                                                  : "full");
+}
+
+// The model of StagesSplitAtBlockK with pixel_shuffle (which has weights)
+// after block 1, 3 crops, 5 text tokens. Per part, forward FLOPs (weights,
+// attention): patch embedding 3 x 6144; blocks 1 (16 tokens) 3 x (4096, 4096);
+// pixel_shuffle 3 x 640; blocks 2-4 (4 tokens) 9 x (1024, 256); projector 768;
+// 2 LM layers over 17 tokens 2 x (4080, 4624); head over 4 positions 320.
+// All: 74 944.
+TEST(FlopModel, TrainingRegimesByHand) {
+  MllmOptions m;
+  m.encoder = EncoderOptions().image_size(16).patch_size(4).width(4).depth(4).heads(2).mlp_dim(8);
+  m.lm = LmOptions().vocab(10).width(4).layers(2).heads(2).kv_heads(1).mlp_dim(6);
+  auto c = make_compressor("pixel_shuffle", CompressorOptions(4).ratio(2).block(1));
+  const auto f = count_flops(m, c.get(), 1, 3, 5, false, CausalCount::kFull);
+  EXPECT_DOUBLE_EQ(f.prefill() - f.lm_head_prefill + f.lm_head_train, 74944.0);
+  // Every part trains: 3 x 74 944.
+  EXPECT_DOUBLE_EQ(f.train_step(TrainRegime::kFull), 224832.0);
+  EXPECT_DOUBLE_EQ(f.train_step(), 224832.0);
+  // Encoder frozen: patch + block 1 once (18 432 + 24 576); pixel_shuffle 3x (5 760); blocks 2-4 frozen
+  // after it, 2 x 9 216 + 3 x 2 304 = 25 344; projector 3x (2 304); LM 3x (3 x 17 408 = 52 224), head 3x (960).
+  EXPECT_DOUBLE_EQ(f.train_step(TrainRegime::kFrozenEncoder), 129600.0);
+  // Encoder and LM frozen: the LM 2 x 8 160 + 3 x 9 248 = 44 064, the head 2x (640).
+  EXPECT_DOUBLE_EQ(f.train_step(TrainRegime::kFrozenEncoderLm), 121120.0);
+  // With causal attention counted as the lower triangle the LM's attention is 2 x 2 448 instead of 2 x 4 624.
+  const auto tri = count_flops(m, c.get(), 1, 3, 5, false, CausalCount::kLowerTriangle);
+  EXPECT_DOUBLE_EQ(tri.train_step(TrainRegime::kFrozenEncoderLm), 121120.0 - 3.0 * 2 * (4624 - 2448));
+
+  // No compressor, or one with nothing to train: the backward starts at the projector, the whole encoder is one forward.
+  const auto none = count_flops(m, nullptr, 0, 3, 5, false, CausalCount::kFull);
+  EXPECT_DOUBLE_EQ(none.train_step(TrainRegime::kFrozenEncoder),
+                   none.encoder() + 3.0 * (none.projector + none.lm.total() + none.lm_head_train));
+  auto avg = make_compressor("avgpool", CompressorOptions(4).ratio(2).block(1));
+  const auto a = count_flops(m, avg.get(), 1, 3, 5, false, CausalCount::kFull);
+  EXPECT_DOUBLE_EQ(a.train_step(TrainRegime::kFrozenEncoderLm),
+                   a.encoder() + 3.0 * a.projector + 2.0 * a.lm.weights + 3.0 * a.lm.activations +
+                       2.0 * a.lm_head_train);
+  // After the encoder the frozen encoder is one forward in both frozen regimes.
+  auto ext = make_compressor("pixel_shuffle", CompressorOptions(4).ratio(2).block(4));
+  const auto e = count_flops(m, ext.get(), 4, 3, 5, false, CausalCount::kFull);
+  EXPECT_DOUBLE_EQ(e.encoder_post.total(), 0.0);
+  EXPECT_DOUBLE_EQ(e.train_step(TrainRegime::kFrozenEncoder),
+                   e.encoder() + 2.0 * e.compressor + 3.0 * (e.projector + e.lm.total() + e.lm_head_train));
+}
+
+double cell(const PrintTable& t, size_t row, const std::string& column) {
+  for (size_t c = 0; c < t.columns.size(); ++c)
+    if (t.columns[c].name == column) return std::get<double>(t.rows.at(row).at(c));
+  ADD_FAILURE() << "no column " << column;
+  return 0;
+}
+
+TEST(Predict, EveryCellIsTheFlopModelsRatioToTheSameMethodAfterTheEncoder) {
+  PredictRequest r;
+  r.preset = "tiny";
+  r.methods = {"laco", "avgpool"};
+  r.layers = {"1/4", "1/2"};
+  r.causal = "full";
+  const auto t = predict_table(r);
+  ASSERT_EQ(t.rows.size(), 4u);
+  const Preset& p = find_preset("tiny");
+  auto flops = [&](const std::string& method, int64_t k) {
+    auto c = make_compressor(method, CompressorOptions(p.model.encoder.width()).ratio(2).block(k));
+    return count_flops(p.model, c.get(), k, p.crops, p.text_tokens, false, CausalCount::kFull);
+  };
+  const int64_t depth = p.model.encoder.depth();
+  for (size_t i = 0; i < 4; ++i) {
+    const std::string method = i < 2 ? "laco" : "avgpool";
+    const int64_t k = i % 2 == 0 ? 1 : 2;  // 1/4 and 1/2 of 4 blocks
+    EXPECT_EQ(std::get<std::string>(t.rows[i][3]), i % 2 == 0 ? "1/4" : "1/2");
+    EXPECT_EQ(std::get<std::string>(t.rows[i][4]), fmt::format("{}/{}", k, depth));
+    const auto in = flops(method, k), ext = flops(method, depth);
+    EXPECT_DOUBLE_EQ(cell(t, i, "prefill"), ext.prefill() / in.prefill()) << i;
+    EXPECT_DOUBLE_EQ(cell(t, i, "train full"), ext.train_step() / in.train_step()) << i;
+    EXPECT_DOUBLE_EQ(cell(t, i, "train frozen_encoder_lm"),
+                     ext.train_step(TrainRegime::kFrozenEncoderLm) / in.train_step(TrainRegime::kFrozenEncoderLm))
+        << i;
+  }
+}
+
+TEST(Predict, ReproducesTheIssuesEstimatesForThePaperPresetAndQwen2Sizes) {
+  // Issue 15's estimates for LaCo at 1/4 against after the encoder, paper preset, counted in full:
+  // x1.73 training and x1.74 prefill with Qwen2-0.5B, x1.30 for a step with the encoder and the LM
+  // frozen, about x1.11 training with a 7B-shaped LM.
+  PredictRequest r;
+  r.lms = {"Qwen2-0.5B", "Qwen2-7B"};
+  r.methods = {"laco"};
+  r.layers = {"1/4"};
+  r.causal = "full";
+  const auto t = predict_table(r);
+  ASSERT_EQ(t.rows.size(), 2u);
+  EXPECT_NEAR(cell(t, 0, "train full"), 1.73, 0.005);
+  EXPECT_NEAR(cell(t, 0, "prefill"), 1.74, 0.005);
+  EXPECT_NEAR(cell(t, 0, "train frozen_encoder_lm"), 1.30, 0.02);  // this model: 1.284
+  EXPECT_NEAR(cell(t, 1, "train full"), 1.11, 0.01);
+  // Counting the causal half only shrinks the LM's share: the speed-ups grow.
+  r.causal = "lower_triangle";
+  EXPECT_GT(cell(predict_table(r), 0, "prefill"), cell(t, 0, "prefill"));
+}
+
+TEST(Predict, BadRequestsNameTheFlagAndTheAllowedValues) {
+  auto refused = [](const PredictRequest& r, const std::string& message) {
+    try {
+      predict_table(r);
+      ADD_FAILURE() << "accepted; expected: " << message;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  };
+  PredictRequest r;
+  r.lms = {"Qwen2-70B"};
+  refused(r, "--lm: unknown LM shape 'Qwen2-70B' (allowed: Qwen2-0.5B, Qwen2-1.5B, Qwen2-7B)");
+  r = {};
+  r.lm_heads = 5;  // does not divide 896
+  refused(r, "--lm paper's LM with heads 5: ");
+  r = {};
+  r.methods = {"none"};
+  refused(r, "--method: none compresses nothing");
+  r = {};
+  r.causal = "half";
+  refused(r, "--causal: unknown causal count 'half' (allowed: full, lower_triangle)");
+  r = {};
+  r.crops = 0;
+  refused(r, "--crops: must be in 1..64");
+  r = {};
+  r.layers = {"2/1"};
+  refused(r, "--layer");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "harness/base/error.h"
 #include "methods/laco.h"
+#include "methods/laco_pack_cpu.h"
 #include "methods/ldpv2.h"
 #include "methods/pixel_shuffle.h"
 #include "methods/registry.h"
@@ -98,6 +99,73 @@ torch::Tensor valid_window_means(const torch::Tensor& x, Grid g, int64_t r) {
 // at r = 4 (3 valid rows in the last window), 13 x 13 at r = 4 (1 valid row),
 // 7 x 10 at r = 3 (1 valid row, 1 valid column).
 const std::vector<std::pair<Grid, int64_t>> kOddGrids{{{27, 27}, 2}, {{27, 27}, 4}, {{13, 13}, 4}, {{7, 10}, 3}};
+
+// The fused pack against the LibTorch composition it stands in for: S =
+// space_to_channel of the zero-padded grid, A = window_mean of S. S is a copy,
+// so it is always the same bits. A is the same bits where LibTorch sums a
+// window's r^2 entries in order, as the pack does: measured here (Debian's
+// LibTorch 1.13.1, this CPU) for channel counts that are multiples of 32, which
+// every preset's width is (32, 64, 256, 1152); for other counts LibTorch sums
+// the last channels of r = 3 and 4 in another order, and the two agree to a
+// few ulp (at most 1.2e-7 here, with |x| ~ 1).
+TEST(LacoPack, EqualsTheComposition) {
+  torch::manual_seed(9);
+  for (int64_t r : {2, 3, 4})
+    for (Grid g : {Grid{8, 8}, Grid{12, 12}, Grid{13, 13}, Grid{27, 27}, Grid{7, 10}})
+      for (int64_t c : {int64_t{5}, int64_t{32}, int64_t{40}, int64_t{64}, int64_t{256}}) {
+        auto x = torch::randn({kBatch, g.tokens(), c});
+        const WorkGrid wg = work_grid_for(g, r, GridPolicy::kPad);
+        const auto s = space_to_channel(apply_grid_policy(x, g, r, GridPolicy::kPad), wg.work, r);
+        const auto a = window_mean(s, wg, r);
+        const auto p = laco_pack_cpu(x, g, r);
+        const std::string where = fmt::format("r={} grid {} C={}", r, g.str(), c);
+        EXPECT_TRUE(torch::equal(p.s, s)) << where;
+        if (c % 32 == 0)
+          EXPECT_TRUE(torch::equal(p.a, a)) << where << " max diff " << (p.a - a).abs().max().item<double>();
+        else
+          EXPECT_TRUE(torch::allclose(p.a, a, 1e-6, 1e-6)) << where;
+        EXPECT_TRUE(torch::equal(laco_pack_cpu(x, g, r, kPackA).a, p.a)) << where;
+        EXPECT_FALSE(laco_pack_cpu(x, g, r, kPackA).s.defined());
+        EXPECT_TRUE(torch::equal(laco_pack_cpu(x, g, r, kPackS).s, s)) << where;
+        EXPECT_FALSE(laco_pack_cpu(x, g, r, kPackS).a.defined());
+        // Into given buffers: the same values, in those buffers.
+        const LacoPacked into{torch::full_like(s, 7.0), torch::full_like(a, 7.0)};
+        const auto q = laco_pack_cpu(x, g, r, kPackS | kPackA, into);
+        EXPECT_EQ(q.s.data_ptr(), into.s.data_ptr());
+        EXPECT_TRUE(torch::equal(q.s, p.s) && torch::equal(q.a, p.a)) << where;
+      }
+}
+
+// Where it applies, avgpool, pixel_shuffle and laco run the pack; the same
+// call with an input that carries a gradient runs the composition; the two
+// outputs are the same bits.
+TEST(LacoPack, MethodsGiveTheSameBitsWithAndWithoutIt) {
+  for (const char* method : {"avgpool", "pixel_shuffle", "laco"})
+    for (const auto& [g, r] : std::vector<std::pair<Grid, int64_t>>{{{12, 12}, 2}, {{27, 27}, 2}, {{13, 13}, 4}, {{7, 10}, 3}}) {
+      torch::manual_seed(4);
+      constexpr int64_t kWidth = 32;  // a preset width: the same bits (LacoPack.EqualsTheComposition)
+      auto comp = make_compressor(method, CompressorOptions(kWidth).ratio(r));
+      auto x = torch::randn({kBatch, g.tokens(), kWidth});
+      ASSERT_TRUE(laco_pack_applies(x, g, r, GridPolicy::kPad));
+      const auto fused = comp->forward(x, g).tokens;
+      const auto composed = comp->forward(x.clone().requires_grad_(true), g).tokens;
+      EXPECT_TRUE(torch::equal(fused, composed.detach())) << method << " r=" << r << " grid " << g.str();
+    }
+  // Where it does not apply: a gradient to carry, interpolation of a grid r does not divide, not float32.
+  auto x = torch::randn({1, 49, 4});
+  EXPECT_FALSE(laco_pack_applies(x.clone().requires_grad_(true), {7, 7}, 2, GridPolicy::kPad));
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(laco_pack_applies(x.clone().requires_grad_(true), {7, 7}, 2, GridPolicy::kPad));
+  }
+  EXPECT_FALSE(laco_pack_applies(x, {7, 7}, 2, GridPolicy::kInterpolate));
+  EXPECT_TRUE(laco_pack_applies(torch::randn({1, 64, 4}), {8, 8}, 2, GridPolicy::kInterpolate));
+  EXPECT_FALSE(laco_pack_applies(x.to(torch::kFloat64), {7, 7}, 2, GridPolicy::kPad));
+  test::expect_error([&] { laco_pack_cpu(x, {7, 8}, 2); }, {"laco_pack: x must be [B, 56, C] for grid 7x8"});
+  test::expect_error([&] { laco_pack_cpu(x, {7, 7}, 5); }, {"ratio 5 is not supported (allowed: 2, 3, 4)"});
+  test::expect_error([&] { laco_pack_cpu(x, {7, 7}, 2, kPackS, {torch::zeros({1, 16, 4}), {}}); },
+                     {"the given S must be a contiguous float32 CPU tensor [1, 16, 16]"});
+}
 
 TEST(AvgPool, EqualsAvgPool2d) {
   torch::manual_seed(2);

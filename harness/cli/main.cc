@@ -15,6 +15,7 @@
 #include "harness/base/interrupt.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
+#include "harness/cli/predict.h"
 #include "harness/cli/report.h"
 #include "harness/cli/results.h"
 #include "harness/cli/run.h"
@@ -120,6 +121,8 @@ int main(int argc, char** argv) {
   laco::ResultsCli results(app);
   laco::ReportCli report_cli;
   report_cli.attach(app);
+  laco::PredictCli predict_cli;
+  predict_cli.attach(app);
 
   try {
     app.parse(argc, argv);
@@ -160,6 +163,7 @@ int main(int argc, char** argv) {
     if (run_cli.chosen()) return run_cli.run();
     if (auto status = results.run()) return laco::exit_status(*status);
     if (report_cli.chosen()) return report_cli.run();
+    if (predict_cli.chosen()) return predict_cli.run();
     if (*demo_cmd) {
       laco::check_printer_format(demo_format);
       demo.encoder.image_size(image_size).patch_size(patch).width(width).depth(depth).heads(heads).mlp_dim(mlp);

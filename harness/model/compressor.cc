@@ -81,6 +81,10 @@ CompressorImpl::Output CompressorImpl::forward(const torch::Tensor& x, Grid grid
       fail("method '{}': feature tensors must be [{}, {}, C]", method_, x.size(0), grid.tokens());
     prepared.push_back(prepare(f, grid).x);
   }
+  if (features.empty()) {
+    check_input_grid(grid);
+    if (auto y = compress_fused(x, grid); y.defined()) return {y, output_grid(grid)};
+  }
   const Prepared p = prepare(x, grid);
   return {compress(p.x, p.grid, prepared), output_grid(grid)};
 }

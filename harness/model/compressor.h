@@ -115,6 +115,12 @@ class CompressorImpl : public torch::nn::Module {
   /// attention masks them; window_mean and valid_token_mask in grid.h).
   virtual torch::Tensor compress(const torch::Tensor& x, const WorkGrid& grid,
                                  const std::vector<torch::Tensor>& features) = 0;
+  /// A faster way to the same output from x on its own grid, before the
+  /// policy is applied (a fused kernel that zero-fills padding as it reads):
+  /// forward() takes it when the method needs no features and this returns a
+  /// tensor, else compress(). Must equal compress()'s output (bit for bit
+  /// where the arithmetic allows; methods/laco_pack.h says where).
+  virtual torch::Tensor compress_fused(const torch::Tensor& /*x*/, Grid /*grid*/) { return {}; }
 
   void check_input(const torch::Tensor& x, Grid grid) const;
 

@@ -9,12 +9,18 @@
 namespace laco {
 namespace {
 
+LmShape qwen2(const std::string& size, int64_t width, int64_t layers, int64_t heads, int64_t kv_heads,
+                int64_t mlp_dim, int64_t vocab) {
+  return {"Qwen2-" + size, "Qwen/Qwen2-" + size + " config.json",
+          LmOptions().vocab(vocab).width(width).layers(layers).heads(heads).kv_heads(kv_heads).mlp_dim(mlp_dim)};
+}
+
 Preset paper() {
   Preset p;
   p.name = "paper";
   p.summary = "SigLIP so400m/14 at 384 px + Qwen2-0.5B shape, LLaVA-OneVision anyres 1 + 4 crops (for a GPU)";
   p.model.encoder = EncoderOptions().image_size(384).patch_size(14).width(1152).depth(26).heads(16).mlp_dim(4304);
-  p.model.lm = LmOptions().vocab(151936).width(896).layers(24).heads(14).kv_heads(2).mlp_dim(4864);
+  p.model.lm = find_lm_shape("Qwen2-0.5B").lm;
   p.crops = 5;
   p.text_tokens = 128;
   p.batch = 8;
@@ -61,6 +67,22 @@ Preset tiny() {
 }
 
 }  // namespace
+
+const std::vector<LmShape>& lm_shapes() {
+  // hidden_size, num_hidden_layers, num_attention_heads, num_key_value_heads,
+  // intermediate_size, vocab_size. 0.5B and 1.5B tie their embeddings, 7B
+  // does not; the FLOPs are the same either way.
+  static const std::vector<LmShape> all = {qwen2("0.5B", 896, 24, 14, 2, 4864, 151936),
+                                           qwen2("1.5B", 1536, 28, 12, 2, 8960, 151936),
+                                           qwen2("7B", 3584, 28, 28, 4, 18944, 152064)};
+  return all;
+}
+
+std::vector<std::string> lm_shape_names() { return names_of(lm_shapes()); }
+
+const LmShape& find_lm_shape(const std::string& name, const std::string& where) {
+  return find_named(lm_shapes(), name, "LM shape", where);
+}
 
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> all = {paper(), cpu_small(), tiny()};

@@ -21,6 +21,18 @@ struct Preset {
   int64_t reps = 3;         ///< timed runs per measurement
 };
 
+/// A published decoder shape, by name (`laco predict --lm`, the paper preset).
+struct LmShape {
+  std::string name;
+  std::string source;  ///< where the numbers come from
+  LmOptions lm;
+};
+/// Qwen2-0.5B, Qwen2-1.5B, Qwen2-7B (their Hugging Face config.json files).
+const std::vector<LmShape>& lm_shapes();
+std::vector<std::string> lm_shape_names();
+/// The shape called `name`, or an Error naming `where` and the allowed names.
+const LmShape& find_lm_shape(const std::string& name, const std::string& where = "lm");
+
 /// paper, cpu-small, tiny.
 const std::vector<Preset>& presets();
 std::vector<std::string> preset_names();

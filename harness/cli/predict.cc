@@ -1,0 +1,47 @@
+#include "harness/cli/predict.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "evals/flops.h"
+#include "harness/base/text.h"
+#include "harness/model/presets.h"
+#include "harness/print/printer.h"
+
+namespace laco {
+
+void PredictCli::attach(CLI::App& app) {
+  command = app.add_subcommand(
+      "predict", "Predict, from the FLOP model alone, the speed-ups of compressing inside the encoder against after it");
+  auto& r = request;
+  command->add_option("--preset", r.preset, "Efficiency preset: " + join(preset_names()))->capture_default_str();
+  command->add_option("--lm", r.lms, "LM shapes, comma-separated: " + join(lm_shape_names()) + " (default: the preset's)")
+      ->delimiter(',');
+  command->add_option("--lm-width", r.lm_width, "LM hidden size (overrides the shape's)");
+  command->add_option("--lm-layers", r.lm_layers, "LM layers");
+  command->add_option("--lm-heads", r.lm_heads, "LM attention heads");
+  command->add_option("--lm-kv-heads", r.lm_kv_heads, "LM key/value heads");
+  command->add_option("--lm-mlp-dim", r.lm_mlp_dim, "LM MLP (intermediate) size");
+  command->add_option("--lm-vocab", r.lm_vocab, "LM vocabulary");
+  command->add_option("--crops", r.crops, "Images per request: base + crops (default: the preset's)");
+  command->add_option("--text-tokens", r.text_tokens, "Text tokens per request (default: the preset's)");
+  command->add_option("--method", r.methods, "Methods, comma-separated (default: every method but none)")
+      ->delimiter(',');
+  command->add_option("--layer", r.layers, "Placements, comma-separated")->delimiter(',')->capture_default_str();
+  command->add_option("-r,--ratio", r.ratios, "Ratios, comma-separated")->delimiter(',')->capture_default_str();
+  command->add_option("--causal", r.causal,
+                      "How causal LM attention is counted: " + join(names_of(causal_counts())) +
+                          " (default: as this build's kernel executes it, " +
+                          name_of(causal_counts(), causal_count_in_use()) + ")");
+  command->add_option("-o,--format", format, join(printer_formats()))->capture_default_str();
+}
+
+bool PredictCli::chosen() const { return command && command->parsed(); }
+
+int PredictCli::run() const {
+  check_printer_format(format);
+  fmt::print("{}", make_printer(format)->print(predict_table(request)));
+  return 0;
+}
+
+}  // namespace laco
