@@ -3,8 +3,8 @@
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
-#include "methods/laco_pack_cpu.h"
 #include "harness/model/init.h"
+#include "methods/laco_pack_cpu.h"
 #include "methods/pixel_shuffle.h"
 
 namespace laco {
