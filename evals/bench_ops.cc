@@ -3,7 +3,6 @@
 // copy of the same bytes; one encoder block; one LM layer.
 // Manual time around each operation; counters tokens/s and GFLOP/s from the
 // analytic FLOP model (shown as tokens=.../s, GFLOP=.../s). Usage: laco_bench [--benchmark_filter=method_fwd/laco]
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "evals/flops.h"
+#include "evals/measure.h"
 #include "harness/base/build_info.h"
 #include "harness/base/threads.h"
 #include "harness/model/presets.h"
@@ -105,11 +105,6 @@ void bench_lm_layer(benchmark::State& state, const Shape& shape) {
   set_counters(state, static_cast<double>(shape.lm_tokens), lm_layer_flops(l, shape.lm_tokens));
 }
 
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
 // The fused pack (methods/laco_pack.h) on one request's crops, against a
 // memory copy moving the same bytes on the same threads, interleaved
 // iteration by iteration: copy_fraction = the pack's bandwidth over the
@@ -142,8 +137,9 @@ void bench_laco_pack(benchmark::State& state, const Shape& shape, int64_t r, int
     copy_s.push_back(seconds_since(t0));
   }
   state.counters["bytes"] = benchmark::Counter(floats * 4, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["copy_GBps"] = median_of(copy_s) > 0 ? floats * 4 / median_of(copy_s) / 1e9 : 0;
-  state.counters["copy_fraction"] = median_of(pack_s) > 0 ? median_of(copy_s) / median_of(pack_s) : 0;
+  const double copy = median(copy_s), pack = median(pack_s);
+  state.counters["copy_GBps"] = copy > 0 ? floats * 4 / copy / 1e9 : 0;
+  state.counters["copy_fraction"] = pack > 0 ? copy / pack : 0;
 }
 
 void register_all() {

@@ -116,15 +116,15 @@ EfficiencyConfig efficiency_config(const RunRequest& request, const nlohmann::js
 
 nlohmann::json parse_efficiency_settings(const JsonChecker& ck, const nlohmann::json& v, const std::string& path) {
   nlohmann::json out = nlohmann::json::object();
-  // Upper bounds far beyond any CPU run (a request of 1 + 64 crops, 2^20
-  // text tokens, 2^24 requests per batch, a million repetitions) that keep
+  // Upper bounds far beyond any CPU run (kMaxCrops images and kMaxTextTokens
+  // per request, 2^24 requests per batch, a million repetitions) that keep
   // every product of them (batch x tokens x width, FLOP counts) inside 64
   // bits. A batch that does not fit in memory is a failed run, not an input error.
   struct Range {
     const char* key;
     int64_t min, max;
   };
-  const Range ranges[] = {{"crops", 1, 64},        {"text_tokens", 2, 1 << 20}, {"batch", 1, 1 << 24},
+  const Range ranges[] = {{"crops", 1, kMaxCrops},  {"text_tokens", 2, kMaxTextTokens}, {"batch", 1, 1 << 24},
                           {"train_batch", 1, 1 << 24}, {"warmup", 0, 1000000},     {"reps", 1, 1000000}};
   for (const auto& [k, min, max] : ranges)
     if (v.contains(k)) out[k] = ck.integer(v[k], path + "." + k, min, max);

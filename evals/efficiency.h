@@ -17,6 +17,11 @@ namespace laco {
 
 class JsonChecker;
 
+/// Bounds of a request far beyond any CPU run, keeping every product of them
+/// (batch x tokens x width, FLOP counts) inside 64 bits: 1 + 63 crops, 2^20 text tokens.
+constexpr int64_t kMaxCrops = 64;
+constexpr int64_t kMaxTextTokens = int64_t{1} << 20;
+
 /// The stages a run measures; all by default.
 enum class EfficiencyStage { kEncoder, kPrefill, kThroughput, kTrain, kMemory, kPeak };
 std::vector<std::string> efficiency_stage_names();

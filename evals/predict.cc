@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "evals/efficiency.h"
 #include "evals/flops.h"
 #include "evals/run_spec.h"
 #include "harness/base/error.h"
@@ -22,18 +23,19 @@ std::vector<NamedLm> resolve_lms(const PredictRequest& r, const Preset& preset) 
   if (r.lms.empty()) lms.push_back({preset.name + "'s LM", preset.model.lm});
   for (const auto& name : r.lms) lms.push_back({name, find_lm_shape(name, "--lm").lm});
   std::vector<std::string> changed;
-  auto apply = [&](const std::optional<int64_t>& v, const char* flag, LmOptions& (LmOptions::*set)(const int64_t&)) {
+  // `name` is the flag's suffix (--lm-<name>) and the label's word.
+  auto apply = [&](const std::optional<int64_t>& v, const char* name, LmOptions& (LmOptions::*set)(const int64_t&)) {
     if (!v) return;
-    if (*v < 1 || *v > (int64_t{1} << 24)) fail("{}: must be in 1..{}, got {}", flag, int64_t{1} << 24, *v);
+    if (*v < 1 || *v > (int64_t{1} << 24)) fail("--lm-{}: must be in 1..{}, got {}", name, int64_t{1} << 24, *v);
     for (auto& l : lms) (l.lm.*set)(*v);
-    changed.push_back(fmt::format("{} {}", std::string(flag).substr(5), *v));
+    changed.push_back(fmt::format("{} {}", name, *v));
   };
-  apply(r.lm_width, "--lm-width", &LmOptions::width);
-  apply(r.lm_layers, "--lm-layers", &LmOptions::layers);
-  apply(r.lm_heads, "--lm-heads", &LmOptions::heads);
-  apply(r.lm_kv_heads, "--lm-kv-heads", &LmOptions::kv_heads);
-  apply(r.lm_mlp_dim, "--lm-mlp-dim", &LmOptions::mlp_dim);
-  apply(r.lm_vocab, "--lm-vocab", &LmOptions::vocab);
+  apply(r.lm_width, "width", &LmOptions::width);
+  apply(r.lm_layers, "layers", &LmOptions::layers);
+  apply(r.lm_heads, "heads", &LmOptions::heads);
+  apply(r.lm_kv_heads, "kv-heads", &LmOptions::kv_heads);
+  apply(r.lm_mlp_dim, "mlp-dim", &LmOptions::mlp_dim);
+  apply(r.lm_vocab, "vocab", &LmOptions::vocab);
   for (auto& l : lms) {
     if (!changed.empty()) l.label += " with " + join(changed);
     try {
@@ -53,8 +55,9 @@ PrintTable predict_table(const PredictRequest& r) {
   const Preset& preset = find_preset(r.preset, "--preset");
   const auto lms = resolve_lms(r, preset);
   const int64_t crops = r.crops.value_or(preset.crops), text = r.text_tokens.value_or(preset.text_tokens);
-  if (crops < 1 || crops > 64) fail("--crops: must be in 1..64 (images per request: base + crops), got {}", crops);
-  if (text < 2 || text > (1 << 20)) fail("--text-tokens: must be in 2..{}, got {}", 1 << 20, text);
+  if (crops < 1 || crops > kMaxCrops)
+    fail("--crops: must be in 1..{} (images per request: base + crops), got {}", kMaxCrops, crops);
+  if (text < 2 || text > kMaxTextTokens) fail("--text-tokens: must be in 2..{}, got {}", kMaxTextTokens, text);
   const CausalCount causal =
       r.causal.empty() ? causal_count_in_use() : find_named(causal_counts(), r.causal, "causal count", "--causal").value;
   std::vector<std::string> methods = r.methods;

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
+#include "harness/model/compressor.h"
 #include "methods/laco_pack.h"
 
 namespace laco {
@@ -19,7 +20,7 @@ LacoPacked laco_pack_cpu(const torch::Tensor& x, Grid grid, int64_t r, int outpu
     fail("laco_pack: x must be [B, {}, C] for grid {}, got {}", grid.tokens(), grid.str(),
          fmt::format("[{}]", fmt::join(x.sizes(), ", ")));
   if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat32) fail("laco_pack: x must be float32 on the CPU");
-  if (r < 2 || r > 4) fail("laco_pack: ratio {} is not supported (allowed: 2, 3, 4)", r);
+  check_ratio(r, "laco_pack");
   if ((outputs & (kPackS | kPackA)) == 0) fail("laco_pack: nothing to write (outputs must include kPackS or kPackA)");
   const auto in = x.contiguous();
   const LacoPackShape shape = laco_pack_shape(in.size(0), grid.h, grid.w, in.size(2), r);

@@ -162,7 +162,8 @@ TEST(LacoPack, MethodsGiveTheSameBitsWithAndWithoutIt) {
   EXPECT_TRUE(laco_pack_applies(torch::randn({1, 64, 4}), {8, 8}, 2, GridPolicy::kInterpolate));
   EXPECT_FALSE(laco_pack_applies(x.to(torch::kFloat64), {7, 7}, 2, GridPolicy::kPad));
   test::expect_error([&] { laco_pack_cpu(x, {7, 8}, 2); }, {"laco_pack: x must be [B, 56, C] for grid 7x8"});
-  test::expect_error([&] { laco_pack_cpu(x, {7, 7}, 5); }, {"ratio 5 is not supported (allowed: 2, 3, 4)"});
+  test::expect_error([&] { laco_pack_cpu(x, {7, 7}, 5); },
+                     {"laco_pack: ratio 5 is not supported (allowed: 2, 3, 4 for 4x, 9x, 16x fewer tokens)"});
   test::expect_error([&] { laco_pack_cpu(x, {7, 7}, 2, kPackS, {torch::zeros({1, 16, 4}), {}}); },
                      {"the given S must be a contiguous float32 CPU tensor [1, 16, 16]"});
 }
