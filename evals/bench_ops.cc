@@ -1,11 +1,16 @@
 // Microbenchmarks: every method's forward and forward+backward at the paper
 // and cpu-small widths for r = 2, 3, 4; the fused LaCo pack against a memory
-// copy of the same bytes; one encoder block; one LM layer.
+// copy of the same bytes; one encoder block; the whole encoder, fused and
+// composed, with and without LaCo; one LM layer.
 // Manual time around each operation; counters tokens/s and GFLOP/s from the
 // analytic FLOP model (shown as tokens=.../s, GFLOP=.../s). Usage: laco_bench [--benchmark_filter=method_fwd/laco]
+// or laco_bench --encoder-server=cpu-small/laco (see serve_encoder).
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,6 +21,7 @@
 #include "evals/measure.h"
 #include "harness/base/build_info.h"
 #include "harness/base/threads.h"
+#include "harness/model/placement.h"
 #include "harness/model/presets.h"
 #include "methods/laco_pack_cpu.h"
 #include "methods/registry.h"
@@ -87,6 +93,99 @@ void bench_encoder_block(benchmark::State& state, const Shape& shape) {
     state.SetIterationTime(seconds_since(t0));
   }
   set_counters(state, static_cast<double>(e.grid().tokens()), encoder_block_flops(e, e.grid().tokens()));
+}
+
+// The whole encoder forward (patch embedding to the last block) on one
+// request's images, no gradient: the inference path (`fused`) or the
+// composition, with no compressor or LaCo (r = 2) after block k = 1/4 depth.
+// One request: cpu-small's 5 crops; the paper preset at batch 1 (one 27 x 27
+// grid of width 1152).
+struct EncoderCase {
+  Shape shape;
+  bool laco;
+  int64_t batch() const { return shape.name == "paper" ? 1 : find_preset(shape.name).crops; }
+  int64_t block() const { return laco ? Placement::parse("1/4").resolve(shape.model.encoder.depth()) : 0; }
+};
+
+VisionEncoder build_encoder(const EncoderCase& c, bool fused) {
+  torch::manual_seed(0);  // the same weights for both paths
+  VisionEncoder encoder(EncoderOptions(c.shape.model.encoder).fused_inference(fused));
+  encoder->eval();
+  const int64_t k = c.block();
+  if (c.laco) {
+    torch::manual_seed(1);
+    encoder->set_compressor(make_compressor("laco", CompressorOptions(encoder->options().width()).ratio(2).block(k)), k);
+  }
+  return encoder;
+}
+
+torch::Tensor encoder_images(const EncoderCase& c) {
+  const auto& e = c.shape.model.encoder;
+  torch::manual_seed(2);
+  return torch::randn({c.batch(), e.channels(), e.image_size(), e.image_size()});
+}
+
+void bench_encoder(benchmark::State& state, EncoderCase c, bool fused) {
+  auto encoder = build_encoder(c, fused);
+  auto images = encoder_images(c);
+  torch::NoGradGuard no_grad;
+  encoder->forward(images);  // warm-up: first-touch pages and thread start-up stay out of the samples
+  std::vector<double> times;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(encoder->forward(images).tokens.data_ptr());
+    const double t = seconds_since(t0);
+    state.SetIterationTime(t);
+    times.push_back(t);
+  }
+  state.counters["median_ms"] = median(times) * 1e3;
+}
+
+// laco_bench --encoder-server=<shape>/<none|laco>: one encoder forward per
+// request line, for a comparison in another process interleaved forward by
+// forward (scripts/encoder_vs_pytorch.py). Prints one JSON line with the
+// shapes, then answers each line "fused" or "composed" with the forward's
+// milliseconds; "quit" or end of input ends it. Both paths hold the same weights.
+int serve_encoder(const std::string& spec) {
+  const auto slash = spec.find('/');
+  const std::string shape_name = spec.substr(0, slash), placement = slash == std::string::npos ? "" : spec.substr(slash + 1);
+  const auto all = shapes();
+  const Shape* shape = nullptr;
+  for (const auto& s : all)
+    if (s.name == shape_name) shape = &s;
+  if (!shape || (placement != "none" && placement != "laco")) {
+    std::fprintf(stderr, "laco_bench: --encoder-server: '%s' is not <shape>/<placement> (allowed shapes: paper, "
+                 "cpu-small; placements: none, laco)\n", spec.c_str());
+    return 2;
+  }
+  const EncoderCase c{*shape, placement == "laco"};
+  std::map<std::string, VisionEncoder> encoders{{"fused", build_encoder(c, true)}, {"composed", build_encoder(c, false)}};
+  auto images = encoder_images(c);
+  const auto& e = shape->model.encoder;
+  std::printf("{\"batch\": %lld, \"block\": %lld, \"ratio\": 2, \"image_size\": %lld, \"patch_size\": %lld, "
+              "\"channels\": %lld, \"width\": %lld, \"depth\": %lld, \"heads\": %lld, \"mlp_dim\": %lld, "
+              "\"ln_eps\": %g, \"threads\": \"%s\", \"git_commit\": \"%s\"}\n",
+              static_cast<long long>(c.batch()), static_cast<long long>(c.block()),
+              static_cast<long long>(e.image_size()), static_cast<long long>(e.patch_size()),
+              static_cast<long long>(e.channels()), static_cast<long long>(e.width()),
+              static_cast<long long>(e.depth()), static_cast<long long>(e.heads()),
+              static_cast<long long>(e.mlp_dim()), e.ln_eps(), describe_threads().c_str(), build_version().c_str());
+  std::fflush(stdout);
+  torch::NoGradGuard no_grad;
+  std::string line;
+  while (std::getline(std::cin, line) && line != "quit") {
+    auto it = encoders.find(line);
+    if (it == encoders.end()) {
+      std::fprintf(stderr, "laco_bench: --encoder-server: unknown request '%s' (allowed: fused, composed, quit)\n",
+                   line.c_str());
+      return 2;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(it->second->forward(images).tokens.data_ptr());
+    std::printf("%.6f\n", seconds_since(t0) * 1e3);
+    std::fflush(stdout);
+  }
+  return 0;
 }
 
 void bench_lm_layer(benchmark::State& state, const Shape& shape) {
@@ -162,6 +261,13 @@ void register_all() {
     benchmark::RegisterBenchmark(("encoder_block_fwd/" + shape.name).c_str(), bench_encoder_block, shape)
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
+    for (bool fused : {true, false})
+      for (bool laco : {false, true}) {
+        const std::string name = "encoder_fwd/" + shape.name + (fused ? "/fused" : "/composed") + (laco ? "/laco" : "/none");
+        benchmark::RegisterBenchmark(name.c_str(), bench_encoder, EncoderCase{shape, laco}, fused)
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+      }
     benchmark::RegisterBenchmark(("lm_layer_fwd/" + shape.name).c_str(), bench_lm_layer, shape)
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
@@ -177,6 +283,9 @@ int main(int argc, char** argv) {
   laco::set_threads(env ? std::atoi(env) : 2);
   benchmark::AddCustomContext("laco.threads", laco::describe_threads());
   benchmark::AddCustomContext("laco.git_commit", laco::build_version());
+  const std::string server = "--encoder-server=";
+  if (argc == 2 && std::strncmp(argv[1], server.c_str(), server.size()) == 0)
+    return laco::serve_encoder(argv[1] + server.size());
   laco::register_all();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

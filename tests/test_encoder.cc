@@ -2,6 +2,7 @@
 
 #include "harness/model/attention.h"
 #include "harness/model/encoder.h"
+#include "harness/model/gelu_tanh.h"
 #include "harness/model/placement.h"
 #include "methods/registry.h"
 #include "tests/test_util.h"
@@ -64,6 +65,82 @@ TEST(Encoder, CompressingAfterTheLastBlockEqualsCompressingTheOutput) {
       EXPECT_EQ(inside.grid, outside.grid);
       EXPECT_TRUE(torch::allclose(inside.tokens, outside.tokens, 1e-6, 1e-6)) << method << " r=" << r;
     }
+}
+
+// Two encoders with the same weights, one fused for inference and one not.
+std::pair<VisionEncoder, VisionEncoder> fused_and_composed(const EncoderOptions& options) {
+  VisionEncoder fused(EncoderOptions(options).fused_inference(true));
+  VisionEncoder composed(EncoderOptions(options).fused_inference(false));
+  torch::NoGradGuard no_grad;
+  auto from = fused->parameters(), to = composed->parameters();
+  for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+  return {fused, composed};
+}
+
+TEST(Encoder, FusedInferenceEqualsTheCompositionWithAndWithoutACompressor) {
+  torch::manual_seed(16);
+  auto images = torch::randn({2, 3, 54, 54});
+  auto [fused, composed] = fused_and_composed(tiny_encoder());
+  std::vector<std::string> placements = {"none"};
+  for (const auto& m : method_names()) placements.push_back(m);
+  for (const auto& method : placements) {
+    if (method != "none") {
+      auto c = make_for(method, 2, 2);
+      fused->set_compressor(c, 2);
+      composed->set_compressor(c, 2);  // one compressor: the same weights after block k
+    }
+    torch::NoGradGuard no_grad;
+    auto a = fused->forward(images, {1, 4}), b = composed->forward(images, {1, 4});
+    EXPECT_EQ(a.grid, b.grid) << method;
+    EXPECT_FALSE(torch::equal(a.tokens, b.tokens)) << method << ": the two paths are expected to round differently";
+    EXPECT_TRUE(torch::allclose(a.tokens, b.tokens, 1e-5, 1e-5))
+        << method << ": max |diff| " << (a.tokens - b.tokens).abs().max().item<double>();
+    EXPECT_TRUE(torch::allclose(a.hidden.at(1), b.hidden.at(1), 1e-5, 1e-5)) << method;
+  }
+}
+
+TEST(Encoder, FusedPathOnlyWhereNoGradientIsWanted) {
+  torch::manual_seed(17);
+  EncoderBlock block(64, 4, 96, 1e-6);
+  auto x = torch::randn({2, 13 * 13, 64});  // an odd 13 x 13 grid as cpu-small's, with 4 heads
+  EXPECT_FALSE(block->takes_fused(x)) << "grad mode on, trainable weights";
+  for (auto& p : block->parameters()) p.requires_grad_(false);
+  EXPECT_TRUE(block->takes_fused(x)) << "a frozen block with an input that needs no gradient";
+  EXPECT_FALSE(block->takes_fused(x.clone().requires_grad_(true))) << "a frozen block after a trainable module";
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(block->takes_fused(x.clone().requires_grad_(true)));
+    auto fused = block->forward_fused(x), composed = block->forward_composed(x);
+    EXPECT_TRUE(torch::allclose(fused, composed, 1e-5, 1e-5)) << (fused - composed).abs().max().item<double>();
+  }
+  EncoderBlock reference(64, 4, 96, 1e-6, /*fused_inference=*/false);
+  torch::NoGradGuard no_grad;
+  EXPECT_FALSE(reference->takes_fused(x));
+  EXPECT_EQ(encoder_inference_kernels(EncoderOptions().fused_inference(false)), std::string("composed"));
+}
+
+TEST(GeluTanh, MatchesAFloat64EvaluationAndLibTorch) {
+  torch::manual_seed(18);
+  // 1031 values (not a multiple of any vector width) across GELU's range, and its extremes.
+  auto x = torch::cat({torch::randn({1000}) * 4, torch::tensor({0.0f, -0.0f, 1e-30f, -1e-30f, 3.0f, -3.0f, -5.5f, -9.0f,
+                                                                 -12.0f, -50.0f, -1e4f, 8.0f, 12.0f, 50.0f, 1e4f, 1e-3f,
+                                                                 -1e-3f, 0.5f, -0.5f, 1.0f, -1.0f, 2.0f, -2.0f, 4.0f,
+                                                                 -4.0f, 6.0f, -6.0f, 7.0f, -7.0f, 20.0f, -20.0f})});
+  auto y = x.clone();
+  gelu_tanh_(y);
+  auto d = x.to(torch::kFloat64);
+  auto truth = 0.5 * d * (1 + (0.7978845608028654 * (d + 0.044715 * d.pow(3))).tanh());
+  auto err = (y.to(torch::kFloat64) - truth).abs();
+  EXPECT_LT(err.max().item<double>(), 1e-6 * 1e4) << "absolute, up to |x| = 1e4";
+  auto big = truth.abs() > 1e-4;
+  EXPECT_LT((err / truth.abs()).masked_select(big).max().item<double>(), 4e-6);
+  EXPECT_LT(err.masked_select(truth.abs() <= 1e-4).max().item<double>(), 1e-9);
+  EXPECT_TRUE(torch::allclose(y, torch::gelu(x, "tanh"), 1e-5, 1e-6));
+  // Not contiguous: LibTorch's own kernel, exactly.
+  auto m = torch::randn({8, 6}).t();
+  auto want = torch::gelu(m, "tanh");
+  gelu_tanh_(m);
+  EXPECT_TRUE(torch::equal(m, want));
 }
 
 TEST(Encoder, TokenPackerReceivesItsLevels) {

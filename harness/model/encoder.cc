@@ -8,9 +8,14 @@
 
 #include "harness/base/error.h"
 #include "harness/model/attention.h"
+#include "harness/model/gelu_tanh.h"
 #include "harness/model/init.h"
 
 namespace laco {
+
+const char* encoder_inference_kernels(const EncoderOptions& options) {
+  return options.fused_inference() ? "native_mha+gelu_tanh_vec" : "composed";
+}
 
 Grid EncoderOptions::grid() const { return {image_size_ / patch_size_, image_size_ / patch_size_}; }
 
@@ -22,7 +27,8 @@ void EncoderOptions::validate() const {
   if (mlp_dim_ < 1 || channels_ < 1) fail("encoder: mlp_dim and channels must be positive");
 }
 
-EncoderBlockImpl::EncoderBlockImpl(int64_t width, int64_t heads, int64_t mlp_dim, double ln_eps) : heads_(heads) {
+EncoderBlockImpl::EncoderBlockImpl(int64_t width, int64_t heads, int64_t mlp_dim, double ln_eps, bool fused_inference)
+    : heads_(heads), fused_inference_(fused_inference) {
   ln1 = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(ln_eps)));
   qkv = register_module("qkv", torch::nn::Linear(width, 3 * width));
   proj = register_module("proj", torch::nn::Linear(width, width));
@@ -31,7 +37,30 @@ EncoderBlockImpl::EncoderBlockImpl(int64_t width, int64_t heads, int64_t mlp_dim
   fc2 = register_module("fc2", torch::nn::Linear(mlp_dim, width));
 }
 
+bool EncoderBlockImpl::takes_fused(const torch::Tensor& x) const {
+  if (!fused_inference_) return false;
+  if (!torch::GradMode::is_enabled()) return true;
+  if (x.requires_grad()) return false;
+  for (const auto& p : parameters()) if (p.requires_grad()) return false;
+  return true;
+}
+
 torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x) {
+  return takes_fused(x) ? forward_fused(x) : forward_composed(x);
+}
+
+torch::Tensor EncoderBlockImpl::forward_fused(const torch::Tensor& x) {
+  const int64_t c = x.size(2);
+  auto y = ln1->forward(x);
+  auto h = std::get<0>(at::_native_multi_head_attention(y, y, y, c, heads_, qkv->weight, qkv->bias, proj->weight,
+                                                         proj->bias, /*mask=*/{}, /*need_weights=*/false));
+  h.add_(x);
+  auto m = fc1->forward(ln2->forward(h));
+  gelu_tanh_(m);
+  return fc2->forward(m).add_(h);
+}
+
+torch::Tensor EncoderBlockImpl::forward_composed(const torch::Tensor& x) {
   const int64_t b = x.size(0), n = x.size(1), c = x.size(2), d = c / heads_;
   // [B, N, 3, heads, d] -> three [B, heads, N, d]
   auto qkv_out = qkv->forward(ln1->forward(x)).view({b, n, 3, heads_, d}).permute({2, 0, 3, 1, 4});
@@ -50,7 +79,7 @@ VisionEncoderImpl::VisionEncoderImpl(EncoderOptions options) : options_(std::mov
   pos_embed = register_parameter("pos_embed", torch::empty({1, options_.grid().tokens(), c}));
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < options_.depth(); ++i)
-    blocks->push_back(EncoderBlock(c, options_.heads(), options_.mlp_dim(), options_.ln_eps()));
+    blocks->push_back(EncoderBlock(c, options_.heads(), options_.mlp_dim(), options_.ln_eps(), options_.fused_inference()));
   init_trunc_normal_weights(*this);
   init_position_embedding();
 }

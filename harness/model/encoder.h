@@ -33,21 +33,43 @@ struct EncoderOptions {
   TORCH_ARG(int64_t, mlp_dim) = 4304;
   TORCH_ARG(int64_t, channels) = 3;
   TORCH_ARG(double, ln_eps) = 1e-6;
+  /// Blocks asked for no gradient run LibTorch's native multi-head attention
+  /// and the vectorised GELU (EncoderBlockImpl::forward_fused); false keeps
+  /// the op-by-op composition everywhere (the reference the tests compare with).
+  TORCH_ARG(bool, fused_inference) = true;
 };
 
 /// LayerNorm -> MHA -> residual, LayerNorm -> MLP (tanh-GELU) -> residual.
+/// Usage: EncoderBlock block(256, 4, 960, 1e-6); auto y = block->forward(x);
 class EncoderBlockImpl : public torch::nn::Module {
  public:
-  EncoderBlockImpl(int64_t width, int64_t heads, int64_t mlp_dim, double ln_eps);
+  EncoderBlockImpl(int64_t width, int64_t heads, int64_t mlp_dim, double ln_eps, bool fused_inference = true);
+  /// forward_fused when fused inference is on and no gradient is wanted (grad
+  /// mode off, or neither x nor any weight of the block requires one);
+  /// forward_composed otherwise.
   torch::Tensor forward(const torch::Tensor& x);
+  /// The op-by-op form autograd differentiates (laco::attention, at::gelu).
+  torch::Tensor forward_composed(const torch::Tensor& x);
+  /// Inference only: at::_native_multi_head_attention (one QKV product, its
+  /// fused bias/scale/head split, softmax and output projection; on Torch 2.x
+  /// it calls scaled_dot_product_attention), gelu_tanh_ and in-place residual
+  /// adds. Equal to forward_composed within float rounding (tests/test_encoder.cc).
+  torch::Tensor forward_fused(const torch::Tensor& x);
+  /// Whether forward(x) takes forward_fused.
+  bool takes_fused(const torch::Tensor& x) const;
 
   torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
   torch::nn::Linear qkv{nullptr}, proj{nullptr}, fc1{nullptr}, fc2{nullptr};
 
  private:
   int64_t heads_;
+  bool fused_inference_;
 };
 TORCH_MODULE(EncoderBlock);
+
+/// Which kernels an encoder block runs for inference, for provenance:
+/// "native_mha+gelu_tanh_vec" (fused_inference) or "composed".
+const char* encoder_inference_kernels(const EncoderOptions& options);
 
 /// Usage: VisionEncoder enc(EncoderOptions()); enc->set_compressor(c, 6); auto out = enc->forward(images);
 class VisionEncoderImpl : public torch::nn::Module {
