@@ -141,7 +141,10 @@ int64_t efficiency_units(const std::vector<RunSpec>& runs) {
   int64_t units = 0;
   for (const auto& r : runs)
     for (auto s : parse_stages(r.efficiency().stages))
-      units += s == EfficiencyStage::kPrefill ? 3 : s == EfficiencyStage::kMemory ? 2 : 1;
+      units += s == EfficiencyStage::kPrefill  ? 3
+               : s == EfficiencyStage::kMemory ? 2
+               : s == EfficiencyStage::kTrain  ? static_cast<int64_t>(train_regimes().size())
+                                               : 1;
   return units;
 }
 
@@ -214,20 +217,42 @@ struct Session {
     optimizer->step();
   }
 
-  /// Gradients and AdamW moments (three more copies of the weights): built
-  /// by `steps` (>= 1) untimed training steps, the first of which allocates
-  /// them. Only one session holds them at a time (see run_efficiency).
-  void open_training(int64_t steps) {
+  /// Gradients and AdamW moments of the parameters `regime` trains (three
+  /// more copies of them), built by `steps` (>= 1) untimed training steps,
+  /// the first of which allocates them; the others are frozen
+  /// (requires_grad false), so autograd computes no gradient for them and
+  /// nothing before the first trainable module runs a backward. Only one
+  /// session holds training state at a time (see run_efficiency).
+  void open_training(int64_t steps, TrainRegime regime = TrainRegime::kFull) {
     model->train();
-    optimizer = std::make_unique<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(1e-5));
+    const auto trainable = set_trainable(regime);
+    optimizer = std::make_unique<torch::optim::AdamW>(trainable, torch::optim::AdamWOptions(1e-5));
     const int64_t pre = tensor_bytes();
     train_step();
-    train_state_bytes = model_bytes + tensor_bytes() - pre;
+    if (regime == TrainRegime::kFull) train_state_bytes = model_bytes + tensor_bytes() - pre;
     for (int64_t i = 1; i < steps; ++i) train_step();
   }
   void close_training() {
     optimizer.reset();
     for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+    set_trainable(TrainRegime::kFull);
+  }
+  /// requires_grad as `regime` says (the FLOP model's TrainRegime): the
+  /// encoder's own blocks frozen beyond kFull (its compressor trains), the LM
+  /// too for kFrozenEncoderLm. Returns the parameters that train.
+  std::vector<torch::Tensor> set_trainable(TrainRegime regime) {
+    for (auto& p : model->parameters()) p.requires_grad_(true);
+    if (regime != TrainRegime::kFull) {
+      for (auto& p : model->encoder->parameters()) p.requires_grad_(false);
+      if (compressor)
+        for (auto& p : compressor->parameters()) p.requires_grad_(true);
+    }
+    if (regime == TrainRegime::kFrozenEncoderLm)
+      for (auto& p : model->lm->parameters()) p.requires_grad_(false);
+    std::vector<torch::Tensor> trainable;
+    for (const auto& p : model->parameters())
+      if (p.requires_grad()) trainable.push_back(p);
+    return trainable;
   }
 };
 
@@ -286,7 +311,7 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
   r.add("flops_lm_prefill", (f.lm.total() + f.lm_head_prefill) / 1e9, "GFLOP");
   r.add("flops_prefill", f.prefill() / 1e9, "GFLOP");
   r.add("flops_train_step", f.train_step() * static_cast<double>(s->train_batch) / 1e9, "GFLOP");
-  // The FLOP model's training step with the encoder (and the LM) frozen: predictions only, not measured yet.
+  // The FLOP model's training step with the encoder (and the LM) frozen, beside the measured train_step_time_*.
   for (const auto& regime : train_regimes())
     if (regime.value != TrainRegime::kFull)
       r.add("flops_train_step_" + regime.name, f.train_step(regime.value) * static_cast<double>(s->train_batch) / 1e9,
@@ -303,6 +328,7 @@ struct Probe {
   std::vector<std::string> metrics;  ///< one per returned part, the first is the total
   std::function<std::vector<double>(Session&)> sample;
   std::function<void(Session&, const TimingStats&)> derive;
+  TrainRegime regime = TrainRegime::kFull;  ///< which parameters a training probe trains
 };
 
 std::vector<double> timed(const std::function<void()>& fn) {
@@ -319,7 +345,7 @@ std::vector<Probe> probes() {
       return timed([&] { fn(s); });
     };
   };
-  return {
+  std::vector<Probe> out = {
       {EfficiencyStage::kEncoder, "encoder latency", {"encoder_latency"},
        inference([](Session& s) { s.model->encode(s.images1); }),
        [](Session& s, const TimingStats& t) {
@@ -348,24 +374,39 @@ std::vector<Probe> probes() {
          std::vector<double> rates;
          for (double ms : t.samples_ms) rates.push_back(b / (ms * 1e-3));
          s.record.samples["throughput"] = rates;
-         s.record.add("throughput", median(rates), "images/s");
+         s.record.add("throughput", median(rates), "requests/s");
          s.record.add("throughput_gflops", gflops_rate(s.flops.prefill() * b, t.median_ms), "GFLOP/s");
        }},
-      {EfficiencyStage::kTrain, "training step", {"train_step_time", "train_fwd_bwd_time", "optimizer_step_time"},
-       [](Session& s) {
-         s.model->train();
-         const auto t0 = Clock::now();
-         s.forward_backward();
-         const auto t1 = Clock::now();
-         s.optimizer->step();
-         const auto t2 = Clock::now();
-         return std::vector<double>{ms_between(t0, t2), ms_between(t0, t1), ms_between(t1, t2)};
-       },
-       [](Session& s, const TimingStats& t) {
-         const double flop = s.flops.train_step() * static_cast<double>(s.train_batch);
-         s.record.add("train_gflops", gflops_rate(flop, t.median_ms), "GFLOP/s");
-       }},
   };
+  // One training probe per regime (the stages of LLaVA-style training), each
+  // with the state its regime builds.
+  for (const auto& regime : train_regimes()) {
+    const bool full = regime.value == TrainRegime::kFull;
+    const std::string suffix = full ? "" : "_" + regime.name;
+    std::vector<std::string> metrics = {"train_step_time" + suffix, "train_fwd_bwd_time" + suffix,
+                                        "optimizer_step_time" + suffix};
+    out.push_back(
+        {EfficiencyStage::kTrain, full ? "training step" : "training step (" + regime.name + ")", metrics,
+         [](Session& s) {
+           s.model->train();
+           const auto t0 = Clock::now();
+           s.forward_backward();
+           const auto t1 = Clock::now();
+           s.optimizer->step();
+           const auto t2 = Clock::now();
+           return std::vector<double>{ms_between(t0, t2), ms_between(t0, t1), ms_between(t1, t2)};
+         },
+         [regime = regime.value, suffix](Session& s, const TimingStats& t) {
+           const double flop = s.flops.train_step(regime) * static_cast<double>(s.train_batch);
+           s.record.add("train_gflops" + suffix, gflops_rate(flop, t.median_ms), "GFLOP/s");
+           int64_t trainable = 0;
+           for (const auto& p : s.set_trainable(regime)) trainable += p.numel();
+           s.set_trainable(TrainRegime::kFull);
+           s.record.add("params_trainable" + suffix, static_cast<double>(trainable) / 1e6, "M");
+         },
+         regime.value});
+  }
+  return out;
 }
 
 // Runs `step` once after resetting the peaks and records, under `prefix`, the
@@ -456,10 +497,11 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
         const size_t i = order[j];
         beat("round", rep, reps, j);
         Session& s = *sessions[i];
-        if (train) s.open_training(std::max<int64_t>(1, warmup));
+        if (train) s.open_training(std::max<int64_t>(1, warmup), probe.regime);
         const auto sample = probe.sample(s);
         // The training memory peak needs the state this round has built: one more step, after the timed one.
-        if (train && rep + 1 == reps && s.has(EfficiencyStage::kMemory)) measure_train_memory(s);
+        if (train && probe.regime == TrainRegime::kFull && rep + 1 == reps && s.has(EfficiencyStage::kMemory))
+          measure_train_memory(s);
         if (train) s.close_training();
         parts[i].resize(sample.size());
         for (size_t p = 0; p < sample.size(); ++p) parts[i][p].push_back(sample[p]);
@@ -520,7 +562,11 @@ PrintTable speedups_table(const RunRecord& in, const RunRecord& ext) {
                       {"prefill (TTFT)", "prefill_latency", "flops_prefill"},
                       {"inference throughput", "throughput_batch_latency", "flops_prefill"},
                       {"training step", "train_step_time", "flops_train_step"},
-                      {"  forward + backward", "train_fwd_bwd_time", "flops_train_step"}};
+                      {"  forward + backward", "train_fwd_bwd_time", "flops_train_step"},
+                      {"training step, encoder frozen", "train_step_time_frozen_encoder",
+                       "flops_train_step_frozen_encoder"},
+                      {"training step, encoder + LM frozen", "train_step_time_frozen_encoder_lm",
+                       "flops_train_step_frozen_encoder_lm"}};
   PrintTable t;
   t.title = fmt::format("{} at {} (k = {}) vs after the encoder (k = {}), r = {}, preset {}:", in.spec.method_label(),
                         in.spec.layer, in.spec.block_k, ext.spec.block_k, in.spec.ratio, in.spec.preset);

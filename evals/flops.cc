@@ -28,6 +28,15 @@ const std::vector<NamedValue<TrainRegime>>& train_regimes() {
   return all;
 }
 
+std::string train_regime_label(TrainRegime regime) {
+  switch (regime) {
+    case TrainRegime::kFull: return "all trainable";
+    case TrainRegime::kFrozenEncoder: return "encoder frozen";
+    case TrainRegime::kFrozenEncoderLm: return "encoder + LM frozen";
+  }
+  return "?";
+}
+
 PartFlops operator*(double n, const PartFlops& p) { return {n * p.weights, n * p.activations}; }
 
 double patch_embed_flops(const EncoderOptions& e) {

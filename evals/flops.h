@@ -44,6 +44,8 @@ enum class TrainRegime {
 };
 /// "full", "frozen_encoder", "frozen_encoder_lm", in that order.
 const std::vector<NamedValue<TrainRegime>>& train_regimes();
+/// For tables: "all trainable", "encoder frozen", "encoder + LM frozen".
+std::string train_regime_label(TrainRegime regime);
 
 /// Forward FLOPs of a part, split by what their backward costs.
 struct PartFlops {

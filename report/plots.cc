@@ -207,7 +207,7 @@ std::vector<Chart> report_charts(const RunIndex& index, const ReportOptions& o) 
 
   Chart pareto;
   pareto.title = fmt::format("Accuracy vs inference throughput (r = {}, every placement)", o.ratio);
-  pareto.x_label = fmt::format("inference throughput (images/s, {})", index.efficiency_preset());
+  pareto.x_label = fmt::format("inference throughput (requests/s, {})", index.efficiency_preset());
   pareto.y_label = fmt::format("average accuracy (%, {})", index.accuracy_preset());
   pareto.pareto = true;
   for (const auto& p : index.placements())  // marker shape = placement

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "evals/flops.h"
 #include "evals/run_spec.h"
 #include "evals/synthvqa.h"
 #include "harness/base/error.h"
@@ -351,7 +352,7 @@ Table methods_table(const RunIndex& index, const ReportOptions& options) {
   t.columns.push_back({"average", "%", 1, Better::kHigher});
   t.columns.push_back({"seeds", "", 0, Better::kNone});
   t.columns.push_back({"visual tokens", "per image", 0, Better::kNone, false});
-  t.columns.push_back({"throughput", "images/s", 2, Better::kHigher});
+  t.columns.push_back({"throughput", "requests/s", 2, Better::kHigher});
   for (const auto& m : index.methods()) {
     const std::string placement = is_none(m) ? "" : o.placement;
     std::vector<Cell> row{Cell::text(m)};
@@ -389,7 +390,7 @@ Table placement_table(const RunIndex& index, const ReportOptions& o) {
                {"average accuracy", "%", 1, Better::kHigher},
                {sensitive + " accuracy", "%", 1, Better::kHigher},
                {"train step", "ms", 1, Better::kLower},
-               {"throughput", "images/s", 2, Better::kHigher}};
+               {"throughput", "requests/s", 2, Better::kHigher}};
   auto row_for = [&](const std::string& m, const std::string& p) {
     auto k = [&](const char* eval) {
       const int64_t b = index.block(eval, p);
@@ -433,7 +434,7 @@ Table ratio_table(const RunIndex& index, const ReportOptions& options) {
   t.columns.push_back({"visual tokens", "per image", 0, Better::kNone, false});
   for (const auto& f : vqa_families()) t.columns.push_back({f, "%", 1, Better::kHigher});
   t.columns.push_back({"average", "%", 1, Better::kHigher});
-  t.columns.push_back({"throughput", "images/s", 2, Better::kHigher});
+  t.columns.push_back({"throughput", "requests/s", 2, Better::kHigher});
   for (const auto& m : index.methods()) {
     const bool none = is_none(m);
     if (!none) t.rules.push_back(t.rows.size());
@@ -465,10 +466,10 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
   t.title = fmt::format("Efficiency of compressing inside the encoder against after it, r = {}", o.ratio);
   t.columns = {{"method", "", 0, Better::kNone},
                {"placement", "", 0, Better::kNone},
-               {"train step", "ms", 1, Better::kLower},
+               {"train step, all trainable", "ms", 1, Better::kLower},
                {"speed-up", "", 1, Better::kNone},
                {"FLOP model", "", 1, Better::kNone},
-               {"throughput", "images/s", 2, Better::kHigher},
+               {"throughput", "requests/s", 2, Better::kHigher},
                {"gain", "", 1, Better::kNone},
                {"prefill", "ms", 1, Better::kLower},
                {"speed-up", "", 1, Better::kNone},
@@ -520,9 +521,62 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
   t.notes = {preset_note(index, fmt::format("r = {}; each internal placement against the same method and ratio at {} "
                                             "(after the encoder)",
                                             o.ratio, ext)),
-             "speed-up = external time / internal time - 1; gain = internal / external throughput - 1; change = "
+             "throughput = requests per second, a request being one image with its crops (every crop goes through the "
+             "encoder) and its text; speed-up = external time / internal time - 1; gain = internal / external "
+             "throughput - 1; change = "
              "internal / external peak memory - 1 (tensor allocator peak of one training step); FLOP model = the same "
              "speed-up predicted from analytic FLOPs",
+             commits_note(index)};
+  t.mark_best();
+  return t;
+}
+
+Table training_table(const RunIndex& index, const ReportOptions& o) {
+  Table t;
+  t.name = "training";
+  t.title = fmt::format("Training step per stage, inside the encoder against after it, r = {}", o.ratio);
+  t.columns = {{"method", "", 0, Better::kNone}, {"placement", "", 0, Better::kNone}};
+  std::vector<std::pair<std::string, std::string>> ids = {{"", ""}, {"", ""}};
+  for (const auto& regime : train_regimes()) {
+    const std::string suffix = regime.value == TrainRegime::kFull ? "" : "_" + regime.name;
+    const std::string stage = train_regime_label(regime.value);
+    t.columns.push_back({"train step, " + stage, "ms", 1, Better::kLower});
+    t.columns.push_back({"speed-up", "", 1, Better::kNone});
+    t.columns.push_back({"FLOP model", "", 1, Better::kNone});
+    ids.insert(ids.end(), {{"train_step_time" + suffix, kEfficiency},
+                           {"train_step_speedup" + suffix, kEfficiency},
+                           {"train_step_flop_speedup" + suffix, kEfficiency}});
+  }
+  const std::string ext = index.external();
+  for (const auto& m : index.methods()) {
+    if (is_none(m)) continue;
+    auto s = [&](const std::string& p, const std::string& metric) { return index.stat(kEfficiency, m, p, o.ratio, metric); };
+    bool ruled = false;
+    for (const auto& p : index.placements()) {
+      if (s(p, "train_step_time_frozen_encoder").missing() && s(p, "train_step_time_frozen_encoder_lm").missing())
+        continue;  // no stage beyond the fully trainable one measured here (the efficiency table has that)
+      if (!ruled) t.rules.push_back(t.rows.size()), ruled = true;
+      const bool is_ext = p == ext;
+      std::vector<Cell> row = {Cell::text(m), Cell::text(is_ext ? p + " (external)" : p)};
+      for (const auto& regime : train_regimes()) {
+        const std::string suffix = regime.value == TrainRegime::kFull ? "" : "_" + regime.name;
+        auto speedup = [&](const std::string& metric) { return is_ext ? Stat{} : ratio_of(s(ext, metric), s(p, metric), -1); };
+        row.push_back(Cell::value(s(p, "train_step_time" + suffix)));
+        row.push_back(Cell::change(speedup("train_step_time" + suffix)));
+        row.push_back(Cell::change(speedup("flops_train_step" + suffix)));
+      }
+      t.add_row(std::move(row), false, row_key(index, m, p, o.ratio));
+    }
+  }
+  name_columns(t, ids);
+  t.notes = {preset_note(index, fmt::format("r = {}; each internal placement against the same method and ratio at {} "
+                                            "(after the encoder)",
+                                            o.ratio, ext)),
+             "stages (LLaVA-style training): all trainable; encoder frozen = its blocks frozen, the compressor, "
+             "projector and LM train; encoder + LM frozen = the compressor and projector train. Frozen blocks before "
+             "the first trainable module run no backward; frozen blocks after it run their forward and the input "
+             "half of the backward (the FLOP model's rule). speed-up = external time / internal time - 1; FLOP "
+             "model = the same speed-up predicted from analytic FLOPs",
              commits_note(index)};
   t.mark_best();
   return t;
@@ -631,6 +685,8 @@ Table budget_table(const RunIndex& index, const ReportOptions& options) {
 std::vector<Table> build_tables(const RunIndex& index, const ReportOptions& options) {
   std::vector<Table> tables = {methods_table(index, options), placement_table(index, options),
                                ratio_table(index, options), efficiency_table(index, options)};
+  Table training = training_table(index, options);
+  if (!training.rows.empty()) tables.push_back(std::move(training));
   if (index.budgets().present.size() > 1) tables.push_back(budget_table(index, options));
   return tables;
 }

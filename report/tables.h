@@ -118,13 +118,20 @@ Table ratio_table(const RunIndex& index, const ReportOptions& options);
 /// method and ratio after the encoder, next to the FLOP model's prediction.
 Table efficiency_table(const RunIndex& index, const ReportOptions& options);
 
+/// Table 5: the training step of each stage (all trainable, encoder frozen,
+/// encoder + LM frozen) against the same method and ratio after the
+/// encoder, next to the FLOP model's prediction. No rows when no run
+/// measured a frozen stage (runs stored before it was measured).
+Table training_table(const RunIndex& index, const ReportOptions& options);
+
 /// Ranking vs training budget: per method at the methods table's placement
 /// and ratio, the average accuracy and the rank at each budget (1 + the
 /// methods significantly better there). Built when budgets().present holds
 /// more than one budget.
 Table budget_table(const RunIndex& index, const ReportOptions& options);
 
-/// The four tables, and the budget table when there are runs at more than one budget.
+/// The four tables, the training table when it has rows, and the budget table when there are runs at more
+/// than one budget.
 std::vector<Table> build_tables(const RunIndex& index, const ReportOptions& options);
 
 /// The family whose accuracy drops most from the `none` ceiling across the

@@ -94,7 +94,13 @@ std::vector<RunRecord> report_fixture_runs() {
         auto e = base("efficiency", "cpu-small", method, p, ratio, 0, false);
         e.group_key = "fixture";  // one interleaved group, as a sweep measures them (fixture_database claims them so)
         e.add("train_step_time", ext * tf, "ms");
-        e.add("throughput", 10.0 / tf, "images/s");
+        // Frozen stages: the encoder's backward before the compressor is gone, so
+        // the placement matters less (encoder frozen) or more (encoder + LM frozen).
+        e.add("train_step_time_frozen_encoder", 0.6 * ext * (0.5 + 0.5 * tf), "ms");
+        e.add("train_step_time_frozen_encoder_lm", 0.3 * ext * (0.2 + 0.8 * tf), "ms");
+        e.add("flops_train_step_frozen_encoder", 60.0 * (0.5 + 0.5 * ff), "GFLOP");
+        e.add("flops_train_step_frozen_encoder_lm", 30.0 * (0.2 + 0.8 * ff), "GFLOP");
+        e.add("throughput", 10.0 / tf, "requests/s");
         e.add("prefill_latency", 200.0 * tf, "ms");
         e.add("train_peak_tensor", 500.0 * (0.7 + 0.3 * tf), "MiB");
         e.add("flops_train_step", 100.0 * ff, "GFLOP");

@@ -77,7 +77,8 @@ TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
   EXPECT_EQ(records[2].spec.ratio, 3);
   // Every run has its own repetitions, training too (its state is built and freed in each round).
   for (const auto& rec : records)
-    for (const char* m : {"encoder_latency", "train_step_time", "throughput"}) {
+    for (const char* m : {"encoder_latency", "train_step_time", "throughput", "train_step_time_frozen_encoder",
+                          "train_step_time_frozen_encoder_lm"}) {
       ASSERT_TRUE(rec.samples.count(m)) << m;
       EXPECT_EQ(rec.samples.at(m).size(), 2u) << m;
     }
@@ -85,9 +86,11 @@ TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
   EXPECT_EQ(r.require("visual_tokens"), 2 * 16);  // 2 crops x 4 x 4
   const std::map<std::string, std::string> units = {
       {"encoder_latency", "ms"},        {"prefill_latency", "ms"},       {"lm_prefill_latency", "ms"},
-      {"throughput", "images/s"},       {"train_step_time", "ms"},       {"optimizer_step_time", "ms"},
+      {"throughput", "requests/s"},       {"train_step_time", "ms"},       {"optimizer_step_time", "ms"},
       {"inference_peak_tensor", "MiB"}, {"train_peak_tensor", "MiB"},    {"flops_train_step", "GFLOP"},
-      {"train_gflops", "GFLOP/s"},      {"device_peak_gflops", "GFLOP/s"}, {"train_efficiency", "ratio"}};
+      {"train_gflops", "GFLOP/s"},      {"device_peak_gflops", "GFLOP/s"}, {"train_efficiency", "ratio"},
+      {"train_step_time_frozen_encoder", "ms"}, {"train_step_time_frozen_encoder_lm", "ms"},
+      {"train_gflops_frozen_encoder_lm", "GFLOP/s"}, {"params_trainable_frozen_encoder", "M"}};
   for (const auto& [name, unit] : units) {
     bool found = false;
     for (const auto& m : r.metrics)
@@ -98,6 +101,13 @@ TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
       }
     EXPECT_TRUE(found) << name;
   }
+  // Each stage trains what it says: everything; all but the encoder's blocks;
+  // the compressor and the projector (LaCo's MLP and mlp2x_gelu) only.
+  EXPECT_DOUBLE_EQ(r.require("params_trainable"), r.require("params"));
+  EXPECT_LT(r.require("params_trainable_frozen_encoder"), r.require("params_trainable"));
+  EXPECT_LT(r.require("params_trainable_frozen_encoder_lm"), r.require("params_trainable_frozen_encoder"));
+  EXPECT_GT(r.require("params_trainable_frozen_encoder_lm"), r.require("params_compressor"));
+  EXPECT_LT(r.require("flops_train_step_frozen_encoder_lm"), r.require("flops_train_step"));
   EXPECT_LE(r.require("encoder_latency_min"), r.require("encoder_latency"));
   EXPECT_LE(r.require("encoder_latency"), r.require("encoder_latency_max"));
   // Training keeps activations, inference frees them as it goes.
@@ -112,6 +122,7 @@ TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
   const auto speedups = make_markdown_printer({/*pad=*/false})->print(speedups_table(records[0], records[1]));
   EXPECT_NE(speedups.find("FLOP-model speedup"), std::string::npos);
   EXPECT_NE(speedups.find("| training step |"), std::string::npos);
+  EXPECT_NE(speedups.find("| training step, encoder + LM frozen |"), std::string::npos) << speedups;
 }
 
 TEST(Efficiency, OneGroupPerPresetSeedThreadsAndSettings) {
@@ -207,10 +218,10 @@ TEST(Records, TablesShowUnitsAndDashesForMissingValues) {
   RunRecord a, b;
   a.spec.method = "laco";
   b.spec.method = "none";
-  a.add("throughput", 3.5, "images/s");
+  a.add("throughput", 3.5, "requests/s");
   const auto table = make_printer("md")->print(records_table({a, b}, {"method"}, {"throughput"}));
-  EXPECT_NE(table.find("throughput (images/s)"), std::string::npos) << table;
-  EXPECT_NE(table.find("| none   |                     - |"), std::string::npos) << table;
+  EXPECT_NE(table.find("throughput (requests/s)"), std::string::npos) << table;
+  EXPECT_NE(table.find("| none   |                       - |"), std::string::npos) << table;
   test::expect_error([&] { b.require("throughput"); }, {"no metric 'throughput'"});
   EXPECT_EQ(format_duration(65), "1m05s");
   EXPECT_EQ(format_duration(3725), "1h02m");

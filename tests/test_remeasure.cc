@@ -54,7 +54,7 @@ RunRecord measured(const std::string& commit, bool dirty, const std::string& fin
 void add_timing(RunRecord& r, const std::string& name, const std::vector<double>& samples) {
   std::vector<double> sorted = samples;
   std::sort(sorted.begin(), sorted.end());
-  r.add(name, sorted[sorted.size() / 2], name == "throughput" ? "images/s" : "ms");
+  r.add(name, sorted[sorted.size() / 2], name == "throughput" ? "requests/s" : "ms");
   r.samples[name] = samples;
 }
 
@@ -156,7 +156,7 @@ TEST(CompareStatistics, TimingsAndAccuraciesMatchValuesWorkedOutByHand) {
   const auto& thr = row_of(c, "throughput");
   EXPECT_NEAR(thr.difference.p, 4.0 / 252, 1e-12);
   EXPECT_TRUE(thr.difference.significant);
-  EXPECT_EQ(thr.unit, "images/s");
+  EXPECT_EQ(thr.unit, "requests/s");
 
   // Interleaved (1, 1.5, 2, 2.5, ...): U = 10 of 25; P(U <= 10) = 87/252 from the
   // counts 1,1,2,3,5,7,9,11,14,16,18 of U = 0..10, so p = 174/252: not significant.

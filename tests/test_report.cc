@@ -171,7 +171,7 @@ TEST(ReportPlots, ChartsHaveAxesUnitsAndLegend) {
   const auto charts = report_charts(index, {});
   ASSERT_EQ(charts.size(), 3u);
   const std::string svg = render_svg(charts[0]);
-  for (const char* s : {"<svg", "images/s", "average accuracy (%", "Pareto front", "laco", "tokenpacker"})
+  for (const char* s : {"<svg", "requests/s", "average accuracy (%", "Pareto front", "laco", "tokenpacker"})
     EXPECT_NE(svg.find(s), std::string::npos) << s;
   EXPECT_NE(render_svg(charts[1]).find(">1/4<"), std::string::npos) << "placements label the x axis";
 }
@@ -205,7 +205,7 @@ TEST(ReportPlots, ErrorBarsShapesAndTooltips) {
 TEST(ReportPlots, PgfplotsCarriesTheSameChart) {
   Chart c;
   c.title = "Accuracy vs throughput";
-  c.x_label = "throughput (images/s)";
+  c.x_label = "throughput (requests/s)";
   c.y_label = "accuracy (%)";
   c.pareto = true;
   c.shape_names = {"at 1/4", "1 (after)"};
@@ -215,7 +215,7 @@ TEST(ReportPlots, PgfplotsCarriesTheSameChart) {
   c.series.push_back(s);
   const std::string pgf = render_pgfplots(c);
   EXPECT_NE(pgf.find("\\begin{axis}["), std::string::npos) << pgf;
-  EXPECT_NE(pgf.find("xlabel={throughput (images/s)}"), std::string::npos) << pgf;
+  EXPECT_NE(pgf.find("xlabel={throughput (requests/s)}"), std::string::npos) << pgf;
   EXPECT_NE(pgf.find("(10, 50) += (2, 6) -= (1, 5) [s0]"), std::string::npos) << pgf;
   EXPECT_NE(pgf.find("(20, 40) += (0, 0) -= (0, 0) [s1]"), std::string::npos) << pgf;
   EXPECT_NE(pgf.find("\\addlegendentry{laco}"), std::string::npos) << pgf;
@@ -251,7 +251,7 @@ TEST(Report, RejectsUnknownFormatsAndTables) {
   test::expect_error([&] { check_report_request(r); }, {"--files", "'pdf'", "md, latex, csv, html"});
   r.formats = {"md"};
   r.tables = {"speed"};
-  test::expect_error([&] { check_report_request(r); }, {"--table", "'speed'", "methods, placement, ratio, efficiency, budget, all"});
+  test::expect_error([&] { check_report_request(r); }, {"--table", "'speed'", "methods, placement, ratio, efficiency, training, budget, all"});
 }
 
 // The fixture written into a results database the way a sweep stores runs.
@@ -509,7 +509,7 @@ TEST(Report, TimingsTooFewToRankSaySo) {
     r.spec.depth = 26;
     r.spec.settings = EfficiencySettings{};
     r.samples["throughput"] = rates;
-    r.add("throughput", median(rates), "images/s");
+    r.add("throughput", median(rates), "requests/s");
     return r;
   };
   auto bold_and_notes = [&](size_t reps) {
@@ -737,9 +737,10 @@ TEST(ReportBudget, OtherTablesAreUnchangedWhenBudgetRunsArePresent) {
   auto runs = test::report_fixture_runs();
   for (auto& r : runs)
     if (r.spec.is_accuracy()) set_steps(r, 50, 100);
-  // Without budget runs: the four tables as always, no budget table.
+  // Without budget runs: the four tables and the training table (the fixture has frozen stages), no budget table.
   const auto plain = build_tables(RunIndex(runs, {}), {});
-  ASSERT_EQ(plain.size(), 4u);
+  ASSERT_EQ(plain.size(), 5u);
+  EXPECT_EQ(plain.back().name, "training");
   for (const auto& t : plain) EXPECT_EQ(render_markdown(t), test::read_file(kGolden + "/report_" + t.name + ".md"));
   // Every accuracy run at 1/4 again at x4 and x16, other values, another commit.
   auto with = runs;
@@ -756,7 +757,7 @@ TEST(ReportBudget, OtherTablesAreUnchangedWhenBudgetRunsArePresent) {
   ASSERT_GT(with.size(), runs.size());
   const RunIndex index(with, {});
   const auto tables = build_tables(index, {});
-  ASSERT_EQ(tables.size(), 5u);
+  ASSERT_EQ(tables.size(), 6u);
   for (size_t i = 0; i < plain.size(); ++i) {
     EXPECT_EQ(tables[i].name, plain[i].name);
     EXPECT_EQ(render_markdown(tables[i]), render_markdown(plain[i])) << tables[i].name;

@@ -23,7 +23,7 @@ struct PrintColumn {
   PrintColumn(const char* name_) : PrintColumn(std::string(name_)) {}
 
   std::string name;
-  /// "ms", "MiB", "%", "images/s", "tokens", ... ; "" for labels. Printed as
+  /// "ms", "MiB", "%", "requests/s", "tokens", ... ; "" for labels. Printed as
   /// "name (unit)" and used by format_number() to choose the digits.
   std::string unit;
   /// kAuto: right when any value of the column is a number, else left.
@@ -32,7 +32,7 @@ struct PrintColumn {
 
 /// Usage:
 ///   PrintTable t;
-///   t.columns = {{"method"}, {"throughput", "images/s"}};
+///   t.columns = {{"method"}, {"throughput", "requests/s"}};
 ///   t.add({std::string("laco"), 3.91});
 ///   fmt::print("{}", make_printer("md")->print(t));
 struct PrintTable {
