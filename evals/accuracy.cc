@@ -586,6 +586,8 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   rec.facts["vocabulary"] = vocab.summary();
   torch::manual_seed(data_seed);
   Mllm model(accuracy_model(preset, vocab));
+  // Evaluation runs without gradients, through the encoder's fused path.
+  rec.facts["encoder_inference_kernels"] = encoder_inference_kernels(model->encoder->options());
   const int64_t steps0 = a.steps0, steps1 = a.steps1, steps2 = a.steps2;
 
   // Stage 0: the uncompressed MLLM, trained once per configuration and cached.

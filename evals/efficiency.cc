@@ -314,9 +314,10 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
   // The FLOP model's training step with the encoder (and the LM) frozen, beside the measured train_step_time_*.
   for (const auto& regime : train_regimes())
     if (regime.value != TrainRegime::kFull)
-      r.add("flops_train_step_" + regime.name, f.train_step(regime.value) * static_cast<double>(s->train_batch) / 1e9,
-            "GFLOP");
+      r.add("flops_train_step" + train_regime_suffix(regime.value),
+            f.train_step(regime.value) * static_cast<double>(s->train_batch) / 1e9, "GFLOP");
   r.facts["lm_causal_attention_counted"] = name_of(causal_counts(), f.causal);
+  r.facts["encoder_inference_kernels"] = encoder_inference_kernels(preset.model.encoder);
 
   return s;
 }
@@ -382,7 +383,7 @@ std::vector<Probe> probes() {
   // with the state its regime builds.
   for (const auto& regime : train_regimes()) {
     const bool full = regime.value == TrainRegime::kFull;
-    const std::string suffix = full ? "" : "_" + regime.name;
+    const std::string suffix = train_regime_suffix(regime.value);
     std::vector<std::string> metrics = {"train_step_time" + suffix, "train_fwd_bwd_time" + suffix,
                                         "optimizer_step_time" + suffix};
     out.push_back(

@@ -37,6 +37,10 @@ std::string train_regime_label(TrainRegime regime) {
   return "?";
 }
 
+std::string train_regime_suffix(TrainRegime regime) {
+  return regime == TrainRegime::kFull ? "" : "_" + name_of(train_regimes(), regime);
+}
+
 PartFlops operator*(double n, const PartFlops& p) { return {n * p.weights, n * p.activations}; }
 
 double patch_embed_flops(const EncoderOptions& e) {

@@ -46,6 +46,9 @@ enum class TrainRegime {
 const std::vector<NamedValue<TrainRegime>>& train_regimes();
 /// For tables: "all trainable", "encoder frozen", "encoder + LM frozen".
 std::string train_regime_label(TrainRegime regime);
+/// What a regime's metrics end in: "" for kFull (train_step_time,
+/// flops_train_step), else "_" + its name (train_step_time_frozen_encoder).
+std::string train_regime_suffix(TrainRegime regime);
 
 /// Forward FLOPs of a part, split by what their backward costs.
 struct PartFlops {

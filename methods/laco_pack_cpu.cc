@@ -39,9 +39,9 @@ LacoPacked laco_pack_cpu(const torch::Tensor& x, Grid grid, int64_t r, int outpu
   float* a = out.a.defined() ? out.a.data_ptr<float>() : nullptr;
   // Each output token reads r^2 C floats; a task takes about 1 M of them. Waking
   // a second (passively waiting) OpenMP thread costs more than a small pack
-  // takes: measured 2026-12-02, 2 threads, r = 2, 5 crops, cpu-small (0.25 M
-  // floats) 0.104 ms split against 0.073 ms on one thread; paper (4.5 M
-  // floats) 2.25 ms split against 3.21 ms on one.
+  // takes: laco_bench laco_pack, r = 2, 5 crops, cpu-small (0.25 M floats)
+  // 0.104 ms split in two against 0.085 ms on one thread (2026-12-02); paper
+  // (4.5 M floats) 2.25 ms split (2026-12-02) against 3.21 ms on one (2026-12-01).
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 20) / (r * r * shape.channels));
   at::parallel_for(0, shape.out_tokens(), grain, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) laco_pack_token(src, s, a, shape, t, 0, shape.channels);

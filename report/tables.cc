@@ -538,7 +538,7 @@ Table training_table(const RunIndex& index, const ReportOptions& o) {
   t.columns = {{"method", "", 0, Better::kNone}, {"placement", "", 0, Better::kNone}};
   std::vector<std::pair<std::string, std::string>> ids = {{"", ""}, {"", ""}};
   for (const auto& regime : train_regimes()) {
-    const std::string suffix = regime.value == TrainRegime::kFull ? "" : "_" + regime.name;
+    const std::string suffix = train_regime_suffix(regime.value);
     const std::string stage = train_regime_label(regime.value);
     t.columns.push_back({"train step, " + stage, "ms", 1, Better::kLower});
     t.columns.push_back({"speed-up", "", 1, Better::kNone});
@@ -553,13 +553,16 @@ Table training_table(const RunIndex& index, const ReportOptions& o) {
     auto s = [&](const std::string& p, const std::string& metric) { return index.stat(kEfficiency, m, p, o.ratio, metric); };
     bool ruled = false;
     for (const auto& p : index.placements()) {
-      if (s(p, "train_step_time_frozen_encoder").missing() && s(p, "train_step_time_frozen_encoder_lm").missing())
-        continue;  // no stage beyond the fully trainable one measured here (the efficiency table has that)
+      bool frozen = false;
+      for (const auto& regime : train_regimes())
+        if (regime.value != TrainRegime::kFull)
+          frozen = frozen || !s(p, "train_step_time" + train_regime_suffix(regime.value)).missing();
+      if (!frozen) continue;  // no stage beyond the fully trainable one measured here (the efficiency table has that)
       if (!ruled) t.rules.push_back(t.rows.size()), ruled = true;
       const bool is_ext = p == ext;
       std::vector<Cell> row = {Cell::text(m), Cell::text(is_ext ? p + " (external)" : p)};
       for (const auto& regime : train_regimes()) {
-        const std::string suffix = regime.value == TrainRegime::kFull ? "" : "_" + regime.name;
+        const std::string suffix = train_regime_suffix(regime.value);
         auto speedup = [&](const std::string& metric) { return is_ext ? Stat{} : ratio_of(s(ext, metric), s(p, metric), -1); };
         row.push_back(Cell::value(s(p, "train_step_time" + suffix)));
         row.push_back(Cell::change(speedup("train_step_time" + suffix)));

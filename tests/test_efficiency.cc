@@ -73,6 +73,7 @@ TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
   EXPECT_EQ(r.spec.block_k, 1);
   EXPECT_EQ(records[1].spec.block_k, 4);
   EXPECT_EQ(r.facts["measured_with"], 3);
+  EXPECT_EQ(r.facts["encoder_inference_kernels"], "native_mha+gelu_tanh_vec");
   EXPECT_EQ(records[2].spec.method, "pixel_shuffle");
   EXPECT_EQ(records[2].spec.ratio, 3);
   // Every run has its own repetitions, training too (its state is built and freed in each round).
