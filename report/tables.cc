@@ -43,6 +43,13 @@ std::string preset_note(const RunIndex& index, const std::string& what) {
   return fmt::format("Presets: {}; {}", parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", ")), what);
 }
 
+// The efficiency and training tables' first note.
+std::string against_external_note(const RunIndex& index, int64_t ratio, const std::string& ext) {
+  return preset_note(
+      index, fmt::format("r = {}; each internal placement against the same method and ratio at {} (after the encoder)",
+                         ratio, ext));
+}
+
 std::string commits_note(const RunIndex& index) {
   const auto c = index.commits();
   return fmt::format("Accuracy: mean over seeds [95% bootstrap interval over seeds and questions]; timings: median "
@@ -518,9 +525,7 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
                    {"prefill_flop_speedup", kEfficiency},
                    {"train_peak_tensor", kEfficiency},
                    {"train_peak_tensor_change", kEfficiency}});
-  t.notes = {preset_note(index, fmt::format("r = {}; each internal placement against the same method and ratio at {} "
-                                            "(after the encoder)",
-                                            o.ratio, ext)),
+  t.notes = {against_external_note(index, o.ratio, ext),
              "throughput = requests per second, a request being one image with its crops (every crop goes through the "
              "encoder) and its text; speed-up = external time / internal time - 1; gain = internal / external "
              "throughput - 1; change = "
@@ -572,9 +577,7 @@ Table training_table(const RunIndex& index, const ReportOptions& o) {
     }
   }
   name_columns(t, ids);
-  t.notes = {preset_note(index, fmt::format("r = {}; each internal placement against the same method and ratio at {} "
-                                            "(after the encoder)",
-                                            o.ratio, ext)),
+  t.notes = {against_external_note(index, o.ratio, ext),
              "stages (LLaVA-style training): all trainable; encoder frozen = its blocks frozen, the compressor, "
              "projector and LM train; encoder + LM frozen = the compressor and projector train. Frozen blocks before "
              "the first trainable module run no backward; frozen blocks after it run their forward and the input "
