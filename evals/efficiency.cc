@@ -237,22 +237,31 @@ struct Session {
     for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
     set_trainable(TrainRegime::kFull);
   }
-  /// requires_grad as `regime` says (the FLOP model's TrainRegime): the
-  /// encoder's own blocks frozen beyond kFull (its compressor trains), the LM
-  /// too for kFrozenEncoderLm. Returns the parameters that train.
-  std::vector<torch::Tensor> set_trainable(TrainRegime regime) {
-    for (auto& p : model->parameters()) p.requires_grad_(true);
+  /// The parameters `regime` trains (the FLOP model's TrainRegime): all for
+  /// kFull; beyond it not the encoder's own blocks (its compressor trains),
+  /// and for kFrozenEncoderLm not the LM either.
+  std::vector<torch::Tensor> trained_parameters(TrainRegime regime) const {
+    std::set<const void*> frozen;
+    auto freeze = [&](const torch::nn::Module& m) {
+      for (const auto& p : m.parameters()) frozen.insert(p.unsafeGetTensorImpl());
+    };
     if (regime != TrainRegime::kFull) {
-      for (auto& p : model->encoder->parameters()) p.requires_grad_(false);
+      freeze(*model->encoder);
       if (compressor)
-        for (auto& p : compressor->parameters()) p.requires_grad_(true);
+        for (const auto& p : compressor->parameters()) frozen.erase(p.unsafeGetTensorImpl());
     }
-    if (regime == TrainRegime::kFrozenEncoderLm)
-      for (auto& p : model->lm->parameters()) p.requires_grad_(false);
-    std::vector<torch::Tensor> trainable;
+    if (regime == TrainRegime::kFrozenEncoderLm) freeze(*model->lm);
+    std::vector<torch::Tensor> trained;
     for (const auto& p : model->parameters())
-      if (p.requires_grad()) trainable.push_back(p);
-    return trainable;
+      if (!frozen.count(p.unsafeGetTensorImpl())) trained.push_back(p);
+    return trained;
+  }
+  /// requires_grad true exactly for trained_parameters(regime); returns them.
+  std::vector<torch::Tensor> set_trainable(TrainRegime regime) {
+    for (auto& p : model->parameters()) p.requires_grad_(false);
+    auto trained = trained_parameters(regime);
+    for (auto& p : trained) p.requires_grad_(true);
+    return trained;
   }
 };
 
@@ -401,8 +410,7 @@ std::vector<Probe> probes() {
            const double flop = s.flops.train_step(regime) * static_cast<double>(s.train_batch);
            s.record.add("train_gflops" + suffix, gflops_rate(flop, t.median_ms), "GFLOP/s");
            int64_t trainable = 0;
-           for (const auto& p : s.set_trainable(regime)) trainable += p.numel();
-           s.set_trainable(TrainRegime::kFull);
+           for (const auto& p : s.trained_parameters(regime)) trainable += p.numel();
            s.record.add("params_trainable" + suffix, static_cast<double>(trainable) / 1e6, "M");
          },
          regime.value});
@@ -555,19 +563,21 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
 
 PrintTable speedups_table(const RunRecord& in, const RunRecord& ext) {
   struct Row {
-    const char* label;
-    const char* time_metric;  // lower is better
-    const char* flop_metric;
+    std::string label;
+    std::string time_metric;  // lower is better
+    std::string flop_metric;
   };
-  const Row rows[] = {{"encoder", "encoder_latency", "flops_encoder"},
-                      {"prefill (TTFT)", "prefill_latency", "flops_prefill"},
-                      {"inference throughput", "throughput_batch_latency", "flops_prefill"},
-                      {"training step", "train_step_time", "flops_train_step"},
-                      {"  forward + backward", "train_fwd_bwd_time", "flops_train_step"},
-                      {"training step, encoder frozen", "train_step_time_frozen_encoder",
-                       "flops_train_step_frozen_encoder"},
-                      {"training step, encoder + LM frozen", "train_step_time_frozen_encoder_lm",
-                       "flops_train_step_frozen_encoder_lm"}};
+  std::vector<Row> rows = {{"encoder", "encoder_latency", "flops_encoder"},
+                           {"prefill (TTFT)", "prefill_latency", "flops_prefill"},
+                           {"inference throughput", "throughput_batch_latency", "flops_prefill"},
+                           {"training step", "train_step_time", "flops_train_step"},
+                           {"  forward + backward", "train_fwd_bwd_time", "flops_train_step"}};
+  for (const auto& regime : train_regimes())
+    if (regime.value != TrainRegime::kFull) {
+      const std::string suffix = train_regime_suffix(regime.value);
+      rows.push_back({"training step, " + train_regime_label(regime.value), "train_step_time" + suffix,
+                      "flops_train_step" + suffix});
+    }
   PrintTable t;
   t.title = fmt::format("{} at {} (k = {}) vs after the encoder (k = {}), r = {}, preset {}:", in.spec.method_label(),
                         in.spec.layer, in.spec.block_k, ext.spec.block_k, in.spec.ratio, in.spec.preset);
@@ -582,7 +592,7 @@ PrintTable speedups_table(const RunRecord& in, const RunRecord& ext) {
     if (!ti || !te) continue;
     const double measured = *te / *ti;
     const double predicted = ext.require(r.flop_metric) / in.require(r.flop_metric);
-    t.add({std::string(r.label), *te, *ti, fmt::format("{:.3f} ({:+.1f}%)", measured, (measured - 1) * 100),
+    t.add({r.label, *te, *ti, fmt::format("{:.3f} ({:+.1f}%)", measured, (measured - 1) * 100),
            fmt::format("{:.3f} ({:+.1f}%)", predicted, (predicted - 1) * 100), measured / predicted});
   }
   return t;
