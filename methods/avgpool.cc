@@ -13,7 +13,7 @@ AvgPoolImpl::AvgPoolImpl(CompressorOptions options) : CompressorImpl("avgpool", 
 }
 
 torch::Tensor AvgPoolImpl::compress_fused(const torch::Tensor& x, Grid grid) {
-  // The fused pack (methods/laco_pack.h): compress()'s result (bit for bit at the presets' widths).
+  // The fused pack (methods/laco_pack.h): compress()'s result (A within float32 rounding).
   if (!laco_pack_applies(x, grid, ratio(), options_.grid_policy())) return {};
   const LacoPacked p = laco_pack_cpu(x, grid, ratio(), kPackA);
   return p.a;

@@ -27,7 +27,7 @@ LacoImpl::LacoImpl(CompressorOptions options, LacoOptions laco)
 }
 
 torch::Tensor LacoImpl::compress_fused(const torch::Tensor& x, Grid grid) {
-  // The fused pack (methods/laco_pack.h): compress()'s result (bit for bit at the presets' widths).
+  // The fused pack (methods/laco_pack.h): compress()'s result (S bit for bit, A within float32 rounding).
   if (!laco_pack_applies(x, grid, ratio(), options_.grid_policy())) return {};
   const LacoPacked p = laco_pack_cpu(x, grid, ratio(), laco_.residual() ? kPackS | kPackA : kPackS);
   auto y = mlp1->forward(p.s);

@@ -27,7 +27,7 @@ bool laco_pack_applies(const torch::Tensor& x, Grid grid, int64_t r, GridPolicy 
 /// x [B, H*W, C] on `grid` (any H, W: windows past the edge are padding) ->
 /// S and/or A in one pass, parallel over output tokens on LibTorch's intra-op
 /// threads. space_to_channel and window_mean after zero padding: S bit for
-/// bit, A too for channel counts that are multiples of 32 (see laco_pack.h).
+/// bit, A within float32 rounding of its r^2 additions (see laco_pack.h).
 /// `into`: outputs to write instead of new ones (each must have its shape,
 /// float32, contiguous), for callers that reuse buffers (the benchmark, so
 /// that it times the pass and not the first touch of fresh pages).

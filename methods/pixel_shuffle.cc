@@ -26,7 +26,7 @@ PixelShuffleImpl::PixelShuffleImpl(CompressorOptions options) : CompressorImpl("
 }
 
 torch::Tensor PixelShuffleImpl::compress_fused(const torch::Tensor& x, Grid grid) {
-  // The fused pack (methods/laco_pack.h): compress()'s result (bit for bit at the presets' widths).
+  // The fused pack (methods/laco_pack.h): compress()'s result (S is a copy: bit for bit).
   if (!laco_pack_applies(x, grid, ratio(), options_.grid_policy())) return {};
   return mlp1->forward(laco_pack_cpu(x, grid, ratio(), kPackS).s);
 }

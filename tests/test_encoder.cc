@@ -92,7 +92,12 @@ TEST(Encoder, FusedInferenceEqualsTheCompositionWithAndWithoutACompressor) {
     torch::NoGradGuard no_grad;
     auto a = fused->forward(images, {1, 4}), b = composed->forward(images, {1, 4});
     EXPECT_EQ(a.grid, b.grid) << method;
-    EXPECT_FALSE(torch::equal(a.tokens, b.tokens)) << method << ": the two paths are expected to round differently";
+    // The two paths are what they say (not that they round differently: on
+    // some CPU they may round alike, so that would be no check of the path).
+    for (const auto& block : *fused->blocks)
+      EXPECT_TRUE(block->as<EncoderBlock>()->takes_fused(a.tokens)) << method;
+    for (const auto& block : *composed->blocks)
+      EXPECT_FALSE(block->as<EncoderBlock>()->takes_fused(a.tokens)) << method;
     EXPECT_TRUE(torch::allclose(a.tokens, b.tokens, 1e-5, 1e-5))
         << method << ": max |diff| " << (a.tokens - b.tokens).abs().max().item<double>();
     EXPECT_TRUE(torch::allclose(a.hidden.at(1), b.hidden.at(1), 1e-5, 1e-5)) << method;

@@ -7,6 +7,7 @@
 #include "methods/pixel_shuffle.h"
 #include "methods/registry.h"
 #include "methods/tokenpacker.h"
+#include "tests/float32_close.h"
 #include "tests/test_util.h"
 
 namespace laco {
@@ -102,12 +103,11 @@ const std::vector<std::pair<Grid, int64_t>> kOddGrids{{{27, 27}, 2}, {{27, 27}, 
 
 // The fused pack against the LibTorch composition it stands in for: S =
 // space_to_channel of the zero-padded grid, A = window_mean of S. S is a copy,
-// so it is always the same bits. A is the same bits where LibTorch sums a
-// window's r^2 entries in order, as the pack does: measured here (Debian's
-// LibTorch 1.13.1, this CPU) for channel counts that are multiples of 32, which
-// every preset's width is (32, 64, 256, 1152); for other counts LibTorch sums
-// the last channels of r = 3 and 4 in another order, and the two agree to a
-// few ulp (at most 1.2e-7 here, with |x| ~ 1).
+// so it is always the same bits. A is a mean of r^2 entries that the pack and
+// LibTorch sum in orders of their own: LibTorch's order depends on the vector
+// width it dispatches to and on the channel count (Debian's 1.13.1 matched the
+// pack's order bit for bit for multiples of 32 channels on one CPU), so A is
+// compared within float32's bound for r^2 additions and a division.
 TEST(LacoPack, EqualsTheComposition) {
   torch::manual_seed(9);
   for (int64_t r : {2, 3, 4})
@@ -120,10 +120,8 @@ TEST(LacoPack, EqualsTheComposition) {
         const auto p = laco_pack_cpu(x, g, r);
         const std::string where = fmt::format("r={} grid {} C={}", r, g.str(), c);
         EXPECT_TRUE(torch::equal(p.s, s)) << where;
-        if (c % 32 == 0)
-          EXPECT_TRUE(torch::equal(p.a, a)) << where << " max diff " << (p.a - a).abs().max().item<double>();
-        else
-          EXPECT_TRUE(torch::allclose(p.a, a, 1e-6, 1e-6)) << where;
+        EXPECT_TRUE(test::float32_close(p.a, a, r * r + 1, x.abs().max().item<double>())) << where;
+        // The pack against itself (the same loops on the same shape): the same bits.
         EXPECT_TRUE(torch::equal(laco_pack_cpu(x, g, r, kPackA).a, p.a)) << where;
         EXPECT_FALSE(laco_pack_cpu(x, g, r, kPackA).s.defined());
         EXPECT_TRUE(torch::equal(laco_pack_cpu(x, g, r, kPackS).s, s)) << where;
@@ -137,19 +135,27 @@ TEST(LacoPack, EqualsTheComposition) {
 }
 
 // Where it applies, avgpool, pixel_shuffle and laco run the pack; the same
-// call with an input that carries a gradient runs the composition; the two
-// outputs are the same bits.
+// call with an input that carries a gradient runs the composition. S is the
+// same bits either way and the MLP runs the same kernels on it, so the outputs
+// differ at most by A's summation order (LacoPack.EqualsTheComposition) and
+// the rounding of the residual add: pixel_shuffle is the same bits.
 TEST(LacoPack, MethodsGiveTheSameBitsWithAndWithoutIt) {
   for (const char* method : {"avgpool", "pixel_shuffle", "laco"})
     for (const auto& [g, r] : std::vector<std::pair<Grid, int64_t>>{{{12, 12}, 2}, {{27, 27}, 2}, {{13, 13}, 4}, {{7, 10}, 3}}) {
       torch::manual_seed(4);
-      constexpr int64_t kWidth = 32;  // a preset width: the same bits (LacoPack.EqualsTheComposition)
+      constexpr int64_t kWidth = 32;  // a preset width
       auto comp = make_compressor(method, CompressorOptions(kWidth).ratio(r));
       auto x = torch::randn({kBatch, g.tokens(), kWidth});
       ASSERT_TRUE(laco_pack_applies(x, g, r, GridPolicy::kPad));
       const auto fused = comp->forward(x, g).tokens;
-      const auto composed = comp->forward(x.clone().requires_grad_(true), g).tokens;
-      EXPECT_TRUE(torch::equal(fused, composed.detach())) << method << " r=" << r << " grid " << g.str();
+      const auto composed = comp->forward(x.clone().requires_grad_(true), g).tokens.detach();
+      const std::string where = fmt::format("{} r={} grid {}", method, r, g.str());
+      if (std::string(method) == "pixel_shuffle") {
+        EXPECT_TRUE(torch::equal(fused, composed)) << where;
+      } else {
+        const double scale = std::max(x.abs().max().item<double>(), composed.abs().max().item<double>());
+        EXPECT_TRUE(test::float32_close(fused, composed, r * r + 2, scale)) << where;
+      }
     }
   // Where it does not apply: a gradient to carry, interpolation of a grid r does not divide, not float32.
   auto x = torch::randn({1, 49, 4});
@@ -174,7 +180,8 @@ TEST(AvgPool, EqualsAvgPool2d) {
     for (Grid g : {Grid{12, 12}, Grid{27, 27}, Grid{7, 10}}) {
       auto x = torch::randn({kBatch, g.tokens(), kDim});
       auto y = make_compressor("avgpool", CompressorOptions(kDim).ratio(r))->forward(x, g).tokens;
-      EXPECT_TRUE(torch::allclose(y, reference_avgpool(x, g, r), 1e-6, 1e-6)) << "r=" << r << " grid " << g.str();
+      // Two means of r^2 terms by other kernels; the reference divides twice more.
+      EXPECT_TRUE(test::float32_close(y, reference_avgpool(x, g, r), r * r + 3)) << "r=" << r << " grid " << g.str();
     }
 }
 
@@ -184,8 +191,9 @@ TEST(AvgPool, PadAveragesTheValidTokensOfEachWindow) {
     auto x = torch::randn({kBatch, g.tokens(), kDim}, torch::kFloat64);
     auto avg = make_compressor("avgpool", CompressorOptions(kDim).ratio(r).grid_policy(GridPolicy::kPad));
     auto y = avg->forward(x.to(torch::kFloat32), g).tokens.to(torch::kFloat64);
-    const auto want = valid_window_means(x, g, r);
-    EXPECT_TRUE(torch::allclose(y, want, 1e-6, 1e-6)) << "r=" << r << " grid " << g.str();
+    // Against the float64 mean rounded to float32: one evaluation's r^2 + 1 roundings and the reference's one.
+    const auto want = valid_window_means(x, g, r).to(torch::kFloat32);
+    EXPECT_TRUE(test::float32_close(y.to(torch::kFloat32), want, r * r + 2)) << "r=" << r << " grid " << g.str();
   }
 }
 
@@ -194,8 +202,9 @@ TEST(Laco, ShortcutUnderPadAveragesTheValidTokensOfEachWindow) {
   for (const auto& [g, r] : kOddGrids) {
     auto x = torch::randn({kBatch, g.tokens(), kDim}, torch::kFloat64);
     Laco laco(CompressorOptions(kDim).ratio(r).grid_policy(GridPolicy::kPad));
-    auto a = laco->shortcut(x.to(torch::kFloat32), g).to(torch::kFloat64);
-    EXPECT_TRUE(torch::allclose(a, valid_window_means(x, g, r), 1e-6, 1e-6)) << "r=" << r << " grid " << g.str();
+    auto a = laco->shortcut(x.to(torch::kFloat32), g);
+    const auto want = valid_window_means(x, g, r).to(torch::kFloat32);
+    EXPECT_TRUE(test::float32_close(a, want, r * r + 2)) << "r=" << r << " grid " << g.str();
   }
 }
 
@@ -208,10 +217,13 @@ TEST(Laco, ShortcutEqualsAvgPool) {
         auto x = torch::randn({kBatch, g.tokens(), kDim});
         Laco laco(options);
         auto avg = make_compressor("avgpool", options)->forward(x, g).tokens;
-        EXPECT_TRUE(torch::allclose(laco->shortcut(x, g), avg, 1e-6, 1e-6)) << "r=" << r;
+        // The composition's A against the pack's (where it applies): r^2 additions and a division.
+        EXPECT_TRUE(test::float32_close(laco->shortcut(x, g), avg, r * r + 1)) << "r=" << r;
       }
 }
 
+// Bit equality holds here: a zero last layer makes the MLP branch exactly 0,
+// 0 + A is A, and both methods compute A with the same kernel on the same shape.
 TEST(Laco, ZeroInitEqualsAvgPoolExactlyAtInitialisation) {
   torch::manual_seed(4);
   for (int64_t r : {2, 3, 4})
@@ -234,6 +246,7 @@ TEST(Laco, ZeroInitStillTrainsTheLastLayer) {
   EXPECT_GT(last->weight.grad().abs().sum().item<double>(), 0.0);
 }
 
+// Without the residual LaCo runs Pixel-Shuffle's kernels on the same shapes: the same bits.
 TEST(Laco, ResidualOffEqualsPixelShuffleWithTheSameWeights) {
   torch::manual_seed(6);
   for (int64_t r : {2, 3, 4}) {
@@ -255,8 +268,11 @@ TEST(Laco, ResidualOffEqualsPixelShuffleWithTheSameWeights) {
       auto src = ps->named_parameters();
       for (auto& p : with_residual->named_parameters()) p.value().copy_(src[p.key()]);
     }
+    // shortcut() is the composition's A, forward() the pack's: within A's r^2 additions and the add.
     auto expect = ps->forward(x, {27, 27}).tokens + with_residual->shortcut(x, {27, 27});
-    EXPECT_TRUE(torch::allclose(with_residual->forward(x, {27, 27}).tokens, expect, 1e-6, 1e-6));
+    auto got = with_residual->forward(x, {27, 27}).tokens;
+    const double scale = std::max(x.abs().max().item<double>(), expect.abs().max().item<double>());
+    EXPECT_TRUE(test::float32_close(got, expect, r * r + 2, scale)) << "r=" << r;
   }
 }
 
@@ -276,11 +292,14 @@ TEST(Ldpv2, PadPoolsTheValidTokensOfEachWindowOnly) {
     auto pooled = tokens_to_image(valid_window_means(ldp->mlp->forward(x), g, r), out);
     auto want = image_to_tokens(ldp->peg->forward(pooled) + pooled);
     auto y = ldp->forward(x, g).tokens;
-    EXPECT_TRUE(torch::allclose(y, want, 1e-5, 1e-5)) << "r=" << r << " grid " << g.str() << ": max diff "
-                                                      << (y - want).abs().max().item<double>();
+    // The same per-token MLP; then two window means (r^2 additions and a
+    // division) and PEG's 3 x 3 depthwise convolution (9 products, the bias
+    // and the residual add) on what differs.
+    EXPECT_TRUE(test::float32_close(y, want, r * r + 1 + 11)) << "r=" << r << " grid " << g.str();
   }
 }
 
+// The same operations on the same shapes as the reference's: the same bits.
 TEST(Ldpv2, DivisibleGridsStillPoolAdaptively) {
   torch::manual_seed(24);
   torch::NoGradGuard no_grad;
@@ -322,28 +341,38 @@ TEST(TokenPacker, EachQueryOnlySeesItsOwnWindow) {
     x2.slice(0, r).add_(1.0);
     x2.slice(0, 0, r).slice(1, r).add_(1.0);
     auto y2 = tp->forward(x2.view({1, g.tokens(), kDim}), g).tokens;
+    // The same kernels on the same shapes, other values outside the window: the same bits.
     EXPECT_TRUE(torch::equal(y[0][0], y2[0][0])) << "r=" << r;
     EXPECT_FALSE(torch::allclose(y[0][1], y2[0][1])) << "r=" << r;
   }
 }
 
+// A batch of 3 windows against each window alone: other shapes, so other
+// OpenBLAS kernels and summation orders (bit equality held on one CPU and
+// not on another: issue 26). Compared within float32's bound for the rounded
+// operations on one output's path: the in-projection (kDim products and the
+// bias), the scores (a head's kDim / 2 products and the scale), the softmax
+// (max, exp, a sum over the keys, the division), the weighted sum over the
+// keys and the out-projection (kDim products and the bias).
 TEST(TokenPacker, MaskedWindowAttentionEqualsAttentionOverTheValidKeys) {
   torch::manual_seed(25);
   torch::NoGradGuard no_grad;
-  PackedAttention attn(kDim, 2);
+  constexpr int64_t kHeads = 2, kKeys = 4;
+  constexpr int64_t kDepth = 2 * (kDim + 1) + (kDim / kHeads + 1) + (kKeys + 3) + kKeys;
+  PackedAttention attn(kDim, kHeads);
   auto q = torch::randn({3, 1, kDim});
-  auto k = torch::randn({3, 4, kDim});
-  auto v = torch::randn({3, 4, kDim});
+  auto k = torch::randn({3, kKeys, kDim});
+  auto v = torch::randn({3, kKeys, kDim});
   // Window 0 full, window 1 keeps keys 0 and 2 (a bottom border), window 2 key 0 (a corner).
   auto mask = torch::tensor({1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 0, 0}, torch::kBool).view({3, 4});
   auto y = attn->forward(q, k, v, mask);
-  EXPECT_TRUE(torch::equal(y[0], attn->forward(q.slice(0, 0, 1), k.slice(0, 0, 1), v.slice(0, 0, 1))[0]));
+  EXPECT_TRUE(test::float32_close(y[0], attn->forward(q.slice(0, 0, 1), k.slice(0, 0, 1), v.slice(0, 0, 1))[0], kDepth));
   auto keep = torch::tensor({0, 2}, torch::kLong);
   auto y1 =
       attn->forward(q.slice(0, 1, 2), k.slice(0, 1, 2).index_select(1, keep), v.slice(0, 1, 2).index_select(1, keep));
-  EXPECT_TRUE(torch::allclose(y[1], y1[0], 1e-6, 1e-6));
+  EXPECT_TRUE(test::float32_close(y[1], y1[0], kDepth));
   auto y2 = attn->forward(q.slice(0, 2, 3), k.slice(0, 2, 3).slice(1, 0, 1), v.slice(0, 2, 3).slice(1, 0, 1));
-  EXPECT_TRUE(torch::allclose(y[2], y2[0], 1e-6, 1e-6));
+  EXPECT_TRUE(test::float32_close(y[2], y2[0], kDepth));
   EXPECT_FALSE(torch::allclose(y[1], attn->forward(q, k, v)[1], 1e-4, 1e-4));
 }
 
