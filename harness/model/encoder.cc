@@ -80,6 +80,9 @@ VisionEncoderImpl::VisionEncoderImpl(EncoderOptions options) : options_(std::mov
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < options_.depth(); ++i)
     blocks->push_back(EncoderBlock(c, options_.heads(), options_.mlp_dim(), options_.ln_eps(), options_.fused_inference()));
+  if (options_.post_layernorm())
+    post_layernorm =
+        register_module("post_layernorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c}).eps(options_.ln_eps())));
   init_trunc_normal_weights(*this);
   init_position_embedding();
 }
@@ -153,6 +156,7 @@ VisionEncoderImpl::Output VisionEncoderImpl::forward(const torch::Tensor& images
   for (int64_t i = 1; i <= options_.depth(); ++i) {
     x = blocks[i - 1]->as<EncoderBlock>()->forward(x);
     if (wanted.count(i) || std::count(features.begin(), features.end(), i)) states[i] = x;
+    if (post_layernorm && i == options_.depth()) x = post_layernorm->forward(x);
     if (compressor_ && i == compressor_block_) {
       std::vector<torch::Tensor> feats;
       for (int64_t b : features) feats.push_back(states.at(b));

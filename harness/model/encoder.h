@@ -1,6 +1,9 @@
-// The vision encoder: a pre-LN ViT (SigLIP-like; learned position embedding
-// initialised with 2-D sin-cos values) that can host a compressor
-// after block k and run blocks k+1..L on the compressed grid.
+// The vision encoder: SigLIP's vision transformer (transformers'
+// SiglipVisionTransformer: a patch convolution with bias, a learned position
+// embedding, pre-LN blocks, tanh GELU, optional post_layernorm) that can host
+// a compressor after block k and run blocks k+1..L on the compressed grid.
+// Random weights start from 2-D sin-cos positions; harness/model/checkpoint.h
+// loads released ones (SigLIP's q/k/v rows go into the packed qkv).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +36,10 @@ struct EncoderOptions {
   TORCH_ARG(int64_t, mlp_dim) = 4304;
   TORCH_ARG(int64_t, channels) = 3;
   TORCH_ARG(double, ln_eps) = 1e-6;
+  /// SigLIP's final LayerNorm over the last block's output (last_hidden_state).
+  /// Off in the MLLM: LLaVA(-OneVision) feeds the projector the last block's
+  /// hidden state before it (vision_feature_layer -1); on to check a SigLIP checkpoint.
+  TORCH_ARG(bool, post_layernorm) = false;
   /// Blocks asked for no gradient run LibTorch's native multi-head attention
   /// and the vectorised GELU (EncoderBlockImpl::forward_fused); false keeps
   /// the op-by-op composition everywhere (the reference the tests compare with).
@@ -92,6 +99,7 @@ class VisionEncoderImpl : public torch::nn::Module {
   int64_t compressor_block() const { return compressor_block_; }
 
   /// images [B, channels, S, S]; `keep` lists blocks whose hidden states to return.
+  /// post_layernorm, when on, follows the last block (before a compressor there).
   Output forward(const torch::Tensor& images, const std::vector<int64_t>& keep = {});
 
   const EncoderOptions& options() const { return options_; }
@@ -101,6 +109,7 @@ class VisionEncoderImpl : public torch::nn::Module {
   torch::nn::Conv2d patch_embed{nullptr};
   torch::Tensor pos_embed;
   torch::nn::ModuleList blocks{nullptr};
+  torch::nn::LayerNorm post_layernorm{nullptr};  ///< registered only with options().post_layernorm()
 
  private:
   void init_position_embedding();

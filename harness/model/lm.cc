@@ -78,6 +78,9 @@ DecoderLMImpl::DecoderLMImpl(LmOptions options) : options_(std::move(options)) {
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < options_.layers(); ++i) layers->push_back(DecoderLayer(options_));
   norm = register_module("norm", RMSNorm(options_.width(), options_.rms_eps()));
+  if (!options_.tie_embeddings())
+    lm_head = register_module(
+        "lm_head", torch::nn::Linear(torch::nn::LinearOptions(options_.width(), options_.vocab()).bias(false)));
   init_trunc_normal_weights(*this);
   torch::NoGradGuard no_grad;
   embed_tokens->weight.normal_(0.0, 0.02);
@@ -89,7 +92,8 @@ std::pair<torch::Tensor, torch::Tensor> DecoderLMImpl::rope_tables(int64_t token
                                                                    const torch::TensorOptions& options) const {
   const int64_t hd = options_.head_dim();
   auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(options.device());
-  auto inv_freq = torch::pow(options_.rope_theta(), -torch::arange(0, hd, 2, f32) / static_cast<double>(hd));
+  // As Qwen2's rotary embedding computes it: 1 / theta^(2i / head_dim) in float32.
+  auto inv_freq = 1.0 / torch::pow(options_.rope_theta(), torch::arange(0, hd, 2, f32) / static_cast<double>(hd));
   auto freqs = torch::outer(torch::arange(tokens, f32), inv_freq);
   auto emb = torch::cat({freqs, freqs}, -1);
   return {emb.cos().to(options.dtype()), emb.sin().to(options.dtype())};
@@ -103,7 +107,7 @@ torch::Tensor DecoderLMImpl::forward(const torch::Tensor& embeddings) {
 }
 
 torch::Tensor DecoderLMImpl::logits(const torch::Tensor& hidden) {
-  return torch::matmul(hidden, embed_tokens->weight.t());
+  return torch::matmul(hidden, (lm_head ? lm_head->weight : embed_tokens->weight).t());
 }
 
 }  // namespace laco

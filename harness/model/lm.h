@@ -1,5 +1,8 @@
-// A decoder-only LM with Qwen2's shape: RMSNorm, rotary position embedding,
-// grouped-query attention, SwiGLU MLP, tied input/output embeddings.
+// A decoder-only LM with Qwen2's semantics (transformers' Qwen2ForCausalLM):
+// RMSNorm, rotate-half rotary position embedding, grouped-query attention with
+// biased q/k/v and unbiased o_proj, SwiGLU MLP, a tied or untied LM head.
+// Parameter names are Qwen2's less the self_attn./mlp. levels
+// (harness/model/checkpoint.cc maps them).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +29,8 @@ struct LmOptions {
   TORCH_ARG(int64_t, mlp_dim) = 4864;
   TORCH_ARG(double, rope_theta) = 1e6;
   TORCH_ARG(double, rms_eps) = 1e-6;
+  /// true: the logits reuse embed_tokens (Qwen2-0.5B, 1.5B); false: a separate lm_head (Qwen2-7B).
+  TORCH_ARG(bool, tie_embeddings) = true;
 };
 
 /// y = x / rms(x) * weight.
@@ -64,7 +69,7 @@ class DecoderLMImpl : public torch::nn::Module {
   torch::Tensor embed(const torch::Tensor& ids);
   /// Embeddings [B, T, D] -> final-normed hidden states [B, T, D] (causal).
   torch::Tensor forward(const torch::Tensor& embeddings);
-  /// Hidden states [..., D] -> logits [..., vocab] through the tied embedding.
+  /// Hidden states [..., D] -> logits [..., vocab] through lm_head, or the embedding when tied.
   torch::Tensor logits(const torch::Tensor& hidden);
   /// cos and sin tables [T, head_dim] for positions 0..T-1.
   std::pair<torch::Tensor, torch::Tensor> rope_tables(int64_t tokens, const torch::TensorOptions& options) const;
@@ -73,6 +78,7 @@ class DecoderLMImpl : public torch::nn::Module {
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
+  torch::nn::Linear lm_head{nullptr};  ///< registered only without tie_embeddings
 
  private:
   LmOptions options_;

@@ -10,9 +10,9 @@ namespace laco {
 namespace {
 
 LmShape qwen2(const std::string& size, int64_t width, int64_t layers, int64_t heads, int64_t kv_heads,
-                int64_t mlp_dim, int64_t vocab) {
+                int64_t mlp_dim, int64_t vocab, bool tied) {
   return {"Qwen2-" + size, "Qwen/Qwen2-" + size + " config.json",
-          LmOptions().vocab(vocab).width(width).layers(layers).heads(heads).kv_heads(kv_heads).mlp_dim(mlp_dim)};
+          LmOptions().vocab(vocab).width(width).layers(layers).heads(heads).kv_heads(kv_heads).mlp_dim(mlp_dim).tie_embeddings(tied)};
 }
 
 Preset paper() {
@@ -70,11 +70,11 @@ Preset tiny() {
 
 const std::vector<LmShape>& lm_shapes() {
   // hidden_size, num_hidden_layers, num_attention_heads, num_key_value_heads,
-  // intermediate_size, vocab_size. 0.5B and 1.5B tie their embeddings, 7B
-  // does not; the FLOPs are the same either way.
-  static const std::vector<LmShape> all = {qwen2("0.5B", 896, 24, 14, 2, 4864, 151936),
-                                           qwen2("1.5B", 1536, 28, 12, 2, 8960, 151936),
-                                           qwen2("7B", 3584, 28, 28, 4, 18944, 152064)};
+  // intermediate_size, vocab_size, tie_word_embeddings (0.5B and 1.5B tie
+  // their embeddings, 7B does not; the FLOPs are the same either way).
+  static const std::vector<LmShape> all = {qwen2("0.5B", 896, 24, 14, 2, 4864, 151936, true),
+                                           qwen2("1.5B", 1536, 28, 12, 2, 8960, 151936, true),
+                                           qwen2("7B", 3584, 28, 28, 4, 18944, 152064, false)};
   return all;
 }
 
@@ -100,8 +100,9 @@ std::string describe_model(const MllmOptions& model) {
   const auto& l = model.lm;
   return fmt::format("  encoder  {} px, patch {}, grid {}, width {}, depth {}, heads {}, MLP {}\n", e.image_size(),
                      e.patch_size(), e.grid().str(), e.width(), e.depth(), e.heads(), e.mlp_dim()) +
-         fmt::format("  lm       width {}, layers {}, heads {}, kv heads {}, MLP {}, vocab {}, tied embeddings\n",
-                     l.width(), l.layers(), l.heads(), l.kv_heads(), l.mlp_dim(), l.vocab());
+         fmt::format("  lm       width {}, layers {}, heads {}, kv heads {}, MLP {}, vocab {}, {} embeddings\n",
+                     l.width(), l.layers(), l.heads(), l.kv_heads(), l.mlp_dim(), l.vocab(),
+                     l.tie_embeddings() ? "tied" : "untied");
 }
 
 std::string format_presets() {
