@@ -9,13 +9,6 @@
 
 namespace laco::test {
 
-double float32_tolerance(int64_t depth, double scale) {
-  const double u = std::ldexp(1.0, -24);  // unit roundoff of float32, round to nearest
-  const double nu = static_cast<double>(std::max<int64_t>(depth, 1)) * u;
-  if (nu >= 1) return std::numeric_limits<double>::infinity();
-  return 2 * nu / (1 - nu) * scale;
-}
-
 ::testing::AssertionResult float32_close(const at::Tensor& actual, const at::Tensor& expected, int64_t depth,
                                          double scale) {
   if (actual.sizes() != expected.sizes())

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -86,12 +87,16 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("-o,--format", demo_format, laco::join(laco::printer_formats()))->capture_default_str();
 
   std::string parity_file, parity_weights;
-  double parity_tol = 1e-4;
+  double parity_tol = laco::kMethodParityTolerance;
   int parity_threads = 2;
   auto* parity = app.add_subcommand("parity", "Check a method against a reference implementation's outputs");
-  parity->add_option("FILE", parity_file, "A case in the shared/parity safetensors format")->required();
-  parity->add_option("--weights", parity_weights, "Weights file (default: the case's 'weights' metadata, or the case)");
-  parity->add_option("--tol", parity_tol, "Tolerance on max|a-b| / max(1, max|ref|)")->capture_default_str();
+  parity->add_option("FILE", parity_file,
+                     "A case: a method's in the shared/parity format, or a checkpoint's (tests/checkpoints/*.reference.safetensors)")
+      ->required();
+  parity->add_option("--weights", parity_weights, "Method case: weights file (default: the case's 'weights' metadata, or the case)");
+  auto* parity_tol_flag = parity->add_option(
+      "--tol", parity_tol,
+      "Tolerance on max|a-b| / max(1, max|ref|) (default: 1e-4 for a method, derived from float32 arithmetic per output for a checkpoint)");
   parity->add_option("-t,--threads", parity_threads, "Intra-op threads")
       ->capture_default_str()
       ->check(CLI::Range(1, laco::kMaxThreads));
@@ -174,7 +179,8 @@ int main(int argc, char** argv) {
     if (*parity) {
       laco::check_printer_format(parity_format);
       laco::set_threads(parity_threads);
-      const auto report = laco::run_parity(parity_file, parity_weights, parity_tol);
+      const auto report = laco::run_parity(parity_file, parity_weights,
+                                           parity_tol_flag->count() ? std::optional<double>(parity_tol) : std::nullopt);
       fmt::print("{}", laco::make_printer(parity_format)->print(laco::parity_table(report)));
       fmt::print("{}\n", report.pass() ? "parity: PASS" : "parity: FAIL");
       return report.pass() ? 0 : 1;

@@ -1,0 +1,469 @@
+#include "harness/model/checkpoint.h"
+
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include <torch/torch.h>
+
+#include "harness/base/error.h"
+#include "harness/base/files.h"
+#include "harness/base/json_check.h"
+#include "harness/base/safetensors.h"
+#include "harness/base/sha256.h"
+#include "harness/base/text.h"
+
+namespace laco {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// ---------------------------------------------------------------- config.json
+
+const std::vector<std::string> kSiglipTypes = {"siglip_vision_model", "siglip"};
+const std::string kQwen2 = "qwen2", kLlavaOnevision = "llava_onevision";
+
+/// Reads config fields with transformers' defaults; every error names the file and the JSON path.
+class ConfigReader {
+ public:
+  ConfigReader(const JsonChecker& ck, const nlohmann::json& obj, std::string path)
+      : ck_(ck), obj_(obj), path_(std::move(path)) {
+    if (!obj_.is_object()) ck_.error(path_, "must be an object, got {}", ck_.describe(obj_));
+  }
+  std::string at(const std::string& key) const { return path_ + "." + key; }
+  bool has(const std::string& key) const { return obj_.contains(key) && !obj_[key].is_null(); }
+  const nlohmann::json& raw(const std::string& key) const { return obj_[key]; }
+
+  int64_t integer(const std::string& key, int64_t fallback, int64_t min = 1) const {
+    return has(key) ? ck_.integer(obj_[key], at(key), min, int64_t{1} << 40) : fallback;
+  }
+  double number(const std::string& key, double fallback) const {
+    if (!has(key)) return fallback;
+    if (!obj_[key].is_number() || !(obj_[key].get<double>() > 0))
+      ck_.error(at(key), "must be a positive number, got {}", ck_.describe(obj_[key]));
+    return obj_[key].get<double>();
+  }
+  bool boolean(const std::string& key, bool fallback) const {
+    if (!has(key)) return fallback;
+    if (!obj_[key].is_boolean()) ck_.error(at(key), "must be true or false, got {}", ck_.describe(obj_[key]));
+    return obj_[key].get<bool>();
+  }
+  /// A string field that must be one of `allowed` (the first is transformers' default).
+  std::string choice(const std::string& key, const std::vector<std::string>& allowed, const std::string& why) const {
+    if (!has(key)) return allowed.front();
+    const std::string v = ck_.string(obj_[key], at(key));
+    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end())
+      ck_.error(at(key), "'{}' is not supported (allowed: {}): {}", v, join(allowed), why);
+    return v;
+  }
+
+ private:
+  const JsonChecker& ck_;
+  const nlohmann::json& obj_;
+  std::string path_;
+};
+
+/// SiglipVisionConfig, with its defaults (transformers' configuration_siglip.py).
+EncoderOptions read_siglip(const ConfigReader& r, int64_t* layers, bool* use_head, bool default_head) {
+  EncoderOptions e;
+  e.width(r.integer("hidden_size", 768))
+      .mlp_dim(r.integer("intermediate_size", 3072))
+      .heads(r.integer("num_attention_heads", 12))
+      .channels(r.integer("num_channels", 3))
+      .image_size(r.integer("image_size", 224))
+      .patch_size(r.integer("patch_size", 16))
+      .ln_eps(r.number("layer_norm_eps", 1e-6));
+  *layers = r.integer("num_hidden_layers", 12);
+  e.depth(*layers);
+  r.choice("hidden_act", {"gelu_pytorch_tanh"}, "the harness's encoder MLP is SigLIP's tanh GELU");
+  *use_head = r.boolean("vision_use_head", default_head);
+  return e;
+}
+
+/// Qwen2Config, with its defaults (transformers' configuration_qwen2.py).
+LmOptions read_qwen2(const ConfigReader& r, const ConfigReader* outer) {
+  LmOptions l;
+  l.vocab(r.integer("vocab_size", 151936))
+      .width(r.integer("hidden_size", 4096))
+      .mlp_dim(r.integer("intermediate_size", 22016))
+      .layers(r.integer("num_hidden_layers", 32))
+      .heads(r.integer("num_attention_heads", 32))
+      .rope_theta(r.number("rope_theta", 10000.0))
+      .rms_eps(r.number("rms_norm_eps", 1e-6));
+  l.kv_heads(r.integer("num_key_value_heads", l.heads()));
+  bool tied = outer ? outer->boolean("tie_word_embeddings", false) : false;
+  l.tie_embeddings(r.boolean("tie_word_embeddings", tied));
+  r.choice("hidden_act", {"silu"}, "the harness's LM MLP is Qwen2's SwiGLU");
+  if (r.has("head_dim") && r.integer("head_dim", 0) * l.heads() != l.width())
+    fail("{}: head_dim {} with {} heads does not give hidden_size {}; the harness's LM has head_dim = hidden_size / "
+         "num_attention_heads",
+         r.at("head_dim"), r.integer("head_dim", 0), l.heads(), l.width());
+  if (r.has("rope_scaling"))
+    fail("{}: rope_scaling is not supported (allowed: null): the harness's rotary embedding is Qwen2's default one",
+         r.at("rope_scaling"));
+  if (r.boolean("use_sliding_window", false))
+    fail("{}: sliding-window attention is not supported (allowed: false)", r.at("use_sliding_window"));
+  l.validate();
+  return l;
+}
+
+std::string shape_str(c10::IntArrayRef s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+
+// ------------------------------------------------------------------ loading
+
+/// Where one stored tensor goes: a parameter, or a slice of one (SigLIP's q, k
+/// and v rows of the packed qkv), viewed in the stored shape.
+struct Target {
+  torch::Tensor dest;  ///< a view of the parameter, in the stored shape
+  std::string ours;    ///< the parameter's name here, for messages
+};
+
+/// Stored names -> targets, and the rules that skip stored tensors on purpose.
+struct LoadPlan {
+  std::map<std::string, Target> targets;
+  std::vector<std::pair<std::function<bool(const std::string&)>, std::string>> skips;
+
+  void add(const std::string& stored, torch::Tensor dest, const std::string& ours) {
+    targets[stored] = {std::move(dest), ours};
+  }
+  /// weight and bias of a Linear / LayerNorm.
+  void add_affine(const std::string& stored, torch::nn::Module& m, const std::string& ours, bool bias = true) {
+    add(stored + ".weight", m.named_parameters(false)["weight"], ours + ".weight");
+    if (bias) add(stored + ".bias", m.named_parameters(false)["bias"], ours + ".bias");
+  }
+  void skip_prefix(const std::string& prefix, const std::string& why) {
+    skips.emplace_back([prefix](const std::string& n) { return n.rfind(prefix, 0) == 0; }, why);
+  }
+  void skip_name(const std::string& name, const std::string& why) {
+    skips.emplace_back([name](const std::string& n) { return n == name; }, why);
+  }
+};
+
+void plan_encoder(LoadPlan& plan, const std::string& p, VisionEncoderImpl& enc, int64_t stored_layers,
+                  bool stored_head) {
+  const int64_t c = enc.options().width(), n = enc.options().grid().tokens();
+  plan.add_affine(p + "embeddings.patch_embedding", *enc.patch_embed, "patch_embed");
+  plan.add(p + "embeddings.position_embedding.weight", enc.pos_embed.view({n, c}), "pos_embed");
+  for (int64_t i = 0; i < enc.options().depth(); ++i) {
+    auto& b = *enc.blocks[i]->as<EncoderBlockImpl>();
+    const std::string s = fmt::format("{}encoder.layers.{}.", p, i), o = fmt::format("blocks.{}.", i);
+    plan.add_affine(s + "layer_norm1", *b.ln1, o + "ln1");
+    const char* qkv[] = {"q_proj", "k_proj", "v_proj"};
+    for (int j = 0; j < 3; ++j) {
+      plan.add(s + "self_attn." + qkv[j] + ".weight", b.qkv->weight.narrow(0, j * c, c), o + "qkv.weight");
+      plan.add(s + "self_attn." + qkv[j] + ".bias", b.qkv->bias.narrow(0, j * c, c), o + "qkv.bias");
+    }
+    plan.add_affine(s + "self_attn.out_proj", *b.proj, o + "proj");
+    plan.add_affine(s + "layer_norm2", *b.ln2, o + "ln2");
+    plan.add_affine(s + "mlp.fc1", *b.fc1, o + "fc1");
+    plan.add_affine(s + "mlp.fc2", *b.fc2, o + "fc2");
+  }
+  for (int64_t i = enc.options().depth(); i < stored_layers; ++i)
+    plan.skip_prefix(fmt::format("{}encoder.layers.{}.", p, i),
+                     "a layer after the one whose hidden state the model uses (vision_feature_layer)");
+  if (enc.post_layernorm)
+    plan.add_affine(p + "post_layernorm", *enc.post_layernorm, "post_layernorm");
+  else
+    plan.skip_prefix(p + "post_layernorm.",
+                     "post_layernorm: LLaVA's projector takes the hidden state before it (vision_feature_layer)");
+  if (stored_head)
+    plan.skip_prefix(p + "head.", "SigLIP's attention-pooling head (pooler_output); an MLLM uses the patch tokens");
+}
+
+void plan_lm(LoadPlan& plan, const std::string& model, const std::string& head, DecoderLMImpl& lm) {
+  plan.add(model + "embed_tokens.weight", lm.embed_tokens->weight, "embed_tokens.weight");
+  for (int64_t i = 0; i < lm.options().layers(); ++i) {
+    auto& l = *lm.layers[i]->as<DecoderLayerImpl>();
+    const std::string s = fmt::format("{}layers.{}.", model, i), o = fmt::format("layers.{}.", i);
+    plan.add_affine(s + "input_layernorm", *l.input_layernorm, o + "input_layernorm", false);
+    plan.add_affine(s + "self_attn.q_proj", *l.q_proj, o + "q_proj");
+    plan.add_affine(s + "self_attn.k_proj", *l.k_proj, o + "k_proj");
+    plan.add_affine(s + "self_attn.v_proj", *l.v_proj, o + "v_proj");
+    plan.add_affine(s + "self_attn.o_proj", *l.o_proj, o + "o_proj", false);
+    plan.add_affine(s + "post_attention_layernorm", *l.post_attention_layernorm, o + "post_attention_layernorm", false);
+    plan.add_affine(s + "mlp.gate_proj", *l.gate_proj, o + "gate_proj", false);
+    plan.add_affine(s + "mlp.up_proj", *l.up_proj, o + "up_proj", false);
+    plan.add_affine(s + "mlp.down_proj", *l.down_proj, o + "down_proj", false);
+  }
+  plan.add_affine(model + "norm", *lm.norm, "norm", false);
+  if (lm.lm_head)
+    plan.add(head + "lm_head.weight", lm.lm_head->weight, "lm_head.weight");
+  else
+    plan.skip_name(head + "lm_head.weight", "tie_word_embeddings: the head is embed_tokens, the stored copy is not read");
+}
+
+/// The safetensors files of a checkpoint folder and which holds each tensor
+/// (from model.safetensors.index.json when sharded; empty for a single file).
+struct Files {
+  std::vector<std::string> paths;
+  std::map<std::string, std::string> weight_map;  ///< tensor -> file path
+  std::string index;                              ///< the index file, when sharded
+};
+
+Files find_files(const std::string& dir) {
+  Files f;
+  const fs::path single = fs::path(dir) / "model.safetensors", index = fs::path(dir) / "model.safetensors.index.json";
+  if (fs::exists(index)) {
+    f.index = index.string();
+    nlohmann::json j;
+    const std::string problem = parse_json(read_file_bytes(f.index), j);
+    if (!problem.empty()) fail("{}: not valid JSON: {}", f.index, problem);
+    JsonChecker ck(f.index);
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object() || j["weight_map"].empty())
+      ck.error("$.weight_map", "must be a non-empty object mapping each tensor name to its shard file");
+    for (const auto& [name, file] : j["weight_map"].items()) {
+      const std::string shard = ck.string(file, "$.weight_map." + name, "a shard file name");
+      if (shard.empty() || fs::path(shard).has_parent_path())
+        ck.error("$.weight_map." + name, "'{}' must be a file name in the checkpoint folder", shard);
+      const std::string path = (fs::path(dir) / shard).string();
+      if (std::find(f.paths.begin(), f.paths.end(), path) == f.paths.end()) f.paths.push_back(path);
+      f.weight_map[name] = path;
+    }
+    std::sort(f.paths.begin(), f.paths.end());
+  } else if (fs::exists(single)) {
+    f.paths.push_back(single.string());
+  } else {
+    fail("{}: no model.safetensors and no model.safetensors.index.json (the Hugging Face layout of a checkpoint "
+         "folder); .bin (pickle) checkpoints are not read",
+         dir);
+  }
+  return f;
+}
+
+CheckpointLoad run_plan(const CheckpointConfig& config, const LoadPlan& plan) {
+  const Files files = find_files(config.dir);
+  CheckpointLoad load;
+  std::string digest_input = sha256_hex(read_file_bytes((fs::path(config.dir) / "config.json").string()));
+  std::set<std::string> loaded, seen;
+  std::map<std::string, int64_t> skipped_by_rule;
+  torch::NoGradGuard no_grad;
+  for (const auto& path : files.paths) {
+    const std::string bytes = read_file_bytes(path);
+    digest_input += sha256_hex(bytes);
+    const SafeTensors st = SafeTensors::parse(bytes, path);
+    load.files.push_back(path);
+    for (const auto& name : st.names()) {
+      if (!seen.insert(name).second) fail("{}: tensor '{}' is stored a second time (already read from another file)", path, name);
+      if (!files.index.empty()) {
+        auto w = files.weight_map.find(name);
+        if (w == files.weight_map.end())
+          fail("{}: tensor '{}' is not in {} (its weight_map must list every stored tensor)", path, name, files.index);
+        if (w->second != path) fail("{}: tensor '{}' is listed in {} under {}", path, name, files.index, w->second);
+      }
+      const torch::Tensor& t = st.get(name);
+      auto target = plan.targets.find(name);
+      if (target == plan.targets.end()) {
+        size_t rule = 0;
+        while (rule < plan.skips.size() && !plan.skips[rule].first(name)) ++rule;
+        if (rule == plan.skips.size())
+          fail("{}: tensor '{}' is not used by the {} model config.json describes (strict loading: a stored tensor "
+               "must be loaded or skipped by a stated rule; is config.json from another model?)",
+               path, name, config.kind);
+        ++skipped_by_rule[plan.skips[rule].second];
+        continue;
+      }
+      const std::string dtype = t.scalar_type() == torch::kFloat32    ? "F32"
+                                : t.scalar_type() == torch::kFloat16  ? "F16"
+                                : t.scalar_type() == torch::kBFloat16 ? "BF16"
+                                                                      : "";
+      if (dtype.empty())
+        fail("{}: tensor '{}' is stored as {}; weights must be F32, F16 or BF16", path, name,
+             c10::toString(t.scalar_type()));
+      const torch::Tensor& dest = target->second.dest;
+      if (t.sizes() != dest.sizes())
+        fail("{}: tensor '{}' has shape {} but config.json implies {} (for {}); does config.json describe these "
+             "weights?",
+             path, name, shape_str(t.sizes()), shape_str(dest.sizes()), target->second.ours);
+      dest.copy_(t.to(torch::kFloat32));
+      loaded.insert(name);
+      ++load.tensors;
+      load.values += t.numel();
+      ++load.dtypes[dtype];
+    }
+  }
+  for (const auto& [name, w] : files.weight_map)
+    if (!seen.count(name)) fail("{}: tensor '{}' is listed there but {} does not hold it", files.index, name, w);
+  for (const auto& [name, target] : plan.targets)
+    if (!loaded.count(name))
+      fail("{}: tensor '{}' is missing (needed for {}; read {})", config.dir, name, target.ours, join(load.files));
+  for (const auto& [why, count] : skipped_by_rule)
+    load.skipped.push_back(fmt::format("{} tensor{}: {}", count, count == 1 ? "" : "s", why));
+  load.sha256 = sha256_hex(digest_input);
+  return load;
+}
+
+/// The stored-name prefixes of a checkpoint's parts.
+struct Prefixes {
+  std::string vision, projector, lm_model, lm_head;
+  std::string top;  ///< of LLaVA's own tensors (image_newline)
+};
+
+/// LLaVA-OneVision saved by transformers < 4.52 uses vision_tower.*,
+/// multi_modal_projector.*, language_model.model.*, language_model.lm_head.*;
+/// from 4.52 on model.vision_tower.*, model.multi_modal_projector.*,
+/// model.language_model.*, lm_head.*. The first tensor name tells which.
+Prefixes prefixes_of(const CheckpointConfig& config) {
+  if (config.kind == "siglip") return {"vision_model.", "", "", "", ""};
+  if (config.kind == kQwen2) return {"", "", "model.", "", ""};
+  const Files files = find_files(config.dir);
+  bool new_names = false;
+  if (!files.weight_map.empty()) {
+    new_names = files.weight_map.begin()->first.rfind("model.", 0) == 0;
+  } else {
+    const SafeTensors st = SafeTensors::load(files.paths.front());
+    new_names = !st.names().empty() && st.names().front().rfind("model.", 0) == 0;
+  }
+  if (new_names)
+    return {"model.vision_tower.vision_model.", "model.multi_modal_projector.", "model.language_model.", "", "model."};
+  return {"vision_tower.vision_model.", "multi_modal_projector.", "language_model.model.", "language_model.", ""};
+}
+
+/// Every stored tensor of `config`'s checkpoint: where it goes in `encoder`,
+/// `lm` and, for LLaVA-OneVision, `model`'s projector, or why it is skipped.
+LoadPlan make_plan(const CheckpointConfig& config, VisionEncoderImpl* encoder, DecoderLMImpl* lm, MllmImpl* model) {
+  LoadPlan plan;
+  const Prefixes p = prefixes_of(config);
+  if (encoder) plan_encoder(plan, p.vision, *encoder, config.vision_layers, config.vision_head);
+  if (lm) plan_lm(plan, p.lm_model, p.lm_head, *lm);
+  if (config.model_type == "siglip") {
+    plan.skip_prefix("text_model.", "SigLIP's text tower");
+    plan.skip_name("logit_scale", "SigLIP's contrastive logit scale");
+    plan.skip_name("logit_bias", "SigLIP's contrastive logit bias");
+  }
+  if (config.projector && model) {
+    if (model->method_is_projector()) {
+      plan.skip_prefix(p.projector, "the method replaced the mlp2x_gelu projector");
+    } else {
+      plan.add_affine(p.projector + "linear_1", *model->projector[0], "projector.0");
+      plan.add_affine(p.projector + "linear_2", *model->projector[2], "projector.2");
+    }
+    plan.skip_name(p.top + "image_newline",
+                   "image_newline: LLaVA-OneVision's row separator in anyres; the harness concatenates crops without it");
+  }
+  return plan;
+}
+
+}  // namespace
+
+const std::vector<std::string>& checkpoint_model_types() {
+  static const std::vector<std::string> all = {"siglip_vision_model", "siglip", "qwen2", "llava_onevision"};
+  return all;
+}
+
+std::string CheckpointConfig::summary() const {
+  std::string s = kind;
+  if (encoder)
+    s += fmt::format(": SigLIP {} px/{}, {} of {} blocks, width {}", encoder->image_size(), encoder->patch_size(),
+                     encoder->depth(), vision_layers, encoder->width());
+  if (lm)
+    s += fmt::format("{}Qwen2 width {}, {} layers, vocab {}, {}", encoder ? " + " : ": ", lm->width(), lm->layers(),
+                     lm->vocab(), lm->tie_embeddings() ? "tied head" : "untied head");
+  return s;
+}
+
+CheckpointConfig read_checkpoint_config(const std::string& dir) {
+  if (!fs::is_directory(dir)) fail("--model: '{}' is not a folder (a checkpoint folder holds config.json and model.safetensors)", dir);
+  CheckpointConfig c;
+  c.dir = dir;
+  const std::string file = (fs::path(dir) / "config.json").string();
+  if (!fs::exists(file)) fail("{}: missing (a checkpoint folder in the Hugging Face layout has config.json)", file);
+  nlohmann::json j;
+  const std::string problem = parse_json(read_file_bytes(file), j);
+  if (!problem.empty()) fail("{}: not valid JSON: {}", file, problem);
+  JsonChecker ck(file);
+  const ConfigReader top(ck, j, "$");
+  if (!top.has("model_type"))
+    ck.error("$.model_type", "missing (allowed: {})", join(checkpoint_model_types()));
+  c.model_type = ck.string(j["model_type"], "$.model_type");
+  if (std::find(kSiglipTypes.begin(), kSiglipTypes.end(), c.model_type) != kSiglipTypes.end()) {
+    c.kind = "siglip";
+    if (c.model_type == "siglip") {
+      if (!top.has("vision_config")) ck.error("$.vision_config", "missing: a SiglipModel config nests its vision tower there");
+      const ConfigReader v(ck, j["vision_config"], "$.vision_config");
+      c.encoder = read_siglip(v, &c.vision_layers, &c.vision_head, true);
+    } else {
+      c.encoder = read_siglip(top, &c.vision_layers, &c.vision_head, true);
+    }
+    c.encoder->post_layernorm(true);
+  } else if (c.model_type == kQwen2) {
+    c.kind = kQwen2;
+    c.lm = read_qwen2(top, nullptr);
+  } else if (c.model_type == kLlavaOnevision) {
+    c.kind = kLlavaOnevision;
+    for (const char* part : {"vision_config", "text_config"})
+      if (!top.has(part)) ck.error(fmt::format("$.{}", part), "missing: the harness does not guess LLaVA-OneVision's parts");
+    const ConfigReader v(ck, j["vision_config"], "$.vision_config"), t(ck, j["text_config"], "$.text_config");
+    if (v.has("model_type") && !std::count(kSiglipTypes.begin(), kSiglipTypes.end(), ck.string(j["vision_config"]["model_type"], v.at("model_type"))))
+      ck.error(v.at("model_type"), "'{}' is not supported (allowed: siglip_vision_model)", j["vision_config"]["model_type"].get<std::string>());
+    if (t.has("model_type") && ck.string(j["text_config"]["model_type"], t.at("model_type")) != kQwen2)
+      ck.error(t.at("model_type"), "'{}' is not supported (allowed: qwen2)", j["text_config"]["model_type"].get<std::string>());
+    c.encoder = read_siglip(v, &c.vision_layers, &c.vision_head, false);
+    c.lm = read_qwen2(t, &top);
+    top.choice("vision_feature_select_strategy", {"full"},
+               "SigLIP has no CLS token for 'default' to drop; LLaVA-OneVision uses full");
+    top.choice("projector_hidden_act", {"gelu"}, "the harness's mlp2x_gelu projector uses the exact GELU");
+    if (top.has("multimodal_projector_bias") && !top.boolean("multimodal_projector_bias", true))
+      ck.error("$.multimodal_projector_bias", "false is not supported (allowed: true)");
+    int64_t layer = -1;
+    if (top.has("vision_feature_layer")) {
+      if (!j["vision_feature_layer"].is_number_integer())
+        ck.error("$.vision_feature_layer", "must be one integer (a list of layers is not supported), got {}",
+                 ck.describe(j["vision_feature_layer"]));
+      layer = j["vision_feature_layer"].get<int64_t>();
+    }
+    // hidden_states[0] is the embedding, hidden_states[i] the output of layer i.
+    const int64_t used = layer < 0 ? c.vision_layers + 1 + layer : layer;
+    if (used < 1 || used > c.vision_layers)
+      ck.error("$.vision_feature_layer", "{} selects hidden state {} of a {}-layer encoder (allowed: -{}..-1 or 1..{})",
+               layer, used, c.vision_layers, c.vision_layers, c.vision_layers);
+    c.encoder->depth(used);
+    c.projector = true;
+  } else {
+    ck.error("$.model_type", "'{}' is not supported (allowed: {})", c.model_type, join(checkpoint_model_types()));
+  }
+  if (c.encoder) {
+    try {
+      c.encoder->validate();  // image_size need not be a multiple: 384 px / 14 gives SigLIP's 27 x 27 (valid conv)
+    } catch (const Error& e) {
+      fail("{}: {}", file, e.what());
+    }
+  }
+  return c;
+}
+
+MllmOptions checkpoint_model(const CheckpointConfig& config, const MllmOptions& base) {
+  MllmOptions m = base;
+  if (config.encoder) {
+    m.encoder = *config.encoder;
+    m.encoder.post_layernorm(false).fused_inference(base.encoder.fused_inference());
+  }
+  if (config.lm) m.lm = *config.lm;
+  return m;
+}
+
+CheckpointLoad load_checkpoint(const CheckpointConfig& config, VisionEncoderImpl* encoder, DecoderLMImpl* lm) {
+  if (config.kind == "siglip" && (!encoder || lm)) fail("{}: a SigLIP checkpoint loads into an encoder alone", config.dir);
+  if (config.kind == kQwen2 && (encoder || !lm)) fail("{}: a Qwen2 checkpoint loads into an LM alone", config.dir);
+  if (config.kind == kLlavaOnevision)
+    fail("{}: a {} checkpoint loads into a whole MLLM (load_checkpoint(config, model))", config.dir, config.kind);
+  return run_plan(config, make_plan(config, encoder, lm, nullptr));
+}
+
+CheckpointLoad load_checkpoint(const CheckpointConfig& config, MllmImpl& model) {
+  const auto expect = checkpoint_model(config, model.options());
+  const auto& have = model.options();
+  if (config.encoder && (have.encoder.width() != expect.encoder.width() || have.encoder.depth() != expect.encoder.depth() ||
+                         have.encoder.image_size() != expect.encoder.image_size()))
+    fail("{}: the model was not built from this checkpoint's config (use checkpoint_model)", config.dir);
+  return run_plan(config, make_plan(config, config.encoder ? model.encoder.get() : nullptr,
+                                    config.lm ? model.lm.get() : nullptr, &model));
+}
+
+nlohmann::json to_json(const CheckpointConfig& config, const CheckpointLoad& load) {
+  return {{"dir", config.dir},           {"model_type", config.model_type}, {"summary", config.summary()},
+          {"sha256", load.sha256},       {"tensors", load.tensors},         {"values", load.values},
+          {"dtypes", load.dtypes},       {"skipped", load.skipped}};
+}
+
+}  // namespace laco
