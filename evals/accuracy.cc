@@ -206,7 +206,10 @@ std::string stage0_mismatch(const std::string& stored, const nlohmann::json& wan
 // (MMBench, SEED-Bench) score: SynthVQA measures what the image tokens still
 // carry, not whether a small LM learnt which answers fit which question.
 torch::Tensor answer_logits(Mllm& model, const VqaBatches::Batch& b) {
-  return model->prefill(b.images, b.ids).masked_fill(b.candidates.logical_not(), -1e9);
+  // A checkpoint's LM has more ids than the data's words; its others are never answers.
+  return model->prefill(b.images, b.ids)
+      .narrow(-1, 0, b.candidates.size(1))
+      .masked_fill(b.candidates.logical_not(), -1e9);
 }
 
 double cosine_lr(double lr, int64_t step, int64_t steps) {
@@ -505,9 +508,22 @@ RunSpec resolve_accuracy_config(const AccuracyConfig& c) {
   if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
   for (auto [v, f] : {std::pair{c.steps0, "--steps0"}, {c.steps1, "--steps1"}, {c.steps2, "--steps2"}})
     if (v < -1) fail("{}: must be >= 0, got {}", f, v);
-  RunSpec spec = resolve_method_placement(c, p.model);
+  const MllmOptions model = run_model(c.model, p.model);
+  RunSpec spec = resolve_method_placement(c, model);
   for (const auto* path : {&c.train_data, &c.test_data})
     if (!path->empty() && !fs::exists(*path)) fail("{}: no such file", *path);
+  if (!c.model.empty()) {
+    if (c.steps0 > 0)
+      fail("--steps0: a run from --model {} starts from the checkpoint's weights, so stage 0 does not run "
+           "(allowed: 0 or unset)",
+           c.model);
+    // No tokenizer: the train data's words are ids 0..n-1 of the LM's vocabulary (a checkpoint's LM has its own).
+    const int64_t words = train_vocabulary(c.train_data.empty() ? "synthvqa" : c.train_data).size();
+    if (model.lm.vocab() < words)
+      fail("--model {}: the LM's vocab_size {} is smaller than the train data's vocabulary of {} words (each word is "
+           "one token id below {})",
+           c.model, model.lm.vocab(), words, words);
+  }
   auto pick = [](int64_t v, int64_t preset) { return v >= 0 ? v : preset; };
   AccuracySettings a;
   a.steps0 = pick(c.steps0, p.steps0);
@@ -522,9 +538,13 @@ RunSpec resolve_accuracy_config(const AccuracyConfig& c) {
   a.test_data = c.test_data.empty() ? "synthvqa" : c.test_data;
   a.test_size = p.test_size;
   a.stage0_seed = c.stage0_seed;
+  if (!spec.checkpoint.empty()) a.steps0 = 0;
   spec.settings = a;
-  // The identity of the resolved run's stage 0 (its seed: accuracy_data_seed()).
-  std::get<AccuracySettings>(spec.settings).stage0_key = fmt::format("{:016x}", fnv1a(stage0_key(spec).dump()));
+  // The identity of the resolved run's stage 0 (its seed: accuracy_data_seed()),
+  // or of the checkpoint that replaces it.
+  std::get<AccuracySettings>(spec.settings).stage0_key =
+      spec.checkpoint.empty() ? fmt::format("{:016x}", fnv1a(stage0_key(spec).dump()))
+                              : spec.checkpoint_sha256.substr(0, 16);
   return spec;
 }
 
@@ -557,10 +577,13 @@ int64_t accuracy_units(const RunSpec& run) {
 RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   const AccuracySettings& a = run.accuracy();
   Progress* progress = context.progress;
-  const auto& preset = find_accuracy_preset(run.preset);
   // User data is read and checked in full before anything trains; the
   // vocabulary comes from the train data alone (train_vocabulary()).
   const VqaVocabulary& vocab = train_vocabulary(a.train_data);
+  const MllmOptions model_options = run_model(run.checkpoint, accuracy_model(find_accuracy_preset(run.preset), vocab));
+  // Images at the size the model's encoder takes (a checkpoint's may differ from the preset's).
+  AccuracyPreset preset = find_accuracy_preset(run.preset);
+  preset.data.image_size = model_options.encoder.image_size();
   std::vector<VqaSample> user_train, user_test;
   if (!generated(a.train_data)) user_train = load_vqa(a.train_data);
   if (!generated(a.test_data)) user_test = load_vqa(a.test_data);
@@ -585,78 +608,84 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
 
   rec.facts["vocabulary"] = vocab.summary();
   torch::manual_seed(data_seed);
-  Mllm model(accuracy_model(preset, vocab));
+  Mllm model(model_options);
   // Evaluation runs without gradients, through the encoder's fused path.
   rec.facts["encoder_inference_kernels"] = encoder_inference_kernels(model->encoder->options());
   const int64_t steps0 = a.steps0, steps1 = a.steps1, steps2 = a.steps2;
 
-  // Stage 0: the uncompressed MLLM, trained once per configuration and cached.
-  const std::string cache = stage0_cache_path(run, context.cache_dir);
-  const std::string key = stage0_cache_key(run).dump();
-  bool cached = false;
-  // Held until stage 0 is cached: a second process (a second sweep worker on
-  // the same database and cache) that needs the same stage 0 waits and reuses
-  // it instead of training it again beside the first.
-  const MadeDirectories cache_folder(context.cache_dir);
-  std::optional<FileLock> lock;
-  lock.emplace(cache + ".lock", [&] {
-    if (progress)
-      progress->print(fmt::format("waiting for stage 0 {}: another process is loading or training it", cache));
-  });
-  // Read once: its key decides whether its weights are used.
-  std::optional<SafeTensors> file;
-  if (fs::exists(cache)) file = SafeTensors::load(cache);
-  const std::string problem = file ? stage0_file_problem(*file, run) : "absent";
-  if (!problem.empty()) file.reset();  // stale weights are not kept while stage 0 trains
-  if (problem.empty()) {
-    torch::NoGradGuard no_grad;
-    for (auto& p : model->named_parameters()) p.value().copy_(file->get(p.key()));
-    cached = true;
-  } else if (problem != "absent") {
-    // A file of this configuration that this build must not reuse: trained again, and replaced.
-    const std::string why = fmt::format("stage 0 {} is not reused: {}; training it again", cache, problem);
-    if (progress) progress->print(why);
-    rec.facts["stage0_retrained"] = why;
-  }
   double stage0_seconds = 0;
-  if (!cached && context.lost_inputs && context.lost_inputs->count(cache))
-    fail("stage 0 {} was trained earlier in this process but could not be cached ({}); not trained again (allowed: "
-         "free space in {} and rerun with --retry-failed)",
-         cache, context.lost_inputs->at(cache), context.cache_dir);
-  if (!cached) {
-    if (progress) progress->note("stage 0");
-    // Scored on SynthVQA's validation split a few times, to show which
-    // families learn and how fast. Not for user train data: it has no
-    // validation split, and SynthVQA's questions are not in its vocabulary.
-    const VqaBatches val(preset, data_seed, "val", generated(a.train_data) ? preset.val_size : 0, vocab);
-    const int64_t every = std::max<int64_t>(preset.log_every, steps0 / std::max<int64_t>(1, preset.val_points));
-    double scoring_seconds = 0;
-    auto score = [&](int64_t step) {
-      if (val.size() == 0 || (step % every != 0 && step != steps0)) return;
-      const auto t = std::chrono::steady_clock::now();
-      for (const auto& [family, value] : evaluate_vqa(model, val, 2 * a.batch))
-        rec.series["val_acc_stage0_" + family].emplace_back(step, value);
-      scoring_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-    };
-    const auto log = train_vqa(model, set_stage(model, 0), train, steps0, a.lr0, a.batch, preset.log_every,
-                               data_seed * 3 + 0, progress, score, a.curriculum, "stage 0",
-                               stage0_mix(preset, a.train_data));
-    stage0_seconds = log.seconds - scoring_seconds;
-    rec.add("stage0_final_loss", log.final_loss, "nats");
-    for (const auto& [s, v] : log.loss) rec.series["loss_stage0"].emplace_back(s, v);
-    NamedTensors tensors;
-    for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value());
-    try {
-      save_safetensors(cache, tensors, {{"stage0_key", key}, {"vocabulary", vocab.to_json().dump()}});
-    } catch (const Error& e) {
-      if (context.lost_inputs) (*context.lost_inputs)[cache] = e.what();
-      throw;
+  if (!run.checkpoint.empty()) {
+    // Released weights instead of stage 0: the pretrained MLLM the method goes into.
+    rec.facts["checkpoint_load"] = load_run_checkpoint(*model, run);
+    rec.facts["stage0"] = "none: the model starts from the checkpoint's weights";
+  } else {
+    // Stage 0: the uncompressed MLLM, trained once per configuration and cached.
+    const std::string cache = stage0_cache_path(run, context.cache_dir);
+    const std::string key = stage0_cache_key(run).dump();
+    bool cached = false;
+    // Held until stage 0 is cached: a second process (a second sweep worker on
+    // the same database and cache) that needs the same stage 0 waits and reuses
+    // it instead of training it again beside the first.
+    const MadeDirectories cache_folder(context.cache_dir);
+    std::optional<FileLock> lock;
+    lock.emplace(cache + ".lock", [&] {
+      if (progress)
+        progress->print(fmt::format("waiting for stage 0 {}: another process is loading or training it", cache));
+    });
+    // Read once: its key decides whether its weights are used.
+    std::optional<SafeTensors> file;
+    if (fs::exists(cache)) file = SafeTensors::load(cache);
+    const std::string problem = file ? stage0_file_problem(*file, run) : "absent";
+    if (!problem.empty()) file.reset();  // stale weights are not kept while stage 0 trains
+    if (problem.empty()) {
+      torch::NoGradGuard no_grad;
+      for (auto& p : model->named_parameters()) p.value().copy_(file->get(p.key()));
+      cached = true;
+    } else if (problem != "absent") {
+      // A file of this configuration that this build must not reuse: trained again, and replaced.
+      const std::string why = fmt::format("stage 0 {} is not reused: {}; training it again", cache, problem);
+      if (progress) progress->print(why);
+      rec.facts["stage0_retrained"] = why;
     }
+    if (!cached && context.lost_inputs && context.lost_inputs->count(cache))
+      fail("stage 0 {} was trained earlier in this process but could not be cached ({}); not trained again (allowed: "
+           "free space in {} and rerun with --retry-failed)",
+           cache, context.lost_inputs->at(cache), context.cache_dir);
+    if (!cached) {
+      if (progress) progress->note("stage 0");
+      // Scored on SynthVQA's validation split a few times, to show which
+      // families learn and how fast. Not for user train data: it has no
+      // validation split, and SynthVQA's questions are not in its vocabulary.
+      const VqaBatches val(preset, data_seed, "val", generated(a.train_data) ? preset.val_size : 0, vocab);
+      const int64_t every = std::max<int64_t>(preset.log_every, steps0 / std::max<int64_t>(1, preset.val_points));
+      double scoring_seconds = 0;
+      auto score = [&](int64_t step) {
+        if (val.size() == 0 || (step % every != 0 && step != steps0)) return;
+        const auto t = std::chrono::steady_clock::now();
+        for (const auto& [family, value] : evaluate_vqa(model, val, 2 * a.batch))
+          rec.series["val_acc_stage0_" + family].emplace_back(step, value);
+        scoring_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+      };
+      const auto log = train_vqa(model, set_stage(model, 0), train, steps0, a.lr0, a.batch, preset.log_every,
+                                 data_seed * 3 + 0, progress, score, a.curriculum, "stage 0",
+                                 stage0_mix(preset, a.train_data));
+      stage0_seconds = log.seconds - scoring_seconds;
+      rec.add("stage0_final_loss", log.final_loss, "nats");
+      for (const auto& [s, v] : log.loss) rec.series["loss_stage0"].emplace_back(s, v);
+      NamedTensors tensors;
+      for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value());
+      try {
+        save_safetensors(cache, tensors, {{"stage0_key", key}, {"vocabulary", vocab.to_json().dump()}});
+      } catch (const Error& e) {
+        if (context.lost_inputs) (*context.lost_inputs)[cache] = e.what();
+        throw;
+      }
+    }
+    lock.reset();
+    rec.facts["stage0_cached"] = cached;
+    rec.facts["stage0_cache"] = cache;
+    if (cached && progress) progress->advance(steps0, "stage 0 (cached)");
   }
-  lock.reset();
-  rec.facts["stage0_cached"] = cached;
-  rec.facts["stage0_cache"] = cache;
-  if (cached && progress) progress->advance(steps0, "stage 0 (cached)");
 
   // Insert the method after block k of the pretrained encoder, freshly
   // initialised (after the encoder, as the projector where its reference is one).

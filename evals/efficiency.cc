@@ -85,7 +85,7 @@ RunSpec resolve_efficiency_config(const EfficiencyConfig& c) {
   check_override(c.warmup, "--warmup", 0);
   if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
 
-  RunSpec spec = resolve_method_placement(c, preset.model);
+  RunSpec spec = resolve_method_placement(c, run_model(c.model, preset.model));
   EfficiencySettings e;
   e.external = spec.external();
   e.crops = pick(c.crops, preset.crops);
@@ -280,15 +280,18 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
   s->record.provenance = Provenance::here(e.device);
 
   torch::manual_seed(run.seed);
-  const Preset& preset = find_preset(run.preset);
+  const MllmOptions model = run_model(run.checkpoint, find_preset(run.preset).model);
   const int64_t before = tensor_bytes();
-  s->model = Mllm(preset.model);
+  s->model = Mllm(model);
   s->compressor = insert_method(s->model, run);
+  // Released weights, where the run names a checkpoint: the method keeps its
+  // own initialisation; the timings are those of the real architecture.
+  if (!run.checkpoint.empty()) s->record.facts["checkpoint_load"] = load_run_checkpoint(*s->model, run);
   s->model_bytes = tensor_bytes() - before;
 
-  const auto& enc = preset.model.encoder;
+  const auto& enc = model.encoder;
   auto images = [&](int64_t b) { return torch::randn({b, s->crops, enc.channels(), enc.image_size(), enc.image_size()}); };
-  auto ids = [&](int64_t b) { return torch::randint(preset.model.lm.vocab(), {b, s->text}, torch::kLong); };
+  auto ids = [&](int64_t b) { return torch::randint(model.lm.vocab(), {b, s->text}, torch::kLong); };
   s->images1 = images(1);
   s->ids1 = ids(1);
   s->images_b = images(s->batch);
@@ -301,7 +304,7 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
     s->embeddings1 = s->model->project(s->visual1);
   }
 
-  s->flops = count_flops(preset.model, s->compressor.get(), s->k, s->crops, s->text, run.method_is_projector());
+  s->flops = count_flops(model, s->compressor.get(), s->k, s->crops, s->text, run.method_is_projector());
   int64_t params = 0, compressor_params = 0;
   for (const auto& p : s->model->parameters()) params += p.numel();
   for (const auto& p : s->compressor->parameters()) compressor_params += p.numel();
@@ -326,7 +329,7 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
       r.add("flops_train_step" + train_regime_suffix(regime.value),
             f.train_step(regime.value) * static_cast<double>(s->train_batch) / 1e9, "GFLOP");
   r.facts["lm_causal_attention_counted"] = name_of(causal_counts(), f.causal);
-  r.facts["encoder_inference_kernels"] = encoder_inference_kernels(preset.model.encoder);
+  r.facts["encoder_inference_kernels"] = encoder_inference_kernels(model.encoder);
 
   return s;
 }

@@ -50,18 +50,22 @@ EvaluationInfo accuracy_evaluation() {
     for (const auto& r : runs) units += accuracy_units(r);
     return units;
   };
+  // A run from a checkpoint has no stage 0 to share.
   e.shared_work = [](const RunSpec& r, const std::string& cache_dir) {
+    if (!r.checkpoint.empty()) return std::make_pair(std::string(), int64_t{0});
     return std::make_pair(stage0_cache_path(r, cache_dir), r.accuracy().steps0);
   };
   e.shared_work_done = [](const RunSpec& r, const std::string& cache_dir) {
-    return stage0_cache_problem(r, cache_dir).empty();
+    return r.checkpoint.empty() && stage0_cache_problem(r, cache_dir).empty();
   };
   e.run = [](const std::vector<RunSpec>& runs, const RunContext& context) {
     std::vector<RunRecord> records;
     for (const auto& r : runs) records.push_back(run_accuracy(r, context));
     return records;
   };
-  e.encoder_depth = [](const std::string& preset) { return find_accuracy_preset(preset).model.encoder.depth(); };
+  e.encoder_depth = [](const std::string& preset, const std::string& checkpoint) {
+    return run_model(checkpoint, find_accuracy_preset(preset).model).encoder.depth();
+  };
   e.headline = {"acc_mean", "acc_overall", "visual_tokens"};
   return e;
 }
@@ -85,7 +89,9 @@ EvaluationInfo efficiency_evaluation() {
   e.run = [](const std::vector<RunSpec>& runs, const RunContext& context) {
     return run_efficiency(runs, context.progress);
   };
-  e.encoder_depth = [](const std::string& preset) { return find_preset(preset).model.encoder.depth(); };
+  e.encoder_depth = [](const std::string& preset, const std::string& checkpoint) {
+    return run_model(checkpoint, find_preset(preset).model).encoder.depth();
+  };
   e.headline = {"train_step_time", "prefill_latency", "throughput", "encoder_latency"};
   return e;
 }

@@ -56,8 +56,9 @@ struct EvaluationInfo {
   std::function<bool(const RunSpec& run, const std::string& cache_dir)> shared_work_done;
   /// Runs them (one group, or one run); records in the order of `runs`.
   std::function<std::vector<RunRecord>(const std::vector<RunSpec>& runs, const RunContext& context)> run;
-  /// The encoder depth of a preset (placements are checked against it).
-  std::function<int64_t(const std::string& preset)> encoder_depth;
+  /// The encoder depth of a preset's model, or of the model a checkpoint
+  /// folder makes of it ("" for none; run_model); placements are checked against it.
+  std::function<int64_t(const std::string& preset, const std::string& checkpoint)> encoder_depth;
   /// The metrics a log line names for a finished run, when it has them.
   std::vector<std::string> headline;
 };

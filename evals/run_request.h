@@ -25,6 +25,10 @@ constexpr int64_t kMaxSeed = INT64_MAX;
 /// threads. Each evaluation adds its own settings (AccuracyConfig, EfficiencyConfig).
 struct RunRequest {
   std::string preset;  ///< "": the evaluation's default preset
+  /// A checkpoint folder in the Hugging Face layout (harness/model/checkpoint.h):
+  /// the model takes the parts it holds, with their shape and weights; the
+  /// preset gives the rest and the measurement. "": the preset's model.
+  std::string model;
   std::string method = "laco";
   MethodOptions method_options;
   std::string layer = "1/4";  ///< placement text: 1/4, 0.25, 1, block:7

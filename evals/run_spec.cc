@@ -8,6 +8,7 @@
 #include "harness/base/sha256.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
+#include "harness/model/checkpoint.h"
 #include "harness/model/mllm.h"
 #include "harness/model/placement.h"
 #include "methods/registry.h"
@@ -33,7 +34,8 @@ bool RunSpec::operator==(const RunSpec& o) const {
   return preset == o.preset && method == o.method && method_options == o.method_options && layer == o.layer &&
          block_k == o.block_k && depth == o.depth && ratio == o.ratio && grid_policy == o.grid_policy &&
          init == o.init && projector == o.projector && grid_in == o.grid_in && grid_out == o.grid_out &&
-         seed == o.seed && threads == o.threads && settings == o.settings;
+         seed == o.seed && threads == o.threads && checkpoint == o.checkpoint &&
+         checkpoint_sha256 == o.checkpoint_sha256 && settings == o.settings;
 }
 
 const std::string& RunSpec::eval() const {
@@ -70,13 +72,15 @@ std::string RunSpec::method_label() const {
 }
 
 std::string RunSpec::label() const {
-  return fmt::format("{} {} {} (block {}/{}) r={} seed={}", eval(), method_label(), layer, block_k, depth, ratio, seed);
+  return fmt::format("{} {} {} (block {}/{}) r={} seed={}{}", eval(), method_label(), layer, block_k, depth, ratio, seed,
+                     checkpoint.empty() ? "" : " model=" + checkpoint);
 }
 
 std::string run_key(const std::string& eval, const json& config) {
   json c = config;
   c.erase("layer");
   c.erase("stages");
+  c.erase("checkpoint_dir");  // a checkpoint is its digest: the same weights are one run wherever they live
   return sha256_hex(eval + "\n" + c.dump()).substr(0, 16);
 }
 
@@ -92,10 +96,18 @@ void check_projector_choice(const std::string& text, const std::string& where) {
     fail("{}: unknown choice '{}' (allowed: {})", where, text, join(projector_choices()));
 }
 
+MllmOptions run_model(const std::string& checkpoint, const MllmOptions& preset_model) {
+  return checkpoint.empty() ? preset_model : checkpoint_model(read_checkpoint_config(checkpoint), preset_model);
+}
+
 RunSpec resolve_method_placement(const RunRequest& r, const MllmOptions& model, Compressor* built) {
   const EncoderOptions& encoder = model.encoder;
   RunSpec s;
   s.preset = r.preset;
+  if (!r.model.empty()) {
+    s.checkpoint = r.model;
+    s.checkpoint_sha256 = checkpoint_sha256(r.model);
+  }
   s.method = r.method;
   s.method_options = r.method_options;
   s.layer = r.layer;
@@ -128,6 +140,16 @@ Compressor make_run_compressor(const RunSpec& run, const MllmOptions& model) {
   return make_compressor(run.method, o, run.method_options);
 }
 
+json load_run_checkpoint(MllmImpl& model, const RunSpec& run) {
+  const CheckpointConfig config = read_checkpoint_config(run.checkpoint);
+  const CheckpointLoad load = load_checkpoint(config, model);
+  if (load.sha256 != run.checkpoint_sha256)
+    fail("{}: the checkpoint's files changed since the run was resolved (SHA-256 {} then, {} now); resolve the run "
+         "again (a new run key)",
+         run.checkpoint, run.checkpoint_sha256, load.sha256);
+  return to_json(config, load);
+}
+
 Compressor insert_method(Mllm& model, const RunSpec& run) {
   Compressor c = make_run_compressor(run, model->options());
   model->insert(c, run.block_k, run.method_is_projector());
@@ -152,6 +174,8 @@ json to_json(const RunSpec& s) {
   // those runs keep their keys, and a run that differs gets a new one.
   if (!s.init.empty() && s.init != "trunc_normal") c["init"] = s.init;
   if (s.projector == "method") c["projector"] = s.projector;
+  // Flat, so that `--where checkpoint=SHA256` selects a checkpoint's runs.
+  if (!s.checkpoint.empty()) c.update({{"checkpoint", s.checkpoint_sha256}, {"checkpoint_dir", s.checkpoint}});
   if (const auto* a = std::get_if<AccuracySettings>(&s.settings)) {
     c.update({{"steps0", a->steps0},
               {"steps1", a->steps1},
@@ -251,6 +275,10 @@ RunSpec run_spec_from_json(const std::string& eval, const json& config, const st
     if (s.projector != "method") fail("{}: configuration field 'projector' is '{}' (allowed: method)", where, s.projector);
   } else if (s.block_k == s.depth) {
     s.projector = "mlp2x_gelu";
+  }
+  if (f.has("checkpoint")) {
+    s.checkpoint_sha256 = f.str("checkpoint");
+    s.checkpoint = f.str("checkpoint_dir");
   }
   if (eval == "accuracy") {
     AccuracySettings a;

@@ -24,6 +24,7 @@
 namespace laco {
 
 class Mllm;
+class MllmImpl;
 struct MllmOptions;
 
 /// The settings of an accuracy run (SynthVQA insertion protocol) after the
@@ -80,6 +81,10 @@ struct RunSpec {
   std::string grid_in, grid_out;  ///< "12x12", "6x6"
   uint64_t seed = 0;
   int threads = 2;
+  /// The checkpoint folder the model comes from (RunRequest::model) and the
+  /// SHA-256 of its config.json and weight files (checkpoint_sha256); both
+  /// "" for the preset's random model (every run stored before they were recorded).
+  std::string checkpoint, checkpoint_sha256;
   std::variant<AccuracySettings, EfficiencySettings> settings;
 
   /// "accuracy" or "efficiency": the registry name of the settings held.
@@ -92,7 +97,8 @@ struct RunSpec {
   bool method_is_projector() const { return projector == "method"; }
 
   /// The first 16 hex digits of the SHA-256 of the evaluation and the stored
-  /// configuration less `layer` and `stages` (1/4 and block:7 are one run).
+  /// configuration less `layer`, `stages` (1/4 and block:7 are one run) and
+  /// `checkpoint_dir` (a checkpoint is its SHA-256, wherever it lives).
   std::string key() const;
   /// "accuracy laco{zero_init=true} 1/4 (block 2/8) r=2 seed=0"
   std::string label() const;
@@ -104,10 +110,16 @@ struct RunSpec {
   bool operator!=(const RunSpec& o) const { return !(*this == o); }
 };
 
+/// The model a run measures: the preset's, or with `checkpoint` (a folder;
+/// "" for none) the parts that checkpoint holds in their shape
+/// (checkpoint_model). Resolution and the run itself both build it here.
+MllmOptions run_model(const std::string& checkpoint, const MllmOptions& preset_model);
+
 /// The common fields of a run: resolves the placement against this model's
 /// encoder, the initialisation and the projector, and builds the method after
 /// that block, which checks the ratio, the options, the grid policy and the
-/// grid now. `settings` is left for the evaluation to fill. `built`, when
+/// grid now; `model` is run_model(request.model, ...), whose checkpoint it
+/// records with its digest. `settings` is left for the evaluation to fill. `built`, when
 /// given, receives the compressor it built for those checks (make_run_compressor's).
 RunSpec resolve_method_placement(const RunRequest& request, const MllmOptions& model, Compressor* built = nullptr);
 
@@ -117,6 +129,11 @@ Compressor make_run_compressor(const RunSpec& run, const MllmOptions& model);
 /// Builds that compressor and inserts it into `model` after block k, as the
 /// projector when the run says so. The one way every evaluation builds a run's model.
 Compressor insert_method(Mllm& model, const RunSpec& run);
+
+/// Loads the run's checkpoint into `model` (built from run_model and with the
+/// method inserted) and checks that its files are still those the run was
+/// resolved with (checkpoint_sha256); the provenance JSON for the run's facts.
+nlohmann::json load_run_checkpoint(MllmImpl& model, const RunSpec& run);
 
 /// The storage format (see the file comment).
 nlohmann::json to_json(const RunSpec& spec);

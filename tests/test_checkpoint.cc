@@ -7,10 +7,15 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "evals/accuracy.h"
+#include "evals/efficiency.h"
+#include "evals/registry.h"
+#include "evals/run_record.h"
 #include "harness/base/safetensors.h"
 #include "harness/model/checkpoint.h"
 #include "harness/model/checkpoint_parity.h"
 #include "harness/model/presets.h"
+#include "harness/sweep/sweep_spec.h"
 #include "methods/parity.h"
 #include "tests/test_util.h"
 
@@ -268,6 +273,131 @@ TEST(Checkpoint, ParityCaseErrors) {
   test::expect_error([&] { run_parity(tmp + "/qwen2.reference.safetensors"); },
                      {"the case is for a siglip checkpoint", "describes a qwen2 one"});
   fs::remove_all(tmp);
+}
+
+
+// ------------------------------------------------------------ runs from a checkpoint
+
+EfficiencyConfig efficiency_from(const std::string& dir, const std::string& method = "laco") {
+  EfficiencyConfig c;
+  c.preset = "tiny";
+  c.model = dir;
+  c.method = method;
+  c.layer = "1/2";
+  c.reps = 2;
+  c.warmup = 0;
+  c.stages = {"encoder", "prefill"};
+  return c;
+}
+
+TEST(CheckpointRun, EfficiencyMeasuresTheCheckpointsArchitectureWithItsWeights) {
+  const std::string dir = kDir + "/llava_onevision";
+  const RunSpec spec = resolve_efficiency_config(efficiency_from(dir));
+  EXPECT_EQ(spec.depth, 3);  // the checkpoint's encoder, not the tiny preset's 4 blocks
+  EXPECT_EQ(spec.grid_in, "4x4");
+  EXPECT_EQ(spec.checkpoint, dir);
+  EXPECT_EQ(spec.checkpoint_sha256, checkpoint_sha256(dir));
+  EXPECT_EQ(run_spec_from_json("efficiency", to_json(spec), "test"), spec);
+  // The same weights elsewhere are the same run; the folder's name is not part of the key.
+  const auto tmp = copy_fixture("llava_onevision", "run_key");
+  EXPECT_EQ(resolve_efficiency_config(efficiency_from(tmp + "/llava_onevision")).key(), spec.key());
+
+  const auto records = run_efficiency({spec});
+  ASSERT_EQ(records.size(), 1u);
+  const RunRecord& r = records[0];
+  EXPECT_EQ(r.facts.at("checkpoint_load").at("tensors"), 81);
+  EXPECT_EQ(r.facts.at("checkpoint_load").at("sha256"), spec.checkpoint_sha256);
+  EXPECT_EQ(r.require("visual_tokens"), 2 * 4);  // tiny's 2 crops of the 4x4 grid merged 2x2
+  // Every parameter but the method's came from the checkpoint (42 760 values loaded).
+  EXPECT_NEAR((r.require("params") - r.require("params_compressor")) * 1e6, 42760, 0.5);
+  EXPECT_GT(r.require("prefill_latency"), 0);
+
+  // Files that change after the run was resolved are refused, not measured under the old key.
+  rewrite(tmp + "/llava_onevision/model-00002-of-00002.safetensors",
+          [](NamedTensors& t) { tensor(t, "language_model.model.norm.weight")[0] += 1; });
+  RunSpec stale = resolve_efficiency_config(efficiency_from(tmp + "/llava_onevision"));
+  stale.checkpoint_sha256 = spec.checkpoint_sha256;
+  test::expect_error([&] { run_efficiency({stale}); }, {"changed since the run was resolved"});
+  fs::remove_all(tmp);
+}
+
+TEST(CheckpointRun, AQwen2CheckpointTakesTheLmAndThePresetTheEncoder) {
+  const RunSpec spec = resolve_efficiency_config(efficiency_from(kDir + "/qwen2", "pixel_shuffle"));
+  EXPECT_EQ(spec.depth, find_preset("tiny").model.encoder.depth());
+  const auto r = run_efficiency({spec}).at(0);
+  EXPECT_EQ(r.facts.at("checkpoint_load").at("model_type"), "qwen2");
+  EXPECT_GT(r.require("prefill_latency"), 0);
+}
+
+TEST(CheckpointRun, AccuracyStartsFromTheCheckpointInsteadOfStage0) {
+  AccuracyConfig c;
+  c.preset = "tiny";
+  c.model = kDir + "/llava_onevision";
+  c.method = "laco";
+  c.layer = "1/2";
+  c.steps1 = 2;
+  c.steps2 = 2;
+  const RunSpec spec = resolve_accuracy_config(c);
+  EXPECT_EQ(spec.accuracy().steps0, 0);
+  EXPECT_EQ(spec.accuracy().stage0_key, spec.checkpoint_sha256.substr(0, 16));
+  EXPECT_TRUE(find_evaluation("accuracy").shared_work(spec, "cache").first.empty());  // no stage 0 to share
+  EXPECT_EQ(run_spec_from_json("accuracy", to_json(spec), "test"), spec);
+  const auto tmp = test::temp_dir("checkpoint_accuracy");
+  const RunRecord r = run_accuracy(spec, {nullptr, tmp});
+  EXPECT_EQ(r.facts.at("checkpoint_load").at("tensors"), 81);
+  EXPECT_TRUE(r.facts.contains("stage0"));
+  EXPECT_FALSE(fs::exists(tmp) && !fs::is_empty(tmp)) << "no stage-0 model is trained or cached";
+  EXPECT_EQ(r.require("visual_tokens"), 4);
+  EXPECT_EQ(r.predictions.size(), static_cast<size_t>(spec.accuracy().test_size));
+
+  c.steps0 = 5;
+  test::expect_error([&] { resolve_accuracy_config(c); }, {"--steps0", "stage 0 does not run", "allowed: 0 or unset"});
+  c.steps0 = -1;
+  const auto small = copy_fixture("qwen2", "small_vocab");
+  edit_json(small + "/qwen2/config.json", [](nlohmann::json& j) { j["vocab_size"] = 40; });
+  c.model = small + "/qwen2";
+  test::expect_error([&] { resolve_accuracy_config(c); }, {"vocab_size 40", "vocabulary of 46 words"});
+  fs::remove_all(small);
+  fs::remove_all(tmp);
+}
+
+TEST(CheckpointRun, TheCliTakesModelAndParityTakesCheckpointCases) {
+  const std::string laco = LACO_BIN;
+  const auto tmp = test::temp_dir("checkpoint_cli");
+  auto r = test::run_command(laco + " run --eval efficiency --preset tiny --model " + kDir +
+                             "/siglip -m laco -l 1/2 --reps 1 --warmup 0 --stages encoder -o json --db " + tmp + "/r.db");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\"model_type\": \"siglip_vision_model\""), std::string::npos) << r.output;
+  // Stored with the run's configuration: a checkpoint's runs are selected by its digest.
+  r = test::run_command(laco + " query --db " + tmp + "/r.db --where checkpoint=" + checkpoint_sha256(kDir + "/siglip") +
+                        " --metrics encoder_latency -o csv");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(",done,tiny,laco,,1/2,"), std::string::npos) << r.output;
+  fs::remove_all(tmp);
+  r = test::run_command(laco + " parity " + kDir + "/llava_onevision.reference.safetensors");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("parity: PASS"), std::string::npos) << r.output;
+  r = test::run_command(laco + " run --eval efficiency --preset tiny --model /nonexistent/ckpt");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("laco: error: checkpoint '/nonexistent/ckpt' is not a folder"), std::string::npos) << r.output;
+}
+
+
+TEST(CheckpointRun, ASweepSectionNamesTheCheckpointItsRunsStartFrom) {
+  const std::string dir = kDir + "/llava_onevision";
+  nlohmann::json spec = {
+      {"name", "ckpt"},
+      {"evals", {"efficiency"}},
+      {"efficiency", {{"preset", "tiny"}, {"model", dir}, {"reps", 1}, {"warmup", 0}}},
+      {"grids", {{{"name", "g"}, {"methods", {"laco", "pixel_shuffle"}}, {"placements", {"1/2", "1"}}, {"ratios", {2}}}}}};
+  const Sweep sweep = parse_sweep(spec, "ckpt.json");
+  ASSERT_EQ(sweep.runs.size(), 4u);
+  for (const auto& r : sweep.runs) {
+    EXPECT_EQ(r.spec.checkpoint, dir);
+    EXPECT_EQ(r.spec.depth, 3);  // placements resolve against the checkpoint's encoder
+  }
+  spec["efficiency"]["model"] = "/nonexistent/ckpt";
+  test::expect_error([&] { parse_sweep(spec, "ckpt.json"); }, {"ckpt.json: $.efficiency.model", "is not a folder"});
 }
 
 }  // namespace

@@ -61,6 +61,10 @@ void RunCli::attach(CLI::App& app) {
   std::string presets;
   for (const auto& e : evaluation_registry()) presets += fmt::format("{}{} {}", presets.empty() ? "" : "; ", e.name, join(e.presets));
   command_->add_option("--preset", preset_, "Preset (laco presets; default: the evaluation's): " + presets);
+  command_->add_option("--model", model_,
+                       "A checkpoint folder in the Hugging Face layout (config.json + model.safetensors or shards): "
+                       "SigLIP, Qwen2 or LLaVA-OneVision; the model takes its parts, shapes and weights, the preset "
+                       "the rest (accuracy: no stage 0)");
   command_->add_option("-m,--method", methods_, "Method(s), comma-separated, or all")->capture_default_str();
   command_->add_option("-l,--layer", layers_, "Placement(s): 1/12, 1/6, 1/4, 1/2, 1 (external), 0.25, block:K")
       ->capture_default_str();
@@ -162,6 +166,7 @@ int RunCli::run() const {
 
   RunRequest base;
   base.preset = preset_.empty() ? info.default_preset : preset_;
+  base.model = model_;
   base.method_options = parse_method_options(options_);
   base.grid_policy = parse_grid_policy(grid_policy_, "--grid-policy");
   parse_init_scheme(init_, "--init");

@@ -25,6 +25,7 @@ class RunCli {
   CLI::App* command_ = nullptr;
   std::string eval_ = "efficiency";
   std::string preset_;
+  std::string model_;  ///< --model: a checkpoint folder
   std::string methods_ = "laco", layers_ = "1/4", ratios_ = "2";
   std::vector<std::string> options_;
   std::string grid_policy_ = "pad";

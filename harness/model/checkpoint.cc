@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <set>
 
 #include <torch/torch.h>
@@ -231,16 +232,19 @@ Files find_files(const std::string& dir) {
   return f;
 }
 
+/// The checkpoint's identity from the SHA-256 of config.json and of each weight file, in order.
+std::string combined_digest(const std::vector<std::string>& digests) { return sha256_hex(join(digests, "")); }
+
 CheckpointLoad run_plan(const CheckpointConfig& config, const LoadPlan& plan) {
   const Files files = find_files(config.dir);
   CheckpointLoad load;
-  std::string digest_input = sha256_hex(read_file_bytes((fs::path(config.dir) / "config.json").string()));
+  std::vector<std::string> digests = {sha256_hex(read_file_bytes((fs::path(config.dir) / "config.json").string()))};
   std::set<std::string> loaded, seen;
   std::map<std::string, int64_t> skipped_by_rule;
   torch::NoGradGuard no_grad;
   for (const auto& path : files.paths) {
     const std::string bytes = read_file_bytes(path);
-    digest_input += sha256_hex(bytes);
+    digests.push_back(sha256_hex(bytes));
     const SafeTensors st = SafeTensors::parse(bytes, path);
     load.files.push_back(path);
     for (const auto& name : st.names()) {
@@ -289,7 +293,7 @@ CheckpointLoad run_plan(const CheckpointConfig& config, const LoadPlan& plan) {
       fail("{}: tensor '{}' is missing (needed for {}; read {})", config.dir, name, target.ours, join(load.files));
   for (const auto& [why, count] : skipped_by_rule)
     load.skipped.push_back(fmt::format("{} tensor{}: {}", count, count == 1 ? "" : "s", why));
-  load.sha256 = sha256_hex(digest_input);
+  load.sha256 = combined_digest(digests);
   return load;
 }
 
@@ -346,6 +350,32 @@ LoadPlan make_plan(const CheckpointConfig& config, VisionEncoderImpl* encoder, D
 
 }  // namespace
 
+std::string checkpoint_sha256(const std::string& dir) {
+  // Hashing a released checkpoint reads gigabytes; a sweep asks once per run.
+  // Kept per folder while no file's size or modification time changes.
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<std::string, std::string>> known;  // dir -> (stamp, digest)
+  const std::string config = (fs::path(dir) / "config.json").string();
+  if (!fs::exists(config)) fail("{}: missing (a checkpoint folder in the Hugging Face layout has config.json)", config);
+  std::vector<std::string> paths = {config};
+  const Files files = find_files(dir);
+  paths.insert(paths.end(), files.paths.begin(), files.paths.end());
+  std::string stamp;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    const auto size = fs::file_size(p, ec);
+    if (ec) fail("{}: cannot be read: {}", p, ec.message());
+    stamp += fmt::format("{}:{}:{};", p, size, fs::last_write_time(p, ec).time_since_epoch().count());
+  }
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto it = known.find(dir);
+  if (it != known.end() && it->second.first == stamp) return it->second.second;
+  std::vector<std::string> digests;
+  for (const auto& p : paths) digests.push_back(sha256_hex(read_file_bytes(p)));
+  known[dir] = {stamp, combined_digest(digests)};
+  return known[dir].second;
+}
+
 const std::vector<std::string>& checkpoint_model_types() {
   static const std::vector<std::string> all = {"siglip_vision_model", "siglip", "qwen2", "llava_onevision"};
   return all;
@@ -363,7 +393,9 @@ std::string CheckpointConfig::summary() const {
 }
 
 CheckpointConfig read_checkpoint_config(const std::string& dir) {
-  if (!fs::is_directory(dir)) fail("--model: '{}' is not a folder (a checkpoint folder holds config.json and model.safetensors)", dir);
+  if (!fs::is_directory(dir))
+    fail("checkpoint '{}' is not a folder (a checkpoint folder holds config.json and model.safetensors or its shards)",
+         dir);
   CheckpointConfig c;
   c.dir = dir;
   const std::string file = (fs::path(dir) / "config.json").string();
@@ -419,6 +451,11 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
                layer, used, c.vision_layers, c.vision_layers, c.vision_layers);
     c.encoder->depth(used);
     c.projector = true;
+  } else if (c.model_type == "llava" || c.model_type == "llava_qwen") {
+    ck.error("$.model_type",
+             "'{}' is the original LLaVA(-NeXT) layout (mm_projector, no vision config), which is not read (allowed: "
+             "{}); use its transformers conversion, e.g. llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
+             c.model_type, join(checkpoint_model_types()));
   } else {
     ck.error("$.model_type", "'{}' is not supported (allowed: {})", c.model_type, join(checkpoint_model_types()));
   }

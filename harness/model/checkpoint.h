@@ -80,6 +80,11 @@ CheckpointLoad load_checkpoint(const CheckpointConfig& config, VisionEncoderImpl
 /// the stored multi_modal_projector (with that reason).
 CheckpointLoad load_checkpoint(const CheckpointConfig& config, MllmImpl& model);
 
+/// SHA-256 over the SHA-256 of config.json and of each weight file (in
+/// load order): what CheckpointLoad::sha256 is for the same files, without
+/// loading them. Usage: spec.checkpoint_sha256 = checkpoint_sha256(dir);
+std::string checkpoint_sha256(const std::string& dir);
+
 /// JSON for provenance: {"dir", "model_type", "sha256", "tensors", "skipped"}.
 nlohmann::json to_json(const CheckpointConfig& config, const CheckpointLoad& load);
 

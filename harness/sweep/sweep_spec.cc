@@ -13,6 +13,7 @@
 #include "harness/base/json_check.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
+#include "harness/model/checkpoint.h"
 #include "harness/model/placement.h"
 #include "methods/registry.h"
 
@@ -66,6 +67,7 @@ std::string choice(const JsonChecker& ck, const json& v, const std::string& key,
 struct EvalSection {
   const EvaluationInfo* info = nullptr;
   std::string preset;
+  std::string model;  ///< a checkpoint folder (RunRequest::model); "": the preset's model
   std::vector<uint64_t> seeds = {0};
   int threads = 0;  ///< 0: the spec's
   json settings;  // the evaluation's own keys, checked
@@ -216,11 +218,20 @@ EvalSection parse_section(const JsonChecker& ck, const EvaluationInfo& info, con
   // The keys every section may have beside the evaluation's own.
   auto keys = info.section_keys;
   keys.push_back("threads");
+  keys.push_back("model");
   ck.object(v, path, keys);
   if (!v.contains("preset")) ck.error(path + ".preset", "missing (allowed: {})", join(info.presets));
   s.preset = ck.string(v["preset"], path + ".preset", join(info.presets));
   if (std::find(info.presets.begin(), info.presets.end(), s.preset) == info.presets.end())
     ck.error(path + ".preset", "unknown {} preset '{}' (allowed: {})", info.name, s.preset, join(info.presets));
+  if (v.contains("model")) {
+    s.model = ck.string(v["model"], path + ".model", "a checkpoint folder in the Hugging Face layout");
+    try {
+      read_checkpoint_config(s.model);
+    } catch (const Error& e) {
+      ck.error(path + ".model", "{}", e.what());
+    }
+  }
   if (v.contains("seeds")) s.seeds = parse_seeds(ck, v["seeds"], path + ".seeds");
   if (v.contains("threads")) s.threads = static_cast<int>(ck.integer(v["threads"], path + ".threads", 1, kMaxThreads));
   s.settings = info.parse_settings(ck, v, path);
@@ -286,7 +297,7 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
   for (const auto& g : grids)
     for (const auto& e : g.evals) {
       const auto& s = sections.at(e);
-      const int64_t depth = s.info->encoder_depth(s.preset);
+      const int64_t depth = s.info->encoder_depth(s.preset, s.model);
       for (size_t i = 0; i < g.placements.size(); ++i)
         Placement::parse(g.placements[i],
                          fmt::format("{}: {} ({} preset '{}', {} blocks)", file, g.placement_paths[i], e, s.preset, depth))
@@ -320,6 +331,7 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
               const bool none = m.name == "none";
               RunRequest request;
               request.preset = s.preset;
+              request.model = s.model;
               request.method = m.name;
               request.method_options = m.options;
               request.layer = none ? "1" : layer_given;
