@@ -52,28 +52,11 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 
+import debian_torch
+
 GENERATOR = "scripts/checkpoint_fixtures.py"
-
-
-def ensure_torch():
-    try:
-        import torch  # noqa: F401
-        import numpy  # noqa: F401
-        return
-    except ImportError:
-        pass
-    if os.environ.get("LACO_TORCH_INSTALL_TRIED"):
-        sys.exit("checkpoint_fixtures: python3-torch is still missing after apt-get install")
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "python3-torch", "python3-numpy"]
-    if os.geteuid() != 0:
-        cmd = ["sudo"] + cmd
-    print("checkpoint_fixtures: installing Debian's python3-torch (test fixtures only):", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-    os.environ["LACO_TORCH_INSTALL_TRIED"] = "1"
-    os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
 
 
 # ---------------------------------------------------------------------------
@@ -358,17 +341,39 @@ def model_tensors(w, names, config):
     return [(n, w.t[n], dt) for n in names]
 
 
+def write_checkpoint(torch, out, name, c, w, shards=None):
+    """config.json and the weights: one model.safetensors, or `shards` ([(file, names)]) with their index."""
+    folder = os.path.join(out, name)
+    os.makedirs(folder, exist_ok=True)
+    write_json(os.path.join(folder, "config.json"), c)
+    if shards is None:
+        write_safetensors(torch, os.path.join(folder, "model.safetensors"), model_tensors(w, w.names, c),
+                          {"format": "pt"})
+        return
+    total, weight_map = 0, {}
+    for shard, names in shards:
+        total += write_safetensors(torch, os.path.join(folder, shard), model_tensors(w, names, c), {"format": "pt"})
+        weight_map.update({n: shard for n in names})
+    write_json(os.path.join(folder, "model.safetensors.index.json"),
+               {"metadata": {"total_size": total}, "weight_map": weight_map}, sort_keys=True)
+
+
+def write_reference(torch, out, name, inputs, run):
+    """name.reference.safetensors: the inputs ([(name, tensor, dtype)]) and run(float64)'s outputs as F32.
+    Returns the float64 outputs and, for the self-check, run(float32)'s."""
+    ref = run(torch.float64)
+    tensors = inputs + [(k, v, "F32") for k, v in ref.items()]
+    write_safetensors(torch, os.path.join(out, f"{name}.reference.safetensors"), tensors, metadata(torch, name))
+    return ref, run(torch.float32)
+
+
 def make_siglip(torch, out):
     torch.manual_seed(SEEDS["siglip"])
     c = SIGLIP
     w = Weights(torch, store_dtype(torch, c))
     add_siglip(w, "vision_model.", c, head=c["vision_use_head"])
     pixels = torch.randn(2, c["num_channels"], c["image_size"], c["image_size"])
-    folder = os.path.join(out, "siglip")
-    os.makedirs(folder, exist_ok=True)
-    write_json(os.path.join(folder, "config.json"), c)
-    write_safetensors(torch, os.path.join(folder, "model.safetensors"), model_tensors(w, w.names, c),
-                      {"format": "pt"})
+    write_checkpoint(torch, out, "siglip", c, w)
 
     def run(dt):
         states, post = siglip_forward(torch, w.view("vision_model.", dt), c, pixels.to(dt))
@@ -376,10 +381,7 @@ def make_siglip(torch, out):
         outs["output.post_layernorm"] = post
         return outs
 
-    ref = run(torch.float64)
-    tensors = [("input.pixel_values", pixels, "F32")] + [(k, v, "F32") for k, v in ref.items()]
-    write_safetensors(torch, os.path.join(out, "siglip.reference.safetensors"), tensors, metadata(torch, "siglip"))
-    return ref, run(torch.float32)
+    return write_reference(torch, out, "siglip", [("input.pixel_values", pixels, "F32")], run)
 
 
 def make_qwen2(torch, out):
@@ -388,11 +390,7 @@ def make_qwen2(torch, out):
     w = Weights(torch, store_dtype(torch, c))
     add_qwen2(w, "model.", c, lm_head=None if c["tie_word_embeddings"] else "lm_head.weight")
     ids = torch.randint(0, c["vocab_size"], (2, 7), dtype=torch.int64)
-    folder = os.path.join(out, "qwen2")
-    os.makedirs(folder, exist_ok=True)
-    write_json(os.path.join(folder, "config.json"), c)
-    write_safetensors(torch, os.path.join(folder, "model.safetensors"), model_tensors(w, w.names, c),
-                      {"format": "pt"})
+    write_checkpoint(torch, out, "qwen2", c, w)
 
     def run(dt):
         lm = w.view("model.", dt)
@@ -400,10 +398,7 @@ def make_qwen2(torch, out):
                                 ).to(dt)
         return {"output.logits": qwen2_forward(torch, lm, c, lm["embed_tokens.weight"][ids])}
 
-    ref = run(torch.float64)
-    tensors = [("input.input_ids", ids, "I64")] + [(k, v, "F32") for k, v in ref.items()]
-    write_safetensors(torch, os.path.join(out, "qwen2.reference.safetensors"), tensors, metadata(torch, "qwen2"))
-    return ref, run(torch.float32)
+    return write_reference(torch, out, "qwen2", [("input.input_ids", ids, "I64")], run)
 
 
 def make_llava(torch, out):
@@ -423,37 +418,23 @@ def make_llava(torch, out):
     pixels = torch.randn(1, vc.get("num_channels", 3), vc["image_size"], vc["image_size"]).to(store).float()
     # Text tokens only: id image_token_index (95) is transformers' placeholder for image features.
     ids = torch.randint(0, c["image_token_index"], (1, 5), dtype=torch.int64)
-    folder = os.path.join(out, "llava_onevision")
-    os.makedirs(folder, exist_ok=True)
-    write_json(os.path.join(folder, "config.json"), c)
-    shards = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
-    first = [n for n in w.names if not n.startswith("language_model.")]
-    second = [n for n in w.names if n.startswith("language_model.")]
-    total, weight_map = 0, {}
-    for shard, names in zip(shards, (first, second)):
-        total += write_safetensors(torch, os.path.join(folder, shard), model_tensors(w, names, c),
-                                   {"format": "pt"})
-        weight_map.update({n: shard for n in names})
-    write_json(os.path.join(folder, "model.safetensors.index.json"),
-               {"metadata": {"total_size": total}, "weight_map": weight_map}, sort_keys=True)
+    write_checkpoint(torch, out, "llava_onevision", c, w, shards=[
+        ("model-00001-of-00002.safetensors", [n for n in w.names if not n.startswith("language_model.")]),
+        ("model-00002-of-00002.safetensors", [n for n in w.names if n.startswith("language_model.")])])
 
     def run(dt):
         feats, logits = llava_forward(torch, w.view("", dt), c, pixels.to(dt), ids)
         return {"output.image_features": feats, "output.logits": logits}
 
-    ref = run(torch.float64)
-    tensors = [("input.pixel_values", pixels, "F32"), ("input.input_ids", ids, "I64")]
-    tensors += [(k, v, "F32") for k, v in ref.items()]
-    write_safetensors(torch, os.path.join(out, "llava_onevision.reference.safetensors"), tensors,
-                      metadata(torch, "llava_onevision"))
-    return ref, run(torch.float32)
+    return write_reference(torch, out, "llava_onevision",
+                           [("input.pixel_values", pixels, "F32"), ("input.input_ids", ids, "I64")], run)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="tests/checkpoints", help="the folder the fixtures are written to")
     args = ap.parse_args()
-    ensure_torch()
+    debian_torch.ensure_torch("checkpoint_fixtures", "test fixtures only")
     import torch
     torch.set_num_threads(1)  # one reduction order: byte-identical references run to run
     os.makedirs(args.out, exist_ok=True)

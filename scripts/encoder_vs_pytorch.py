@@ -42,6 +42,8 @@ import socket
 import statistics
 import subprocess
 import sys
+
+import debian_torch
 import time
 
 THREADS = 2
@@ -54,23 +56,6 @@ def ensure_thread_env():
     if all(os.environ.get(k) == v for k, v in want.items()):
         return
     os.environ.update(want)
-    os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-
-
-def ensure_torch():
-    try:
-        import torch  # noqa: F401
-        return
-    except ImportError:
-        pass
-    if os.environ.get("LACO_TORCH_INSTALL_TRIED"):
-        sys.exit("encoder_vs_pytorch: python3-torch is still missing after apt-get install")
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "python3-torch"]
-    if os.geteuid() != 0:
-        cmd = ["sudo"] + cmd
-    print("encoder_vs_pytorch: installing Debian's python3-torch (benchmark only):", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-    os.environ["LACO_TORCH_INSTALL_TRIED"] = "1"
     os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
 
 
@@ -199,7 +184,7 @@ def main():
         sys.exit(f"encoder_vs_pytorch: {bench} not found (build first: scripts/build.sh, or pass --build)")
 
     ensure_thread_env()
-    ensure_torch()
+    debian_torch.ensure_torch("encoder_vs_pytorch", "benchmark only")
     import torch
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
