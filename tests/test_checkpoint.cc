@@ -128,12 +128,24 @@ TEST(Checkpoint, LoadsTheNamesOfTransformers452AndAnEarlierFeatureLayer) {
   nlohmann::json index = nlohmann::json::parse(test::read_file(dir + "/model.safetensors.index.json"));
   nlohmann::json map = nlohmann::json::object();
   for (const auto& [n, f] : index["weight_map"].items()) map[renamed(n)] = f;
+  // An untied head stored as lm_head.weight (sorting before every model.* name), equal to the embedding.
+  map["lm_head.weight"] = "model-00002-of-00002.safetensors";
   index["weight_map"] = map;
   test::write_file(dir + "/model.safetensors.index.json", index.dump(2));
   for (const char* shard : {"/model-00001-of-00002.safetensors", "/model-00002-of-00002.safetensors"})
     rewrite(dir + shard, [&](NamedTensors& t) {
       for (auto& [n, v] : t) n = renamed(n);
+      for (const auto& [n, v] : t)
+        if (n == "model.language_model.embed_tokens.weight") {
+          t.emplace_back("lm_head.weight", v.clone());
+          break;
+        }
     });
+  edit_json(dir + "/config.json", [](nlohmann::json& j) {
+    j["tie_word_embeddings"] = false;
+    j["text_config"]["tie_word_embeddings"] = false;
+  });
+  EXPECT_FALSE(read_checkpoint_config(dir).lm->tie_embeddings());
   EXPECT_TRUE(run_parity(tmp + "/llava_onevision.reference.safetensors").pass());
 
   // vision_feature_layer -2: the projector takes block 2's output; block 3 is skipped, with that reason.

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include <torch/torch.h>
@@ -232,11 +233,40 @@ Files find_files(const std::string& dir) {
   return f;
 }
 
+/// The stored-name prefixes of a checkpoint's parts.
+struct Prefixes {
+  std::string vision, projector, lm_model, lm_head;
+  std::string top;  ///< of LLaVA's own tensors (image_newline)
+};
+
+/// LLaVA-OneVision saved by transformers < 4.52 uses vision_tower.*,
+/// multi_modal_projector.*, language_model.model.*, language_model.lm_head.*;
+/// from 4.52 on model.vision_tower.*, model.multi_modal_projector.*,
+/// model.language_model.*, lm_head.*. The stored names tell which.
+Prefixes prefixes_of(const CheckpointConfig& config, const std::vector<std::string>& stored) {
+  if (config.kind == "siglip") return {"vision_model.", "", "", "", ""};
+  if (config.kind == kQwen2) return {"", "", "model.", "", ""};
+  const bool new_names = std::any_of(stored.begin(), stored.end(), [](const std::string& n) {
+    return n.rfind("model.vision_tower.", 0) == 0 || n.rfind("model.language_model.", 0) == 0;
+  });
+  if (new_names)
+    return {"model.vision_tower.vision_model.", "model.multi_modal_projector.", "model.language_model.", "", "model."};
+  return {"vision_tower.vision_model.", "multi_modal_projector.", "language_model.model.", "language_model.", ""};
+}
+
 /// The checkpoint's identity from the SHA-256 of config.json and of each weight file, in order.
 std::string combined_digest(const std::vector<std::string>& digests) { return sha256_hex(join(digests, "")); }
 
-CheckpointLoad run_plan(const CheckpointConfig& config, const LoadPlan& plan) {
+/// Reads the checkpoint's files one at a time into the plan `make` builds for
+/// its tensor names (the index's, or the single file's once it is read).
+CheckpointLoad run_plan(const CheckpointConfig& config, const std::function<LoadPlan(const Prefixes&)>& make) {
   const Files files = find_files(config.dir);
+  std::optional<LoadPlan> plan_made;
+  if (!files.index.empty()) {
+    std::vector<std::string> names;
+    for (const auto& [name, file] : files.weight_map) names.push_back(name);
+    plan_made = make(prefixes_of(config, names));
+  }
   CheckpointLoad load;
   std::vector<std::string> digests = {sha256_hex(read_file_bytes((fs::path(config.dir) / "config.json").string()))};
   std::set<std::string> loaded, seen;
@@ -246,6 +276,8 @@ CheckpointLoad run_plan(const CheckpointConfig& config, const LoadPlan& plan) {
     const std::string bytes = read_file_bytes(path);
     digests.push_back(sha256_hex(bytes));
     const SafeTensors st = SafeTensors::parse(bytes, path);
+    if (!plan_made) plan_made = make(prefixes_of(config, st.names()));
+    const LoadPlan& plan = *plan_made;
     load.files.push_back(path);
     for (const auto& name : st.names()) {
       if (!seen.insert(name).second) fail("{}: tensor '{}' is stored a second time (already read from another file)", path, name);
@@ -288,7 +320,7 @@ CheckpointLoad run_plan(const CheckpointConfig& config, const LoadPlan& plan) {
   }
   for (const auto& [name, w] : files.weight_map)
     if (!seen.count(name)) fail("{}: tensor '{}' is listed there but {} does not hold it", files.index, name, w);
-  for (const auto& [name, target] : plan.targets)
+  for (const auto& [name, target] : plan_made->targets)
     if (!loaded.count(name))
       fail("{}: tensor '{}' is missing (needed for {}; read {})", config.dir, name, target.ours, join(load.files));
   for (const auto& [why, count] : skipped_by_rule)
@@ -297,37 +329,11 @@ CheckpointLoad run_plan(const CheckpointConfig& config, const LoadPlan& plan) {
   return load;
 }
 
-/// The stored-name prefixes of a checkpoint's parts.
-struct Prefixes {
-  std::string vision, projector, lm_model, lm_head;
-  std::string top;  ///< of LLaVA's own tensors (image_newline)
-};
-
-/// LLaVA-OneVision saved by transformers < 4.52 uses vision_tower.*,
-/// multi_modal_projector.*, language_model.model.*, language_model.lm_head.*;
-/// from 4.52 on model.vision_tower.*, model.multi_modal_projector.*,
-/// model.language_model.*, lm_head.*. The first tensor name tells which.
-Prefixes prefixes_of(const CheckpointConfig& config) {
-  if (config.kind == "siglip") return {"vision_model.", "", "", "", ""};
-  if (config.kind == kQwen2) return {"", "", "model.", "", ""};
-  const Files files = find_files(config.dir);
-  bool new_names = false;
-  if (!files.weight_map.empty()) {
-    new_names = files.weight_map.begin()->first.rfind("model.", 0) == 0;
-  } else {
-    const SafeTensors st = SafeTensors::load(files.paths.front());
-    new_names = !st.names().empty() && st.names().front().rfind("model.", 0) == 0;
-  }
-  if (new_names)
-    return {"model.vision_tower.vision_model.", "model.multi_modal_projector.", "model.language_model.", "", "model."};
-  return {"vision_tower.vision_model.", "multi_modal_projector.", "language_model.model.", "language_model.", ""};
-}
-
 /// Every stored tensor of `config`'s checkpoint: where it goes in `encoder`,
 /// `lm` and, for LLaVA-OneVision, `model`'s projector, or why it is skipped.
-LoadPlan make_plan(const CheckpointConfig& config, VisionEncoderImpl* encoder, DecoderLMImpl* lm, MllmImpl* model) {
+LoadPlan make_plan(const CheckpointConfig& config, const Prefixes& p, VisionEncoderImpl* encoder, DecoderLMImpl* lm,
+                   MllmImpl* model) {
   LoadPlan plan;
-  const Prefixes p = prefixes_of(config);
   if (encoder) plan_encoder(plan, p.vision, *encoder, config.vision_layers, config.vision_head);
   if (lm) plan_lm(plan, p.lm_model, p.lm_head, *lm);
   if (config.model_type == "siglip") {
@@ -484,7 +490,7 @@ CheckpointLoad load_checkpoint(const CheckpointConfig& config, VisionEncoderImpl
   if (config.kind == kQwen2 && (encoder || !lm)) fail("{}: a Qwen2 checkpoint loads into an LM alone", config.dir);
   if (config.kind == kLlavaOnevision)
     fail("{}: a {} checkpoint loads into a whole MLLM (load_checkpoint(config, model))", config.dir, config.kind);
-  return run_plan(config, make_plan(config, encoder, lm, nullptr));
+  return run_plan(config, [&](const Prefixes& p) { return make_plan(config, p, encoder, lm, nullptr); });
 }
 
 CheckpointLoad load_checkpoint(const CheckpointConfig& config, MllmImpl& model) {
@@ -493,8 +499,10 @@ CheckpointLoad load_checkpoint(const CheckpointConfig& config, MllmImpl& model) 
   if (config.encoder && (have.encoder.width() != expect.encoder.width() || have.encoder.depth() != expect.encoder.depth() ||
                          have.encoder.image_size() != expect.encoder.image_size()))
     fail("{}: the model was not built from this checkpoint's config (use checkpoint_model)", config.dir);
-  return run_plan(config, make_plan(config, config.encoder ? model.encoder.get() : nullptr,
-                                    config.lm ? model.lm.get() : nullptr, &model));
+  return run_plan(config, [&](const Prefixes& p) {
+    return make_plan(config, p, config.encoder ? model.encoder.get() : nullptr, config.lm ? model.lm.get() : nullptr,
+                     &model);
+  });
 }
 
 nlohmann::json to_json(const CheckpointConfig& config, const CheckpointLoad& load) {
