@@ -1,7 +1,9 @@
 #include <torch/torch.h>
 
+#include "harness/model/checkpoint_parity.h"
 #include "harness/model/mllm.h"
 #include "methods/registry.h"
+#include "tests/float32_close.h"
 #include "tests/test_util.h"
 
 namespace laco {
@@ -50,6 +52,33 @@ TEST(DecoderLM, GroupedQueryAttentionShapesAndTiedEmbeddings) {
   for (const auto& p : lm->named_parameters()) embeddings += p.value().size(0) == 50;
   EXPECT_EQ(embeddings, 1) << "the output head reuses the input embedding";
   test::expect_error([] { DecoderLM(LmOptions().width(16).heads(4).kv_heads(3)); }, {"kv_heads (3) must divide heads (4)"});
+}
+
+// The cached path evaluates the same computation in other shapes (a
+// 1-query product against the cache instead of a row of the full product),
+// so it agrees within float32 rounding, not bit for bit.
+TEST(DecoderLM, KvCacheDecodingEqualsTheFullForwardAtEveryStep) {
+  torch::manual_seed(32);
+  const LmOptions o = tiny_lm();
+  DecoderLM lm(o);
+  torch::NoGradGuard no_grad;
+  const auto ids = torch::randint(o.vocab(), {2, 12}, torch::kLong);
+  const auto full = lm->logits(lm->forward(lm->embed(ids)));
+  const int64_t depth = lm_chain_length(o, 12);
+  // A prompt of 5, a chunk of 3 (queries that see the cache and each other causally), then one token at a time.
+  KvCache cache;
+  auto step = [&](int64_t from, int64_t n) {
+    const auto got = lm->logits(lm->forward(lm->embed(ids.narrow(1, from, n)), cache));
+    EXPECT_EQ(cache.positions(), from + n);
+    EXPECT_TRUE(test::float32_close(got, full.narrow(1, from, n).contiguous(), depth)) << "positions " << from;
+  };
+  step(0, 5);
+  step(5, 3);
+  for (int64_t i = 8; i < 12; ++i) step(i, 1);
+  // Keys and values of every layer and position, before the grouped-query repeat.
+  EXPECT_EQ(cache.bytes(), 2 * o.layers() * 2 * o.kv_heads() * o.head_dim() * 12 * 4);
+  test::expect_error([&] { lm->forward(lm->embed(ids.narrow(0, 0, 1).narrow(1, 0, 1)), cache); },
+                     {"the KV cache holds 2 sequences, the input 1"});
 }
 
 TEST(Mllm, CropsConcatenateAndTheLossTrainsEverything) {

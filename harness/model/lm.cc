@@ -53,7 +53,16 @@ DecoderLayerImpl::DecoderLayerImpl(const LmOptions& o)
   down_proj = register_module("down_proj", Linear(LinearOptions(o.mlp_dim(), d).bias(false)));
 }
 
-torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+int64_t KvCache::bytes() const {
+  int64_t n = 0;
+  for (const auto& l : layers)
+    for (const auto* t : {&l.k, &l.v})
+      if (t->defined()) n += t->numel() * static_cast<int64_t>(t->element_size());
+  return n;
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                        LayerCache* cache) {
   const int64_t b = x.size(0), t = x.size(1);
   auto h = input_layernorm->forward(x);
   auto q = q_proj->forward(h).view({b, t, heads_, head_dim_}).transpose(1, 2);
@@ -61,12 +70,31 @@ torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Ten
   auto v = v_proj->forward(h).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
+  const int64_t past = cache ? cache->positions() : 0;
+  if (cache) {
+    // Appended as a Qwen2 DynamicCache does (a concatenation per step).
+    cache->k = past ? torch::cat({cache->k, k}, 2) : k.contiguous();
+    cache->v = past ? torch::cat({cache->v, v}, 2) : v.contiguous();
+    k = cache->k;
+    v = cache->v;
+  }
   if (kv_heads_ != heads_) {
     // Grouped-query attention: each KV head serves heads/kv_heads query heads.
     k = k.repeat_interleave(heads_ / kv_heads_, 1);
     v = v.repeat_interleave(heads_ / kv_heads_, 1);
   }
-  auto attn = attention(q, k, v, /*causal=*/true).transpose(1, 2).reshape({b, t, heads_ * head_dim_});
+  torch::Tensor attn;
+  if (past == 0) {
+    attn = attention(q, k, v, /*causal=*/true);
+  } else if (t == 1) {
+    attn = attention(q, k, v);  // one new position sees every cached one and itself
+  } else {
+    // Query i sits at position past + i and sees keys 0..past + i.
+    auto rows = torch::arange(t, x.options().dtype(torch::kLong)).unsqueeze(1) + past;
+    auto cols = torch::arange(past + t, x.options().dtype(torch::kLong)).unsqueeze(0);
+    attn = attention(q, k, v, /*causal=*/false, cols.le(rows));
+  }
+  attn = attn.transpose(1, 2).reshape({b, t, heads_ * head_dim_});
   auto r = x + o_proj->forward(attn);
   auto m = post_attention_layernorm->forward(r);
   return r + down_proj->forward(torch::silu(gate_proj->forward(m)) * up_proj->forward(m));
@@ -88,13 +116,13 @@ DecoderLMImpl::DecoderLMImpl(LmOptions options) : options_(std::move(options)) {
 
 torch::Tensor DecoderLMImpl::embed(const torch::Tensor& ids) { return embed_tokens->forward(ids); }
 
-std::pair<torch::Tensor, torch::Tensor> DecoderLMImpl::rope_tables(int64_t tokens,
-                                                                   const torch::TensorOptions& options) const {
+std::pair<torch::Tensor, torch::Tensor> DecoderLMImpl::rope_tables(int64_t tokens, const torch::TensorOptions& options,
+                                                                   int64_t start) const {
   const int64_t hd = options_.head_dim();
   auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(options.device());
   // As Qwen2's rotary embedding computes it: 1 / theta^(2i / head_dim) in float32.
   auto inv_freq = 1.0 / torch::pow(options_.rope_theta(), torch::arange(0, hd, 2, f32) / static_cast<double>(hd));
-  auto freqs = torch::outer(torch::arange(tokens, f32), inv_freq);
+  auto freqs = torch::outer(torch::arange(start, start + tokens, f32), inv_freq);
   auto emb = torch::cat({freqs, freqs}, -1);
   return {emb.cos().to(options.dtype()), emb.sin().to(options.dtype())};
 }
@@ -103,6 +131,20 @@ torch::Tensor DecoderLMImpl::forward(const torch::Tensor& embeddings) {
   auto [cos, sin] = rope_tables(embeddings.size(1), embeddings.options());
   auto x = embeddings;
   for (const auto& layer : *layers) x = layer->as<DecoderLayer>()->forward(x, cos, sin);
+  return norm->forward(x);
+}
+
+torch::Tensor DecoderLMImpl::forward(const torch::Tensor& embeddings, KvCache& cache) {
+  const int64_t past = cache.positions();
+  if (cache.layers.empty()) cache.layers.resize(static_cast<size_t>(options_.layers()));
+  if (static_cast<int64_t>(cache.layers.size()) != options_.layers())
+    fail("lm: the KV cache has {} layers, the LM {}", cache.layers.size(), options_.layers());
+  if (past && cache.layers.front().k.size(0) != embeddings.size(0))
+    fail("lm: the KV cache holds {} sequences, the input {}", cache.layers.front().k.size(0), embeddings.size(0));
+  auto [cos, sin] = rope_tables(embeddings.size(1), embeddings.options(), past);
+  auto x = embeddings;
+  for (size_t i = 0; i < layers->size(); ++i)
+    x = layers[i]->as<DecoderLayer>()->forward(x, cos, sin, &cache.layers[i]);
   return norm->forward(x);
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <torch/arg.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -45,12 +46,34 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
+/// One layer's cached keys and values: [B, kv_heads, positions, head_dim] each,
+/// the keys after RoPE, both before the grouped-query repeat (what a Qwen2
+/// KV cache holds). Undefined until the first forward that fills it.
+struct LayerCache {
+  torch::Tensor k, v;
+  int64_t positions() const { return k.defined() ? k.size(2) : 0; }
+};
+
+/// The KV cache of a decoder LM: one LayerCache per layer, every layer
+/// holding the same positions 0..positions()-1.
+/// Usage: KvCache cache; lm->forward(prompt, cache); lm->forward(next, cache);
+struct KvCache {
+  std::vector<LayerCache> layers;
+  int64_t positions() const { return layers.empty() ? 0 : layers.front().positions(); }
+  /// Bytes the cached tensors hold (all layers, keys and values, every request of the batch).
+  int64_t bytes() const;
+};
+
 /// RMSNorm -> GQA self-attention (RoPE, causal) -> residual, RMSNorm -> SwiGLU -> residual.
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   explicit DecoderLayerImpl(const LmOptions& options);
-  /// x [B, T, D]; cos/sin [T, head_dim] from rope_tables().
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+  /// x [B, T, D]; cos/sin [T, head_dim] from rope_tables() for x's positions.
+  /// With `cache`, x continues the positions the cache holds: its queries
+  /// attend to the cached keys and to x's own causally, and x's keys and
+  /// values are appended to the cache.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        LayerCache* cache = nullptr);
 
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
@@ -69,10 +92,16 @@ class DecoderLMImpl : public torch::nn::Module {
   torch::Tensor embed(const torch::Tensor& ids);
   /// Embeddings [B, T, D] -> final-normed hidden states [B, T, D] (causal).
   torch::Tensor forward(const torch::Tensor& embeddings);
+  /// The same for embeddings at positions cache.positions().. that follow
+  /// what the cache holds (empty: a prefill), appending their keys and values:
+  /// a prompt, then one generated token at a time, gives the hidden states
+  /// forward() gives for the whole sequence (tests/test_lm.cc).
+  torch::Tensor forward(const torch::Tensor& embeddings, KvCache& cache);
   /// Hidden states [..., D] -> logits [..., vocab] through lm_head, or the embedding when tied.
   torch::Tensor logits(const torch::Tensor& hidden);
-  /// cos and sin tables [T, head_dim] for positions 0..T-1.
-  std::pair<torch::Tensor, torch::Tensor> rope_tables(int64_t tokens, const torch::TensorOptions& options) const;
+  /// cos and sin tables [T, head_dim] for positions start..start+T-1.
+  std::pair<torch::Tensor, torch::Tensor> rope_tables(int64_t tokens, const torch::TensorOptions& options,
+                                                      int64_t start = 0) const;
   const LmOptions& options() const { return options_; }
 
   torch::nn::Embedding embed_tokens{nullptr};
