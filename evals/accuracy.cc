@@ -580,9 +580,9 @@ RunRecord run_accuracy(const RunSpec& run, const RunContext& context) {
   // User data is read and checked in full before anything trains; the
   // vocabulary comes from the train data alone (train_vocabulary()).
   const VqaVocabulary& vocab = train_vocabulary(a.train_data);
-  const MllmOptions model_options = run_model(run.checkpoint, accuracy_model(find_accuracy_preset(run.preset), vocab));
-  // Images at the size the model's encoder takes (a checkpoint's may differ from the preset's).
   AccuracyPreset preset = find_accuracy_preset(run.preset);
+  const MllmOptions model_options = run_model(run.checkpoint, accuracy_model(preset, vocab));
+  // Images at the size the model's encoder takes (a checkpoint's may differ from the preset's).
   preset.data.image_size = model_options.encoder.image_size();
   std::vector<VqaSample> user_train, user_test;
   if (!generated(a.train_data)) user_train = load_vqa(a.train_data);

@@ -341,7 +341,7 @@ LoadPlan make_plan(const CheckpointConfig& config, const Prefixes& p, VisionEnco
     plan.skip_name("logit_scale", "SigLIP's contrastive logit scale");
     plan.skip_name("logit_bias", "SigLIP's contrastive logit bias");
   }
-  if (config.projector && model) {
+  if (config.kind == kLlavaOnevision && model) {
     if (model->method_is_projector()) {
       plan.skip_prefix(p.projector, "the method replaced the mlp2x_gelu projector");
     } else {
@@ -383,7 +383,11 @@ std::string checkpoint_sha256(const std::string& dir) {
 }
 
 const std::vector<std::string>& checkpoint_model_types() {
-  static const std::vector<std::string> all = {"siglip_vision_model", "siglip", "qwen2", "llava_onevision"};
+  static const std::vector<std::string> all = [] {
+    auto types = kSiglipTypes;
+    types.insert(types.end(), {kQwen2, kLlavaOnevision});
+    return types;
+  }();
   return all;
 }
 
@@ -432,10 +436,8 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
     for (const char* part : {"vision_config", "text_config"})
       if (!top.has(part)) ck.error(fmt::format("$.{}", part), "missing: the harness does not guess LLaVA-OneVision's parts");
     const ConfigReader v(ck, j["vision_config"], "$.vision_config"), t(ck, j["text_config"], "$.text_config");
-    if (v.has("model_type") && !std::count(kSiglipTypes.begin(), kSiglipTypes.end(), ck.string(j["vision_config"]["model_type"], v.at("model_type"))))
-      ck.error(v.at("model_type"), "'{}' is not supported (allowed: siglip_vision_model)", j["vision_config"]["model_type"].get<std::string>());
-    if (t.has("model_type") && ck.string(j["text_config"]["model_type"], t.at("model_type")) != kQwen2)
-      ck.error(t.at("model_type"), "'{}' is not supported (allowed: qwen2)", j["text_config"]["model_type"].get<std::string>());
+    v.choice("model_type", kSiglipTypes, "LLaVA-OneVision's vision tower is SigLIP's");
+    t.choice("model_type", {kQwen2}, "LLaVA-OneVision's language model is Qwen2");
     c.encoder = read_siglip(v, &c.vision_layers, &c.vision_head, false);
     c.lm = read_qwen2(t, &top);
     top.choice("vision_feature_select_strategy", {"full"},
@@ -456,7 +458,6 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
       ck.error("$.vision_feature_layer", "{} selects hidden state {} of a {}-layer encoder (allowed: -{}..-1 or 1..{})",
                layer, used, c.vision_layers, c.vision_layers, c.vision_layers);
     c.encoder->depth(used);
-    c.projector = true;
   } else if (c.model_type == "llava" || c.model_type == "llava_qwen") {
     ck.error("$.model_type",
              "'{}' is the original LLaVA(-NeXT) layout (mm_projector, no vision config), which is not read (allowed: "

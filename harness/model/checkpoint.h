@@ -38,7 +38,6 @@ struct CheckpointConfig {
   /// without it (llava_onevision: the features its projector takes).
   std::optional<EncoderOptions> encoder;
   std::optional<LmOptions> lm;  ///< qwen2, llava_onevision
-  bool projector = false;       ///< llava_onevision: multi_modal_projector (mlp2x_gelu)
   int64_t vision_layers = 0;    ///< num_hidden_layers stored (the encoder runs encoder->depth() of them)
   bool vision_head = false;     ///< vision_use_head: SigLIP's attention-pooling head is stored (and skipped)
 
