@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include "evals/decode.h"
 #include "evals/flops.h"
 #include "evals/measure.h"
 #include "harness/base/error.h"
@@ -31,7 +32,7 @@ const std::vector<std::pair<EfficiencyStage, std::string>>& stage_table() {
   static const std::vector<std::pair<EfficiencyStage, std::string>> table = {
       {EfficiencyStage::kEncoder, "encoder"}, {EfficiencyStage::kPrefill, "prefill"},
       {EfficiencyStage::kThroughput, "throughput"}, {EfficiencyStage::kTrain, "train"},
-      {EfficiencyStage::kMemory, "memory"}, {EfficiencyStage::kPeak, "peak"},
+      {EfficiencyStage::kMemory, "memory"}, {EfficiencyStage::kPeak, "peak"}, {EfficiencyStage::kDecode, "decode"},
   };
   return table;
 }
@@ -84,6 +85,11 @@ RunSpec resolve_efficiency_config(const EfficiencyConfig& c) {
   check_override(c.reps, "--reps", 1);
   check_override(c.warmup, "--warmup", 0);
   if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
+  for (int64_t n : c.gen_tokens)
+    if (n < 2 || n > kMaxGenTokens)
+      fail("--gen-tokens: {} is out of range (allowed: 2..{}; the first token ends the prefill)", n, kMaxGenTokens);
+  if (c.memory_budget_gib != EfficiencyConfig::kUnset && !(c.memory_budget_gib > 0))
+    fail("--memory-budget-gib: must be > 0, got {}", c.memory_budget_gib);
 
   RunSpec spec = resolve_method_placement(c, run_model(c.model, preset.model));
   EfficiencySettings e;
@@ -96,7 +102,14 @@ RunSpec resolve_efficiency_config(const EfficiencyConfig& c) {
   e.reps = pick(c.reps, preset.reps);
   e.device = c.device;
   e.dtype = "float32";
-  for (auto stage : parse_stages(c.stages)) e.stages.push_back(stage_name(stage));
+  const auto stages = parse_stages(c.stages);
+  for (auto stage : stages) e.stages.push_back(stage_name(stage));
+  if (stages.count(EfficiencyStage::kDecode)) {
+    e.gen_tokens = c.gen_tokens.empty() ? preset.gen_tokens : c.gen_tokens;
+    std::sort(e.gen_tokens.begin(), e.gen_tokens.end());
+    e.gen_tokens.erase(std::unique(e.gen_tokens.begin(), e.gen_tokens.end()), e.gen_tokens.end());
+    e.memory_budget_gib = c.memory_budget_gib == EfficiencyConfig::kUnset ? preset.memory_budget_gib : c.memory_budget_gib;
+  }
   spec.settings = e;
   return spec;
 }
@@ -111,6 +124,8 @@ EfficiencyConfig efficiency_config(const RunRequest& request, const nlohmann::js
   take_setting(settings, "reps", c.reps);
   take_setting(settings, "stages", c.stages);
   take_setting(settings, "device", c.device);
+  take_setting(settings, "gen_tokens", c.gen_tokens);
+  take_setting(settings, "memory_budget_gib", c.memory_budget_gib);
   return c;
 }
 
@@ -128,6 +143,9 @@ nlohmann::json parse_efficiency_settings(const JsonChecker& ck, const nlohmann::
                           {"train_batch", 1, 1 << 24}, {"warmup", 0, 1000000},     {"reps", 1, 1000000}};
   for (const auto& [k, min, max] : ranges)
     if (v.contains(k)) out[k] = ck.integer(v[k], path + "." + k, min, max);
+  if (v.contains("gen_tokens")) out["gen_tokens"] = ck.integers(v["gen_tokens"], path + ".gen_tokens", 2, kMaxGenTokens);
+  if (v.contains("memory_budget_gib"))
+    out["memory_budget_gib"] = ck.number(v["memory_budget_gib"], path + ".memory_budget_gib", 1.0 / 1024, 1 << 20);
   if (v.contains("stages")) out["stages"] = ck.names(v["stages"], path + ".stages", efficiency_stage_names(), "stage");
   if (v.contains("device")) {
     const auto device = ck.string(v["device"], path + ".device", "cpu");
@@ -144,6 +162,7 @@ int64_t efficiency_units(const std::vector<RunSpec>& runs) {
       units += s == EfficiencyStage::kPrefill  ? 3
                : s == EfficiencyStage::kMemory ? 2
                : s == EfficiencyStage::kTrain  ? static_cast<int64_t>(train_regimes().size())
+               : s == EfficiencyStage::kDecode ? 2  // batch 1, --batch
                                                : 1;
   return units;
 }
@@ -190,6 +209,12 @@ double gflops_rate(double flop, double ms) { return flop / (ms * 1e-3) / 1e9; }
 struct Session {
   std::set<EfficiencyStage> stages;
   int64_t k = 0, crops = 0, text = 0, batch = 0, train_batch = 0, warmup = 0, reps = 0;
+  std::vector<int64_t> gen_tokens;  ///< decode: ascending
+  double memory_budget_gib = 0;
+  LmOptions lm;
+  int64_t prompt = 0;  ///< LM positions of a request: visual + text tokens
+  /// The last timed generation's tensor-peak rise and KV cache, at batch 1 ([0]) and --batch ([1]).
+  int64_t generation_rise[2] = {0, 0}, generation_cache[2] = {0, 0};
   Mllm model{nullptr};
   Compressor compressor;
   FlopBreakdown flops;
@@ -276,6 +301,8 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
   s->train_batch = e.train_batch;
   s->warmup = e.warmup;
   s->reps = e.reps;
+  s->gen_tokens = e.gen_tokens;
+  s->memory_budget_gib = e.memory_budget_gib;
   s->record.spec = run;
   s->record.provenance = Provenance::here(e.device);
 
@@ -328,6 +355,15 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
     if (regime.value != TrainRegime::kFull)
       r.add("flops_train_step" + train_regime_suffix(regime.value),
             f.train_step(regime.value) * static_cast<double>(s->train_batch) / 1e9, "GFLOP");
+  s->lm = model.lm;
+  s->prompt = visual + s->text;
+  // The decode model (evals/decode.h) beside what the decode stage measures: per request at batch 1.
+  for (int64_t n : s->gen_tokens) {
+    const DecodeStep steps = decode_steps(model.lm, s->prompt, n, 1);
+    r.add(fmt::format("kv_cache_{}", n), kv_cache_bytes(model.lm, s->prompt + n - 1) / kMiB, "MiB");
+    r.add(fmt::format("flops_decode_{}", n), steps.flops / 1e9, "GFLOP");
+    r.add(fmt::format("bytes_decode_step_{}", n), steps.bytes() / static_cast<double>(n - 1) / 1e6, "MB");
+  }
   r.facts["lm_causal_attention_counted"] = name_of(causal_counts(), f.causal);
   r.facts["encoder_inference_kernels"] = encoder_inference_kernels(model.encoder);
 
@@ -342,6 +378,8 @@ struct Probe {
   std::function<std::vector<double>(Session&)> sample;
   std::function<void(Session&, const TimingStats&)> derive;
   TrainRegime regime = TrainRegime::kFull;  ///< which parameters a training probe trains
+  /// A warm-up run when it differs from a sample (generation: the shortest count).
+  std::function<void(Session&)> warm_up = {};
 };
 
 std::vector<double> timed(const std::function<void()>& fn) {
@@ -350,7 +388,50 @@ std::vector<double> timed(const std::function<void()>& fn) {
   return {ms_between(t0, Clock::now())};
 }
 
-std::vector<Probe> probes() {
+// Greedy generation of the largest token count, stamping every token: one
+// sample gives, for each count n, the request's latency to its n-th token
+// and the time per output token after the first, (latency - TTFT) / (n - 1),
+// then the TTFT. A shorter request is the start of the longest: the same
+// work, so one generation measures every count. It also keeps the rise of
+// the tensor peak and the KV cache (for measure_decode_memory; the counter
+// costs nothing measurable, and its reset does not touch the heap).
+std::vector<double> generation_sample(Session& s, bool batched) {
+  s.model->eval();
+  torch::NoGradGuard no_grad;
+  const int64_t longest = s.gen_tokens.back();
+  std::vector<Clock::time_point> at;
+  at.reserve(static_cast<size_t>(longest));
+  reset_tensor_peak();
+  const int64_t base = tensor_bytes();
+  const auto t0 = Clock::now();
+  const Generation g = s.model->generate(batched ? s.images_b : s.images1, batched ? s.ids_b : s.ids1, longest,
+                                         [&](int64_t) { at.push_back(Clock::now()); });
+  s.generation_rise[batched] = peak_tensor_bytes() - base;
+  s.generation_cache[batched] = g.cache_bytes;
+  const double ttft = ms_between(t0, at.front());
+  std::vector<double> parts;
+  for (int64_t n : s.gen_tokens) {
+    const double latency = ms_between(t0, at[static_cast<size_t>(n - 1)]);
+    parts.push_back(latency);
+    parts.push_back((latency - ttft) / static_cast<double>(n - 1));
+  }
+  parts.push_back(ttft);
+  return parts;
+}
+
+std::vector<std::string> generation_metrics(const std::vector<int64_t>& gen_tokens, const std::string& suffix) {
+  std::vector<std::string> names;
+  for (int64_t n : gen_tokens) {
+    names.push_back(fmt::format("decode_latency_{}{}", n, suffix));
+    names.push_back(fmt::format("decode_tpot_{}{}", n, suffix));
+  }
+  names.push_back("decode_ttft" + suffix);
+  return names;
+}
+
+void measure_decode_memory(Session& s);
+
+std::vector<Probe> probes(const Session& first) {
   auto inference = [](const std::function<void(Session&)>& fn) {
     return [fn](Session& s) {
       s.model->eval();
@@ -391,6 +472,33 @@ std::vector<Probe> probes() {
          s.record.add("throughput_gflops", gflops_rate(s.flops.prefill() * b, t.median_ms), "GFLOP/s");
        }},
   };
+  if (first.has(EfficiencyStage::kDecode)) {
+    // Warm-up: the shortest count runs every kernel a sample runs (prefill, decode steps).
+    auto warm_up = [](bool batched) {
+      return [batched](Session& s) {
+        s.model->eval();
+        torch::NoGradGuard no_grad;
+        s.model->generate(batched ? s.images_b : s.images1, batched ? s.ids_b : s.ids1, s.gen_tokens.front());
+      };
+    };
+    out.push_back({EfficiencyStage::kDecode, "generation", generation_metrics(first.gen_tokens, ""),
+                   [](Session& s) { return generation_sample(s, false); }, {}, TrainRegime::kFull, warm_up(false)});
+    out.push_back({EfficiencyStage::kDecode, "generation (batch)", generation_metrics(first.gen_tokens, "_batch"),
+                   [](Session& s) { return generation_sample(s, true); },
+                   [](Session& s, const TimingStats&) {
+                     measure_decode_memory(s);
+                     // Generated tokens per second of the batch, prefill included (what a server delivers), per repetition.
+                     for (int64_t n : s.gen_tokens) {
+                       std::vector<double> rates;
+                       for (double ms : s.record.samples.at(fmt::format("decode_latency_{}_batch", n)))
+                         rates.push_back(static_cast<double>(s.batch * n) / (ms * 1e-3));
+                       const std::string name = fmt::format("decode_throughput_{}", n);
+                       s.record.samples[name] = rates;
+                       s.record.add(name, median(rates), "tokens/s");
+                     }
+                   },
+                   TrainRegime::kFull, warm_up(true)});
+  }
   // One training probe per regime (the stages of LLaVA-style training), each
   // with the state its regime builds.
   for (const auto& regime : train_regimes()) {
@@ -443,6 +551,34 @@ void measure_inference_memory(Session& s) {
   record_memory_peak(s, "inference", s.model_bytes, [&] { s.model->prefill(s.images_b, s.ids_b); });
 }
 
+// Decode memory and the largest batch under the budget (evals/decode.h),
+// from the last timed generations: the rise of the tensor peak at batch 1
+// less its KV cache is the activation peak per request; weights + b x
+// (inputs + KV cache + activation peak) is then checked against the rise
+// measured at --batch.
+void measure_decode_memory(Session& s) {
+  const int64_t longest = s.gen_tokens.back();
+  auto bytes = [](const torch::Tensor& t) { return static_cast<double>(t.numel() * static_cast<int64_t>(t.element_size())); };
+  const double inputs1 = bytes(s.images1) + bytes(s.ids1), inputs_b = bytes(s.images_b) + bytes(s.ids_b);
+  const double weights = static_cast<double>(s.model_bytes);
+  const double activations = static_cast<double>(s.generation_rise[0] - s.generation_cache[0]);
+  const double b = static_cast<double>(s.batch);
+  const double measured = weights + inputs_b + static_cast<double>(s.generation_rise[1]);
+  const double modelled = weights + b * (inputs1 + kv_cache_bytes(s.lm, s.prompt + longest - 1) + activations);
+  auto& r = s.record;
+  r.add("weights", weights / kMiB, "MiB");
+  r.add("kv_cache_measured", static_cast<double>(s.generation_cache[0]) / kMiB, "MiB");
+  r.add("decode_activation_peak", activations / kMiB, "MiB");
+  r.add("decode_peak_tensor_batch", measured / kMiB, "MiB");
+  r.add("decode_peak_tensor_batch_model", modelled / kMiB, "MiB");
+  r.add("decode_memory_model_error", measured / modelled - 1.0, "ratio");
+  for (int64_t n : s.gen_tokens) {
+    const double per_request = inputs1 + kv_cache_bytes(s.lm, s.prompt + n - 1) + activations;
+    r.add(fmt::format("max_batch_{}", n),
+          static_cast<double>(max_batch(s.memory_budget_gib * 1024.0 * kMiB, weights, per_request)), "requests");
+  }
+}
+
 // Training memory: the peak of one step of a session that holds its training state.
 void measure_train_memory(Session& s) {
   s.model->train();
@@ -455,8 +591,9 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
   if (runs.empty()) return {};
   for (const auto& r : runs)
     if (r.threads != runs[0].threads || r.efficiency().stages != runs[0].efficiency().stages ||
-        r.efficiency().warmup != runs[0].efficiency().warmup || r.efficiency().reps != runs[0].efficiency().reps)
-      fail("efficiency: runs measured together must share --threads, --stages, --warmup and --reps");
+        r.efficiency().warmup != runs[0].efficiency().warmup || r.efficiency().reps != runs[0].efficiency().reps ||
+        r.efficiency().gen_tokens != runs[0].efficiency().gen_tokens)
+      fail("efficiency: runs measured together must share --threads, --stages, --warmup, --reps and --gen-tokens");
   install_memory_counter();
   set_threads(runs[0].threads);
   const auto wall0 = Clock::now();
@@ -480,7 +617,7 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
   // Every probe: warm-up rounds, then timed rounds, each round visiting every
   // session once in a rotated order (round_order), so that the configurations
   // compared in one table share the machine's drift.
-  for (const auto& probe : probes()) {
+  for (const auto& probe : probes(*sessions[0])) {
     if (!stages.count(probe.stage)) continue;
     if (progress) progress->note(probe.label);
     const bool train = probe.stage == EfficiencyStage::kTrain;
@@ -499,7 +636,10 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
         const auto order = round_order(n, w, warmup);
         for (size_t j = 0; j < n; ++j) {
           beat("warm-up round", w, warmup, j);
-          probe.sample(*sessions[order[j]]);
+          if (probe.warm_up)
+            probe.warm_up(*sessions[order[j]]);
+          else
+            probe.sample(*sessions[order[j]]);
         }
       }
     std::vector<std::vector<std::vector<double>>> parts(n);

@@ -21,9 +21,11 @@ class JsonChecker;
 /// (batch x tokens x width, FLOP counts) inside 64 bits: 1 + 63 crops, 2^20 text tokens.
 constexpr int64_t kMaxCrops = 64;
 constexpr int64_t kMaxTextTokens = int64_t{1} << 20;
+/// Generated tokens per request: at least 2 (the first ends the prefill), at most 2^20.
+constexpr int64_t kMaxGenTokens = int64_t{1} << 20;
 
 /// The stages a run measures; all by default.
-enum class EfficiencyStage { kEncoder, kPrefill, kThroughput, kTrain, kMemory, kPeak };
+enum class EfficiencyStage { kEncoder, kPrefill, kThroughput, kTrain, kMemory, kPeak, kDecode };
 std::vector<std::string> efficiency_stage_names();
 
 /// What an efficiency run asks for beyond the common request.
@@ -40,13 +42,16 @@ struct EfficiencyConfig : RunRequest {
   int64_t reps = kUnset;
   std::string device = "cpu";
   std::vector<std::string> stages;  ///< empty: all
+  std::vector<int64_t> gen_tokens;  ///< decode: generated tokens per request; empty: the preset's
+  double memory_budget_gib = kUnset;
 };
 
 /// Resolves the preset and overrides, checks everything (unknown preset or
 /// method, crops/batch < 1, placement beyond depth, ...) before building anything.
 RunSpec resolve_efficiency_config(const EfficiencyConfig& config);
 /// The request from its generic form: the common part and the settings of a
-/// spec's efficiency section (crops, text_tokens, batch, train_batch, warmup, reps, stages, device).
+/// spec's efficiency section (crops, text_tokens, batch, train_batch, warmup, reps, stages, device,
+/// gen_tokens, memory_budget_gib).
 EfficiencyConfig efficiency_config(const RunRequest& request, const nlohmann::json& settings);
 /// Checks those settings in a spec section; errors name the file and JSON path.
 nlohmann::json parse_efficiency_settings(const JsonChecker& check, const nlohmann::json& section,

@@ -1,7 +1,10 @@
 #include "evals/predict.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
+#include "evals/decode.h"
 #include "evals/efficiency.h"
 #include "evals/flops.h"
 #include "evals/run_spec.h"
@@ -49,25 +52,58 @@ std::vector<NamedLm> resolve_lms(const PredictRequest& r, const Preset& preset) 
 
 double ratio_of(double external, double internal) { return internal > 0 ? external / internal : 0; }
 
+struct Common {
+  const Preset* preset = nullptr;
+  std::vector<NamedLm> lms;
+  int64_t crops = 0, text = 0;
+  std::vector<std::string> methods;
+};
+
+// The checks both tables share: preset, LMs, crops, text tokens, methods, ratios.
+Common resolve_common(const PredictRequest& r) {
+  Common c;
+  c.preset = &find_preset(r.preset, "--preset");
+  c.lms = resolve_lms(r, *c.preset);
+  c.crops = r.crops.value_or(c.preset->crops);
+  c.text = r.text_tokens.value_or(c.preset->text_tokens);
+  if (c.crops < 1 || c.crops > kMaxCrops)
+    fail("--crops: must be in 1..{} (images per request: base + crops), got {}", kMaxCrops, c.crops);
+  if (c.text < 2 || c.text > kMaxTextTokens) fail("--text-tokens: must be in 2..{}, got {}", kMaxTextTokens, c.text);
+  c.methods = r.methods;
+  if (c.methods.empty())
+    for (const auto& m : method_registry())
+      if (m.name != "none") c.methods.push_back(m.name);
+  for (const auto& m : c.methods)
+    if (find_method(m).name == "none") fail("--method: none compresses nothing, so it has no speed-up to predict");
+  if (r.ratios.empty()) fail("--ratio: give at least one ratio");
+  return c;
+}
+
+// A method at a placement in `model`, built as a run builds it (resolve_method_placement's checks).
+RunSpec build_at(const Preset& preset, const MllmOptions& model, const std::string& method, int64_t ratio,
+                 const std::string& layer, Compressor* c) {
+  RunRequest q;
+  q.preset = preset.name;
+  q.method = method;
+  q.layer = layer;
+  q.ratio = ratio;
+  // Weights do not change FLOPs: the quickest initialisation (no trunc_normal's erfinv, which
+  // took TokenPacker's 15 M paper-width weights about 0.9 s per build).
+  q.init = "torch_default";
+  return resolve_method_placement(q, model, c);
+}
+
 }  // namespace
 
 PrintTable predict_table(const PredictRequest& r) {
-  const Preset& preset = find_preset(r.preset, "--preset");
-  const auto lms = resolve_lms(r, preset);
-  const int64_t crops = r.crops.value_or(preset.crops), text = r.text_tokens.value_or(preset.text_tokens);
-  if (crops < 1 || crops > kMaxCrops)
-    fail("--crops: must be in 1..{} (images per request: base + crops), got {}", kMaxCrops, crops);
-  if (text < 2 || text > kMaxTextTokens) fail("--text-tokens: must be in 2..{}, got {}", kMaxTextTokens, text);
+  const Common common = resolve_common(r);
+  const Preset& preset = *common.preset;
+  const auto& lms = common.lms;
+  const auto& methods = common.methods;
+  const int64_t crops = common.crops, text = common.text;
   const CausalCount causal =
       r.causal.empty() ? causal_count_in_use() : find_named(causal_counts(), r.causal, "causal count", "--causal").value;
-  std::vector<std::string> methods = r.methods;
-  if (methods.empty())
-    for (const auto& m : method_registry())
-      if (m.name != "none") methods.push_back(m.name);
-  for (const auto& m : methods)
-    if (find_method(m).name == "none") fail("--method: none compresses nothing, so it has no speed-up to predict");
   if (r.layers.empty()) fail("--layer: give at least one placement (1/12, 1/6, 1/4, 1/2, block:K)");
-  if (r.ratios.empty()) fail("--ratio: give at least one ratio");
 
   PrintTable t;
   t.title = fmt::format(
@@ -87,17 +123,9 @@ PrintTable predict_table(const PredictRequest& r) {
           int64_t visual = 0;
         };
         auto at = [&](const std::string& layer) {
-          RunRequest q;
-          q.preset = preset.name;
-          q.method = method;
-          q.layer = layer;
-          q.ratio = ratio;
-          // Weights do not change FLOPs: the quickest initialisation (no trunc_normal's erfinv, which
-          // took TokenPacker's 15 M paper-width weights about 0.9 s per build).
-          q.init = "torch_default";
           At a;
           Compressor c;
-          a.spec = resolve_method_placement(q, model, &c);
+          a.spec = build_at(preset, model, method, ratio, layer, &c);
           a.flops = count_flops(model, c.get(), a.spec.block_k, crops, text, a.spec.method_is_projector(), causal);
           a.visual = crops * c->output_grid(model.encoder.grid()).tokens();
           return a;
@@ -124,6 +152,88 @@ PrintTable predict_table(const PredictRequest& r) {
       "trainable one still carry gradients (forward + input gradient); nothing before it has a backward.",
       "Predictions from shapes alone (evals/flops.h); what a machine measures differs by its fixed costs and "
       "kernel speeds: `laco run --eval efficiency` measures."};
+  return t;
+}
+
+PrintTable decode_table(const PredictRequest& r) {
+  const Common common = resolve_common(r);
+  const Preset& preset = *common.preset;
+  std::vector<int64_t> gen = r.gen_tokens.empty() ? preset.gen_tokens : r.gen_tokens;
+  for (int64_t n : gen)
+    if (n < 2 || n > kMaxGenTokens)
+      fail("--gen-tokens: {} is out of range (allowed: 2..{}; the first token ends the prefill)", n, kMaxGenTokens);
+  std::sort(gen.begin(), gen.end());
+  gen.erase(std::unique(gen.begin(), gen.end()), gen.end());
+  const int64_t batch = r.batch.value_or(preset.batch);
+  if (batch < 1 || batch > (int64_t{1} << 24)) fail("--batch: must be in 1..{}, got {}", int64_t{1} << 24, batch);
+  const double budget_gib = r.memory_budget_gib.value_or(preset.memory_budget_gib);
+  if (!(budget_gib > 0) || budget_gib > (1 << 20)) fail("--memory-budget-gib: must be in (0, {}], got {}", 1 << 20, budget_gib);
+  const double budget = budget_gib * 1024.0 * 1024.0 * 1024.0;
+  const int64_t longest = gen.back();
+
+  PrintTable t;
+  t.title = fmt::format(
+      "Decode-model speed-ups against no compression, preset {} ({} crops of {} tokens, {} text tokens, float32; "
+      "batch {}; memory budget {:g} GiB):",
+      preset.name, common.crops, preset.model.encoder.grid().str(), common.text, batch, budget_gib);
+  t.columns = {{"lm"}, {"method"}, {"r"}, {"visual tokens", "tokens"}, {fmt::format("KV cache, n={}", longest), "MiB"}};
+  for (int64_t n : gen) {
+    t.columns.emplace_back(fmt::format("step b=1, n={}", n), "x");
+    t.columns.emplace_back(fmt::format("step b={}, n={}", batch, n), "x");
+  }
+  t.columns.emplace_back(fmt::format("FLOP/byte b={}", batch), "");
+  t.columns.emplace_back(fmt::format("max batch, n={}", longest), "requests");
+  t.columns.emplace_back("max batch", "x");
+  for (const auto& l : common.lms) {
+    MllmOptions model = preset.model;
+    model.lm = l.lm;
+    struct Row {
+      std::string method;
+      int64_t ratio = 0, visual = 0, weights = 0;
+    };
+    auto row_of = [&](const Row& x, const Row& none) {
+      const int64_t prompt = x.visual + common.text, base = none.visual + common.text;
+      // The mean step of the n - 1 after the prefill, bytes read: the bound of a bandwidth-bound step.
+      auto mean_bytes = [&](int64_t p, int64_t n, int64_t b) { return decode_steps(l.lm, p, n, b).bytes(); };
+      std::vector<PrintValue> row = {l.label, x.method, x.ratio ? PrintValue(x.ratio) : PrintValue(std::string("-")), x.visual,
+                                     kv_cache_bytes(l.lm, prompt + longest - 1) / (1024.0 * 1024.0)};
+      for (int64_t n : gen)
+        for (int64_t b : {int64_t{1}, batch}) row.push_back(ratio_of(mean_bytes(base, n, b), mean_bytes(prompt, n, b)));
+      row.push_back(decode_steps(l.lm, prompt, longest, batch).intensity());
+      const double weights = 4.0 * static_cast<double>(x.weights);
+      const int64_t most = max_batch(budget, weights, kv_cache_bytes(l.lm, prompt + longest - 1));
+      const int64_t most_none = max_batch(budget, 4.0 * static_cast<double>(none.weights),
+                                          kv_cache_bytes(l.lm, base + longest - 1));
+      row.push_back(most);
+      row.push_back(most_none > 0 ? static_cast<double>(most) / static_cast<double>(most_none) : 0.0);
+      t.add(row);
+    };
+    const int64_t base_weights =
+        encoder_parameters(model.encoder) + lm_parameters(l.lm) + projector_parameters(model.encoder.width(), l.lm.width());
+    const Row none{"none", 0, common.crops * model.encoder.grid().tokens(), base_weights};
+    row_of(none, none);
+    for (const auto& method : common.methods)
+      for (int64_t ratio : r.ratios) {
+        Compressor c;
+        const RunSpec spec = build_at(preset, model, method, ratio, "1", &c);
+        int64_t weights = encoder_parameters(model.encoder) + lm_parameters(l.lm);
+        for (const auto& p : c->parameters()) weights += p.numel();
+        if (!spec.method_is_projector()) weights += projector_parameters(model.encoder.width(), l.lm.width());
+        row_of({method, ratio, common.crops * c->output_grid(model.encoder.grid()).tokens(), weights}, none);
+      }
+  }
+  t.notes = {
+      "x: no compression's cost divided by the method's (> 1: faster, or more requests). Decode does not depend on "
+      "where the method sits: inside the encoder or after it, the LM caches the same tokens.",
+      "step: the decode model's mean bytes read per generated token after the first (LM weights once per step, each "
+      "request's KV cache), float32: the cost of a step that is bandwidth-bound, which it is while its FLOP/byte stays "
+      "below the machine's balance (peak FLOP/s over memory bandwidth: tens on a GPU, about 5-20 on CPU cores). At "
+      "batch 1 (about 0.5 FLOP/byte) the weights dominate; with the batch, the weights are shared and the KV cache's "
+      "share grows (its own intensity stays heads / (2 kv_heads) at any batch).",
+      "max batch: floor((budget - weights) / KV cache per request at the last token), weights = encoder + method + "
+      "projector + LM: the KV-bound batch of a server that prefills in chunks. Static batching adds an activation peak "
+      "per request: `laco run --eval efficiency --stages decode` measures it (max_batch_N).",
+      "Predictions from shapes alone (evals/decode.h); `laco run --eval efficiency --stages decode` measures."};
   return t;
 }
 

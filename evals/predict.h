@@ -1,7 +1,9 @@
 // `laco predict`: the FLOP model's speed-ups of compressing inside the
 // encoder against the same method after it, for any preset, LM shape and crop
-// count, in a second and without building the model. They are predictions:
-// `laco run --eval efficiency` measures (and records these next to its times).
+// count, in a second and without building the model; and the decode model's
+// (evals/decode.h) speed-ups and largest batches against no compression.
+// They are predictions: `laco run --eval efficiency` measures (and records
+// these next to its times).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,10 @@ struct PredictRequest {
   std::vector<int64_t> ratios = {2};
   /// causal_counts() name; "": what this build's attention kernel executes.
   std::string causal;
+  /// Decode: generated tokens per request, the batch, the memory budget (GiB); unset: the preset's.
+  std::vector<int64_t> gen_tokens;
+  std::optional<int64_t> batch;
+  std::optional<double> memory_budget_gib;
 };
 
 /// One row per LM x method x ratio x placement: the visual tokens and the
@@ -35,5 +41,15 @@ struct PredictRequest {
 /// unknown preset, LM, method or regime, a placement beyond the encoder, a
 /// ratio the method refuses) name the flag and the allowed values.
 PrintTable predict_table(const PredictRequest& request);
+
+/// One row per LM x method x ratio (and `none`, the reference): the visual
+/// tokens, the KV cache per request, the decode model's speed-up of a decode
+/// step against no compression (bytes read per step, the bound of a
+/// bandwidth-bound step) at batch 1 and at the batch, its FLOP per byte, and
+/// the largest batch the memory budget holds by weights + KV caches (the
+/// KV-bound batch; static batching adds an activation peak per request that
+/// the efficiency run measures). Decode does not depend on where the method
+/// sits: the LM sees the same tokens.
+PrintTable decode_table(const PredictRequest& request);
 
 }  // namespace laco

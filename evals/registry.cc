@@ -77,7 +77,7 @@ EvaluationInfo efficiency_evaluation() {
   e.default_preset = EfficiencyConfig().preset;
   e.presets = preset_names();
   e.section_keys = {"preset", "seeds", "crops", "text_tokens", "batch", "train_batch", "warmup", "reps", "stages",
-                    "device"};
+                    "device", "gen_tokens", "memory_budget_gib"};
   e.parse_settings = parse_efficiency_settings;
   e.resolve = [](const RunRequest& r, const nlohmann::json& settings) {
     return resolve_efficiency_config(efficiency_config(r, settings));

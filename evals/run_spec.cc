@@ -27,7 +27,8 @@ bool AccuracySettings::operator==(const AccuracySettings& o) const {
 bool EfficiencySettings::operator==(const EfficiencySettings& o) const {
   return external == o.external && crops == o.crops && text_tokens == o.text_tokens && batch == o.batch &&
          train_batch == o.train_batch && warmup == o.warmup && reps == o.reps && device == o.device &&
-         dtype == o.dtype && stages == o.stages;
+         dtype == o.dtype && stages == o.stages && gen_tokens == o.gen_tokens &&
+         memory_budget_gib == o.memory_budget_gib;
 }
 
 bool RunSpec::operator==(const RunSpec& o) const {
@@ -202,6 +203,8 @@ json to_json(const RunSpec& s) {
               {"device", e.device},
               {"dtype", e.dtype},
               {"stages", e.stages}});
+    // Only with the decode stage, so that the keys of runs without it stay those they always had.
+    if (!e.gen_tokens.empty()) c.update({{"gen_tokens", e.gen_tokens}, {"memory_budget_gib", e.memory_budget_gib}});
   }
   return c;
 }
@@ -312,6 +315,14 @@ RunSpec run_spec_from_json(const std::string& eval, const json& config, const st
         if (!v.is_string()) fail("{}: configuration field 'stages' holds {} (allowed: stage names)", where, v.type_name());
         e.stages.push_back(v.get<std::string>());
       }
+    }
+    if (f.has("gen_tokens")) {
+      for (const auto& v : f.at("gen_tokens", &json::is_array, "an array of token counts")) {
+        if (!v.is_number_integer() || v.get<int64_t>() < 1)
+          fail("{}: configuration field 'gen_tokens' holds {} (allowed: integers >= 1)", where, v.dump());
+        e.gen_tokens.push_back(v.get<int64_t>());
+      }
+      e.memory_budget_gib = f.real("memory_budget_gib");
     }
     s.settings = e;
   } else {

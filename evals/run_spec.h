@@ -56,6 +56,11 @@ struct EfficiencySettings {
   std::string dtype = "float32";
   /// What is measured (efficiency_stage_names()); empty in runs stored before it was recorded.
   std::vector<std::string> stages;
+  /// With the decode stage: the generated tokens per request measured
+  /// (ascending) and the memory budget the largest batch is computed for;
+  /// empty and 0 without it (and in every run stored before it was measured).
+  std::vector<int64_t> gen_tokens;
+  double memory_budget_gib = 0;
 
   bool operator==(const EfficiencySettings& o) const;
 };

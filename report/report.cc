@@ -40,7 +40,7 @@ footer dt{font-weight:bold;float:left;clear:left;width:150px}footer dd{margin-le
 
 }  // namespace
 
-std::vector<std::string> report_table_names() { return {"methods", "placement", "ratio", "efficiency", "training", "budget"}; }
+std::vector<std::string> report_table_names() { return {"methods", "placement", "ratio", "efficiency", "training", "generation", "budget"}; }
 std::vector<std::string> report_format_names() { return {"md", "latex", "csv", "html"}; }
 
 void check_report_request(const ReportRequest& r) {

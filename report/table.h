@@ -110,7 +110,7 @@ struct RowKey {
 };
 
 struct Table {
-  std::string name;     ///< file stem: methods, placement, ratio, efficiency, training, budget
+  std::string name;     ///< file stem: methods, placement, ratio, efficiency, training, generation, budget
   std::string title;
   std::vector<std::string> notes;  ///< preset, ratio, commits, how to read it
   std::vector<Column> columns;

@@ -155,7 +155,7 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
   budgets_ = training_budgets(runs, accuracy_preset_);
 
   std::set<std::string> methods, commits, layers;
-  std::set<int64_t> ratios;
+  std::set<int64_t> ratios, gen_tokens, decode_batches;
   for (const auto& r : runs) {
     if (r.spec.preset != (r.eval() == kAccuracy ? accuracy_preset_ : efficiency_preset_)) continue;
     // Budget 1 keeps the runs of unknown budget (0), so that mixed configurations are refused as before.
@@ -179,6 +179,9 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
     if (r.eval() == kEfficiency) {
       ++efficiency_runs_;
       measurement_groups_[r.spec.seed].insert(r.group_key.empty() ? "alone " + r.spec.key() : r.group_key);
+      const auto& e = r.spec.efficiency();
+      gen_tokens.insert(e.gen_tokens.begin(), e.gen_tokens.end());
+      if (!e.gen_tokens.empty()) decode_batches.insert(e.batch);
     }
     for (const auto& [metric, reps] : r.samples) {
       auto& into = group.samples[r.spec.seed][metric];
@@ -207,6 +210,8 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
   std::stable_sort(placements_.begin(), placements_.end(),
                    [&](const std::string& a, const std::string& b) { return fraction(a) < fraction(b); });
   ratios_.assign(ratios.begin(), ratios.end());
+  gen_tokens_.assign(gen_tokens.begin(), gen_tokens.end());
+  decode_batches_.assign(decode_batches.begin(), decode_batches.end());
   methods_ = in_registry_order(methods);
   commits_.assign(commits.begin(), commits.end());
 }
@@ -588,6 +593,118 @@ Table training_table(const RunIndex& index, const ReportOptions& o) {
   return t;
 }
 
+Table generation_table(const RunIndex& index, const ReportOptions&) {
+  Table t;
+  t.name = "generation";
+  t.title = "Generation: decode cost with the visual tokens in the KV cache";
+  const auto& gen = index.gen_tokens();
+  if (gen.empty()) return t;
+  const int64_t longest = gen.back();
+  const std::string batch = fmt::format("b={}", fmt::join(index.decode_batches(), ","));
+  const std::string ext = index.external();
+  auto s = [&](const std::string& m, const std::string& p, int64_t r, const std::string& metric) {
+    return index.stat(kEfficiency, m, is_none(m) ? "" : p, r, metric);
+  };
+  const std::string tpot = fmt::format("decode_tpot_{}", longest), tpot_b = tpot + "_batch";
+  t.columns = {{"method", "", 0, Better::kNone},
+               {"placement", "", 0, Better::kNone},
+               {"r", "", 0, Better::kNone},
+               {"visual tokens", "tokens", 0, Better::kNone, false},
+               {fmt::format("KV cache, n={}", longest), "MiB", 1, Better::kLower, false, true},
+               {"time per token, b=1", "ms", 2, Better::kLower},
+               {"vs none", "", 1, Better::kNone},
+               {"byte model", "", 1, Better::kNone},
+               {"time per token, " + batch, "ms", 2, Better::kLower},
+               {"vs none", "", 1, Better::kNone}};
+  std::vector<std::pair<std::string, std::string>> ids = {{"", ""},
+                                                          {"", ""},
+                                                          {"", ""},
+                                                          {"visual_tokens", kEfficiency},
+                                                          {fmt::format("kv_cache_{}", longest), kEfficiency},
+                                                          {tpot, kEfficiency},
+                                                          {tpot + "_vs_none", kEfficiency},
+                                                          {tpot + "_byte_model_vs_none", kEfficiency},
+                                                          {tpot_b, kEfficiency},
+                                                          {tpot_b + "_vs_none", kEfficiency}};
+  for (int64_t n : gen) {
+    t.columns.push_back({fmt::format("latency, n={}", n), "ms", 0, Better::kLower});
+    t.columns.push_back({"vs external", "", 1, Better::kNone});
+    ids.emplace_back(fmt::format("decode_latency_{}", n), kEfficiency);
+    ids.emplace_back(fmt::format("decode_latency_{}_speedup", n), kEfficiency);
+  }
+  t.columns.push_back({fmt::format("throughput, {}, n={}", batch, longest), "tokens/s", 1, Better::kHigher});
+  t.columns.push_back({fmt::format("max batch, n={}", longest), "requests", 0, Better::kHigher, false, true});
+  ids.emplace_back(fmt::format("decode_throughput_{}", longest), kEfficiency);
+  ids.emplace_back(fmt::format("max_batch_{}", longest), kEfficiency);
+
+  auto row_of = [&](const std::string& m, const std::string& p, int64_t r) {
+    const bool none = is_none(m), is_ext = p == ext;
+    // Speed-ups: the other's time / this one's - 1 (no compression's, or the same method's after the encoder).
+    auto vs_none = [&](const std::string& metric) { return none ? Stat{} : ratio_of(s("none", "", 0, metric), s(m, p, r, metric), -1); };
+    auto vs_ext = [&](const std::string& metric) {
+      return none || is_ext ? Stat{} : ratio_of(s(m, ext, r, metric), s(m, p, r, metric), -1);
+    };
+    std::vector<Cell> row = {Cell::text(m),
+                             Cell::text(none ? "-" : is_ext ? p + " (external)" : p),
+                             Cell::text(none ? "-" : std::to_string(r)),
+                             Cell::value(s(m, p, r, "visual_tokens")),
+                             Cell::value(s(m, p, r, fmt::format("kv_cache_{}", longest))),
+                             Cell::value(s(m, p, r, tpot)),
+                             Cell::change(vs_none(tpot)),
+                             Cell::change(vs_none(fmt::format("bytes_decode_step_{}", longest))),
+                             Cell::value(s(m, p, r, tpot_b)),
+                             Cell::change(vs_none(tpot_b))};
+    for (int64_t n : gen) {
+      const std::string latency = fmt::format("decode_latency_{}", n);
+      row.push_back(Cell::value(s(m, p, r, latency)));
+      row.push_back(Cell::change(vs_ext(latency)));
+    }
+    row.push_back(Cell::value(s(m, p, r, fmt::format("decode_throughput_{}", longest))));
+    row.push_back(Cell::value(s(m, p, r, fmt::format("max_batch_{}", longest))));
+    t.add_row(std::move(row), none, row_key(index, m, p, r));
+  };
+  const bool has_none = std::find(index.methods().begin(), index.methods().end(), "none") != index.methods().end() &&
+                        !s("none", "", 0, tpot).missing();
+  if (has_none) row_of("none", "", 0);
+  for (int64_t r : index.ratios())
+    for (const auto& m : index.methods()) {
+      if (is_none(m)) continue;
+      bool ruled = false;
+      for (const auto& p : index.placements()) {
+        if (s(m, p, r, tpot).missing()) continue;  // no decode measured here
+        if (!ruled) t.rules.push_back(t.rows.size()), ruled = true;
+        row_of(m, p, r);
+      }
+    }
+  if (t.rows.size() == (has_none ? 1u : 0u)) {
+    t.rows.clear();
+    t.reference.clear();
+    t.keys.clear();
+    t.rules.clear();
+    return t;
+  }
+  name_columns(t, ids);
+  t.notes = {
+      preset_note(index, fmt::format("greedy decoding of exactly n tokens per request (no end-of-sequence stop), the "
+                                     "prompt's KV cache allocated once for its last step; {} = the decode batch",
+                                     batch)),
+      fmt::format("time per token = (latency to token n - time to the first token) / (n - 1), n = {}; latency = from "
+                  "the images to token n of one request (prefill included); throughput = generated tokens per second "
+                  "of the batch, prefill included; every n is read from one generation of {} tokens",
+                  longest, longest),
+      "vs none = no compression's time / this one's - 1; byte model = the same from the decode model's bytes read per "
+      "step (weights once per step, the KV cache per request; evals/decode.h); vs external = the same method after "
+      "the encoder's latency / this one's - 1. Inside the encoder or after it at one ratio, the LM caches the same "
+      "tokens: the time per token is the same work, and an internal placement's gain is the prefill's, spread over "
+      "the n tokens",
+      "KV cache = keys and values of every LM layer per request at its last step (float32); max batch = the largest "
+      "batch whose weights + batch x (inputs + KV cache + activation peak per request, measured at batch 1) fit "
+      "the run's memory budget (memory_budget_gib), checked against a measured batch (decode_memory_model_error)",
+      commits_note(index)};
+  t.mark_best();
+  return t;
+}
+
 Table budget_table(const RunIndex& index, const ReportOptions& options) {
   ReportOptions o = options;
   o.placement = index.canonical(options.placement);  // the methods table's runs at x1
@@ -693,6 +810,8 @@ std::vector<Table> build_tables(const RunIndex& index, const ReportOptions& opti
                                ratio_table(index, options), efficiency_table(index, options)};
   Table training = training_table(index, options);
   if (!training.rows.empty()) tables.push_back(std::move(training));
+  Table generation = generation_table(index, options);
+  if (!generation.rows.empty()) tables.push_back(std::move(generation));
   if (index.budgets().present.size() > 1) tables.push_back(budget_table(index, options));
   return tables;
 }

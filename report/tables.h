@@ -64,6 +64,10 @@ class RunIndex {
   /// `metric` over seeds for eval ("accuracy" / "efficiency") at a configuration.
   Stat stat(const std::string& eval, const std::string& method, const std::string& placement, int64_t ratio,
             const std::string& metric) const;
+  /// The generated-token counts the efficiency runs' decode stage measured
+  /// (ascending; empty without one), and the batches it measured at.
+  const std::vector<int64_t>& gen_tokens() const { return gen_tokens_; }
+  const std::vector<int64_t>& decode_batches() const { return decode_batches_; }
   /// The block k a placement resolves to in an eval's preset (0 when that
   /// eval has no runs, or the placement is past its depth).
   int64_t block(const std::string& eval, const std::string& placement) const;
@@ -97,7 +101,7 @@ class RunIndex {
   int64_t budget_ = 1;
   std::map<int64_t, std::shared_ptr<const RunIndex>> other_budgets_;
   std::vector<std::string> methods_, placements_;
-  std::vector<int64_t> ratios_;
+  std::vector<int64_t> ratios_, gen_tokens_, decode_batches_;
   std::map<std::string, Group> groups_;
   std::map<std::string, int64_t> depths_;  // eval -> encoder depth of its preset
   std::vector<std::string> commits_;
@@ -124,14 +128,22 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& options);
 /// measured a frozen stage (runs stored before it was measured).
 Table training_table(const RunIndex& index, const ReportOptions& options);
 
+/// Table 6, generation: per ratio, each method and placement with its
+/// visual tokens, KV cache per request, time per output token at batch 1
+/// and at the batch (against no compression, next to the decode model's
+/// prediction), end-to-end latency of each generated-token count (against
+/// the same method after the encoder), decode throughput and the largest
+/// batch the memory budget holds. No rows without decode runs.
+Table generation_table(const RunIndex& index, const ReportOptions& options);
+
 /// Ranking vs training budget: per method at the methods table's placement
 /// and ratio, the average accuracy and the rank at each budget (1 + the
 /// methods significantly better there). Built when budgets().present holds
 /// more than one budget.
 Table budget_table(const RunIndex& index, const ReportOptions& options);
 
-/// The four tables, the training table when it has rows, and the budget table when there are runs at more
-/// than one budget.
+/// The four tables, the training and generation tables when they have rows, and the budget table when there
+/// are runs at more than one budget.
 std::vector<Table> build_tables(const RunIndex& index, const ReportOptions& options);
 
 /// The family whose accuracy drops most from the `none` ceiling across the

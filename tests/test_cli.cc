@@ -1,4 +1,8 @@
 // The `laco` binary end to end: exit codes and messages a user sees.
+#include <set>
+
+#include <nlohmann/json.hpp>
+
 #include "tests/test_util.h"
 
 namespace laco {
@@ -91,6 +95,44 @@ TEST(Cli, PredictPrintsEveryPlacementForEachLm) {
   r = test::run_command(kLaco + " predict --lm Qwen2-70B");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("laco: error: --lm: unknown LM shape 'Qwen2-70B'"), std::string::npos) << r.output;
+}
+
+// The decode model against no compression: the paper preset's 5 crops of
+// 27 x 27 tokens (3645) and 128 text tokens; Qwen2-0.5B caches 24 KiB a
+// position, so 3645 + 128 + 255 positions are 94.40625 MiB, and r = 2 leaves
+// 5 x 14 x 14 = 980 visual tokens (1363 positions, 31.9453125 MiB).
+TEST(Cli, PredictDecodeComparesWithNoCompression) {
+  auto r = test::run_command(kLaco + " predict --decode --lm Qwen2-0.5B --method laco -o csv");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* row : {"Qwen2-0.5B,none,-,3645,94.40625,1,1,1,1,", "Qwen2-0.5B,laco,2,980,31.9453125,"})
+    EXPECT_NE(r.output.find(row), std::string::npos) << row << "\n" << r.output;
+  EXPECT_NE(r.output.find(",\"max batch, n=256\",max batch\n"), std::string::npos) << r.output;
+  r = test::run_command(kLaco + " predict --decode --gen-tokens 1");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--gen-tokens: 1 is out of range (allowed: 2..1048576"), std::string::npos) << r.output;
+  r = test::run_command(kLaco + " predict --decode --memory-budget-gib 0");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--memory-budget-gib: must be in (0, "), std::string::npos) << r.output;
+}
+
+TEST(Cli, RunMeasuresGenerationWithItsSettingsInTheConfiguration) {
+  auto r = test::run_command(kLaco + " run --eval efficiency --preset tiny --stages decode --gen-tokens 3,2 "
+                                     "--memory-budget-gib 0.5 --reps 1 --warmup 0 -o json 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto runs = nlohmann::json::parse(r.output);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["config"]["gen_tokens"], nlohmann::json::array({2, 3}));
+  EXPECT_EQ(runs[0]["config"]["memory_budget_gib"], 0.5);
+  std::set<std::string> metrics;
+  for (const auto& m : runs[0]["metrics"]) metrics.insert(m["name"].get<std::string>());
+  for (const char* m : {"decode_tpot_3", "decode_latency_2", "decode_throughput_3", "kv_cache_3", "max_batch_2"})
+    EXPECT_TRUE(metrics.count(m)) << m;
+  r = test::run_command(kLaco + " run --eval efficiency --preset tiny --memory-budget-gib lots");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--memory-budget-gib: 'lots' is not a number"), std::string::npos) << r.output;
+  r = test::run_command(kLaco + " run --eval accuracy --gen-tokens 16");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--gen-tokens: not a setting of --eval accuracy"), std::string::npos) << r.output;
 }
 
 TEST(Cli, MethodsListsTheRegistry) {

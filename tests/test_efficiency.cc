@@ -41,8 +41,12 @@ TEST(Efficiency, BadInputNamesTheFieldAndTheAllowedValues) {
   test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.method = "pooling"; })); },
                      {"unknown method 'pooling'"});
   test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.ratio = 5; })); }, {"ratio 5"});
-  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.stages = {"decode"}; })); },
-                     {"--stages", "'decode'", "encoder, prefill"});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.stages = {"generate"}; })); },
+                     {"--stages", "'generate'", "encoder, prefill"});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.gen_tokens = {16, 1}; })); },
+                     {"--gen-tokens", "1 is out of range", "allowed: 2.."});
+  test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.memory_budget_gib = 0; })); },
+                     {"--memory-budget-gib", "must be > 0"});
   test::expect_error([&] { resolve_efficiency_config(with([](auto& c) { c.device = "cuda"; })); },
                      {"--device", "allowed: cpu"});
   test::expect_error(
@@ -124,6 +128,67 @@ TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
   EXPECT_NE(speedups.find("FLOP-model speedup"), std::string::npos);
   EXPECT_NE(speedups.find("| training step |"), std::string::npos);
   EXPECT_NE(speedups.find("| training step, encoder + LM frozen |"), std::string::npos) << speedups;
+}
+
+// The decode stage: greedy generation timed token by token at batch 1 and
+// at --batch, the KV cache as the decode model counts it, and the largest
+// batch under the budget from weights + per-request memory, that sum checked
+// against the measured batch.
+TEST(Efficiency, DecodeMeasuresTimePerTokenLatencyAndTheLargestBatch) {
+  auto decode = [](const std::string& method, const std::string& layer) {
+    auto c = tiny(method, layer);
+    c.stages = {"decode"};
+    c.gen_tokens = {5, 2};
+    c.batch = 3;
+    return resolve_efficiency_config(c);
+  };
+  const std::vector<RunSpec> runs = {decode("none", "1"), decode("laco", "1/4"), decode("laco", "1")};
+  EXPECT_EQ(runs[1].efficiency().gen_tokens, (std::vector<int64_t>{2, 5})) << "ascending";
+  EXPECT_EQ(to_json(runs[1])["gen_tokens"], nlohmann::json::array({2, 5}));
+  EXPECT_EQ(to_json(runs[1])["memory_budget_gib"], 0.0625) << "the tiny preset's";
+  // Without the decode stage the configuration (and so the run key) is what it always was.
+  auto encoder_only = tiny();
+  encoder_only.stages = {"encoder"};
+  EXPECT_FALSE(to_json(resolve_efficiency_config(encoder_only)).contains("gen_tokens"));
+  EXPECT_EQ(efficiency_units(runs), 3 * 2);
+
+  const auto records = run_efficiency(runs);
+  ASSERT_EQ(records.size(), 3u);
+  for (const auto& r : records) {
+    SCOPED_TRACE(r.spec.label());
+    for (const char* m : {"decode_latency_2", "decode_tpot_2", "decode_latency_5", "decode_tpot_5", "decode_ttft",
+                          "decode_latency_5_batch", "decode_tpot_5_batch", "decode_throughput_5"}) {
+      ASSERT_TRUE(r.samples.count(m)) << m;
+      EXPECT_EQ(r.samples.at(m).size(), 2u) << m;
+    }
+    // Token 2 comes before token 5 of the same generation, and after the first.
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_LT(r.samples.at("decode_ttft")[i], r.samples.at("decode_latency_2")[i]);
+      EXPECT_LT(r.samples.at("decode_latency_2")[i], r.samples.at("decode_latency_5")[i]);
+      EXPECT_NEAR(r.samples.at("decode_tpot_5")[i],
+                  (r.samples.at("decode_latency_5")[i] - r.samples.at("decode_ttft")[i]) / 4, 1e-9);
+      EXPECT_NEAR(r.samples.at("decode_throughput_5")[i], 3 * 5 / (r.samples.at("decode_latency_5_batch")[i] * 1e-3),
+                  1e-6);
+    }
+    // The cache allocated for the last step holds prompt + 5 - 1 positions of
+    // 2 layers x 2 KV heads x 8 x (k, v) x 4 bytes: as the decode model counts it.
+    const double prompt = r.require("lm_tokens");
+    EXPECT_DOUBLE_EQ(r.require("kv_cache_measured"), r.require("kv_cache_5"));
+    EXPECT_DOUBLE_EQ(r.require("kv_cache_5") * 1024 * 1024, (prompt + 4) * 2 * 2 * 8 * 2 * 4);
+    EXPECT_DOUBLE_EQ(r.require("kv_cache_2") * 1024 * 1024, (prompt + 1) * 2 * 2 * 8 * 2 * 4);
+    // The memory model: weights + 3 x (inputs + KV cache + activation peak) against the measured batch of 3.
+    EXPECT_LT(std::abs(r.require("decode_memory_model_error")), 0.25) << r.require("decode_peak_tensor_batch");
+    const double mib = 1024 * 1024, inputs = (2 * 3 * 28 * 28 * 4 + 8 * 8) / mib;  // 2 crops of 3 x 28 x 28, 8 ids
+    const double per_request = inputs + r.require("kv_cache_5") + r.require("decode_activation_peak");
+    EXPECT_NEAR(r.require("decode_peak_tensor_batch_model"), r.require("weights") + 3 * per_request, 1e-9);
+    EXPECT_EQ(r.require("max_batch_5"), std::floor((0.0625 * 1024 - r.require("weights")) / per_request));
+    EXPECT_GE(r.require("max_batch_2"), r.require("max_batch_5"));
+    EXPECT_GT(r.require("bytes_decode_step_5"), 0);
+  }
+  // Compression shortens the cache; inside the encoder or after it, the LM caches the same tokens.
+  EXPECT_LT(records[1].require("kv_cache_5"), records[0].require("kv_cache_5"));
+  EXPECT_EQ(records[1].require("kv_cache_5"), records[2].require("kv_cache_5"));
+  EXPECT_EQ(records[1].require("bytes_decode_step_5"), records[2].require("bytes_decode_step_5"));
 }
 
 TEST(Efficiency, OneGroupPerPresetSeedThreadsAndSettings) {

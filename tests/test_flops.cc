@@ -1,5 +1,6 @@
 #include <torch/torch.h>
 
+#include "evals/decode.h"
 #include "evals/flops.h"
 #include "evals/predict.h"
 #include "harness/model/presets.h"
@@ -28,6 +29,71 @@ TEST(FlopModel, LmLayerByHand) {
   EXPECT_DOUBLE_EQ(lm_layer_flops(LmOptions().width(4).heads(2).kv_heads(1).mlp_dim(6), 3), 864.0);
   EXPECT_DOUBLE_EQ(lm_head_flops(LmOptions().width(4).vocab(10), 3), 240.0);
   EXPECT_DOUBLE_EQ(projector_flops(5, 4, 6), 2.0 * 5 * (24 + 36));
+}
+
+// vocab 50, width 16, 2 layers, 4 heads of 4, 2 KV heads (q 16, kv 8), MLP 24.
+LmOptions hand_lm() { return LmOptions().vocab(50).width(16).layers(2).heads(4).kv_heads(2).mlp_dim(24); }
+
+TEST(DecodeModel, ParametersByHandAndAsTheModulesRegisterThem) {
+  // A layer: norms 2*16, q 16*16+16, k and v 2*(16*8+8), o 16*16, SwiGLU 3*16*24: 1984.
+  // Tied: embedding 50*16 + 2 layers + final norm 16 = 4784; untied adds a 50 x 16 head.
+  EXPECT_EQ(lm_parameters(hand_lm()), 4784);
+  EXPECT_EQ(lm_parameters(hand_lm().tie_embeddings(false)), 5584);
+  // Patch embedding 3*4*4*4 + 4, position 4 tokens x 4, a block 4*4 + (48+12) + (16+4) + (32+8) + (32+4) = 172.
+  EXPECT_EQ(encoder_parameters(hand_encoder()), 196 + 16 + 2 * 172);
+  EXPECT_EQ(projector_parameters(4, 6), 4 * 6 + 6 + 6 * 6 + 6);
+  auto numel = [](const torch::nn::Module& m) {
+    int64_t n = 0;
+    for (const auto& p : m.parameters()) n += p.numel();
+    return n;
+  };
+  for (bool tied : {true, false}) EXPECT_EQ(numel(*DecoderLM(hand_lm().tie_embeddings(tied))), lm_parameters(hand_lm().tie_embeddings(tied)));
+  for (bool post : {false, true})
+    EXPECT_EQ(numel(*VisionEncoder(hand_encoder().post_layernorm(post))), encoder_parameters(hand_encoder().post_layernorm(post)));
+  MllmOptions o;
+  o.encoder = hand_encoder();
+  o.lm = hand_lm();
+  EXPECT_EQ(numel(*Mllm(o)->projector), projector_parameters(4, 16));
+  for (const auto& shape : lm_shapes())  // Qwen2-0.5B: 494 M parameters (its model card), tied
+    if (shape.name == "Qwen2-0.5B") EXPECT_NEAR(static_cast<double>(lm_parameters(shape.lm)) / 1e6, 494.0, 0.5);
+}
+
+TEST(DecodeModel, StepsByHand) {
+  // KV cache: keys and values, 2 layers, 2 KV heads of 4, float32: 128 bytes a position.
+  EXPECT_DOUBLE_EQ(kv_bytes_per_position(hand_lm()), 128.0);
+  EXPECT_DOUBLE_EQ(kv_cache_bytes(hand_lm(), 10), 1280.0);
+  EXPECT_DOUBLE_EQ(kv_cache_bytes(hand_lm(), 10, 2), 640.0);
+  // One step over 10 positions, per request and layer: q 2*16*16 + k, v 2*2*16*8 = 1024, o 512,
+  // SwiGLU 6*16*24 = 2304, scores and mixing 2*2*10*16 = 640: 4480; 2 layers + head 2*16*50: 10560.
+  const DecodeStep s = decode_step(hand_lm(), 10, 3);
+  EXPECT_DOUBLE_EQ(s.flops, 3 * 10560.0);
+  // Weights read once for the batch: layers 2*1984 + norm 16 + head 50*16 + 3 embedding rows of 16, float32.
+  EXPECT_DOUBLE_EQ(s.weight_bytes, (3968 + 16 + 800 + 48) * 4.0);
+  EXPECT_DOUBLE_EQ(s.kv_bytes, 3 * 1280.0);
+  EXPECT_DOUBLE_EQ(s.intensity(), s.flops / (s.weight_bytes + s.kv_bytes));
+  // After a prompt of 8, 3 tokens: 2 steps, over 9 and 10 positions (the first token ends the prefill).
+  const DecodeStep sum = decode_steps(hand_lm(), 8, 3, 1);
+  EXPECT_DOUBLE_EQ(sum.flops, (9280 + 128 * 9) + (9280 + 128 * 10.0));
+  EXPECT_DOUBLE_EQ(sum.weight_bytes, 2 * (3968 + 16 + 800 + 16) * 4.0);
+  EXPECT_DOUBLE_EQ(sum.kv_bytes, (9 + 10) * 128.0);
+  EXPECT_DOUBLE_EQ(decode_steps(hand_lm(), 8, 1, 1).bytes(), 0.0) << "one token: the prefill alone";
+  // Bandwidth-bound: at batch 1 far below 1 FLOP per byte; the attention's KV share stays at heads / (2 kv_heads).
+  EXPECT_LT(decode_step(find_lm_shape("Qwen2-0.5B").lm, 4000, 1).intensity(), 1.0);
+}
+
+TEST(DecodeModel, MemoryBudgetByHand) {
+  EXPECT_EQ(max_batch(100, 10, 30), 3);  // 10 + 3 x 30 = 100 fits exactly
+  EXPECT_EQ(max_batch(100, 10, 31), 2);
+  EXPECT_EQ(max_batch(40, 10, 30), 1);
+  EXPECT_EQ(max_batch(39, 10, 30), 0) << "not even one request";
+  EXPECT_EQ(max_batch(5, 10, 1), 0) << "the weights alone exceed the budget";
+  EXPECT_EQ(max_batch(100, 10, 0), 0) << "no per-request memory: nothing to divide by";
+  // Qwen2-0.5B's KV cache: 24 layers x 2 KV heads x 64 x 2 x 4 bytes = 24 KiB a position; 80 GiB less
+  // 4 GiB of weights holds 76 GiB / (3700 x 24 KiB) = 897 requests of 3700 positions.
+  const double kib = 1024, gib = 1024 * 1024 * kib;
+  const double per = kv_cache_bytes(find_lm_shape("Qwen2-0.5B").lm, 3700);
+  EXPECT_DOUBLE_EQ(per, 3700 * 24 * kib);
+  EXPECT_EQ(max_batch(80 * gib, 4 * gib, per), 897);
 }
 
 TEST(FlopModel, EveryMethodByHand) {

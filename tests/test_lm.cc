@@ -65,20 +65,57 @@ TEST(DecoderLM, KvCacheDecodingEqualsTheFullForwardAtEveryStep) {
   const auto ids = torch::randint(o.vocab(), {2, 12}, torch::kLong);
   const auto full = lm->logits(lm->forward(lm->embed(ids)));
   const int64_t depth = lm_chain_length(o, 12);
-  // A prompt of 5, a chunk of 3 (queries that see the cache and each other causally), then one token at a time.
-  KvCache cache;
-  auto step = [&](int64_t from, int64_t n) {
-    const auto got = lm->logits(lm->forward(lm->embed(ids.narrow(1, from, n)), cache));
-    EXPECT_EQ(cache.positions(), from + n);
-    EXPECT_TRUE(test::float32_close(got, full.narrow(1, from, n).contiguous(), depth)) << "positions " << from;
-  };
-  step(0, 5);
-  step(5, 3);
-  for (int64_t i = 8; i < 12; ++i) step(i, 1);
-  // Keys and values of every layer and position, before the grouped-query repeat.
-  EXPECT_EQ(cache.bytes(), 2 * o.layers() * 2 * o.kv_heads() * o.head_dim() * 12 * 4);
-  test::expect_error([&] { lm->forward(lm->embed(ids.narrow(0, 0, 1).narrow(1, 0, 1)), cache); },
-                     {"the KV cache holds 2 sequences, the input 1"});
+  // A prompt of 5, a chunk of 3 (queries that see the cache and each other causally), then one token at a
+  // time; with a cache that grows by concatenation and with one allocated for all 12 positions at once.
+  for (const int64_t capacity : {int64_t{0}, int64_t{12}}) {
+    KvCache cache(capacity);
+    auto step = [&](int64_t from, int64_t n) {
+      const auto got = lm->logits(lm->forward(lm->embed(ids.narrow(1, from, n)), cache));
+      EXPECT_EQ(cache.positions(), from + n);
+      EXPECT_TRUE(test::float32_close(got, full.narrow(1, from, n).contiguous(), depth))
+          << "positions " << from << ", capacity " << capacity;
+    };
+    step(0, 5);
+    if (capacity) EXPECT_EQ(cache.layers[0].k.size(2), 12) << "allocated once, at the prefill";
+    step(5, 3);
+    for (int64_t i = 8; i < 12; ++i) step(i, 1);
+    // Keys and values of every layer and position, before the grouped-query repeat.
+    EXPECT_EQ(cache.bytes(), 2 * o.layers() * 2 * o.kv_heads() * o.head_dim() * 12 * 4);
+    test::expect_error([&] { lm->forward(lm->embed(ids.narrow(0, 0, 1).narrow(1, 0, 1)), cache); },
+                       {"the KV cache holds 2 sequences, the input 1"});
+    if (capacity)
+      test::expect_error([&] { lm->forward(lm->embed(ids.narrow(1, 0, 1)), cache); },
+                         {"the KV cache holds 12 positions and has room for 12; 1 more do not fit"});
+  }
+}
+
+// Greedy generation with the cache picks, at every step, the argmax of the
+// full forward over the prompt and the ids generated so far (teacher
+// forcing): the cache changes the cost, not the answer.
+TEST(Mllm, GenerationWithTheCacheIsGreedyDecodingOfTheFullForward) {
+  torch::manual_seed(33);
+  MllmOptions o;
+  o.encoder = EncoderOptions().image_size(28).patch_size(4).width(16).depth(2).heads(2).mlp_dim(32);  // 7 x 7
+  o.lm = tiny_lm().kv_heads(1);  // 4 query heads share one KV head: the decode step's grouped form
+  Mllm m(o);
+  m->insert(make_compressor("laco", CompressorOptions(16).ratio(2).block(1)), 1);
+  torch::NoGradGuard no_grad;
+  const auto images = torch::randn({2, 2, 3, 28, 28});
+  const auto text = torch::randint(50, {2, 3}, torch::kLong);
+  std::vector<int64_t> called;
+  const int64_t n = 6;
+  const Generation g = m->generate(images, text, n, [&](int64_t i) { called.push_back(i); });
+  EXPECT_EQ(called, (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  ASSERT_EQ(g.ids.sizes(), (std::vector<int64_t>{2, n}));
+  const int64_t prompt = m->visual_tokens(2) + 3;
+  EXPECT_EQ(g.prompt, prompt);
+  // Prompt + n - 1 positions: the last id is not fed back.
+  EXPECT_EQ(g.cache_bytes, 2 * (2 * o.lm.layers() * o.lm.kv_heads() * o.lm.head_dim()) * (prompt + n - 1) * 4);
+  const auto fed = torch::cat({text, g.ids.narrow(1, 0, n - 1)}, 1);
+  const auto hidden = m->lm_hidden(m->project(m->encode(images)), fed);
+  const auto logits = m->lm->logits(hidden.narrow(1, prompt - 1, n));
+  EXPECT_TRUE(torch::equal(logits.argmax(-1), g.ids));
+  test::expect_error([&] { m->generate(images, text, 0); }, {"generate needs at least 1 token, got 0"});
 }
 
 TEST(Mllm, CropsConcatenateAndTheLossTrainsEverything) {

@@ -134,6 +134,78 @@ TEST(ReportTables, EfficiencyTableComparesWithTheSameMethodAfterTheEncoder) {
   EXPECT_EQ(accuracy_rows, 5u);
 }
 
+// The fixture's efficiency runs with a decode stage (16 and 256 tokens, batch
+// 4): the time per token depends on the tokens cached, not on where they were
+// compressed; the latency carries the placement's prefill gain.
+std::vector<RunRecord> with_decode(std::vector<RunRecord> runs) {
+  const std::map<std::string, double> time_factor = {{"1/12", 0.4}, {"1/4", 0.6}, {"1/2", 0.8}, {"1", 1.0}};
+  for (auto& r : runs) {
+    if (!r.spec.is_efficiency()) continue;
+    auto& e = std::get<EfficiencySettings>(r.spec.settings);
+    e.gen_tokens = {16, 256};
+    e.batch = 4;
+    const bool none = r.spec.method == "none";
+    const double tf = none ? 1.0 : time_factor.at(r.spec.layer);
+    const double side = static_cast<double>((12 + r.spec.ratio - 1) / r.spec.ratio);
+    auto timed = [&](const std::string& name, double center, double step) {
+      r.samples[name] = {center - step, center, center + step};
+      r.add(name, center, name.rfind("decode_throughput", 0) == 0 ? "tokens/s" : "ms");
+    };
+    r.add("visual_tokens", none ? 144.0 : side * side, "tokens");
+    r.add("kv_cache_256", 0.01 * ((none ? 144.0 : side * side) + 32 + 255), "MiB");
+    r.add("bytes_decode_step_256", none ? 100.0 : 60.0, "MB");
+    r.add("max_batch_256", none ? 10.0 : 40.0, "requests");
+    timed("decode_tpot_256", none ? 21.0 : 11.0, 1.0);
+    timed("decode_tpot_256_batch", none ? 41.0 : 21.0, 1.0);
+    timed("decode_latency_16", 100 + 200 * tf, 10.0);
+    timed("decode_latency_256", 2600 + 200 * tf, 10.0);
+    timed("decode_throughput_256", none ? 300.0 : 400.0, 5.0);
+  }
+  return runs;
+}
+
+TEST(ReportTables, GenerationTableComparesDecodeWithNoneAndLatencyWithAfterTheEncoder) {
+  const auto plain = test::report_fixture_runs();
+  EXPECT_TRUE(generation_table(RunIndex(plain, {}), {}).rows.empty()) << "no decode runs: no table";
+  EXPECT_EQ(build_tables(RunIndex(plain, {}), {}).size(), 5u) << "and none among the tables";
+  const auto runs = with_decode(plain);
+  const RunIndex index(runs, {});
+  EXPECT_EQ(index.gen_tokens(), (std::vector<int64_t>{16, 256}));
+  const Table t = generation_table(index, {});
+  ASSERT_FALSE(t.rows.empty());
+  EXPECT_EQ(t.rows[0][0].label, "none");
+  EXPECT_TRUE(t.reference[0]);
+  auto cell = [&](size_t r, const std::string& header, size_t nth = 0) {
+    for (size_t c = 0; c < t.columns.size(); ++c)
+      if (t.columns[c].header == header && nth-- == 0) return format_cell(t.rows[r][c], t.columns[c]);
+    throw std::runtime_error("no column " + header);
+  };
+  const size_t laco = row(t, "laco", "1/4");
+  EXPECT_EQ(t.rows[laco][2].label, "2");
+  EXPECT_EQ(cell(laco, "time per token, b=1"), "11.00 [10.00, 12.00]");
+  // No compression's time / this one's - 1: 21 / 11 - 1 = +90.9%; the byte model 100 / 60 - 1 = +66.7%.
+  EXPECT_EQ(cell(laco, "vs none").rfind("+90.9%", 0), 0u) << cell(laco, "vs none");
+  EXPECT_EQ(cell(laco, "byte model"), "+66.7%");
+  EXPECT_EQ(cell(laco, "vs none", 1).rfind("+95.2%", 0), 0u) << "41 / 21 - 1 at the batch";
+  // Latency against the same method after the encoder: 300 / 220 - 1 and 2800 / 2720 - 1.
+  EXPECT_EQ(cell(laco, "latency, n=16"), "220 [210, 230]");
+  EXPECT_EQ(cell(laco, "vs external").rfind("+36.4%", 0), 0u) << cell(laco, "vs external");
+  EXPECT_EQ(cell(laco, "vs external", 1).rfind("+2.9%", 0), 0u) << cell(laco, "vs external", 1);
+  EXPECT_EQ(cell(row(t, "laco", "1 (external)"), "vs external"), "-");
+  EXPECT_EQ(cell(laco, "max batch, n=256"), "40");
+  EXPECT_EQ(cell(0, "max batch, n=256"), "10");
+  EXPECT_EQ(cell(0, "vs none"), "-");
+  // Every method, placement and ratio with a decode run: 5 methods x 4 placements at r = 2, 5 x 1 at r = 3 and 4.
+  EXPECT_EQ(t.rows.size(), 1u + 5 * 4 + 5 + 5);
+  bool ratio4 = false;
+  for (const auto& r : t.rows) ratio4 = ratio4 || r[2].label == "4";
+  EXPECT_TRUE(ratio4);
+  EXPECT_EQ(build_tables(index, {}).back().name, "generation");
+  const std::string md = render_markdown(t);
+  EXPECT_NE(md.find("greedy decoding of exactly n tokens"), std::string::npos);
+  EXPECT_NE(md.find("time per token, b=4"), std::string::npos);
+}
+
 TEST(ReportTables, MostSensitiveFamilyIsTheLargestDropFromTheCeiling) {
   const auto runs = test::report_fixture_runs();
   const RunIndex index(runs, {});
@@ -251,7 +323,7 @@ TEST(Report, RejectsUnknownFormatsAndTables) {
   test::expect_error([&] { check_report_request(r); }, {"--files", "'pdf'", "md, latex, csv, html"});
   r.formats = {"md"};
   r.tables = {"speed"};
-  test::expect_error([&] { check_report_request(r); }, {"--table", "'speed'", "methods, placement, ratio, efficiency, training, budget, all"});
+  test::expect_error([&] { check_report_request(r); }, {"--table", "'speed'", "methods, placement, ratio, efficiency, training, generation, budget, all"});
 }
 
 // The fixture written into a results database the way a sweep stores runs.

@@ -1,5 +1,6 @@
 #include "harness/base/json_check.h"
 
+#include <algorithm>
 #include <set>
 
 #include "harness/base/text.h"
@@ -144,6 +145,27 @@ int64_t JsonChecker::integer(const json& v, const std::string& path, int64_t min
   if (x < min) error(path, "{} is too small (allowed: {})", x, allowed);
   if (x > max) error(path, "{} is too large (allowed: {})", x, allowed);
   return x;
+}
+
+double JsonChecker::number(const json& v, const std::string& path, double min, double max) const {
+  const std::string allowed = fmt::format("a number in [{}, {}]", min, max);
+  if (!v.is_number()) error(path, "expected a number, got {} (allowed: {})", describe(v), allowed);
+  const double x = v.get<double>();
+  if (!(x >= min && x <= max)) error(path, "{} is out of range (allowed: {})", v.dump(), allowed);
+  return x;
+}
+
+std::vector<int64_t> JsonChecker::integers(const json& v, const std::string& path, int64_t min, int64_t max) const {
+  array(v, path, fmt::format("integers in [{}, {}]", min, max));
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string at = fmt::format("{}[{}]", path, i);
+    const int64_t x = integer(v[i], at, min, max);
+    unique(out, x, at, std::to_string(x), path);
+    out.push_back(x);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string JsonChecker::flag_of(const std::string& path) {

@@ -59,6 +59,10 @@ class JsonChecker {
   /// messages. Values beyond 64 bits are refused, never clamped.
   int64_t integer(const nlohmann::json& v, const std::string& path, int64_t min, int64_t max,
                   const std::string& what = "") const;
+  /// A finite number (integer or not) in [min, max].
+  double number(const nlohmann::json& v, const std::string& path, double min, double max) const;
+  /// A non-empty array of distinct integers, each in [min, max], sorted ascending.
+  std::vector<int64_t> integers(const nlohmann::json& v, const std::string& path, int64_t min, int64_t max) const;
   /// A non-empty array of distinct strings, each one of `allowed`.
   std::vector<std::string> names(const nlohmann::json& v, const std::string& path,
                                  const std::vector<std::string>& allowed, const std::string& what) const;

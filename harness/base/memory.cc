@@ -72,8 +72,10 @@ int64_t rss_bytes() { return proc_kib("/proc/self/status", "VmRSS:"); }
 int64_t peak_rss_bytes() { return proc_kib("/proc/self/status", "VmHWM:"); }
 int64_t available_memory_bytes() { return proc_kib("/proc/meminfo", "MemAvailable:"); }
 
+void reset_tensor_peak() { g_peak.store(g_current.load()); }
+
 void reset_memory_peaks() {
-  g_peak.store(g_current.load());
+  reset_tensor_peak();
   // Hand freed heap back to the OS first, so that the RSS baseline is live memory.
   malloc_trim(0);
   if (FILE* f = std::fopen("/proc/self/clear_refs", "w")) {

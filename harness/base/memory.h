@@ -28,5 +28,9 @@ int64_t available_memory_bytes();
 
 /// Starts a new measurement: both peaks drop to the current values.
 void reset_memory_peaks();
+/// Drops only the tensor peak to the current bytes: no heap trimming, so it
+/// may precede a timed run (reset_memory_peaks() hands freed heap back to the
+/// OS, and the run after it would pay the page faults of taking it again).
+void reset_tensor_peak();
 
 }  // namespace laco

@@ -12,7 +12,8 @@ namespace laco {
 
 void PredictCli::attach(CLI::App& app) {
   command = app.add_subcommand(
-      "predict", "Predict, from the FLOP model alone, the speed-ups of compressing inside the encoder against after it");
+      "predict", "Predict, from the FLOP model alone, the speed-ups of compressing inside the encoder against after it "
+      "(--decode: the decode model's speed-ups and largest batches against no compression)");
   auto& r = request;
   command->add_option("--preset", r.preset, "Efficiency preset: " + join(preset_names()))->capture_default_str();
   command->add_option("--lm", r.lms, "LM shapes, comma-separated: " + join(lm_shape_names()) + " (default: the preset's)")
@@ -33,6 +34,12 @@ void PredictCli::attach(CLI::App& app) {
                       "How causal LM attention is counted: " + join(names_of(causal_counts())) +
                           " (default: as this build's kernel executes it, " +
                           name_of(causal_counts(), causal_count_in_use()) + ")");
+  command->add_flag("--decode", decode,
+                    "Print the decode model's speed-ups and largest batches against no compression instead");
+  command->add_option("--gen-tokens", r.gen_tokens, "Decode: generated tokens per request, comma-separated (default: the preset's)")
+      ->delimiter(',');
+  command->add_option("-b,--batch", r.batch, "Decode: requests decoded together (default: the preset's)");
+  command->add_option("--memory-budget-gib", r.memory_budget_gib, "Decode: memory for the largest batch, GiB (default: the preset's)");
   command->add_option("-o,--format", format, join(printer_formats()))->capture_default_str();
 }
 
@@ -40,7 +47,7 @@ bool PredictCli::chosen() const { return command && command->parsed(); }
 
 int PredictCli::run() const {
   check_printer_format(format);
-  fmt::print("{}", make_printer(format)->print(predict_table(request)));
+  fmt::print("{}", make_printer(format)->print(decode ? decode_table(request) : predict_table(request)));
   return 0;
 }
 

@@ -15,6 +15,7 @@ namespace laco {
 struct PredictCli {
   PredictRequest request;
   std::string format = "table";
+  bool decode = false;  ///< the decode table instead of the speed-ups
   CLI::App* command = nullptr;
 
   void attach(CLI::App& app);

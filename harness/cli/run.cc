@@ -1,6 +1,7 @@
 #include "harness/cli/run.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <optional>
 
@@ -104,6 +105,8 @@ void RunCli::attach(CLI::App& app) {
       {"reps", "Timed runs per measurement"},
       {"stages", "Comma-separated subset of " + join(efficiency_stage_names(), ",")},
       {"device", "Device: cpu"},
+      {"gen_tokens", "decode: generated tokens per request, comma-separated (e.g. 16,256)"},
+      {"memory_budget_gib", "decode: the memory (GiB) the largest batch must fit in"},
       {"steps0", "Stage-0 steps"},
       {"steps1", "Stage-1 steps"},
       {"steps2", "Stage-2 steps"},
@@ -153,6 +156,18 @@ int RunCli::run() const {
     }
     if (key == "stages") {
       settings[key] = split_list(slot.second);
+    } else if (key == "gen_tokens") {
+      settings[key] = nlohmann::json::array();
+      for (const auto& item : split_list(slot.second)) {
+        auto v = parse_int(item);
+        if (!v) fail("{}: '{}' is not a 64-bit integer", flag_of(key), item);
+        settings[key].push_back(*v);
+      }
+    } else if (key == "memory_budget_gib") {
+      char* end = nullptr;
+      const double v = std::strtod(slot.second.c_str(), &end);
+      if (slot.second.empty() || *end != '\0') fail("{}: '{}' is not a number", flag_of(key), slot.second);
+      settings[key] = v;
     } else if (key == "device" || key == "train_data" || key == "test_data") {
       settings[key] = slot.second;
     } else {

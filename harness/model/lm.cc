@@ -61,9 +61,28 @@ int64_t KvCache::bytes() const {
   return n;
 }
 
+namespace {
+
+// Appends x's keys (or values) [B, kv_heads, t, head_dim] after the cached
+// positions and returns every position's, 0..past + t - 1.
+torch::Tensor append(torch::Tensor& stored, const torch::Tensor& x, int64_t past, int64_t capacity) {
+  const int64_t t = x.size(2);
+  if (capacity == 0) {  // as a Qwen2 DynamicCache: a concatenation per step
+    stored = past ? torch::cat({stored, x}, 2) : x.contiguous();
+    return stored;
+  }
+  if (past + t > capacity)
+    fail("lm: the KV cache holds {} positions and has room for {}; {} more do not fit", past, capacity, t);
+  if (!stored.defined()) stored = torch::empty({x.size(0), x.size(1), capacity, x.size(3)}, x.options());
+  stored.narrow(2, past, t).copy_(x);
+  return stored.narrow(2, 0, past + t);
+}
+
+}  // namespace
+
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                        LayerCache* cache) {
-  const int64_t b = x.size(0), t = x.size(1);
+                                        LayerCache* cache, int64_t capacity) {
+  const int64_t b = x.size(0), t = x.size(1), groups = heads_ / kv_heads_;
   auto h = input_layernorm->forward(x);
   auto q = q_proj->forward(h).view({b, t, heads_, head_dim_}).transpose(1, 2);
   auto k = k_proj->forward(h).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
@@ -72,27 +91,31 @@ torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Ten
   k = apply_rope(k, cos, sin);
   const int64_t past = cache ? cache->positions() : 0;
   if (cache) {
-    // Appended as a Qwen2 DynamicCache does (a concatenation per step).
-    cache->k = past ? torch::cat({cache->k, k}, 2) : k.contiguous();
-    cache->v = past ? torch::cat({cache->v, v}, 2) : v.contiguous();
-    k = cache->k;
-    v = cache->v;
-  }
-  if (kv_heads_ != heads_) {
-    // Grouped-query attention: each KV head serves heads/kv_heads query heads.
-    k = k.repeat_interleave(heads_ / kv_heads_, 1);
-    v = v.repeat_interleave(heads_ / kv_heads_, 1);
+    k = append(cache->k, k, past, capacity);
+    v = append(cache->v, v, past, capacity);
+    cache->length = past + t;
   }
   torch::Tensor attn;
-  if (past == 0) {
-    attn = attention(q, k, v, /*causal=*/true);
-  } else if (t == 1) {
-    attn = attention(q, k, v);  // one new position sees every cached one and itself
+  if (past > 0 && t == 1) {
+    // One new position sees every cached one and itself. The query heads of
+    // a KV head are its rows: [B, kv_heads, groups, head_dim] against the
+    // cache as stored, so a step reads each cached key and value once
+    // instead of materialising the grouped-query repeat.
+    attn = attention(q.reshape({b, kv_heads_, groups, head_dim_}), k, v).reshape({b, heads_, 1, head_dim_});
   } else {
-    // Query i sits at position past + i and sees keys 0..past + i.
-    auto rows = torch::arange(t, x.options().dtype(torch::kLong)).unsqueeze(1) + past;
-    auto cols = torch::arange(past + t, x.options().dtype(torch::kLong)).unsqueeze(0);
-    attn = attention(q, k, v, /*causal=*/false, cols.le(rows));
+    if (groups > 1) {
+      // Grouped-query attention: each KV head serves heads/kv_heads query heads.
+      k = k.repeat_interleave(groups, 1);
+      v = v.repeat_interleave(groups, 1);
+    }
+    if (past == 0) {
+      attn = attention(q, k, v, /*causal=*/true);
+    } else {
+      // Query i sits at position past + i and sees keys 0..past + i.
+      auto rows = torch::arange(t, x.options().dtype(torch::kLong)).unsqueeze(1) + past;
+      auto cols = torch::arange(past + t, x.options().dtype(torch::kLong)).unsqueeze(0);
+      attn = attention(q, k, v, /*causal=*/false, cols.le(rows));
+    }
   }
   attn = attn.transpose(1, 2).reshape({b, t, heads_ * head_dim_});
   auto r = x + o_proj->forward(attn);
@@ -144,7 +167,7 @@ torch::Tensor DecoderLMImpl::forward(const torch::Tensor& embeddings, KvCache& c
   auto [cos, sin] = rope_tables(embeddings.size(1), embeddings.options(), past);
   auto x = embeddings;
   for (size_t i = 0; i < layers->size(); ++i)
-    x = layers[i]->as<DecoderLayer>()->forward(x, cos, sin, &cache.layers[i]);
+    x = layers[i]->as<DecoderLayer>()->forward(x, cos, sin, &cache.layers[i], cache.capacity);
   return norm->forward(x);
 }
 

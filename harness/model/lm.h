@@ -46,21 +46,33 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
-/// One layer's cached keys and values: [B, kv_heads, positions, head_dim] each,
-/// the keys after RoPE, both before the grouped-query repeat (what a Qwen2
-/// KV cache holds). Undefined until the first forward that fills it.
+/// One layer's cached keys and values, the keys after RoPE, both before the
+/// grouped-query repeat (what a Qwen2 KV cache holds): [B, kv_heads,
+/// positions, head_dim] each, or, in a cache with a capacity, the first
+/// positions of a [B, kv_heads, capacity, head_dim] buffer allocated by the
+/// first forward. Undefined until then.
 struct LayerCache {
   torch::Tensor k, v;
-  int64_t positions() const { return k.defined() ? k.size(2) : 0; }
+  int64_t length = 0;
+  int64_t positions() const { return length; }
 };
 
 /// The KV cache of a decoder LM: one LayerCache per layer, every layer
-/// holding the same positions 0..positions()-1.
-/// Usage: KvCache cache; lm->forward(prompt, cache); lm->forward(next, cache);
+/// holding the same positions 0..positions()-1. With a capacity (the prompt
+/// plus the tokens to generate but the last) the buffers are allocated once,
+/// at the prefill, and each step writes its keys and values in place, as
+/// serving engines (vLLM, llama.cpp, transformers' StaticCache) do; without
+/// one, each step concatenates (transformers' DynamicCache), copying the
+/// whole cache per step.
+/// Usage: KvCache cache(prompt + n - 1); lm->forward(prompt, cache); lm->forward(next, cache);
 struct KvCache {
+  KvCache() = default;
+  explicit KvCache(int64_t capacity) : capacity(capacity) {}
+  int64_t capacity = 0;  ///< 0: grow by concatenation
   std::vector<LayerCache> layers;
   int64_t positions() const { return layers.empty() ? 0 : layers.front().positions(); }
-  /// Bytes the cached tensors hold (all layers, keys and values, every request of the batch).
+  /// Bytes the cache's tensors hold (all layers, keys and values, every
+  /// request of the batch; with a capacity, the whole buffers).
   int64_t bytes() const;
 };
 
@@ -71,9 +83,10 @@ class DecoderLayerImpl : public torch::nn::Module {
   /// x [B, T, D]; cos/sin [T, head_dim] from rope_tables() for x's positions.
   /// With `cache`, x continues the positions the cache holds: its queries
   /// attend to the cached keys and to x's own causally, and x's keys and
-  /// values are appended to the cache.
+  /// values are appended to the cache (in place in a buffer of `capacity`
+  /// positions when > 0, KvCache's).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        LayerCache* cache = nullptr);
+                        LayerCache* cache = nullptr, int64_t capacity = 0);
 
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};

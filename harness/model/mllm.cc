@@ -34,6 +34,28 @@ torch::Tensor MllmImpl::prefill(const torch::Tensor& images, const torch::Tensor
   return lm->logits(hidden.select(1, hidden.size(1) - 1));
 }
 
+Generation MllmImpl::generate(const torch::Tensor& images, const torch::Tensor& text_ids, int64_t n,
+                              const std::function<void(int64_t)>& on_token) {
+  if (n < 1) fail("mllm: generate needs at least 1 token, got {}", n);
+  auto prompt = torch::cat({project(encode(images)), lm->embed(text_ids)}, 1);
+  Generation g;
+  g.prompt = prompt.size(1);
+  KvCache cache(g.prompt + n - 1);
+  auto hidden = lm->forward(prompt, cache);
+  auto next = lm->logits(hidden.select(1, hidden.size(1) - 1)).argmax(-1);
+  std::vector<torch::Tensor> ids = {next};
+  if (on_token) on_token(0);
+  for (int64_t i = 1; i < n; ++i) {
+    hidden = lm->forward(lm->embed(next.unsqueeze(1)), cache);
+    next = lm->logits(hidden.select(1, 0)).argmax(-1);
+    ids.push_back(next);
+    if (on_token) on_token(i);
+  }
+  g.ids = torch::stack(ids, 1);
+  g.cache_bytes = cache.bytes();
+  return g;
+}
+
 torch::Tensor MllmImpl::loss(const torch::Tensor& images, const torch::Tensor& text_ids) {
   const int64_t t = text_ids.size(1);
   if (t < 2) fail("mllm: the loss needs at least 2 text tokens, got {}", t);

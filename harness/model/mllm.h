@@ -5,6 +5,9 @@
 // the LM width and the mlp2x_gelu is removed.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/pimpl.h>
 
@@ -16,6 +19,13 @@ namespace laco {
 struct MllmOptions {
   EncoderOptions encoder;
   LmOptions lm;
+};
+
+/// What MllmImpl::generate() returns.
+struct Generation {
+  torch::Tensor ids;        ///< [B, n] generated ids
+  int64_t prompt = 0;       ///< positions of the prompt: visual + text tokens
+  int64_t cache_bytes = 0;  ///< the KV cache at the end (KvCache::bytes: prompt + n - 1 positions, all requests)
 };
 
 /// Usage: Mllm m(options); m->insert(c, k); auto logits = m->prefill(images, text);
@@ -32,6 +42,16 @@ class MllmImpl : public torch::nn::Module {
   torch::Tensor lm_hidden(const torch::Tensor& visual_embeddings, const torch::Tensor& text_ids);
   /// Time to first token: the logits of the last position [B, vocab].
   torch::Tensor prefill(const torch::Tensor& images, const torch::Tensor& text_ids);
+  /// Greedy generation of exactly `n` >= 1 ids (argmax; no end-of-sequence
+  /// stop, so that every configuration generates the same number of tokens,
+  /// as decode benchmarks fix the output length). The prompt [visual, text]
+  /// is prefilled into a KV cache with room for prompt + n - 1 positions
+  /// (the last id is not fed back), then each id is fed back one step at a
+  /// time. `on_token(i)` runs as soon as id i (0-based) is known: id 0 ends
+  /// the prefill (time to first token).
+  /// Usage: auto g = m->generate(images, ids, 16, [&](int64_t i) { stamps.push_back(now()); });
+  Generation generate(const torch::Tensor& images, const torch::Tensor& text_ids, int64_t n,
+                      const std::function<void(int64_t)>& on_token = {});
   /// Next-token cross-entropy on the text tokens (each text position predicts the next id).
   torch::Tensor loss(const torch::Tensor& images, const torch::Tensor& text_ids);
 

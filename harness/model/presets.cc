@@ -27,6 +27,7 @@ Preset paper() {
   p.train_batch = 8;
   p.warmup = 2;
   p.reps = 10;
+  p.memory_budget_gib = 80;  // an A100 / H100 80 GB
   return p;
 }
 
@@ -48,6 +49,9 @@ Preset cpu_small() {
   p.train_batch = 1;
   p.warmup = 1;
   p.reps = 5;
+  // The paper preset's weights-to-budget proportion (3.6 GB of float32
+  // weights in 80 GB) for cpu-small's 0.18 GB.
+  p.memory_budget_gib = 4;
   return p;
 }
 
@@ -63,6 +67,8 @@ Preset tiny() {
   p.train_batch = 2;
   p.warmup = 1;
   p.reps = 2;
+  p.gen_tokens = {2, 5};
+  p.memory_budget_gib = 0.0625;
   return p;
 }
 
@@ -110,8 +116,10 @@ std::string format_presets() {
   for (const auto& p : presets()) {
     out += fmt::format("{}: {}\n", p.name, p.summary) + describe_model(p.model);
     out += fmt::format("  request  {} crops (1 base + {}), {} text tokens\n", p.crops, p.crops - 1, p.text_tokens);
-    out += fmt::format("  measure  throughput batch {}, train batch {}, warm-up {}, reps {}\n\n", p.batch,
+    out += fmt::format("  measure  throughput batch {}, train batch {}, warm-up {}, reps {}\n", p.batch,
                        p.train_batch, p.warmup, p.reps);
+    out += fmt::format("  decode   {} generated tokens, memory budget {:g} GiB\n\n", fmt::join(p.gen_tokens, " and "),
+                       p.memory_budget_gib);
   }
   return out;
 }

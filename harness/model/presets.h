@@ -19,6 +19,10 @@ struct Preset {
   int64_t train_batch = 1;  ///< requests per training step
   int64_t warmup = 1;       ///< untimed runs before each measurement
   int64_t reps = 3;         ///< timed runs per measurement
+  /// Generated tokens per request the decode stage measures: a short VQA answer and a long description.
+  std::vector<int64_t> gen_tokens = {16, 256};
+  /// The memory the decode stage's largest batch must fit in, GiB.
+  double memory_budget_gib = 80;
 };
 
 /// A published decoder shape, by name (`laco predict --lm`, the paper preset).

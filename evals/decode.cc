@@ -1,0 +1,69 @@
+#include "evals/decode.h"
+
+#include <cmath>
+
+namespace laco {
+namespace {
+double d(int64_t v) { return static_cast<double>(v); }
+
+// Parameters of one decoder layer: two RMSNorms, biased q/k/v, o_proj, SwiGLU.
+int64_t lm_layer_parameters(const LmOptions& l) {
+  const int64_t w = l.width(), q = l.heads() * l.head_dim(), kv = l.kv_heads() * l.head_dim();
+  return 2 * w + (w * q + q) + 2 * (w * kv + kv) + q * w + 3 * w * l.mlp_dim();
+}
+}  // namespace
+
+double kv_bytes_per_position(const LmOptions& l, double bytes_per_value) {
+  return 2.0 * d(l.layers()) * d(l.kv_heads()) * d(l.head_dim()) * bytes_per_value;
+}
+
+double kv_cache_bytes(const LmOptions& l, int64_t positions, double bytes_per_value) {
+  return d(positions) * kv_bytes_per_position(l, bytes_per_value);
+}
+
+int64_t lm_parameters(const LmOptions& l) {
+  const int64_t head = l.tie_embeddings() ? 0 : l.vocab() * l.width();
+  return l.vocab() * l.width() + l.layers() * lm_layer_parameters(l) + l.width() + head;
+}
+
+int64_t encoder_parameters(const EncoderOptions& e) {
+  const int64_t c = e.width(), m = e.mlp_dim(), p = e.patch_size();
+  const int64_t block = 4 * c + (3 * c * c + 3 * c) + (c * c + c) + (c * m + m) + (m * c + c);
+  return (e.channels() * p * p * c + c) + e.grid().tokens() * c + e.depth() * block + (e.post_layernorm() ? 2 * c : 0);
+}
+
+int64_t projector_parameters(int64_t in, int64_t out) { return in * out + out + out * out + out; }
+
+DecodeStep decode_step(const LmOptions& l, int64_t context, int64_t batch, double bytes_per_value) {
+  const double w = d(l.width()), q = d(l.heads() * l.head_dim()), kv = d(l.kv_heads() * l.head_dim());
+  const double b = d(batch), c = d(context);
+  // Per request and layer: the projections and SwiGLU of one position, then
+  // its query against c keys (scores) and c values (mixing).
+  const double layer = 2.0 * w * (q + 2.0 * kv) + 2.0 * q * w + 2.0 * 3.0 * w * d(l.mlp_dim()) + 2.0 * 2.0 * c * q;
+  DecodeStep s;
+  s.flops = b * (d(l.layers()) * layer + 2.0 * w * d(l.vocab()));
+  // The layers, the final norm and the output head (tied or not, a vocab x
+  // width matrix) once per step; of the embedding only each request's row.
+  const double weights = d(l.layers() * lm_layer_parameters(l) + l.width()) + d(l.vocab()) * w + b * w;
+  s.weight_bytes = weights * bytes_per_value;
+  s.kv_bytes = b * kv_cache_bytes(l, context, bytes_per_value);
+  return s;
+}
+
+DecodeStep decode_steps(const LmOptions& l, int64_t prompt, int64_t n, int64_t batch, double bytes_per_value) {
+  DecodeStep sum;
+  for (int64_t i = 1; i < n; ++i) {
+    const DecodeStep s = decode_step(l, prompt + i, batch, bytes_per_value);
+    sum.flops += s.flops;
+    sum.weight_bytes += s.weight_bytes;
+    sum.kv_bytes += s.kv_bytes;
+  }
+  return sum;
+}
+
+int64_t max_batch(double budget_bytes, double fixed_bytes, double per_request_bytes) {
+  if (per_request_bytes <= 0 || budget_bytes < fixed_bytes + per_request_bytes) return 0;
+  return static_cast<int64_t>(std::floor((budget_bytes - fixed_bytes) / per_request_bytes));
+}
+
+}  // namespace laco
