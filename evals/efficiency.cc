@@ -721,6 +721,16 @@ PrintTable speedups_table(const RunRecord& in, const RunRecord& ext) {
       rows.push_back({"training step, " + train_regime_label(regime.value), "train_step_time" + suffix,
                       "flops_train_step" + suffix});
     }
+  // Generation: a decode step's model is its bytes (evals/decode.h), which
+  // are equal at one ratio (the same tokens cached); a latency has no model.
+  const auto& gen = in.spec.efficiency().gen_tokens;
+  if (!gen.empty()) {
+    const int64_t longest = gen.back();
+    rows.push_back({fmt::format("time per token, n={}", longest), fmt::format("decode_tpot_{}", longest),
+                    fmt::format("bytes_decode_step_{}", longest)});
+    for (int64_t n : gen)
+      rows.push_back({fmt::format("latency to token {}", n), fmt::format("decode_latency_{}", n), ""});
+  }
   PrintTable t;
   t.title = fmt::format("{} at {} (k = {}) vs after the encoder (k = {}), r = {}, preset {}:", in.spec.method_label(),
                         in.spec.layer, in.spec.block_k, ext.spec.block_k, in.spec.ratio, in.spec.preset);
@@ -734,10 +744,18 @@ PrintTable speedups_table(const RunRecord& in, const RunRecord& ext) {
     auto ti = in.value(r.time_metric), te = ext.value(r.time_metric);
     if (!ti || !te) continue;
     const double measured = *te / *ti;
+    const std::string shown = fmt::format("{:.3f} ({:+.1f}%)", measured, (measured - 1) * 100);
+    if (r.flop_metric.empty()) {
+      t.add({r.label, *te, *ti, shown, std::string("-"), PrintValue()});
+      continue;
+    }
     const double predicted = ext.require(r.flop_metric) / in.require(r.flop_metric);
-    t.add({r.label, *te, *ti, fmt::format("{:.3f} ({:+.1f}%)", measured, (measured - 1) * 100),
-           fmt::format("{:.3f} ({:+.1f}%)", predicted, (predicted - 1) * 100), measured / predicted});
+    t.add({r.label, *te, *ti, shown, fmt::format("{:.3f} ({:+.1f}%)", predicted, (predicted - 1) * 100),
+           measured / predicted});
   }
+  t.notes = {"FLOP-model speedup: for a decode step the decode model's bytes per step (the same tokens are cached "
+             "at one ratio, so 1.000); a latency to token n has no model (the prefill's FLOPs and the decode "
+             "steps' bytes do not add up to one time without a machine's rates)."};
   return t;
 }
 

@@ -127,6 +127,12 @@ TEST(Cli, RunMeasuresGenerationWithItsSettingsInTheConfiguration) {
   for (const auto& m : runs[0]["metrics"]) metrics.insert(m["name"].get<std::string>());
   for (const char* m : {"decode_tpot_3", "decode_latency_2", "decode_throughput_3", "kv_cache_3", "max_batch_2"})
     EXPECT_TRUE(metrics.count(m)) << m;
+  // The table a user reads shows the generation's figures.
+  r = test::run_command(kLaco + " run --eval efficiency --preset tiny --stages decode --reps 1 --warmup 0 -o csv 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("decode_tpot_5,decode_latency_2,decode_latency_5,max_batch_5\n"),
+            std::string::npos)
+      << r.output;
   r = test::run_command(kLaco + " run --eval efficiency --preset tiny --memory-budget-gib lots");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("--memory-budget-gib: 'lots' is not a number"), std::string::npos) << r.output;

@@ -128,6 +128,10 @@ TEST(Efficiency, ATinyRunMeasuresEveryFigureWithItsUnit) {
   EXPECT_NE(speedups.find("FLOP-model speedup"), std::string::npos);
   EXPECT_NE(speedups.find("| training step |"), std::string::npos);
   EXPECT_NE(speedups.find("| training step, encoder + LM frozen |"), std::string::npos) << speedups;
+  // Generation (the tiny preset's 2 and 5 tokens): the decode step's model is its bytes, equal at one ratio.
+  EXPECT_NE(speedups.find("| time per token, n=5 |"), std::string::npos) << speedups;
+  EXPECT_NE(speedups.find("1.000 (+0.0%)"), std::string::npos) << speedups;
+  EXPECT_NE(speedups.find("| latency to token 2 |"), std::string::npos) << speedups;
 }
 
 // The decode stage: greedy generation timed token by token at batch 1 and

@@ -42,16 +42,25 @@ std::string flag_of(std::string key) {
   return "--" + key;
 }
 
-// What each evaluation's table shows, beyond the configuration columns.
-std::vector<std::string> summary_metrics(const std::string& eval) {
+// What each evaluation's table shows, beyond the configuration columns;
+// efficiency runs that measured generation add its figures for their token counts.
+std::vector<std::string> summary_metrics(const std::string& eval, const std::vector<RunRecord>& records) {
   if (eval == "accuracy") {
     std::vector<std::string> columns;
     for (const auto& f : vqa_families()) columns.push_back("acc_" + f);
     for (const char* m : {"acc_overall", "acc_mean", "visual_tokens", "stage1_time", "stage2_time"}) columns.push_back(m);
     return columns;
   }
-  return {"visual_tokens", "encoder_latency", "prefill_latency", "throughput", "train_step_time",
-          "inference_peak_tensor", "train_peak_tensor", "flops_train_step"};
+  std::vector<std::string> columns = {"visual_tokens",   "encoder_latency",       "prefill_latency",
+                                      "throughput",      "train_step_time",       "inference_peak_tensor",
+                                      "train_peak_tensor", "flops_train_step"};
+  if (!records.empty() && !records.front().spec.efficiency().gen_tokens.empty()) {
+    const auto& gen = records.front().spec.efficiency().gen_tokens;
+    columns.push_back(fmt::format("decode_tpot_{}", gen.back()));
+    for (int64_t n : gen) columns.push_back(fmt::format("decode_latency_{}", n));
+    columns.push_back(fmt::format("max_batch_{}", gen.back()));
+  }
+  return columns;
 }
 
 }  // namespace
@@ -308,7 +317,7 @@ int RunCli::run() const {
   if (format_ == "table")
     for (const auto& r : records) fmt::print("{}\n", format_record(r));
   fmt::print("{}", printer->print(records_table(records, {"method", "layer", "block_k", "ratio", "seed"},
-                                                summary_metrics(info.name))));
+                                                summary_metrics(info.name, records))));
   for (const auto& [i, j] : pairs) fmt::print("\n{}", printer->print(speedups_table(records[i], records[j])));
   return 0;
 }
