@@ -1,7 +1,10 @@
 // ToMe's primitives (harness/model/token_merge.h) on cases worked by hand.
 #include <torch/torch.h>
 
+#include "harness/model/checkpoint_parity.h"
+#include "harness/model/encoder.h"
 #include "harness/model/token_merge.h"
+#include "tests/float32_close.h"
 #include "tests/test_util.h"
 
 namespace laco {
@@ -87,6 +90,51 @@ TEST(TokenMerge, ProportionalAttentionWeighsATokenByItsSize) {
   const auto bias = proportional_attention_bias(torch::tensor({3.0f, 1.0f}).reshape({1, 2, 1}));
   EXPECT_EQ(bias.sizes(), (std::vector<int64_t>{1, 1, 1, 2}));
   EXPECT_TRUE(torch::allclose(attend(k, v, bias), copies, 1e-5, 1e-6));
+}
+
+EncoderOptions block_options() { return EncoderOptions().image_size(8).patch_size(4).width(16).depth(1).heads(2).mlp_dim(24); }
+
+// Without merging and with every size 1, a merging block is the block.
+TEST(TokenMerge, ABlockThatMergesNothingIsTheBlock) {
+  torch::manual_seed(7);
+  const auto o = block_options();
+  EncoderBlock block(o.width(), o.heads(), o.mlp_dim(), o.ln_eps());
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 6, 16});
+  const auto [y, size] = block->forward_merging(x, {}, 0);
+  EXPECT_TRUE(test::float32_close(y, block->forward_composed(x), encoder_chain_length(o, 1)));
+  EXPECT_TRUE(torch::equal(size, torch::ones({2, 6, 1})));
+}
+
+// A token present twice merges with its copy (their keys are equal: the most
+// similar edge), and the merged token of size 2, attended to proportionally,
+// gives every token what a block over the token once with size 2 gives: in
+// ToMe's order, [the unmerged A tokens; B].
+TEST(TokenMerge, ABlockMergesACopyIntoOneTokenOfSizeTwo) {
+  torch::manual_seed(8);
+  const auto o = block_options();
+  EncoderBlock block(o.width(), o.heads(), o.mlp_dim(), o.ln_eps());
+  const auto t = torch::randn({1, 1, 16}), u = torch::randn({1, 1, 16}), w = torch::randn({1, 1, 16});
+  torch::NoGradGuard no_grad;
+  const auto [merged, size] = block->forward_merging(torch::cat({t, t, u, w}, 1), {}, 1);
+  // A = {t, u} (positions 0, 2), B = {t, w}: t merges into its copy; u stays: [u; t (size 2), w].
+  EXPECT_TRUE(torch::equal(size.flatten(), torch::tensor({1.0f, 2.0f, 1.0f})));
+  const auto [once, once_size] = block->forward_merging(torch::cat({t, u, w}, 1), torch::tensor({2.0f, 1.0f, 1.0f}).reshape({1, 3, 1}), 0);
+  const auto reordered = once.index_select(1, torch::tensor({1, 0, 2}, torch::kLong));
+  EXPECT_TRUE(test::float32_close(merged, reordered, encoder_chain_length(o, 1)));
+}
+
+TEST(TokenMerge, GradientsFlowThroughTheMergedTokens) {
+  torch::manual_seed(9);
+  const auto o = block_options();
+  EncoderBlock block(o.width(), o.heads(), o.mlp_dim(), o.ln_eps());
+  const auto x = torch::randn({2, 8, 16}, torch::requires_grad());
+  auto [y, size] = block->forward_merging(x, {}, 3);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 5, 16}));
+  y.sum().backward();
+  ASSERT_TRUE(x.grad().defined());
+  EXPECT_GT(x.grad().abs().sum().item<double>(), 0.0);
+  for (const auto& p : block->named_parameters()) EXPECT_TRUE(p.value().grad().defined()) << p.key();
 }
 
 TEST(TokenMerge, SchedulesSplitTheTokensToRemoveAsEquallyAsTheyCan) {

@@ -10,6 +10,7 @@
 #include "harness/model/attention.h"
 #include "harness/model/gelu_tanh.h"
 #include "harness/model/init.h"
+#include "harness/model/token_merge.h"
 
 namespace laco {
 
@@ -68,6 +69,20 @@ torch::Tensor EncoderBlockImpl::forward_composed(const torch::Tensor& x) {
   auto h = x + proj->forward(attn);
   auto mlp = fc2->forward(torch::gelu(fc1->forward(ln2->forward(h)), "tanh"));
   return h + mlp;
+}
+
+std::pair<torch::Tensor, torch::Tensor> EncoderBlockImpl::forward_merging(const torch::Tensor& x,
+                                                                        const torch::Tensor& size, int64_t r) {
+  const int64_t b = x.size(0), n = x.size(1), c = x.size(2), d = c / heads_;
+  auto qkv_out = qkv->forward(ln1->forward(x)).view({b, n, 3, heads_, d}).permute({2, 0, 3, 1, 4});
+  const auto q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];
+  auto logits = torch::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(d)));
+  if (size.defined()) logits = logits + proportional_attention_bias(size);
+  const auto attn = torch::matmul(torch::softmax(logits, -1), v).transpose(1, 2).reshape({b, n, c});
+  const auto h = x + proj->forward(attn);
+  auto [merged, merged_size] = merge_weighted(bipartite_soft_matching(k.mean(1), r), h, size);
+  auto mlp = fc2->forward(torch::gelu(fc1->forward(ln2->forward(merged)), "tanh"));
+  return {merged + mlp, merged_size};
 }
 
 VisionEncoderImpl::VisionEncoderImpl(EncoderOptions options) : options_(std::move(options)) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include <torch/arg.h>
@@ -64,6 +65,13 @@ class EncoderBlockImpl : public torch::nn::Module {
   torch::Tensor forward_fused(const torch::Tensor& x);
   /// Whether forward(x) takes forward_fused.
   bool takes_fused(const torch::Tensor& x) const;
+  /// Token Merging inside the block, as ToMe's ToMeBlock (harness/model/token_merge.h):
+  /// attention with proportional attention (log(size) on every key's logit;
+  /// `size` [B, N, 1], undefined: all 1), then `r` tokens merged by bipartite
+  /// soft matching on the keys averaged over heads, size-weighted, then the
+  /// MLP on the N - r tokens. The composed ops (the fused kernel returns no
+  /// keys). Returns the tokens and their sizes. Usage: std::tie(x, size) = block->forward_merging(x, size, 27);
+  std::pair<torch::Tensor, torch::Tensor> forward_merging(const torch::Tensor& x, const torch::Tensor& size, int64_t r);
 
   torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
   torch::nn::Linear qkv{nullptr}, proj{nullptr}, fc1{nullptr}, fc2{nullptr};
