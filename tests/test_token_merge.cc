@@ -1,6 +1,7 @@
 // ToMe's primitives (harness/model/token_merge.h) on cases worked by hand.
 #include <torch/torch.h>
 
+#include "harness/base/safetensors.h"
 #include "harness/model/checkpoint_parity.h"
 #include "harness/model/encoder.h"
 #include "harness/model/token_merge.h"
@@ -135,6 +136,27 @@ TEST(TokenMerge, GradientsFlowThroughTheMergedTokens) {
   ASSERT_TRUE(x.grad().defined());
   EXPECT_GT(x.grad().abs().sum().item<double>(), 0.0);
   for (const auto& p : block->named_parameters()) EXPECT_TRUE(p.value().grad().defined()) << p.key();
+}
+
+// Parity with ToMe's semantics (scripts/token_merge_fixtures.py: ToMeBlock and
+// ToMeAttention with bipartite_soft_matching and merge_wavg, in float64):
+// three blocks merging 4 tokens each, 16 -> 4, with proportional attention
+// from the second block on.
+TEST(TokenMerge, BlocksReproduceTheReferenceSemantics) {
+  const auto file = SafeTensors::load(std::string(LACO_SOURCE_DIR) + "/tests/token_merge/tome_blocks.safetensors");
+  const auto o = block_options();
+  torch::NoGradGuard no_grad;
+  auto x = file.get("input.x");
+  const auto r = file.get("input.r");
+  torch::Tensor size;
+  for (int64_t i = 0; i < r.size(0); ++i) {
+    EncoderBlock block(o.width(), o.heads(), o.mlp_dim(), o.ln_eps());
+    for (auto& p : block->named_parameters()) p.value().copy_(file.get(fmt::format("block.{}.{}", i, p.key())));
+    std::tie(x, size) = block->forward_merging(x, size, r[i].item<int64_t>());
+  }
+  EXPECT_TRUE(torch::equal(size, file.get("output.size"))) << size.flatten();
+  // Each block's chain, and the merged sums of up to 4 tokens per block.
+  EXPECT_TRUE(test::float32_close(x, file.get("output.tokens"), encoder_chain_length(o, 3) + 3 * 4));
 }
 
 TEST(TokenMerge, SchedulesSplitTheTokensToRemoveAsEquallyAsTheyCan) {
