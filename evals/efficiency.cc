@@ -70,6 +70,16 @@ std::vector<std::string> efficiency_stage_names() {
   return names;
 }
 
+std::vector<int64_t> resolve_gen_tokens(std::vector<int64_t> given, const std::vector<int64_t>& preset) {
+  if (given.empty()) given = preset;
+  for (int64_t n : given)
+    if (n < 2 || n > kMaxGenTokens)
+      fail("--gen-tokens: {} is out of range (allowed: 2..{}; the first token ends the prefill)", n, kMaxGenTokens);
+  std::sort(given.begin(), given.end());
+  given.erase(std::unique(given.begin(), given.end()), given.end());
+  return given;
+}
+
 RunSpec resolve_efficiency_config(const EfficiencyConfig& c) {
   const Preset& preset = find_preset(c.preset, "--preset");
   find_method(c.method);
@@ -85,9 +95,7 @@ RunSpec resolve_efficiency_config(const EfficiencyConfig& c) {
   check_override(c.reps, "--reps", 1);
   check_override(c.warmup, "--warmup", 0);
   if (c.threads < 1) fail("--threads: must be >= 1, got {}", c.threads);
-  for (int64_t n : c.gen_tokens)
-    if (n < 2 || n > kMaxGenTokens)
-      fail("--gen-tokens: {} is out of range (allowed: 2..{}; the first token ends the prefill)", n, kMaxGenTokens);
+  const std::vector<int64_t> gen_tokens = resolve_gen_tokens(c.gen_tokens, preset.gen_tokens);
   if (c.memory_budget_gib != EfficiencyConfig::kUnset && !(c.memory_budget_gib > 0))
     fail("--memory-budget-gib: must be > 0, got {}", c.memory_budget_gib);
 
@@ -105,9 +113,7 @@ RunSpec resolve_efficiency_config(const EfficiencyConfig& c) {
   const auto stages = parse_stages(c.stages);
   for (auto stage : stages) e.stages.push_back(stage_name(stage));
   if (stages.count(EfficiencyStage::kDecode)) {
-    e.gen_tokens = c.gen_tokens.empty() ? preset.gen_tokens : c.gen_tokens;
-    std::sort(e.gen_tokens.begin(), e.gen_tokens.end());
-    e.gen_tokens.erase(std::unique(e.gen_tokens.begin(), e.gen_tokens.end()), e.gen_tokens.end());
+    e.gen_tokens = gen_tokens;
     e.memory_budget_gib = c.memory_budget_gib == EfficiencyConfig::kUnset ? preset.memory_budget_gib : c.memory_budget_gib;
   }
   spec.settings = e;
@@ -225,6 +231,13 @@ struct Session {
   RunRecord record;
 
   bool has(EfficiencyStage s) const { return stages.count(s) != 0; }
+
+  /// Greedy generation of n tokens for one request (batched: --batch of them), for inference.
+  Generation generate(bool batched, int64_t n, const std::function<void(int64_t)>& on_token = {}) {
+    model->eval();
+    torch::NoGradGuard no_grad;
+    return model->generate(batched ? images_b : images1, batched ? ids_b : ids1, n, on_token);
+  }
 
   void add_timing(const std::string& name, const TimingStats& t) {
     record.add(name, t.median_ms, "ms");
@@ -396,16 +409,13 @@ std::vector<double> timed(const std::function<void()>& fn) {
 // the tensor peak and the KV cache (for measure_decode_memory; the counter
 // costs nothing measurable, and its reset does not touch the heap).
 std::vector<double> generation_sample(Session& s, bool batched) {
-  s.model->eval();
-  torch::NoGradGuard no_grad;
   const int64_t longest = s.gen_tokens.back();
   std::vector<Clock::time_point> at;
   at.reserve(static_cast<size_t>(longest));
   reset_tensor_peak();
   const int64_t base = tensor_bytes();
   const auto t0 = Clock::now();
-  const Generation g = s.model->generate(batched ? s.images_b : s.images1, batched ? s.ids_b : s.ids1, longest,
-                                         [&](int64_t) { at.push_back(Clock::now()); });
+  const Generation g = s.generate(batched, longest, [&](int64_t) { at.push_back(Clock::now()); });
   s.generation_rise[batched] = peak_tensor_bytes() - base;
   s.generation_cache[batched] = g.cache_bytes;
   const double ttft = ms_between(t0, at.front());
@@ -474,13 +484,7 @@ std::vector<Probe> probes(const Session& first) {
   };
   if (first.has(EfficiencyStage::kDecode)) {
     // Warm-up: the shortest count runs every kernel a sample runs (prefill, decode steps).
-    auto warm_up = [](bool batched) {
-      return [batched](Session& s) {
-        s.model->eval();
-        torch::NoGradGuard no_grad;
-        s.model->generate(batched ? s.images_b : s.images1, batched ? s.ids_b : s.ids1, s.gen_tokens.front());
-      };
-    };
+    auto warm_up = [](bool batched) { return [batched](Session& s) { s.generate(batched, s.gen_tokens.front()); }; };
     out.push_back({EfficiencyStage::kDecode, "generation", generation_metrics(first.gen_tokens, ""),
                    [](Session& s) { return generation_sample(s, false); }, {}, TrainRegime::kFull, warm_up(false)});
     out.push_back({EfficiencyStage::kDecode, "generation (batch)", generation_metrics(first.gen_tokens, "_batch"),
@@ -558,7 +562,7 @@ void measure_inference_memory(Session& s) {
 // measured at --batch.
 void measure_decode_memory(Session& s) {
   const int64_t longest = s.gen_tokens.back();
-  auto bytes = [](const torch::Tensor& t) { return static_cast<double>(t.numel() * static_cast<int64_t>(t.element_size())); };
+  auto bytes = [](const torch::Tensor& t) { return static_cast<double>(t.nbytes()); };
   const double inputs1 = bytes(s.images1) + bytes(s.ids1), inputs_b = bytes(s.images_b) + bytes(s.ids_b);
   const double weights = static_cast<double>(s.model_bytes);
   const double activations = static_cast<double>(s.generation_rise[0] - s.generation_cache[0]);

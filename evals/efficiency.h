@@ -24,6 +24,11 @@ constexpr int64_t kMaxTextTokens = int64_t{1} << 20;
 /// Generated tokens per request: at least 2 (the first ends the prefill), at most 2^20.
 constexpr int64_t kMaxGenTokens = int64_t{1} << 20;
 
+/// The generated-token counts a decode measurement takes: `given`, or the
+/// preset's when empty; each checked (2..kMaxGenTokens, an Error naming
+/// --gen-tokens), sorted, duplicates dropped. Usage: resolve_gen_tokens({256, 16}, preset.gen_tokens)
+std::vector<int64_t> resolve_gen_tokens(std::vector<int64_t> given, const std::vector<int64_t>& preset);
+
 /// The stages a run measures; all by default.
 enum class EfficiencyStage { kEncoder, kPrefill, kThroughput, kTrain, kMemory, kPeak, kDecode };
 std::vector<std::string> efficiency_stage_names();

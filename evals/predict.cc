@@ -1,7 +1,5 @@
 #include "evals/predict.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
 #include "evals/decode.h"
@@ -158,12 +156,7 @@ PrintTable predict_table(const PredictRequest& r) {
 PrintTable decode_table(const PredictRequest& r) {
   const Common common = resolve_common(r);
   const Preset& preset = *common.preset;
-  std::vector<int64_t> gen = r.gen_tokens.empty() ? preset.gen_tokens : r.gen_tokens;
-  for (int64_t n : gen)
-    if (n < 2 || n > kMaxGenTokens)
-      fail("--gen-tokens: {} is out of range (allowed: 2..{}; the first token ends the prefill)", n, kMaxGenTokens);
-  std::sort(gen.begin(), gen.end());
-  gen.erase(std::unique(gen.begin(), gen.end()), gen.end());
+  const std::vector<int64_t> gen = resolve_gen_tokens(r.gen_tokens, preset.gen_tokens);
   const int64_t batch = r.batch.value_or(preset.batch);
   if (batch < 1 || batch > (int64_t{1} << 24)) fail("--batch: must be in 1..{}, got {}", int64_t{1} << 24, batch);
   const double budget_gib = r.memory_budget_gib.value_or(preset.memory_budget_gib);
@@ -189,37 +182,43 @@ PrintTable decode_table(const PredictRequest& r) {
     model.lm = l.lm;
     struct Row {
       std::string method;
-      int64_t ratio = 0, visual = 0, weights = 0;
+      int64_t ratio = 0, visual = 0, parameters = 0;  ///< float32: 4 bytes each
     };
     auto row_of = [&](const Row& x, const Row& none) {
       const int64_t prompt = x.visual + common.text, base = none.visual + common.text;
-      // The mean step of the n - 1 after the prefill, bytes read: the bound of a bandwidth-bound step.
-      auto mean_bytes = [&](int64_t p, int64_t n, int64_t b) { return decode_steps(l.lm, p, n, b).bytes(); };
+      // Bytes read by the n - 1 steps after the prefill (their ratio is that of the mean step): the bound of a
+      // bandwidth-bound step.
+      auto step_bytes = [&](int64_t p, int64_t n, int64_t b) { return decode_steps(l.lm, p, n, b).bytes(); };
       std::vector<PrintValue> row = {l.label, x.method, x.ratio ? PrintValue(x.ratio) : PrintValue(std::string("-")), x.visual,
                                      kv_cache_bytes(l.lm, prompt + longest - 1) / (1024.0 * 1024.0)};
       for (int64_t n : gen)
-        for (int64_t b : {int64_t{1}, batch}) row.push_back(ratio_of(mean_bytes(base, n, b), mean_bytes(prompt, n, b)));
+        for (int64_t b : {int64_t{1}, batch}) row.push_back(ratio_of(step_bytes(base, n, b), step_bytes(prompt, n, b)));
       row.push_back(decode_steps(l.lm, prompt, longest, batch).intensity());
-      const double weights = 4.0 * static_cast<double>(x.weights);
+      const double weights = 4.0 * static_cast<double>(x.parameters);
       const int64_t most = max_batch(budget, weights, kv_cache_bytes(l.lm, prompt + longest - 1));
-      const int64_t most_none = max_batch(budget, 4.0 * static_cast<double>(none.weights),
+      const int64_t most_none = max_batch(budget, 4.0 * static_cast<double>(none.parameters),
                                           kv_cache_bytes(l.lm, base + longest - 1));
       row.push_back(most);
       row.push_back(most_none > 0 ? static_cast<double>(most) / static_cast<double>(most_none) : 0.0);
       t.add(row);
     };
-    const int64_t base_weights =
-        encoder_parameters(model.encoder) + lm_parameters(l.lm) + projector_parameters(model.encoder.width(), l.lm.width());
-    const Row none{"none", 0, common.crops * model.encoder.grid().tokens(), base_weights};
+    // The MLLM's parameters: encoder, LM, the method's own (none: no method) and mlp2x_gelu unless the method replaced it.
+    auto parameters = [&](const CompressorImpl* c, bool method_is_projector) {
+      int64_t n = encoder_parameters(model.encoder) + lm_parameters(l.lm);
+      if (c)
+        for (const auto& p : c->parameters()) n += p.numel();
+      if (!method_is_projector) n += projector_parameters(model.encoder.width(), l.lm.width());
+      return n;
+    };
+    const Row none{"none", 0, common.crops * model.encoder.grid().tokens(), parameters(nullptr, false)};
     row_of(none, none);
     for (const auto& method : common.methods)
       for (int64_t ratio : r.ratios) {
         Compressor c;
         const RunSpec spec = build_at(preset, model, method, ratio, "1", &c);
-        int64_t weights = encoder_parameters(model.encoder) + lm_parameters(l.lm);
-        for (const auto& p : c->parameters()) weights += p.numel();
-        if (!spec.method_is_projector()) weights += projector_parameters(model.encoder.width(), l.lm.width());
-        row_of({method, ratio, common.crops * c->output_grid(model.encoder.grid()).tokens(), weights}, none);
+        row_of({method, ratio, common.crops * c->output_grid(model.encoder.grid()).tokens(),
+                parameters(c.get(), spec.method_is_projector())},
+               none);
       }
   }
   t.notes = {

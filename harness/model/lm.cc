@@ -57,7 +57,7 @@ int64_t KvCache::bytes() const {
   int64_t n = 0;
   for (const auto& l : layers)
     for (const auto* t : {&l.k, &l.v})
-      if (t->defined()) n += t->numel() * static_cast<int64_t>(t->element_size());
+      if (t->defined()) n += static_cast<int64_t>(t->nbytes());
   return n;
 }
 
