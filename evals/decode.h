@@ -30,7 +30,8 @@ namespace laco {
 /// Bytes of one cached position: keys and values of every layer (kv_heads x head_dim each).
 /// Usage: kv_cache_bytes(lm, prompt + n - 1) for the cache after n generated tokens.
 double kv_bytes_per_position(const LmOptions& l, double bytes_per_value = 4);
-double kv_cache_bytes(const LmOptions& l, int64_t positions, double bytes_per_value = 4);
+/// With an active `prune` (FastV), the layers after K hold prune.dropped() fewer.
+double kv_cache_bytes(const LmOptions& l, int64_t positions, double bytes_per_value = 4, const LmPrune& prune = {});
 
 /// Parameters of the LM (embedding, layers, final norm, an untied head), the
 /// encoder (patch embedding, position embedding, blocks, post_layernorm)
@@ -49,11 +50,13 @@ struct DecodeStep {
   /// FLOP per byte: far below a machine's balance point means bandwidth-bound.
   double intensity() const { return bytes() > 0 ? flops / bytes() : 0; }
 };
-DecodeStep decode_step(const LmOptions& l, int64_t context, int64_t batch, double bytes_per_value = 4);
+DecodeStep decode_step(const LmOptions& l, int64_t context, int64_t batch, double bytes_per_value = 4,
+                       const LmPrune& prune = {});
 
 /// The n - 1 steps that follow a prefill of `prompt` positions (generate()'s:
 /// step i, 1 <= i < n, attends to prompt + i positions), summed.
-DecodeStep decode_steps(const LmOptions& l, int64_t prompt, int64_t n, int64_t batch, double bytes_per_value = 4);
+DecodeStep decode_steps(const LmOptions& l, int64_t prompt, int64_t n, int64_t batch, double bytes_per_value = 4,
+                        const LmPrune& prune = {});
 
 /// The largest batch b with fixed + b x per_request <= budget (0: not even
 /// one request fits). Usage: max_batch(80 * GiB, weights, kv + activations).

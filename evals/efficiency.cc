@@ -219,6 +219,7 @@ struct Session {
   double memory_budget_gib = 0;
   LmOptions lm;
   int64_t prompt = 0;  ///< LM positions of a request: visual + text tokens
+  LmPrune prune;       ///< a method inside the LM (FastV): its layers after K hold fewer
   /// The last timed generation's tensor-peak rise and KV cache, at batch 1 ([0]) and --batch ([1]).
   int64_t generation_rise[2] = {0, 0}, generation_cache[2] = {0, 0};
   Mllm model{nullptr};
@@ -369,11 +370,12 @@ std::unique_ptr<Session> open_session(const RunSpec& run) {
       r.add("flops_train_step" + train_regime_suffix(regime.value),
             f.train_step(regime.value) * static_cast<double>(s->train_batch) / 1e9, "GFLOP");
   s->lm = model.lm;
-  s->prompt = visual + s->text;
+  s->prompt = s->model->visual_input_tokens(s->crops) + s->text;
+  s->prune = s->model->lm_prune(s->model->visual_input_tokens(s->crops));
   // The decode model (evals/decode.h) beside what the decode stage measures: per request at batch 1.
   for (int64_t n : s->gen_tokens) {
-    const DecodeStep steps = decode_steps(model.lm, s->prompt, n, 1);
-    r.add(fmt::format("kv_cache_{}", n), kv_cache_bytes(model.lm, s->prompt + n - 1) / kMiB, "MiB");
+    const DecodeStep steps = decode_steps(model.lm, s->prompt, n, 1, 4, s->prune);
+    r.add(fmt::format("kv_cache_{}", n), kv_cache_bytes(model.lm, s->prompt + n - 1, 4, s->prune) / kMiB, "MiB");
     r.add(fmt::format("flops_decode_{}", n), steps.flops / 1e9, "GFLOP");
     r.add(fmt::format("bytes_decode_step_{}", n), steps.bytes() / static_cast<double>(n - 1) / 1e6, "MB");
   }
@@ -568,7 +570,8 @@ void measure_decode_memory(Session& s) {
   const double activations = static_cast<double>(s.generation_rise[0] - s.generation_cache[0]);
   const double b = static_cast<double>(s.batch);
   const double measured = weights + inputs_b + static_cast<double>(s.generation_rise[1]);
-  const double modelled = weights + b * (inputs1 + kv_cache_bytes(s.lm, s.prompt + longest - 1) + activations);
+  const double modelled =
+      weights + b * (inputs1 + kv_cache_bytes(s.lm, s.prompt + longest - 1, 4, s.prune) + activations);
   auto& r = s.record;
   r.add("weights", weights / kMiB, "MiB");
   r.add("kv_cache_measured", static_cast<double>(s.generation_cache[0]) / kMiB, "MiB");
@@ -577,7 +580,7 @@ void measure_decode_memory(Session& s) {
   r.add("decode_peak_tensor_batch_model", modelled / kMiB, "MiB");
   r.add("decode_memory_model_error", measured / modelled - 1.0, "ratio");
   for (int64_t n : s.gen_tokens) {
-    const double per_request = inputs1 + kv_cache_bytes(s.lm, s.prompt + n - 1) + activations;
+    const double per_request = inputs1 + kv_cache_bytes(s.lm, s.prompt + n - 1, 4, s.prune) + activations;
     r.add(fmt::format("max_batch_{}", n),
           static_cast<double>(max_batch(s.memory_budget_gib * 1024.0 * kMiB, weights, per_request)), "requests");
   }

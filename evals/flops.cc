@@ -54,6 +54,11 @@ PartFlops encoder_block_parts(const EncoderOptions& e, int64_t tokens) {
   return {2.0 * n * 4.0 * c * c + 2.0 * n * 2.0 * c * m, 2.0 * 2.0 * n * n * c};
 }
 
+PartFlops encoder_block_parts(const EncoderOptions& e, int64_t attention, int64_t mlp) {
+  const double na = d(attention), nm = d(mlp), c = d(e.width()), m = d(e.mlp_dim());
+  return {2.0 * na * 4.0 * c * c + 2.0 * nm * 2.0 * c * m, 2.0 * 2.0 * na * na * c};
+}
+
 double encoder_block_flops(const EncoderOptions& e, int64_t tokens) { return encoder_block_parts(e, tokens).total(); }
 
 PartFlops lm_layer_parts(const LmOptions& l, int64_t tokens, CausalCount causal) {
@@ -114,13 +119,33 @@ FlopBreakdown count_flops(const MllmOptions& model, const CompressorImpl* compre
   FlopBreakdown f;
   f.causal = causal;
   f.patch_embed = d(crops) * patch_embed_flops(e);
-  f.encoder_pre = d(crops) * d(k_eff) * encoder_block_parts(e, grid.tokens());
+  const MethodSite site = compressor ? compressor->site() : MethodSite::kAfterBlock;
+  if (site == MethodSite::kInBlocks) {
+    const auto blocks = compressor->block_tokens(grid);
+    for (int64_t i = 1; i <= e.depth(); ++i) {
+      const auto& t = blocks[static_cast<size_t>(i - 1)];
+      auto& part = i <= k_eff ? f.encoder_pre : f.encoder_post;
+      const PartFlops b = d(crops) * encoder_block_parts(e, t.attention, t.mlp);
+      part.weights += b.weights;
+      part.activations += b.activations;
+    }
+  } else {
+    f.encoder_pre = d(crops) * d(k_eff) * encoder_block_parts(e, grid.tokens());
+    f.encoder_post = d(crops) * d(e.depth() - k_eff) * encoder_block_parts(e, out.tokens());
+  }
   f.compressor = compressor ? d(crops) * compressor->flops(grid) : 0.0;
   f.compressor_has_weights = compressor && !compressor->parameters().empty();
-  f.encoder_post = d(crops) * d(e.depth() - k_eff) * encoder_block_parts(e, out.tokens());
   const int64_t visual = crops * out.tokens();
   f.projector = method_is_projector ? 0.0 : projector_flops(visual, e.width(), model.lm.width());
-  f.lm = d(model.lm.layers()) * lm_layer_parts(model.lm, visual + text_tokens, causal);
+  if (site == MethodSite::kInLm) {
+    const LmPrune prune = compressor->lm_prune(grid, crops);
+    const int64_t before = prune.after_layer, after = model.lm.layers() - prune.after_layer;
+    const auto full = lm_layer_parts(model.lm, visual + text_tokens, causal);
+    const auto kept = lm_layer_parts(model.lm, visual - prune.dropped() + text_tokens, causal);
+    f.lm = {d(before) * full.weights + d(after) * kept.weights, d(before) * full.activations + d(after) * kept.activations};
+  } else {
+    f.lm = d(model.lm.layers()) * lm_layer_parts(model.lm, visual + text_tokens, causal);
+  }
   f.lm_head_prefill = lm_head_flops(model.lm, 1);
   f.lm_head_train = lm_head_flops(model.lm, text_tokens - 1);
   return f;

@@ -61,6 +61,9 @@ PartFlops operator*(double n, const PartFlops& p);
 double patch_embed_flops(const EncoderOptions& e);
 /// One pre-LN ViT block over `tokens` tokens.
 PartFlops encoder_block_parts(const EncoderOptions& e, int64_t tokens);
+/// One block whose attention sees `attention` tokens and whose MLP sees
+/// `mlp` (a token reduction between them: ToMe, EViT).
+PartFlops encoder_block_parts(const EncoderOptions& e, int64_t attention, int64_t mlp);
 double encoder_block_flops(const EncoderOptions& e, int64_t tokens);
 /// One Qwen2-style decoder layer over `tokens` tokens (causal).
 PartFlops lm_layer_parts(const LmOptions& l, int64_t tokens, CausalCount causal = CausalCount::kFull);
@@ -73,12 +76,12 @@ double lm_head_flops(const LmOptions& l, int64_t positions);
 /// Forward FLOPs of one request (all its crops) by stage.
 struct FlopBreakdown {
   double patch_embed = 0;
-  PartFlops encoder_pre;   ///< blocks 1..k on the full grid
+  PartFlops encoder_pre;   ///< blocks 1..k on the full grid (a reduction inside block k: its MLP on the reduced tokens)
   double compressor = 0;
   bool compressor_has_weights = false;  ///< false: nothing to train in it (avgpool, none)
   PartFlops encoder_post;  ///< blocks k+1..L on the compressed grid
   double projector = 0;
-  PartFlops lm;            ///< decoder layers over visual + text tokens
+  PartFlops lm;            ///< decoder layers over visual + text tokens (FastV: the kept ones after layer K)
   double lm_head_prefill = 0;  ///< logits of the last position
   double lm_head_train = 0;    ///< logits of the text positions the loss uses
   CausalCount causal = CausalCount::kFull;
@@ -92,7 +95,9 @@ struct FlopBreakdown {
   double train_step(TrainRegime regime) const;
 };
 
-/// `compressor` may be null (no compression); it sits after block k. With
+/// `compressor` may be null (no compression); it sits after block k (a
+/// method inside blocks: in blocks k..L, as its block_tokens() count; inside
+/// the LM: layers after K on its lm_prune()'s kept positions). With
 /// `method_is_projector` it replaces the projector (MllmImpl::insert), whose FLOPs are then 0.
 FlopBreakdown count_flops(const MllmOptions& model, const CompressorImpl* compressor, int64_t k, int64_t crops,
                           int64_t text_tokens, bool method_is_projector = false,

@@ -115,6 +115,7 @@ PrintTable predict_table(const PredictRequest& r) {
     model.lm = l.lm;
     for (const auto& method : methods)
       for (int64_t ratio : r.ratios) {
+        if (find_method(method).site == MethodSite::kInLm) continue;  // no placement in the encoder to compare
         struct At {
           RunSpec spec;
           FlopBreakdown flops;
@@ -148,6 +149,8 @@ PrintTable predict_table(const PredictRequest& r) {
       "train full: every parameter trains; frozen_encoder: the encoder is frozen (compressor, projector and LM "
       "train); frozen_encoder_lm: only the compressor and the projector train. Frozen parts after the first "
       "trainable one still carry gradients (forward + input gradient); nothing before it has a backward.",
+      "Methods inside the LM (fastv) have no placement in the encoder to compare and are not listed (--decode lists "
+      "them).",
       "Predictions from shapes alone (evals/flops.h); what a machine measures differs by its fixed costs and "
       "kernel speeds: `laco run --eval efficiency` measures."};
   return t;
@@ -182,20 +185,25 @@ PrintTable decode_table(const PredictRequest& r) {
     model.lm = l.lm;
     struct Row {
       std::string method;
-      int64_t ratio = 0, visual = 0, parameters = 0;  ///< float32: 4 bytes each
+      int64_t ratio = 0, visual = 0, parameters = 0;  ///< visual: entering the LM; parameters: float32, 4 bytes each
+      LmPrune prune = {};                             ///< a method inside the LM (fastv)
     };
     auto row_of = [&](const Row& x, const Row& none) {
       const int64_t prompt = x.visual + common.text, base = none.visual + common.text;
       // Bytes read by the n - 1 steps after the prefill (their ratio is that of the mean step): the bound of a
       // bandwidth-bound step.
-      auto step_bytes = [&](int64_t p, int64_t n, int64_t b) { return decode_steps(l.lm, p, n, b).bytes(); };
-      std::vector<PrintValue> row = {l.label, x.method, x.ratio ? PrintValue(x.ratio) : PrintValue(std::string("-")), x.visual,
-                                     kv_cache_bytes(l.lm, prompt + longest - 1) / (1024.0 * 1024.0)};
+      auto step_bytes = [&](int64_t p, int64_t n, int64_t b, const LmPrune& prune) {
+        return decode_steps(l.lm, p, n, b, 4, prune).bytes();
+      };
+      std::vector<PrintValue> row = {l.label, x.method, x.ratio ? PrintValue(x.ratio) : PrintValue(std::string("-")),
+                                     x.visual - x.prune.dropped(),
+                                     kv_cache_bytes(l.lm, prompt + longest - 1, 4, x.prune) / (1024.0 * 1024.0)};
       for (int64_t n : gen)
-        for (int64_t b : {int64_t{1}, batch}) row.push_back(ratio_of(step_bytes(base, n, b), step_bytes(prompt, n, b)));
-      row.push_back(decode_steps(l.lm, prompt, longest, batch).intensity());
+        for (int64_t b : {int64_t{1}, batch})
+          row.push_back(ratio_of(step_bytes(base, n, b, {}), step_bytes(prompt, n, b, x.prune)));
+      row.push_back(decode_steps(l.lm, prompt, longest, batch, 4, x.prune).intensity());
       const double weights = 4.0 * static_cast<double>(x.parameters);
-      const int64_t most = max_batch(budget, weights, kv_cache_bytes(l.lm, prompt + longest - 1));
+      const int64_t most = max_batch(budget, weights, kv_cache_bytes(l.lm, prompt + longest - 1, 4, x.prune));
       const int64_t most_none = max_batch(budget, 4.0 * static_cast<double>(none.parameters),
                                           kv_cache_bytes(l.lm, base + longest - 1));
       row.push_back(most);
@@ -216,14 +224,16 @@ PrintTable decode_table(const PredictRequest& r) {
       for (int64_t ratio : r.ratios) {
         Compressor c;
         const RunSpec spec = build_at(preset, model, method, ratio, "1", &c);
-        row_of({method, ratio, common.crops * c->output_grid(model.encoder.grid()).tokens(),
-                parameters(c.get(), spec.method_is_projector())},
+        const Grid grid = model.encoder.grid();
+        row_of({method, ratio, common.crops * c->output_grid(grid).tokens(), parameters(c.get(), spec.method_is_projector()),
+                c->site() == MethodSite::kInLm ? c->lm_prune(grid, common.crops) : LmPrune{}},
                none);
       }
   }
   t.notes = {
       "x: no compression's cost divided by the method's (> 1: faster, or more requests). Decode does not depend on "
-      "where the method sits: inside the encoder or after it, the LM caches the same tokens.",
+      "where the method sits: inside the encoder or after it, the LM caches the same tokens (fastv: its first K layers "
+      "cache every visual token, the others its budget).",
       "step: the decode model's mean bytes read per generated token after the first (LM weights once per step, each "
       "request's KV cache), float32: the cost of a step that is bandwidth-bound, which it is while its FLOP/byte stays "
       "below the machine's balance (peak FLOP/s over memory bandwidth: tens on a GPU, about 5-20 on CPU cores). At "

@@ -111,6 +111,7 @@ RunSpec resolve_method_placement(const RunRequest& r, const MllmOptions& model, 
   }
   s.method = r.method;
   s.method_options = r.method_options;
+  if (const auto& complete = find_method(r.method).complete_options) complete(s.method_options, model);
   s.layer = r.layer;
   s.depth = encoder.depth();
   s.block_k = Placement::parse(r.layer, "--layer").resolve(s.depth);
@@ -127,6 +128,17 @@ RunSpec resolve_method_placement(const RunRequest& r, const MllmOptions& model, 
   const auto compressor = make_run_compressor(s, model);
   const Grid grid = encoder.grid();
   compressor->check_input_grid(grid);
+  if (compressor->site() == MethodSite::kInLm) {
+    if (s.block_k != s.depth)
+      fail("--layer: method '{}' acts inside the LM, so the encoder's tokens leave it complete: its placement is 1 "
+           "(after the encoder), got {}",
+           r.method, r.layer);
+    const LmPrune prune = compressor->lm_prune(grid, 1);
+    if (prune.after_layer >= model.lm.layers())
+      fail("method '{}': option 'after_layer' must leave a layer to run on the kept tokens: 1..{} for a {}-layer LM, "
+           "got {}",
+           r.method, model.lm.layers() - 1, model.lm.layers(), prune.after_layer);
+  }
   s.grid_in = grid.str();
   s.grid_out = compressor->output_grid(grid).str();
   if (built) *built = compressor;
@@ -135,7 +147,7 @@ RunSpec resolve_method_placement(const RunRequest& r, const MllmOptions& model, 
 
 Compressor make_run_compressor(const RunSpec& run, const MllmOptions& model) {
   CompressorOptions o(model.encoder.width());
-  o.ratio(run.ratio).grid_policy(run.grid_policy).block(run.block_k);
+  o.ratio(run.ratio).grid_policy(run.grid_policy).block(run.block_k).depth(model.encoder.depth()).heads(model.encoder.heads());
   if (run.method_is_projector()) o.out_dim(model.lm.width());
   if (!run.init.empty()) o.init(parse_init_scheme(run.init, "init"));
   return make_compressor(run.method, o, run.method_options);

@@ -31,8 +31,15 @@ PrintTable run_demo(const DemoOptions& o) {
   t.columns = {{"method"}, {"grid out", "", Align::kRight}, {"tokens out", "tokens"}, {"reduction", "x"},
                {"params (comp.)"}, {"fwd (median of 3)", "ms"}};
   for (const auto& info : method_registry()) {
+    if (info.site == MethodSite::kInLm) continue;  // it acts inside the LM; the demo runs an encoder alone
     VisionEncoder enc(o.encoder);
-    auto c = info.make(CompressorOptions(o.encoder.width()).ratio(o.ratio).grid_policy(o.grid_policy).block(k), {});
+    auto c = info.make(CompressorOptions(o.encoder.width())
+                           .ratio(o.ratio)
+                           .grid_policy(o.grid_policy)
+                           .block(k)
+                           .depth(depth)
+                           .heads(o.encoder.heads()),
+                       {});
     enc->set_compressor(c, k);
     enc->eval();
     int64_t params = 0;
@@ -49,6 +56,8 @@ PrintTable run_demo(const DemoOptions& o) {
     t.add({info.name, result.grid.str(), result.grid.tokens(),
            static_cast<double>(grid.tokens()) / static_cast<double>(result.grid.tokens()), params, ms});
   }
+  t.notes = {"tome and evit reduce inside blocks k..L and k (between attention and MLP), to the ratio's budget as a "
+             "set of tokens (grid 1 x N); fastv acts inside the LM and is not run here."};
   return t;
 }
 

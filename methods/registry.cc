@@ -3,11 +3,14 @@
 #include "harness/base/named.h"
 #include "harness/base/text.h"
 #include "methods/avgpool.h"
+#include "methods/evit.h"
+#include "methods/fastv.h"
 #include "methods/laco.h"
 #include "methods/ldpv2.h"
 #include "methods/none.h"
 #include "methods/pixel_shuffle.h"
 #include "methods/tokenpacker.h"
+#include "methods/tome.h"
 
 namespace laco {
 
@@ -20,11 +23,19 @@ std::vector<std::string> MethodInfo::option_keys() const {
 const std::vector<MethodInfo>& method_registry() {
   static const std::vector<MethodInfo> registry = {
       none_method(), avgpool_method(), pixel_shuffle_method(), laco_method(), ldpv2_method(), tokenpacker_method(),
+      tome_method(), evit_method(), fastv_method(),
   };
   return registry;
 }
 
 std::vector<std::string> method_names() { return names_of(method_registry()); }
+
+std::vector<std::string> method_names(MethodSite site) {
+  std::vector<std::string> names;
+  for (const auto& m : method_registry())
+    if (m.site == site) names.push_back(m.name);
+  return names;
+}
 
 const MethodInfo& find_method(const std::string& name) { return find_named(method_registry(), name, "method"); }
 

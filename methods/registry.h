@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "harness/model/compressor.h"
+#include "harness/model/mllm.h"
 
 namespace laco {
 
@@ -26,6 +27,12 @@ struct MethodInfo {
   /// straight to the LM width and no mlp2x_gelu follows (InternVL's mlp1,
   /// MobileVLM V2's LDPv2, TokenPacker). Methods without it are followed by mlp2x_gelu.
   bool own_projector = false;
+  /// Writes out the options whose default depends on the model (fastv's
+  /// after_layer), so that a run's options, and its key, say what ran. Empty: none does.
+  std::function<void(MethodOptions&, const MllmOptions&)> complete_options;
+  /// Where it acts (CompressorImpl::site(), the class's kSite): sweeps place
+  /// a method inside the LM after the encoder only.
+  MethodSite site = MethodSite::kAfterBlock;
 
   bool has_weights() const { return reference_init != InitScheme::kReference; }
 
@@ -35,6 +42,8 @@ struct MethodInfo {
 /// Every method, in the order tables list them.
 const std::vector<MethodInfo>& method_registry();
 std::vector<std::string> method_names();
+/// The methods that act at `site`, in registry order.
+std::vector<std::string> method_names(MethodSite site);
 /// The method called `name`, or an Error listing the allowed names.
 const MethodInfo& find_method(const std::string& name);
 /// The method called `name`, or null (a stored run may name a method this build lacks).

@@ -79,9 +79,11 @@ TEST(Cli, NoSubcommandPrintsTheHelp) {
 TEST(Cli, DemoRunsEveryMethod) {
   auto r = test::run_command(kLaco + " demo --image-size 54 --patch-size 2 --width 16 --depth 4 --heads 2 --mlp-dim 32");
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const char* m : {"none", "avgpool", "pixel_shuffle", "laco", "ldpv2", "tokenpacker"})
+  for (const char* m : {"none", "avgpool", "pixel_shuffle", "laco", "ldpv2", "tokenpacker", "tome", "evit"})
     EXPECT_NE(r.output.find(std::string("| ") + m), std::string::npos) << m;
   EXPECT_NE(r.output.find("14x14"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1x196"), std::string::npos) << "tome and evit: the budget as a set\n" << r.output;
+  EXPECT_EQ(r.output.find("| fastv"), std::string::npos) << "inside the LM: not an encoder's method\n" << r.output;
 }
 
 TEST(Cli, PredictPrintsEveryPlacementForEachLm) {

@@ -27,7 +27,7 @@ TEST(Encoder, PaperShapeGivesA27By27Grid) {
 TEST(Encoder, TokenCountAfterBlockKIsCeilHOverRTimesCeilWOverR) {
   torch::manual_seed(10);
   auto images = torch::randn({2, 3, 54, 54});
-  for (const auto& method : method_names())
+  for (const auto& method : method_names(MethodSite::kAfterBlock))
     for (int64_t r : {2, 3, 4}) {
       VisionEncoder enc(tiny_encoder());
       enc->set_compressor(make_for(method, r, 2), 2);
@@ -48,7 +48,7 @@ TEST(Encoder, CompressingAfterTheLastBlockEqualsCompressingTheOutput) {
   torch::manual_seed(11);
   auto images = torch::randn({2, 3, 54, 54});
   const int64_t depth = tiny_encoder().depth();
-  for (const auto& method : method_names())
+  for (const auto& method : method_names(MethodSite::kAfterBlock))
     for (int64_t r : {2, 3, 4}) {
       VisionEncoder enc(tiny_encoder());
       enc->eval();
@@ -82,7 +82,7 @@ TEST(Encoder, FusedInferenceEqualsTheCompositionWithAndWithoutACompressor) {
   auto images = torch::randn({2, 3, 54, 54});
   auto [fused, composed] = fused_and_composed(tiny_encoder());
   std::vector<std::string> placements = {"none"};
-  for (const auto& m : method_names()) placements.push_back(m);
+  for (const auto& m : method_names(MethodSite::kAfterBlock)) placements.push_back(m);
   for (const auto& method : placements) {
     if (method != "none") {
       auto c = make_for(method, 2, 2);
@@ -160,7 +160,7 @@ TEST(Encoder, TokenPackerReceivesItsLevels) {
 
 TEST(Encoder, GradientsReachEveryParameter) {
   torch::manual_seed(13);
-  for (const auto& method : method_names()) {
+  for (const auto& method : method_names(MethodSite::kAfterBlock)) {
     VisionEncoder enc(tiny_encoder());
     enc->set_compressor(make_for(method, 2, 2), 2);
     auto out = enc->forward(torch::randn({2, 3, 54, 54}));

@@ -30,7 +30,7 @@ std::string case_name(const Case& c) {
 
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
-  for (const auto& m : method_names())
+  for (const auto& m : method_names(MethodSite::kAfterBlock))  // the grid methods (tests/test_token_reduction.cc: the others)
     for (int64_t r : {2, 3, 4})
       for (Grid g : {Grid{12, 12}, Grid{27, 27}, Grid{7, 10}})
         for (auto p : {GridPolicy::kPad, GridPolicy::kInterpolate, GridPolicy::kError}) cases.push_back({m, r, g, p});
@@ -462,7 +462,7 @@ TEST(MethodConfig, WidthsThatCannotWorkAreRefused) {
 }
 
 TEST(MethodConfig, BadInputsAreErrorsNotCrashes) {
-  for (const auto& m : method_names()) {
+  for (const auto& m : method_names(MethodSite::kAfterBlock)) {
     auto c = make_compressor(m, CompressorOptions(kDim));
     test::expect_error([&] { c->forward(torch::randn({1, 100, kDim}), {12, 12}); }, {"100 tokens", "12x12"});
     test::expect_error([&] { c->forward(torch::randn({1, 144, kDim + 1}), {12, 12}); }, {"9 channels"});

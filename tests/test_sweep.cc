@@ -45,6 +45,29 @@ void expect_spec_error(const json& spec, const std::vector<std::string>& fragmen
   test::expect_error([&] { parse_sweep(spec, "t.json"); }, fragments);
 }
 
+// fastv acts inside the LM: at 1/4 and 1 it is one run, stored at 1, with a
+// note; its after_layer default is written into the run (the key says what
+// ran): FastV's K = 2, or, in an LM of 2 layers (tiny's), 1; tome and evit
+// run at both placements.
+TEST(SweepSpec, AMethodInsideTheLmIsOneRunAfterTheEncoderWithItsLayerWrittenOut) {
+  const Sweep s =
+      parse_sweep(with(test::tiny_spec("t", "efficiency"), "/grids/0/methods", {"tome", "evit", "fastv"}), "t.json");
+  std::map<std::string, std::set<std::string>> layers;
+  for (const auto& r : s.runs) {
+    layers[r.spec.method].insert(r.spec.layer);
+    if (r.spec.method == "fastv") EXPECT_EQ(r.spec.method_options, (MethodOptions{{"after_layer", "1"}}));
+  }
+  EXPECT_EQ(layers["fastv"], (std::set<std::string>{"1"}));
+  EXPECT_EQ(layers["tome"], (std::set<std::string>{"1/4", "1"}));
+  EXPECT_EQ(layers["evit"], (std::set<std::string>{"1/4", "1"}));
+  bool noted = false;
+  for (const auto& n : s.notes) noted = noted || n.find("`fastv` acts inside the LM") != std::string::npos;
+  EXPECT_TRUE(noted);
+  expect_spec_error(with(test::tiny_spec("t", "efficiency"), "/grids/0/methods",
+                         json::parse(R"([{"name": "fastv", "options": {"after_layer": 2}}])")),
+                    {"option 'after_layer' must leave a layer", "1..1 for a 2-layer LM, got 2"});
+}
+
 TEST(SweepSpec, ExpandsTheGridWithNoneOncePerSeedAndEfficiencyGroups) {
   const Sweep s = parse_sweep(test::tiny_spec(), "t.json");
   // accuracy: none once + avgpool, laco at 1/4 and 1; efficiency: the same five.
@@ -336,20 +359,23 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
     if (r.spec.method != "none") blocks.insert(r.spec.block_k);
     seeds[fmt::format("{}@{}", r.spec.method, r.spec.block_k)].insert(r.spec.seed);
   }
-  EXPECT_EQ(loaded["default"].notes.size(), 2u) << "only the two `none` notes, no placements sharing a block";
+  EXPECT_EQ(loaded["default"].notes.size(), 4u)
+      << "only the two `none` notes and the two `fastv` ones (after the encoder only), no placements sharing a block";
   EXPECT_EQ(blocks, (std::set<int64_t>{1, 2, 3, 6, 12}));
   EXPECT_EQ(stage0.size(), 1u);
-  EXPECT_EQ(accuracy, 58u) << "48 of the layer ablation and its seeds, 10 of the budget grid";
+  EXPECT_EQ(accuracy, 68u) << "48 of the layer ablation and its seeds, 5 of the budget grid (x4), 15 of the token "
+                              "reductions (tome, evit at 1/4 and 1, fastv at 1, seeds 0, 1, 2)";
   for (const auto& [run, s] : seeds) {
     const bool three = run.rfind("none@", 0) == 0 || run.find("@3") != std::string::npos || run.find("@12") != std::string::npos;
     const std::set<uint64_t> want = three ? std::set<uint64_t>{0, 1, 2} : std::set<uint64_t>{0};
     EXPECT_EQ(s, want) << run;
   }
-  EXPECT_EQ(seeds.size(), 26u);
-  EXPECT_EQ(loaded["default"].runs.size() - accuracy, 11u) << "efficiency: six methods at 1/4 and 1";
+  EXPECT_EQ(seeds.size(), 31u);
+  EXPECT_EQ(loaded["default"].runs.size() - accuracy, 16u) << "efficiency: eight methods at 1/4 and 1, fastv at 1";
   // The budget grids, at 1/4 and r = 2, 50 + 100, 200 + 400 and 800 + 1600
   // steps; x1 is the placement grid's run. default.json: the five
-  // compressors at seed 0; full.json: all six methods, seeds 0, 1, 2.
+  // compressors at seed 0, x1 and x4; full.json: all nine methods (fastv
+  // after the encoder), seeds 0, 1, 2, x1, x4 and x16.
   struct BudgetGrid {
     size_t runs = 0, shared = 0;
     std::map<int64_t, std::set<std::string>> methods;  // steps1 -> methods
@@ -361,7 +387,7 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
       if (std::find(r.grids.begin(), r.grids.end(), "budget") == r.grids.end()) continue;
       ++g.runs;
       g.shared += r.grids.size() > 1;
-      EXPECT_EQ(r.spec.block_k, r.spec.method == "none" ? 12 : 3) << r.spec.method;
+      EXPECT_EQ(r.spec.block_k, r.spec.method == "none" || r.spec.method == "fastv" ? 12 : 3) << r.spec.method;
       EXPECT_EQ(r.spec.accuracy().steps2, 2 * r.spec.accuracy().steps1);
       g.methods[r.spec.accuracy().steps1].insert(r.spec.method);
       g.seeds.insert(r.spec.seed);
@@ -369,19 +395,19 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
     return g;
   };
   const BudgetGrid main_job = budget_grid(loaded["default"]), full = budget_grid(loaded["full"]);
-  EXPECT_EQ(main_job.runs, 15u);
+  EXPECT_EQ(main_job.runs, 10u);
   EXPECT_EQ(main_job.shared, 5u) << "x1 is the layer grid's runs at 1/4";
   EXPECT_EQ(main_job.seeds, (std::set<uint64_t>{0}));
-  ASSERT_EQ(main_job.methods.size(), 3u);
-  for (int64_t steps1 : {50, 200, 800})
+  ASSERT_EQ(main_job.methods.size(), 2u);
+  for (int64_t steps1 : {50, 200})
     EXPECT_EQ(main_job.methods.at(steps1),
               (std::set<std::string>{"avgpool", "pixel_shuffle", "laco", "ldpv2", "tokenpacker"}))
         << steps1;
-  EXPECT_EQ(full.runs, 54u);
-  EXPECT_EQ(full.shared, 18u) << "x1 is the placement grid's runs at 1/4";
+  EXPECT_EQ(full.runs, 81u);
+  EXPECT_EQ(full.shared, 27u) << "x1 is the placement grid's runs at 1/4 (fastv's at 1)";
   EXPECT_EQ(full.seeds, (std::set<uint64_t>{0, 1, 2}));
   ASSERT_EQ(full.methods.size(), 3u);
-  for (int64_t steps1 : {50, 200, 800}) EXPECT_EQ(full.methods.at(steps1).size(), 6u) << steps1;
+  for (int64_t steps1 : {50, 200, 800}) EXPECT_EQ(full.methods.at(steps1).size(), 9u) << steps1;
 }
 
 TEST(SweepSpec, ShardsPartitionTheWorkUnits) {
@@ -715,7 +741,7 @@ TEST(RunKeys, ADatabaseOfTheFirstVersionCountsEveryUnchangedShippedRunAsDone) {
   struct Expected {
     int runs, done;
   };
-  const std::map<std::string, Expected> expected = {{"smoke", {15, 4}}, {"default", {69, 0}}};
+  const std::map<std::string, Expected> expected = {{"smoke", {15, 4}}, {"default", {84, 0}}};
   for (const auto& [name, e] : expected) {
     const std::string spec = std::string(LACO_SWEEPS_DIR) + "/" + name + ".json";
     const auto r = test::run_command(kLaco + " sweep " + spec + " --db " + db + " --dry-run");

@@ -102,7 +102,7 @@ TEST(TokenMerge, ABlockThatMergesNothingIsTheBlock) {
   EncoderBlock block(o.width(), o.heads(), o.mlp_dim(), o.ln_eps());
   torch::NoGradGuard no_grad;
   const auto x = torch::randn({2, 6, 16});
-  const auto [y, size] = block->forward_merging(x, {}, 0);
+  const auto [y, size] = block->forward_merging(x, {}, {0});
   EXPECT_TRUE(test::float32_close(y, block->forward_composed(x), encoder_chain_length(o, 1)));
   EXPECT_TRUE(torch::equal(size, torch::ones({2, 6, 1})));
 }
@@ -117,10 +117,10 @@ TEST(TokenMerge, ABlockMergesACopyIntoOneTokenOfSizeTwo) {
   EncoderBlock block(o.width(), o.heads(), o.mlp_dim(), o.ln_eps());
   const auto t = torch::randn({1, 1, 16}), u = torch::randn({1, 1, 16}), w = torch::randn({1, 1, 16});
   torch::NoGradGuard no_grad;
-  const auto [merged, size] = block->forward_merging(torch::cat({t, t, u, w}, 1), {}, 1);
+  const auto [merged, size] = block->forward_merging(torch::cat({t, t, u, w}, 1), {}, {1});
   // A = {t, u} (positions 0, 2), B = {t, w}: t merges into its copy; u stays: [u; t (size 2), w].
   EXPECT_TRUE(torch::equal(size.flatten(), torch::tensor({1.0f, 2.0f, 1.0f})));
-  const auto [once, once_size] = block->forward_merging(torch::cat({t, u, w}, 1), torch::tensor({2.0f, 1.0f, 1.0f}).reshape({1, 3, 1}), 0);
+  const auto [once, once_size] = block->forward_merging(torch::cat({t, u, w}, 1), torch::tensor({2.0f, 1.0f, 1.0f}).reshape({1, 3, 1}), {0});
   const auto reordered = once.index_select(1, torch::tensor({1, 0, 2}, torch::kLong));
   EXPECT_TRUE(test::float32_close(merged, reordered, encoder_chain_length(o, 1)));
 }
@@ -130,7 +130,7 @@ TEST(TokenMerge, GradientsFlowThroughTheMergedTokens) {
   const auto o = block_options();
   EncoderBlock block(o.width(), o.heads(), o.mlp_dim(), o.ln_eps());
   const auto x = torch::randn({2, 8, 16}, torch::requires_grad());
-  auto [y, size] = block->forward_merging(x, {}, 3);
+  auto [y, size] = block->forward_merging(x, {}, {3});
   EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 5, 16}));
   y.sum().backward();
   ASSERT_TRUE(x.grad().defined());
@@ -152,7 +152,7 @@ TEST(TokenMerge, BlocksReproduceTheReferenceSemantics) {
   for (int64_t i = 0; i < r.size(0); ++i) {
     EncoderBlock block(o.width(), o.heads(), o.mlp_dim(), o.ln_eps());
     for (auto& p : block->named_parameters()) p.value().copy_(file.get(fmt::format("block.{}.{}", i, p.key())));
-    std::tie(x, size) = block->forward_merging(x, size, r[i].item<int64_t>());
+    std::tie(x, size) = block->forward_merging(x, size, {r[i].item<int64_t>()});
   }
   EXPECT_TRUE(torch::equal(size, file.get("output.size"))) << size.flatten();
   // Each block's chain, and the merged sums of up to 4 tokens per block.

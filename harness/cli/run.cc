@@ -217,8 +217,13 @@ int RunCli::run() const {
       RunRequest request = base;
       request.method = m;
       request.ratio = r;
+      // A method inside the LM leaves the encoder's tokens complete: it sits after the encoder (as in sweeps).
+      const bool in_lm = find_method(m).site == MethodSite::kInLm;
       for (const auto& l : layers) {
-        request.layer = l;
+        if (in_lm && l != "1")
+          fmt::print(stderr, "laco run: `{}` acts inside the LM; --layer {} does not apply, measured after the encoder (1)\n",
+                     m, l);
+        request.layer = in_lm ? "1" : l;
         add(request);
       }
       if (vs_external_) {

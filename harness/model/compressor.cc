@@ -16,11 +16,22 @@ void check_ratio(int64_t ratio, const std::string& where) {
     fail("{}: ratio {} is not supported (allowed: 2, 3, 4 for 4x, 9x, 16x fewer tokens)", where, ratio);
 }
 
+const char* to_string(MethodSite site) {
+  switch (site) {
+    case MethodSite::kAfterBlock: return "after_block";
+    case MethodSite::kInBlocks: return "in_blocks";
+    case MethodSite::kInLm: return "in_lm";
+  }
+  return "?";
+}
+
 void CompressorOptions::validate(const std::string& method) const {
   if (dim_ <= 0) fail("method '{}': dim must be positive, got {}", method, dim_);
   if (out_dim_ < 0) fail("method '{}': out_dim must be >= 0 (0 = dim), got {}", method, out_dim_);
   check_ratio(ratio_, fmt::format("method '{}'", method));
   if (block_ < 0) fail("method '{}': block must be >= 1 (or 0 when standalone), got {}", method, block_);
+  if (depth_ < 0 || (depth_ > 0 && block_ > depth_))
+    fail("method '{}': depth must be >= block ({}) (or 0 when standalone), got {}", method, block_, depth_);
 }
 
 std::string ReferenceConfig::get(const std::string& key) const {
@@ -87,6 +98,19 @@ CompressorImpl::Output CompressorImpl::forward(const torch::Tensor& x, Grid grid
   }
   const Prepared p = prepare(x, grid);
   return {compress(p.x, p.grid, prepared), output_grid(grid)};
+}
+
+std::pair<torch::Tensor, torch::Tensor> CompressorImpl::forward_block(EncoderBlockImpl&, const torch::Tensor&,
+                                                                      const torch::Tensor&, int64_t, Grid) {
+  fail("method '{}' acts {}, not inside encoder blocks", method_, to_string(site()));
+}
+
+std::vector<CompressorImpl::BlockTokens> CompressorImpl::block_tokens(Grid) const {
+  fail("method '{}' acts {}, not inside encoder blocks", method_, to_string(site()));
+}
+
+LmPrune CompressorImpl::lm_prune(Grid, int64_t) const {
+  fail("method '{}' acts {}, not inside the LM", method_, to_string(site()));
 }
 
 std::map<std::string, torch::Tensor> CompressorImpl::reference_outputs(const torch::Tensor& x, Grid grid,

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/arg.h>
@@ -13,10 +14,21 @@
 
 #include "harness/model/grid.h"
 #include "harness/model/init.h"
+#include "harness/model/lm_prune.h"
 
 namespace laco {
 
 class SafeTensors;
+class EncoderBlockImpl;
+
+/// Where a method acts on the visual tokens.
+enum class MethodSite {
+  kAfterBlock,  ///< forward() on block k's output (the grid methods)
+  kInBlocks,    ///< inside encoder blocks k..L, between a block's attention and its MLP (forward_block)
+  kInLm,        ///< inside the LM after its layer K (lm_prune); the encoder's tokens pass unchanged
+};
+/// "after_block", "in_blocks", "in_lm".
+const char* to_string(MethodSite site);
 
 /// The merge factors every method supports: 2, 3, 4 (4x, 9x, 16x fewer tokens).
 /// An Error naming `where` otherwise. The one check of a ratio, wherever it is given.
@@ -38,6 +50,10 @@ struct CompressorOptions {
   TORCH_ARG(GridPolicy, grid_policy) = GridPolicy::kPad;
   /// The encoder block k the compressor follows (1..L); 0 when standalone.
   TORCH_ARG(int64_t, block) = 0;
+  /// The encoder's depth L (methods acting in blocks k..L plan over them); 0 when standalone.
+  TORCH_ARG(int64_t, depth) = 0;
+  /// The encoder's attention heads (ToMe matches on keys of one head's width); 0 when standalone.
+  TORCH_ARG(int64_t, heads) = 0;
   /// How the weights start; kReference: as the method's reference does (MethodInfo::reference_init).
   TORCH_ARG(InitScheme, init) = InitScheme::kReference;
 };
@@ -90,6 +106,25 @@ class CompressorImpl : public torch::nn::Module {
 
   /// Encoder blocks (1-based) whose hidden states forward() needs as features.
   virtual std::vector<int64_t> feature_blocks() const { return {}; }
+
+  /// Where the method acts. Methods other than kAfterBlock are token
+  /// reductions (methods/token_reduction.h): the encoder or the LM calls them
+  /// in place of forward().
+  virtual MethodSite site() const { return MethodSite::kAfterBlock; }
+  /// kInBlocks: block `index` (k..L) of the encoder on x [B, N, C] whose
+  /// tokens hold `size` patches each ([B, N, 1]; undefined: 1 each); returns
+  /// the block's output and its tokens' sizes. `in` is the encoder's grid.
+  virtual std::pair<torch::Tensor, torch::Tensor> forward_block(EncoderBlockImpl& block, const torch::Tensor& x,
+                                                                const torch::Tensor& size, int64_t index, Grid in);
+  /// kInBlocks: tokens each encoder block 1..L sees in its attention and in
+  /// its MLP, for one image on `in` (the FLOP model's per-block counts).
+  struct BlockTokens {
+    int64_t attention = 0, mlp = 0;
+  };
+  virtual std::vector<BlockTokens> block_tokens(Grid in) const;
+  /// kInLm: the pruning inside the LM for `crops` crops of grid `in` whose
+  /// visual tokens come first in the LM's sequence.
+  virtual LmPrune lm_prune(Grid in, int64_t crops) const;
 
   /// Named outputs a reference implementation produced for parity checks:
   /// "output" always, plus method-specific intermediates (e.g. "output.shuffled").

@@ -71,18 +71,36 @@ torch::Tensor EncoderBlockImpl::forward_composed(const torch::Tensor& x) {
   return h + mlp;
 }
 
-std::pair<torch::Tensor, torch::Tensor> EncoderBlockImpl::forward_merging(const torch::Tensor& x,
-                                                                        const torch::Tensor& size, int64_t r) {
+std::pair<torch::Tensor, torch::Tensor> EncoderBlockImpl::forward_reducing(const torch::Tensor& x,
+                                                                         const torch::Tensor& size,
+                                                                         const Reduction& reduce) {
   const int64_t b = x.size(0), n = x.size(1), c = x.size(2), d = c / heads_;
   auto qkv_out = qkv->forward(ln1->forward(x)).view({b, n, 3, heads_, d}).permute({2, 0, 3, 1, 4});
   const auto q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];
   auto logits = torch::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(d)));
   if (size.defined()) logits = logits + proportional_attention_bias(size);
-  const auto attn = torch::matmul(torch::softmax(logits, -1), v).transpose(1, 2).reshape({b, n, c});
+  const auto probs = torch::softmax(logits, -1);
+  const auto attn = torch::matmul(probs, v).transpose(1, 2).reshape({b, n, c});
   const auto h = x + proj->forward(attn);
-  auto [merged, merged_size] = merge_weighted(bipartite_soft_matching(k.mean(1), r), h, size);
-  auto mlp = fc2->forward(torch::gelu(fc1->forward(ln2->forward(merged)), "tanh"));
-  return {merged + mlp, merged_size};
+  auto [reduced, reduced_size] = reduce(h, size, Attention{k, probs});
+  auto mlp = fc2->forward(torch::gelu(fc1->forward(ln2->forward(reduced)), "tanh"));
+  return {reduced + mlp, reduced_size};
+}
+
+std::pair<torch::Tensor, torch::Tensor> EncoderBlockImpl::forward_merging(const torch::Tensor& x,
+                                                                        const torch::Tensor& size,
+                                                                        const std::vector<int64_t>& r) {
+  return forward_reducing(x, size, [&r](const torch::Tensor& h, const torch::Tensor& s, const Attention& a) {
+    auto out = std::make_pair(h, s);
+    auto metric = a.keys.mean(1);
+    for (size_t i = 0; i < r.size(); ++i) {
+      const auto m = bipartite_soft_matching(metric, r[i]);
+      if (i + 1 < r.size()) metric = merge_weighted(m, metric, out.second).first;
+      out = merge_weighted(m, out.first, out.second);
+    }
+    if (r.empty() && !out.second.defined()) out.second = torch::ones({h.size(0), h.size(1), 1}, h.options());
+    return out;
+  });
 }
 
 VisionEncoderImpl::VisionEncoderImpl(EncoderOptions options) : options_(std::move(options)) {
@@ -133,6 +151,13 @@ void VisionEncoderImpl::set_compressor(Compressor compressor, int64_t k) {
     fail("encoder: method '{}' maps width {} -> {}, but inside the encoder both must be {}{}", compressor->method(),
          compressor->options().dim(), compressor->options().resolved_out_dim(), options_.width(),
          inside ? "" : " (after the last block only the input width must)");
+  if (compressor->site() != MethodSite::kAfterBlock && compressor->options().resolved_out_dim() != options_.width())
+    fail("encoder: method '{}' reduces tokens {}: it keeps their width {}, not {}", compressor->method(),
+         to_string(compressor->site()), options_.width(), compressor->options().resolved_out_dim());
+  if (compressor->site() == MethodSite::kInLm && k != options_.depth())
+    fail("encoder: method '{}' acts inside the LM, so the encoder's tokens leave it complete: its placement is after "
+         "the last block (k = {}, placement 1), not k = {}",
+         compressor->method(), options_.depth(), k);
   compressor->check_input_grid(options_.grid());
   for (int64_t b : compressor->feature_blocks())
     if (b < 1 || b > k)
@@ -167,12 +192,21 @@ VisionEncoderImpl::Output VisionEncoderImpl::forward(const torch::Tensor& images
   std::map<int64_t, torch::Tensor> states;
 
   Grid grid = options_.grid();
+  const Grid in = grid;
+  const bool in_blocks = compressor_ && compressor_->site() == MethodSite::kInBlocks;
+  torch::Tensor size;  // patches per token, once a method inside the blocks merges them
   auto x = patch_embed->forward(images).flatten(2).transpose(1, 2) + pos_embed;
   for (int64_t i = 1; i <= options_.depth(); ++i) {
-    x = blocks[i - 1]->as<EncoderBlock>()->forward(x);
+    auto& block = *blocks[i - 1]->as<EncoderBlock>();
+    if (in_blocks && i >= compressor_block_) {
+      std::tie(x, size) = compressor_->forward_block(block, x, size, i, in);
+      grid = compressor_->output_grid(in);
+    } else {
+      x = block.forward(x);
+    }
     if (wanted.count(i) || std::count(features.begin(), features.end(), i)) states[i] = x;
     if (post_layernorm && i == options_.depth()) x = post_layernorm->forward(x);
-    if (compressor_ && i == compressor_block_) {
+    if (compressor_ && i == compressor_block_ && compressor_->site() == MethodSite::kAfterBlock) {
       std::vector<torch::Tensor> feats;
       for (int64_t b : features) feats.push_back(states.at(b));
       auto out = compressor_->forward(x, grid, feats);
@@ -180,6 +214,9 @@ VisionEncoderImpl::Output VisionEncoderImpl::forward(const torch::Tensor& images
       grid = out.grid;
     }
   }
+  if (x.size(1) != grid.tokens())
+    fail("encoder: method '{}' left {} tokens, its output grid {} has {}", compressor_->method(), x.size(1), grid.str(),
+         grid.tokens());
   Output result{x, grid, {}};
   for (int64_t b : wanted) result.hidden[b] = states.at(b);
   return result;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <utility>
 #include <vector>
@@ -65,13 +66,30 @@ class EncoderBlockImpl : public torch::nn::Module {
   torch::Tensor forward_fused(const torch::Tensor& x);
   /// Whether forward(x) takes forward_fused.
   bool takes_fused(const torch::Tensor& x) const;
-  /// Token Merging inside the block, as ToMe's ToMeBlock (harness/model/token_merge.h):
-  /// attention with proportional attention (log(size) on every key's logit;
-  /// `size` [B, N, 1], undefined: all 1), then `r` tokens merged by bipartite
-  /// soft matching on the keys averaged over heads, size-weighted, then the
-  /// MLP on the N - r tokens. The composed ops (the fused kernel returns no
-  /// keys). Returns the tokens and their sizes. Usage: std::tie(x, size) = block->forward_merging(x, size, 27);
-  std::pair<torch::Tensor, torch::Tensor> forward_merging(const torch::Tensor& x, const torch::Tensor& size, int64_t r);
+  /// What a token reduction inside the block sees: the attention's keys
+  /// [B, heads, N, d] and probabilities [B, heads, N, N].
+  struct Attention {
+    torch::Tensor keys, probs;
+  };
+  /// A token reduction between the attention (its residual added) and the
+  /// MLP: (h [B, N, C], size, attention) -> (h' [B, N', C], size').
+  using Reduction = std::function<std::pair<torch::Tensor, torch::Tensor>(const torch::Tensor& h, const torch::Tensor& size,
+                                                                          const Attention& attention)>;
+  /// The block with `reduce` between attention and MLP, as ToMe's ToMeBlock
+  /// and EViT's Block place theirs: attention with proportional attention
+  /// when `size` [B, N, 1] is defined (log(size) on every key's logit;
+  /// undefined: every token holds one patch), then `reduce`, then the MLP on
+  /// the reduced tokens. The composed ops (the fused kernel returns neither
+  /// keys nor probabilities). Returns the tokens and their sizes.
+  std::pair<torch::Tensor, torch::Tensor> forward_reducing(const torch::Tensor& x, const torch::Tensor& size,
+                                                           const Reduction& reduce);
+  /// Token Merging inside the block (ToMe's ToMeBlock; harness/model/token_merge.h):
+  /// forward_reducing with one bipartite soft matching per entry of `r`, on
+  /// the keys averaged over heads, size-weighted; a second matching in the
+  /// same block matches the size-weighted means of the keys the first one
+  /// merged. Usage: std::tie(x, size) = block->forward_merging(x, size, {27});
+  std::pair<torch::Tensor, torch::Tensor> forward_merging(const torch::Tensor& x, const torch::Tensor& size,
+                                                          const std::vector<int64_t>& r);
 
   torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
   torch::nn::Linear qkv{nullptr}, proj{nullptr}, fc1{nullptr}, fc2{nullptr};

@@ -1,10 +1,13 @@
 #include "harness/model/lm.h"
 
+#include <cmath>
+
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
 #include "harness/model/attention.h"
 #include "harness/model/init.h"
+#include "harness/model/token_prune.h"
 
 namespace laco {
 
@@ -71,6 +74,7 @@ torch::Tensor append(torch::Tensor& stored, const torch::Tensor& x, int64_t past
     stored = past ? torch::cat({stored, x}, 2) : x.contiguous();
     return stored;
   }
+  if (stored.defined()) capacity = stored.size(2);  // a layer's buffer may be shorter than the cache's (LmPrune)
   if (past + t > capacity)
     fail("lm: the KV cache holds {} positions and has room for {}; {} more do not fit", past, capacity, t);
   if (!stored.defined()) stored = torch::empty({x.size(0), x.size(1), capacity, x.size(3)}, x.options());
@@ -81,7 +85,7 @@ torch::Tensor append(torch::Tensor& stored, const torch::Tensor& x, int64_t past
 }  // namespace
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                        LayerCache* cache, int64_t capacity) {
+                                        LayerCache* cache, int64_t capacity, torch::Tensor* last_attention) {
   const int64_t b = x.size(0), t = x.size(1), groups = heads_ / kv_heads_;
   auto h = input_layernorm->forward(x);
   auto q = q_proj->forward(h).view({b, t, heads_, head_dim_}).transpose(1, 2);
@@ -94,6 +98,12 @@ torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Ten
     k = append(cache->k, k, past, capacity);
     v = append(cache->v, v, past, capacity);
     cache->length = past + t;
+  }
+  if (last_attention) {
+    // The last query's row, recomputed: [B, kv_heads, groups, keys], then the mean over its heads.
+    auto last = q.narrow(2, t - 1, 1).reshape({b, kv_heads_, groups, head_dim_});
+    auto logits = torch::matmul(last, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(head_dim_)));
+    *last_attention = torch::softmax(logits, -1).mean(std::vector<int64_t>{1, 2});
   }
   torch::Tensor attn;
   if (past > 0 && t == 1) {
@@ -150,14 +160,12 @@ std::pair<torch::Tensor, torch::Tensor> DecoderLMImpl::rope_tables(int64_t token
   return {emb.cos().to(options.dtype()), emb.sin().to(options.dtype())};
 }
 
-torch::Tensor DecoderLMImpl::forward(const torch::Tensor& embeddings) {
+torch::Tensor DecoderLMImpl::forward(const torch::Tensor& embeddings, const LmPrune& prune) {
   auto [cos, sin] = rope_tables(embeddings.size(1), embeddings.options());
-  auto x = embeddings;
-  for (const auto& layer : *layers) x = layer->as<DecoderLayer>()->forward(x, cos, sin);
-  return norm->forward(x);
+  return run_layers(embeddings, cos, sin, nullptr, prune);
 }
 
-torch::Tensor DecoderLMImpl::forward(const torch::Tensor& embeddings, KvCache& cache) {
+torch::Tensor DecoderLMImpl::forward(const torch::Tensor& embeddings, KvCache& cache, const LmPrune& prune) {
   const int64_t past = cache.positions();
   if (cache.layers.empty()) cache.layers.resize(static_cast<size_t>(options_.layers()));
   if (static_cast<int64_t>(cache.layers.size()) != options_.layers())
@@ -165,9 +173,35 @@ torch::Tensor DecoderLMImpl::forward(const torch::Tensor& embeddings, KvCache& c
   if (past && cache.layers.front().k.size(0) != embeddings.size(0))
     fail("lm: the KV cache holds {} sequences, the input {}", cache.layers.front().k.size(0), embeddings.size(0));
   auto [cos, sin] = rope_tables(embeddings.size(1), embeddings.options(), past);
-  auto x = embeddings;
-  for (size_t i = 0; i < layers->size(); ++i)
-    x = layers[i]->as<DecoderLayer>()->forward(x, cos, sin, &cache.layers[i], cache.capacity);
+  return run_layers(embeddings, cos, sin, &cache, past == 0 ? prune : LmPrune{});
+}
+
+torch::Tensor DecoderLMImpl::run_layers(torch::Tensor x, torch::Tensor cos, torch::Tensor sin, KvCache* cache,
+                                        const LmPrune& prune) {
+  const int64_t layers_n = options_.layers(), t = x.size(1);
+  if (prune.active()) {
+    if (prune.after_layer >= layers_n)
+      fail("lm: pruning after layer {} leaves no layer of {} to run on the kept tokens (allowed: 1..{})",
+           prune.after_layer, layers_n, layers_n - 1);
+    if (prune.start < 0 || prune.count < 1 || prune.start + prune.count > t || prune.keep < 1 || prune.keep > prune.count)
+      fail("lm: pruning keeps {} of positions {}..{}, which a prompt of {} positions cannot give", prune.keep,
+           prune.start, prune.start + prune.count - 1, t);
+  }
+  for (int64_t i = 0; i < layers_n; ++i) {
+    const bool scores = prune.active() && i + 1 == prune.after_layer;
+    int64_t capacity = cache ? cache->capacity : 0;
+    if (capacity > 0 && prune.active() && i >= prune.after_layer) capacity -= prune.dropped();
+    torch::Tensor score;
+    x = layers[i]->as<DecoderLayer>()->forward(x, cos, sin, cache ? &cache->layers[static_cast<size_t>(i)] : nullptr,
+                                               capacity, scores ? &score : nullptr);
+    if (scores) {
+      const auto kept = kept_positions(keep_visual(score.narrow(1, prune.start, prune.count), prune.start, prune.keep),
+                                       prune.start, prune.count, t);
+      x = x.gather(1, kept.unsqueeze(-1).expand({kept.size(0), kept.size(1), x.size(2)}));
+      cos = cos.index({kept}).unsqueeze(1);
+      sin = sin.index({kept}).unsqueeze(1);
+    }
+  }
   return norm->forward(x);
 }
 

@@ -14,6 +14,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "harness/model/lm_prune.h"
+
 namespace laco {
 
 /// Usage: LmOptions().width(896).layers(24).heads(14).kv_heads(2).mlp_dim(4864).vocab(151936)
@@ -58,7 +60,9 @@ struct LayerCache {
 };
 
 /// The KV cache of a decoder LM: one LayerCache per layer, every layer
-/// holding the same positions 0..positions()-1. With a capacity (the prompt
+/// holding the same positions 0..positions()-1 (after a FastV pruning, the
+/// layers after K hold fewer: positions() is the first layer's, the
+/// sequence's length). With a capacity (the prompt
 /// plus the tokens to generate but the last) the buffers are allocated once,
 /// at the prefill, and each step writes its keys and values in place, as
 /// serving engines (vLLM, llama.cpp, transformers' StaticCache) do; without
@@ -85,8 +89,11 @@ class DecoderLayerImpl : public torch::nn::Module {
   /// attend to the cached keys and to x's own causally, and x's keys and
   /// values are appended to the cache (in place in a buffer of `capacity`
   /// positions when > 0, KvCache's).
+  /// cos/sin may also be [B, 1, T, head_dim] (per request, after a pruning).
+  /// `last_attention`, when given, receives the last query's attention
+  /// probabilities over every key it sees, averaged over heads: [B, keys].
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        LayerCache* cache = nullptr, int64_t capacity = 0);
+                        LayerCache* cache = nullptr, int64_t capacity = 0, torch::Tensor* last_attention = nullptr);
 
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
@@ -104,12 +111,18 @@ class DecoderLMImpl : public torch::nn::Module {
   /// Token ids [B, T] -> embeddings [B, T, D].
   torch::Tensor embed(const torch::Tensor& ids);
   /// Embeddings [B, T, D] -> final-normed hidden states [B, T, D] (causal).
-  torch::Tensor forward(const torch::Tensor& embeddings);
+  /// With an active `prune` (FastV, harness/model/lm_prune.h), layers after
+  /// prune.after_layer run on the kept positions only, at their original
+  /// positions: [B, T - prune.dropped(), D].
+  torch::Tensor forward(const torch::Tensor& embeddings, const LmPrune& prune = {});
   /// The same for embeddings at positions cache.positions().. that follow
   /// what the cache holds (empty: a prefill), appending their keys and values:
   /// a prompt, then one generated token at a time, gives the hidden states
-  /// forward() gives for the whole sequence (tests/test_lm.cc).
-  torch::Tensor forward(const torch::Tensor& embeddings, KvCache& cache);
+  /// forward() gives for the whole sequence (tests/test_lm.cc). A `prune`
+  /// applies to a prefill only (FastV prunes the prompt once): the layers
+  /// after K then cache the kept positions only, in buffers that much shorter,
+  /// and later steps continue at the original positions.
+  torch::Tensor forward(const torch::Tensor& embeddings, KvCache& cache, const LmPrune& prune = {});
   /// Hidden states [..., D] -> logits [..., vocab] through lm_head, or the embedding when tied.
   torch::Tensor logits(const torch::Tensor& hidden);
   /// cos and sin tables [T, head_dim] for positions start..start+T-1.
@@ -123,6 +136,7 @@ class DecoderLMImpl : public torch::nn::Module {
   torch::nn::Linear lm_head{nullptr};  ///< registered only without tie_embeddings
 
  private:
+  torch::Tensor run_layers(torch::Tensor x, torch::Tensor cos, torch::Tensor sin, KvCache* cache, const LmPrune& prune);
   LmOptions options_;
 };
 TORCH_MODULE(DecoderLM);

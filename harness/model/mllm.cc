@@ -26,7 +26,16 @@ torch::Tensor MllmImpl::encode(const torch::Tensor& images) {
 torch::Tensor MllmImpl::project(const torch::Tensor& visual) { return projector->forward(visual); }
 
 torch::Tensor MllmImpl::lm_hidden(const torch::Tensor& visual_embeddings, const torch::Tensor& text_ids) {
-  return lm->forward(torch::cat({visual_embeddings, lm->embed(text_ids)}, 1));
+  return lm->forward(torch::cat({visual_embeddings, lm->embed(text_ids)}, 1), lm_prune(visual_embeddings.size(1)));
+}
+
+LmPrune MllmImpl::lm_prune(int64_t visual) const {
+  const auto& c = encoder->compressor();
+  if (!c || c->site() != MethodSite::kInLm) return {};
+  const Grid grid = options_.encoder.grid();
+  if (visual % grid.tokens() != 0)
+    fail("mllm: {} visual tokens are not whole crops of {} tokens each", visual, grid.tokens());
+  return c->lm_prune(grid, visual / grid.tokens());
 }
 
 torch::Tensor MllmImpl::prefill(const torch::Tensor& images, const torch::Tensor& text_ids) {
@@ -37,11 +46,12 @@ torch::Tensor MllmImpl::prefill(const torch::Tensor& images, const torch::Tensor
 Generation MllmImpl::generate(const torch::Tensor& images, const torch::Tensor& text_ids, int64_t n,
                               const std::function<void(int64_t)>& on_token) {
   if (n < 1) fail("mllm: generate needs at least 1 token, got {}", n);
-  auto prompt = torch::cat({project(encode(images)), lm->embed(text_ids)}, 1);
+  const auto visual = project(encode(images));
+  auto prompt = torch::cat({visual, lm->embed(text_ids)}, 1);
   Generation g;
   g.prompt = prompt.size(1);
   KvCache cache(g.prompt + n - 1);
-  auto hidden = lm->forward(prompt, cache);
+  auto hidden = lm->forward(prompt, cache, lm_prune(visual.size(1)));
   auto next = lm->logits(hidden.select(1, hidden.size(1) - 1)).argmax(-1);
   std::vector<torch::Tensor> ids = {next};
   if (on_token) on_token(0);
@@ -90,6 +100,11 @@ void MllmImpl::insert(Compressor compressor, int64_t k, bool as_projector) {
   method_is_projector_ = as_projector;
 }
 
-int64_t MllmImpl::visual_tokens(int64_t crops) const { return crops * encoder->output_grid().tokens(); }
+int64_t MllmImpl::visual_input_tokens(int64_t crops) const { return crops * encoder->output_grid().tokens(); }
+
+int64_t MllmImpl::visual_tokens(int64_t crops) const {
+  const LmPrune prune = lm_prune(visual_input_tokens(crops));
+  return prune.active() ? prune.keep : visual_input_tokens(crops);
+}
 
 }  // namespace laco

@@ -62,8 +62,14 @@ class MllmImpl : public torch::nn::Module {
   /// True once a method has replaced the mlp2x_gelu projector.
   bool method_is_projector() const { return method_is_projector_; }
 
-  /// Visual tokens per image (all crops) that reach the LM.
+  /// Visual tokens per image (all crops) the LM holds after the method: the
+  /// encoder's output, or what a method inside the LM keeps (FastV's budget).
   int64_t visual_tokens(int64_t crops) const;
+  /// Visual tokens per image that enter the LM (the encoder's output).
+  int64_t visual_input_tokens(int64_t crops) const;
+  /// The pruning a method inside the LM applies to a prompt whose first
+  /// `visual` positions are visual tokens (inactive for every other method).
+  LmPrune lm_prune(int64_t visual) const;
   const MllmOptions& options() const { return options_; }
 
   VisionEncoder encoder{nullptr};

@@ -78,4 +78,36 @@ std::vector<int64_t> merge_schedule(int64_t tokens, int64_t target, int64_t step
   return r;
 }
 
+std::vector<std::vector<int64_t>> merge_plan(int64_t tokens, int64_t target, int64_t blocks) {
+  if (blocks < 1) fail("token merge: a plan needs at least one block, got {}", blocks);
+  if (target < 1 || target >= tokens)
+    fail("token merge: the target must be in 1..{} (fewer than the {} tokens), got {}", tokens - 1, tokens, target);
+  std::vector<std::vector<int64_t>> plan;
+  const int64_t remove = tokens - target;
+  bool constant = true;
+  for (int64_t i = 0, left = tokens; i < blocks && constant; ++i) {
+    const int64_t r = remove / blocks + (i < remove % blocks ? 1 : 0);
+    constant = r <= left / 2;
+    left -= r;
+  }
+  if (constant) {
+    for (int64_t r : merge_schedule(tokens, target, blocks)) plan.push_back({r});
+    return plan;
+  }
+  int64_t left = tokens;
+  for (int64_t i = 0; i < blocks; ++i) {
+    const int64_t blocks_left = blocks - i;
+    const int64_t share = (left - target + blocks_left - 1) / blocks_left;
+    std::vector<int64_t> matchings = {std::min(share, left / 2)};
+    left -= matchings.back();
+    if (i + 1 == blocks)
+      while (left > target) {
+        matchings.push_back(std::min(left - target, left / 2));
+        left -= matchings.back();
+      }
+    plan.push_back(std::move(matchings));
+  }
+  return plan;
+}
+
 }  // namespace laco

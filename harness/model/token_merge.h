@@ -62,4 +62,14 @@ torch::Tensor proportional_attention_bias(const torch::Tensor& size);
 /// Usage: merge_schedule(729, 196, 20) for 27 x 27 to 14 x 14 over blocks 7..26.
 std::vector<int64_t> merge_schedule(int64_t tokens, int64_t target, int64_t steps);
 
+/// The matchings of each of `blocks` blocks that bring `tokens` to `target`:
+/// merge_schedule's constant r, one matching per block, where it can reach
+/// the target; else each block removes what one matching can (half its
+/// tokens, no more than the constant-r share of what is left) and the last
+/// block adds matchings until the target (ToMe's schedule cannot reach
+/// a budget deeper than half the tokens in one block, e.g. 729 -> 196 in
+/// the last block: there 364 then 169). An Error for a target outside 1..tokens - 1.
+/// Usage: merge_plan(729, 196, 1) == {{364, 169}}
+std::vector<std::vector<int64_t>> merge_plan(int64_t tokens, int64_t target, int64_t blocks);
+
 }  // namespace laco

@@ -329,12 +329,18 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
               for (int64_t budget : g.budgets) {
               // `none` is the identity: neither where it sits nor the ratio changes it.
               const bool none = m.name == "none";
+              // A method inside the LM leaves the encoder's tokens complete: it sits after the encoder.
+              const bool in_lm = find_method(m.name).site == MethodSite::kInLm;
               RunRequest request;
               request.preset = s.preset;
               request.model = s.model;
               request.method = m.name;
               request.method_options = m.options;
-              request.layer = none ? "1" : layer_given;
+              request.layer = none || in_lm ? "1" : layer_given;
+              if (in_lm && layer_given != "1")
+                notes.insert(fmt::format("{}: `{}` acts inside the LM (after its layer K); the encoder placement does "
+                                         "not apply: one run per ratio and seed, stored as layer 1",
+                                         e, m.name));
               request.ratio = none ? 2 : ratio_given;
               request.grid_policy = policy;
               request.init = g.init;
