@@ -22,6 +22,17 @@ const char* kEfficiency = "efficiency";
 
 bool is_none(const std::string& method) { return method == "none"; }
 
+// A method inside the LM (fastv) leaves the encoder's tokens complete: its
+// runs are after the encoder, and they answer for it at every encoder placement.
+bool in_lm(const std::string& method) {
+  const MethodInfo* info = lookup_method(method.substr(0, method.find_first_of("{[")));
+  return info && info->site == MethodSite::kInLm;
+}
+
+const char* kInLmNote =
+    "fastv acts inside the LM (after its layer K): the encoder's tokens reach the LM complete, so its row at every "
+    "placement is its run after the encoder, at the same token budget";
+
 std::string most_common(const std::map<std::string, int>& counts) {
   std::string best;
   int n = -1;
@@ -366,8 +377,10 @@ Table methods_table(const RunIndex& index, const ReportOptions& options) {
   t.columns.push_back({"seeds", "", 0, Better::kNone});
   t.columns.push_back({"visual tokens", "per image", 0, Better::kNone, false});
   t.columns.push_back({"throughput", "requests/s", 2, Better::kHigher});
+  bool any_in_lm = false;
   for (const auto& m : index.methods()) {
-    const std::string placement = is_none(m) ? "" : o.placement;
+    any_in_lm = any_in_lm || in_lm(m);
+    const std::string placement = is_none(m) ? "" : in_lm(m) ? index.external() : o.placement;
     std::vector<Cell> row{Cell::text(m)};
     for (const auto& f : vqa_families()) row.push_back(Cell::value(index.stat(kAccuracy, m, placement, o.ratio, "acc_" + f)));
     const Stat avg = index.stat(kAccuracy, m, placement, o.ratio, "acc_mean");
@@ -388,6 +401,7 @@ Table methods_table(const RunIndex& index, const ReportOptions& options) {
                                             index.block(kAccuracy, o.placement), o.ratio)),
              "`none` is the uncompressed ceiling (not ranked)",
              commits_note(index)};
+  if (any_in_lm) t.notes.insert(t.notes.end() - 1, kInLmNote);
   t.mark_best();
   return t;
 }
@@ -424,7 +438,8 @@ Table placement_table(const RunIndex& index, const ReportOptions& o) {
       continue;
     }
     t.rules.push_back(t.rows.size());
-    for (const auto& p : index.placements()) t.add_row(row_for(m, p), false, row_key(index, m, p, o.ratio));
+    for (const auto& p : index.placements())
+      if (!in_lm(m) || p == index.external()) t.add_row(row_for(m, p), false, row_key(index, m, p, o.ratio));
   }
   name_columns(t, {{"", ""}, {"", ""}, {"", ""}, {"acc_mean", kAccuracy}, {"acc_" + sensitive, kAccuracy},
                    {"train_step_time", kEfficiency}, {"throughput", kEfficiency}});
@@ -448,11 +463,13 @@ Table ratio_table(const RunIndex& index, const ReportOptions& options) {
   for (const auto& f : vqa_families()) t.columns.push_back({f, "%", 1, Better::kHigher});
   t.columns.push_back({"average", "%", 1, Better::kHigher});
   t.columns.push_back({"throughput", "requests/s", 2, Better::kHigher});
+  bool any_in_lm = false;
   for (const auto& m : index.methods()) {
     const bool none = is_none(m);
+    any_in_lm = any_in_lm || in_lm(m);
     if (!none) t.rules.push_back(t.rows.size());
     for (int64_t r : none ? std::vector<int64_t>{0} : index.ratios()) {
-      const std::string p = none ? "" : o.placement;
+      const std::string p = none ? "" : in_lm(m) ? index.external() : o.placement;
       std::vector<Cell> row{Cell::text(m), Cell::text(none ? "1x" : ratio_label(r)),
                             Cell::value(index.stat(kAccuracy, m, p, r, "visual_tokens"))};
       for (const auto& f : vqa_families()) row.push_back(Cell::value(index.stat(kAccuracy, m, p, r, "acc_" + f)));
@@ -469,6 +486,7 @@ Table ratio_table(const RunIndex& index, const ReportOptions& options) {
   }
   t.notes = {preset_note(index, fmt::format("placement {}; r x r merges: 4x, 9x, 16x fewer tokens", o.placement)),
              commits_note(index)};
+  if (any_in_lm) t.notes.insert(t.notes.end() - 1, kInLmNote);
   t.mark_best();
   return t;
 }
@@ -507,6 +525,7 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
     for (const auto& p : index.placements()) {
       if (!measured.count(p)) continue;  // a placement with accuracy runs only: nothing to show
       const bool is_ext = p == ext;
+      if (in_lm(m) && !is_ext) continue;  // no placement in the encoder
       // Speed-ups are external time / internal time - 1; memory is internal / external - 1.
       auto speedup = [&](const char* metric) { return is_ext ? Stat{} : ratio_of(s(ext, metric), s(p, metric), -1); };
       auto gain = [&](const char* metric) { return is_ext ? Stat{} : ratio_of(s(p, metric), s(ext, metric), -1); };

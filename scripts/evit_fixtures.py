@@ -40,30 +40,12 @@ import sys
 
 import debian_torch
 from checkpoint_fixtures import write_safetensors
+from token_merge_fixtures import draw_blocks
 
 GENERATOR = "scripts/evit_fixtures.py"
 WIDTH, HEADS, MLP, EPS = 16, 2, 24, 1e-6
 TOKENS, BATCH, KEEP = 16, 2, 5
 MARGIN = 1e-6  # the keep-th and (keep+1)-th scores must be further apart than this
-
-
-def draw(torch):
-    """The block's weights, drawn in float32 in a fixed order."""
-    w = {}
-    p = "block.0."
-    w[p + "ln1.weight"] = 1 + 0.1 * torch.randn(WIDTH)
-    w[p + "ln1.bias"] = 0.1 * torch.randn(WIDTH)
-    w[p + "qkv.weight"] = 0.3 * torch.randn(3 * WIDTH, WIDTH)
-    w[p + "qkv.bias"] = 0.1 * torch.randn(3 * WIDTH)
-    w[p + "proj.weight"] = 0.3 * torch.randn(WIDTH, WIDTH)
-    w[p + "proj.bias"] = 0.1 * torch.randn(WIDTH)
-    w[p + "ln2.weight"] = 1 + 0.1 * torch.randn(WIDTH)
-    w[p + "ln2.bias"] = 0.1 * torch.randn(WIDTH)
-    w[p + "fc1.weight"] = 0.3 * torch.randn(MLP, WIDTH)
-    w[p + "fc1.bias"] = 0.1 * torch.randn(MLP)
-    w[p + "fc2.weight"] = 0.3 * torch.randn(WIDTH, MLP)
-    w[p + "fc2.bias"] = 0.1 * torch.randn(WIDTH)
-    return w
 
 
 def complement(torch, idx, n):
@@ -105,7 +87,7 @@ def main():
     import torch
     torch.set_num_threads(1)
     torch.manual_seed(29)
-    w = draw(torch)
+    w = draw_blocks(torch, 1, WIDTH, MLP)
     x = torch.randn(BATCH, TOKENS, WIDTH)
     with torch.no_grad():
         ref, ref_score, ref_idx, ref_sorted = evit_block(torch, w, x, torch.float64)

@@ -42,23 +42,23 @@ WIDTH, HEADS, MLP, EPS = 16, 2, 24, 1e-6
 TOKENS, BATCH, R = 16, 2, [4, 4, 4]
 
 
-def draw(torch):
-    """The blocks' weights, drawn in float32 in a fixed order."""
+def draw_blocks(torch, blocks, width, mlp):
+    """Weights of `blocks` pre-LN ViT blocks (harness names block.{i}.*), drawn in float32 in a fixed order."""
     w = {}
-    for i in range(len(R)):
+    for i in range(blocks):
         p = f"block.{i}."
-        w[p + "ln1.weight"] = 1 + 0.1 * torch.randn(WIDTH)
-        w[p + "ln1.bias"] = 0.1 * torch.randn(WIDTH)
-        w[p + "qkv.weight"] = 0.3 * torch.randn(3 * WIDTH, WIDTH)
-        w[p + "qkv.bias"] = 0.1 * torch.randn(3 * WIDTH)
-        w[p + "proj.weight"] = 0.3 * torch.randn(WIDTH, WIDTH)
-        w[p + "proj.bias"] = 0.1 * torch.randn(WIDTH)
-        w[p + "ln2.weight"] = 1 + 0.1 * torch.randn(WIDTH)
-        w[p + "ln2.bias"] = 0.1 * torch.randn(WIDTH)
-        w[p + "fc1.weight"] = 0.3 * torch.randn(MLP, WIDTH)
-        w[p + "fc1.bias"] = 0.1 * torch.randn(MLP)
-        w[p + "fc2.weight"] = 0.3 * torch.randn(WIDTH, MLP)
-        w[p + "fc2.bias"] = 0.1 * torch.randn(WIDTH)
+        w[p + "ln1.weight"] = 1 + 0.1 * torch.randn(width)
+        w[p + "ln1.bias"] = 0.1 * torch.randn(width)
+        w[p + "qkv.weight"] = 0.3 * torch.randn(3 * width, width)
+        w[p + "qkv.bias"] = 0.1 * torch.randn(3 * width)
+        w[p + "proj.weight"] = 0.3 * torch.randn(width, width)
+        w[p + "proj.bias"] = 0.1 * torch.randn(width)
+        w[p + "ln2.weight"] = 1 + 0.1 * torch.randn(width)
+        w[p + "ln2.bias"] = 0.1 * torch.randn(width)
+        w[p + "fc1.weight"] = 0.3 * torch.randn(mlp, width)
+        w[p + "fc1.bias"] = 0.1 * torch.randn(mlp)
+        w[p + "fc2.weight"] = 0.3 * torch.randn(width, mlp)
+        w[p + "fc2.bias"] = 0.1 * torch.randn(width)
     return w
 
 
@@ -119,7 +119,7 @@ def main():
     import torch
     torch.set_num_threads(1)
     torch.manual_seed(29)
-    w = draw(torch)
+    w = draw_blocks(torch, len(R), WIDTH, MLP)
     x = torch.randn(BATCH, TOKENS, WIDTH)
     with torch.no_grad():
         ref, ref_size, ref_choices = tome_blocks(torch, w, x, torch.float64)

@@ -107,6 +107,41 @@ TEST(ReportTables, MethodsTableValuesBoldAndDashes) {
       << render_markdown(t);
 }
 
+// fastv acts inside the LM: its runs are after the encoder, and the tables
+// that compare methods at a placement show them there, saying so; the tables
+// across placements show its one placement.
+TEST(ReportTables, AMethodInsideTheLmAnswersAtEveryPlacementWithItsRunAfterTheEncoder) {
+  auto runs = test::report_fixture_runs();
+  std::vector<RunRecord> fastv;
+  for (const auto& r : runs)
+    if (r.spec.method == "laco" && r.spec.layer == "1" && r.spec.ratio == 2) {
+      fastv.push_back(r);
+      fastv.back().spec.method = "fastv";
+    }
+  ASSERT_FALSE(fastv.empty());
+  runs.insert(runs.end(), fastv.begin(), fastv.end());
+  const RunIndex index(runs, {});
+  const Table m = methods_table(index, {});  // at 1/4
+  const size_t avg = column(m, "average");
+  ReportOptions one;
+  one.placement = "1";
+  const Table at_one = methods_table(index, one);
+  EXPECT_EQ(format_cell(m.rows[row(m, "fastv")][avg], m.columns[avg]),
+            format_cell(at_one.rows[row(at_one, "laco")][avg], at_one.columns[avg]))
+      << "its run after the encoder";
+  EXPECT_NE(format_cell(m.rows[row(m, "fastv")][avg], m.columns[avg]), "-");
+  EXPECT_NE(render_markdown(m).find("fastv acts inside the LM"), std::string::npos);
+  EXPECT_EQ(render_markdown(methods_table(RunIndex(test::report_fixture_runs(), {}), {})).find("inside the LM"),
+            std::string::npos)
+      << "no note without such a method";
+  const Table p = placement_table(index, {});
+  EXPECT_NO_THROW(row(p, "fastv", "1"));
+  EXPECT_THROW(row(p, "fastv", "1/4"), std::runtime_error);
+  const Table e = efficiency_table(index, {});
+  EXPECT_NO_THROW(row(e, "fastv", "1 (external)"));
+  EXPECT_THROW(row(e, "fastv", "1/4"), std::runtime_error);
+}
+
 TEST(ReportTables, EfficiencyTableComparesWithTheSameMethodAfterTheEncoder) {
   const auto runs = test::report_fixture_runs();
   const RunIndex index(runs, {});
