@@ -142,7 +142,7 @@ std::string render_latex(const Table& table);
 /// ratio and metric as separate columns, then unit, mean (the central value),
 /// ci_low, ci_high (95%; empty without raw data), std, n (seeds) and bold;
 /// (table, method, options, placement, ratio, metric) is unique, so the file
-/// pivots (README).
+/// pivots (docs/reports.md).
 std::string render_csv_rows(const Table& table);
 std::string csv_header();
 std::string render_html(const Table& table);

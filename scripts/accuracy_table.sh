@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's accuracy table on SynthVQA `small`: `none`, then the five
+# The accuracy table of docs/performance.md on SynthVQA `small`: `none`, then the five
 # methods at 1/4 depth and after the encoder, r = 2, for each seed given.
 # Seeds run as parallel processes with one thread each (on 2 cores this beats
 # one process with 2 threads for these small matrices; the thread count is

@@ -18,7 +18,7 @@ if [[ -d "$parity_dir" ]]; then
 else
   echo "main: no parity folder at $parity_dir (set LACO_PARITY_DIR); skipping parity"
 fi
-# The checkpoint loader against transformers' semantics (README, Released checkpoints).
+# The checkpoint loader against transformers' semantics (docs/checkpoints.md).
 for f in tests/checkpoints/*.reference.safetensors; do
   ./build/laco parity "$f" | tail -1
 done

@@ -49,7 +49,7 @@ TEST(Cli, ErrorsNameTheProblemAndExitNonZero) {
 }
 
 TEST(Cli, ParseErrorsSayLacoErrorAndExitOne) {
-  // The README's promise holds for CLI11's parse errors too (not its codes 104-109).
+  // docs/cli.md's promise holds for CLI11's parse errors too (not its codes 104-109).
   for (const char* args : {" nosuchcommand", " run --no-such-flag", " run --ratio", " query --db"}) {
     auto r = test::run_command(kLaco + args);
     EXPECT_EQ(r.status, 1) << args << "\n" << r.output;

@@ -1,4 +1,4 @@
-// The layer rule (README, Layout): a file includes only files of its own
+// The layer rule (docs/architecture.md, Layout): a file includes only files of its own
 // layer or of layers below it. Read from the #include lines of the tree, so a
 // change that breaks the rule fails here, not in a review months later.
 #include <filesystem>
@@ -70,7 +70,7 @@ TEST(Layers, NoFileIncludesAHigherLayer) {
       const auto ext = entry.path().extension();
       if (!entry.is_regular_file() || (ext != ".h" && ext != ".cc")) continue;
       const std::string rel = fs::relative(entry.path(), root).generic_string();
-      ASSERT_GE(layer_of(rel), 0) << rel << " is in no layer: add its folder to kLayers and the README";
+      ASSERT_GE(layer_of(rel), 0) << rel << " is in no layer: add its folder to kLayers and docs/architecture.md";
       const std::string text = test::read_file(entry.path().string());
       for (size_t at = text.find("#include \""); at != std::string::npos; at = text.find("#include \"", at + 1))
         ++includes;

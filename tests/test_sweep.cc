@@ -342,7 +342,7 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
   EXPECT_EQ(paper["efficiency"]["preset"], "paper");
   paper["efficiency"]["preset"] = "cpu-small";
   EXPECT_FALSE(parse_sweep(paper, dir + "/paper.json").runs.empty());
-  // default.json: what the README says it holds. The layer ablation: the
+  // default.json: what docs/sweeps.md says it holds. The layer ablation: the
   // five placements are five blocks of the accuracy encoder (1, 2, 3, 6, 12
   // of 12), each method at all five with seed 0 and at 1/4 and 1 with seeds
   // 0, 1, 2, all inserted into one stage-0 model, one thread per run.
