@@ -559,14 +559,17 @@ AccuracyConfig accuracy_config(const RunRequest& request, const nlohmann::json& 
   return c;
 }
 
-nlohmann::json parse_accuracy_settings(const JsonChecker& ck, const nlohmann::json& v, const std::string& path) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const char* k : {"steps0", "steps1", "steps2"})
-    if (v.contains(k)) out[k] = ck.integer(v[k], path + "." + k, 0, kMaxTrainingSteps);
-  if (v.contains("stage0_seed")) out["stage0_seed"] = ck.integer(v["stage0_seed"], path + ".stage0_seed", 0, kMaxSeed);
-  for (const char* k : {"train_data", "test_data"})
-    if (v.contains(k)) out[k] = ck.string(v[k], path + "." + k, "a LLaVA-layout JSONL file");
-  return out;
+const std::vector<SettingInfo>& accuracy_settings() {
+  using K = SettingKind;
+  static const std::vector<SettingInfo> settings = {
+      {"steps0", K::kInteger, 0, kMaxTrainingSteps, 0, 0, {}, "Stage-0 steps"},
+      {"steps1", K::kInteger, 0, kMaxTrainingSteps, 0, 0, {}, "Stage-1 steps"},
+      {"steps2", K::kInteger, 0, kMaxTrainingSteps, 0, 0, {}, "Stage-2 steps"},
+      {"stage0_seed", K::kInteger, 0, kMaxSeed, 0, 0, {}, "Share the stage-0 model (and data) of this seed across seeds"},
+      {"train_data", K::kString, 0, 0, 0, 0, {}, "LLaVA-layout JSONL to train on instead of SynthVQA"},
+      {"test_data", K::kString, 0, 0, 0, 0, {}, "LLaVA-layout JSONL to evaluate on instead of SynthVQA"},
+  };
+  return settings;
 }
 
 int64_t accuracy_units(const RunSpec& run) {

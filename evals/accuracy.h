@@ -14,6 +14,7 @@
 #include "evals/run_record.h"
 #include "evals/run_request.h"
 #include "evals/run_spec.h"
+#include "evals/settings.h"
 #include "evals/synthvqa.h"
 #include "evals/vqa_vocabulary.h"
 #include "harness/model/compressor.h"
@@ -83,9 +84,8 @@ RunSpec resolve_accuracy_config(const AccuracyConfig& config);
 /// The request from its generic form: the common part and the settings of a
 /// spec's accuracy section (steps0, steps1, steps2, train_data, test_data).
 AccuracyConfig accuracy_config(const RunRequest& request, const nlohmann::json& settings);
-/// Checks those settings in a spec section; errors name the file and JSON path.
-nlohmann::json parse_accuracy_settings(const JsonChecker& check, const nlohmann::json& section,
-                                       const std::string& path);
+/// Those settings, each described once (evals/settings.h).
+const std::vector<SettingInfo>& accuracy_settings();
 
 RunRecord run_accuracy(const RunSpec& run, const RunContext& context = {});
 /// The seed of a run's stage 0 and data: its stage0_seed when shared, else its own seed.

@@ -245,16 +245,16 @@ void register_all() {
   for (const auto& shape : shapes()) {
     // The grid methods on their own; the token reductions act inside blocks or the LM (efficiency runs time them).
     for (const auto& method : method_names(MethodSite::kAfterBlock))
-      for (int64_t r : {2, 3, 4})
+      for (int64_t r : supported_ratios())
         for (bool backward : {false, true}) {
-          if (method == "none" && r != 2) continue;  // the identity ignores r
+          if (find_method(method).reference && r != supported_ratios().front()) continue;  // the identity ignores r
           const std::string name =
               std::string(backward ? "method_fwd_bwd/" : "method_fwd/") + method + "/r" + std::to_string(r) + "/" + shape.name;
           benchmark::RegisterBenchmark(name.c_str(), bench_method, shape, method, r, backward)
               ->UseManualTime()
               ->Unit(benchmark::kMillisecond);
         }
-    for (int64_t r : {2, 3, 4})
+    for (int64_t r : supported_ratios())
       benchmark::RegisterBenchmark(("laco_pack/r" + std::to_string(r) + "/" + shape.name).c_str(), bench_laco_pack,
                                    shape, r, find_preset(shape.name).crops)
           ->UseManualTime()

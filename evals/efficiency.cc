@@ -11,6 +11,7 @@
 
 #include "evals/decode.h"
 #include "evals/flops.h"
+#include "evals/metrics.h"
 #include "evals/measure.h"
 #include "harness/base/error.h"
 #include "harness/base/host.h"
@@ -135,30 +136,28 @@ EfficiencyConfig efficiency_config(const RunRequest& request, const nlohmann::js
   return c;
 }
 
-nlohmann::json parse_efficiency_settings(const JsonChecker& ck, const nlohmann::json& v, const std::string& path) {
-  nlohmann::json out = nlohmann::json::object();
+const std::vector<SettingInfo>& efficiency_settings() {
   // Upper bounds far beyond any CPU run (kMaxCrops images and kMaxTextTokens
   // per request, 2^24 requests per batch, a million repetitions) that keep
   // every product of them (batch x tokens x width, FLOP counts) inside 64
   // bits. A batch that does not fit in memory is a failed run, not an input error.
-  struct Range {
-    const char* key;
-    int64_t min, max;
+  using K = SettingKind;
+  static const std::vector<SettingInfo> settings = {
+      {"crops", K::kInteger, 1, kMaxCrops, 0, 0, {}, "Images per request, base + crops"},
+      {"text_tokens", K::kInteger, 2, kMaxTextTokens, 0, 0, {}, "Text tokens per request"},
+      {"batch", K::kInteger, 1, 1 << 24, 0, 0, {}, "Requests per forward for throughput"},
+      {"train_batch", K::kInteger, 1, 1 << 24, 0, 0, {}, "Requests per training step"},
+      {"warmup", K::kInteger, 0, 1000000, 0, 0, {}, "Untimed runs before each measurement"},
+      {"reps", K::kInteger, 1, 1000000, 0, 0, {}, "Timed runs per measurement"},
+      {"stages", K::kNames, 0, 0, 0, 0, efficiency_stage_names(),
+       "Comma-separated subset of " + join(efficiency_stage_names(), ",")},
+      {"device", K::kString, 0, 0, 0, 0, {"cpu"}, "Device: cpu"},
+      {"gen_tokens", K::kIntegers, 2, kMaxGenTokens, 0, 0, {},
+       "decode: generated tokens per request, comma-separated (e.g. 16,256)"},
+      {"memory_budget_gib", K::kNumber, 0, 0, 1.0 / 1024, 1 << 20, {},
+       "decode: the memory (GiB) the largest batch must fit in"},
   };
-  const Range ranges[] = {{"crops", 1, kMaxCrops},  {"text_tokens", 2, kMaxTextTokens}, {"batch", 1, 1 << 24},
-                          {"train_batch", 1, 1 << 24}, {"warmup", 0, 1000000},     {"reps", 1, 1000000}};
-  for (const auto& [k, min, max] : ranges)
-    if (v.contains(k)) out[k] = ck.integer(v[k], path + "." + k, min, max);
-  if (v.contains("gen_tokens")) out["gen_tokens"] = ck.integers(v["gen_tokens"], path + ".gen_tokens", 2, kMaxGenTokens);
-  if (v.contains("memory_budget_gib"))
-    out["memory_budget_gib"] = ck.number(v["memory_budget_gib"], path + ".memory_budget_gib", 1.0 / 1024, 1 << 20);
-  if (v.contains("stages")) out["stages"] = ck.names(v["stages"], path + ".stages", efficiency_stage_names(), "stage");
-  if (v.contains("device")) {
-    const auto device = ck.string(v["device"], path + ".device", "cpu");
-    if (device != "cpu") ck.error(path + ".device", "'{}' is not available in this build (allowed: cpu)", device);
-    out["device"] = device;
-  }
-  return out;
+  return settings;
 }
 
 int64_t efficiency_units(const std::vector<RunSpec>& runs) {
@@ -712,31 +711,28 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
 }
 
 PrintTable speedups_table(const RunRecord& in, const RunRecord& ext) {
+  // Each timing with the metric of the model that predicts it (the metric
+  // registry's `model`, evals/metrics.h); a latency to token n has none.
   struct Row {
     std::string label;
     std::string time_metric;  // lower is better
-    std::string flop_metric;
   };
-  std::vector<Row> rows = {{"encoder", "encoder_latency", "flops_encoder"},
-                           {"prefill (TTFT)", "prefill_latency", "flops_prefill"},
-                           {"inference throughput", "throughput_batch_latency", "flops_prefill"},
-                           {"training step", "train_step_time", "flops_train_step"},
-                           {"  forward + backward", "train_fwd_bwd_time", "flops_train_step"}};
+  std::vector<Row> rows = {{"encoder", "encoder_latency"},
+                           {"prefill (TTFT)", "prefill_latency"},
+                           {"inference throughput", "throughput_batch_latency"},
+                           {"training step", "train_step_time"},
+                           {"  forward + backward", "train_fwd_bwd_time"}};
   for (const auto& regime : train_regimes())
-    if (regime.value != TrainRegime::kFull) {
-      const std::string suffix = train_regime_suffix(regime.value);
-      rows.push_back({"training step, " + train_regime_label(regime.value), "train_step_time" + suffix,
-                      "flops_train_step" + suffix});
-    }
+    if (regime.value != TrainRegime::kFull)
+      rows.push_back({"training step, " + train_regime_label(regime.value),
+                      "train_step_time" + train_regime_suffix(regime.value)});
   // Generation: a decode step's model is its bytes (evals/decode.h), which
   // are equal at one ratio (the same tokens cached); a latency has no model.
   const auto& gen = in.spec.efficiency().gen_tokens;
   if (!gen.empty()) {
     const int64_t longest = gen.back();
-    rows.push_back({fmt::format("time per token, n={}", longest), fmt::format("decode_tpot_{}", longest),
-                    fmt::format("bytes_decode_step_{}", longest)});
-    for (int64_t n : gen)
-      rows.push_back({fmt::format("latency to token {}", n), fmt::format("decode_latency_{}", n), ""});
+    rows.push_back({fmt::format("time per token, n={}", longest), fmt::format("decode_tpot_{}", longest)});
+    for (int64_t n : gen) rows.push_back({fmt::format("latency to token {}", n), fmt::format("decode_latency_{}", n)});
   }
   PrintTable t;
   t.title = fmt::format("{} at {} (k = {}) vs after the encoder (k = {}), r = {}, preset {}:", in.spec.method_label(),
@@ -752,11 +748,12 @@ PrintTable speedups_table(const RunRecord& in, const RunRecord& ext) {
     if (!ti || !te) continue;
     const double measured = *te / *ti;
     const std::string shown = fmt::format("{:.3f} ({:+.1f}%)", measured, (measured - 1) * 100);
-    if (r.flop_metric.empty()) {
+    const std::string model = metric_info(r.time_metric, "efficiency").model_of(r.time_metric);
+    if (model.empty()) {
       t.add({r.label, *te, *ti, shown, std::string("-"), PrintValue()});
       continue;
     }
-    const double predicted = ext.require(r.flop_metric) / in.require(r.flop_metric);
+    const double predicted = ext.require(model) / in.require(model);
     t.add({r.label, *te, *ti, shown, fmt::format("{:.3f} ({:+.1f}%)", predicted, (predicted - 1) * 100),
            measured / predicted});
   }

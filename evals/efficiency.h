@@ -11,6 +11,7 @@
 #include "evals/run_record.h"
 #include "evals/run_request.h"
 #include "evals/run_spec.h"
+#include "evals/settings.h"
 #include "harness/print/table.h"
 
 namespace laco {
@@ -58,9 +59,8 @@ RunSpec resolve_efficiency_config(const EfficiencyConfig& config);
 /// spec's efficiency section (crops, text_tokens, batch, train_batch, warmup, reps, stages, device,
 /// gen_tokens, memory_budget_gib).
 EfficiencyConfig efficiency_config(const RunRequest& request, const nlohmann::json& settings);
-/// Checks those settings in a spec section; errors name the file and JSON path.
-nlohmann::json parse_efficiency_settings(const JsonChecker& check, const nlohmann::json& section,
-                                         const std::string& path);
+/// Those settings, each described once (evals/settings.h).
+const std::vector<SettingInfo>& efficiency_settings();
 
 /// Builds one model per run and measures them together: each measurement's
 /// warm-ups and repetitions go in rounds that visit every run once, in an

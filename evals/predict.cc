@@ -8,10 +8,19 @@
 #include "evals/run_spec.h"
 #include "harness/base/error.h"
 #include "harness/base/text.h"
+#include "harness/model/placement.h"
 #include "harness/model/presets.h"
 #include "methods/registry.h"
 
 namespace laco {
+
+std::vector<std::string> predict_default_layers() {
+  std::vector<std::string> layers;
+  for (const auto& p : standard_placements())
+    if (p != kAfterEncoder) layers.push_back(p);
+  return layers;
+}
+
 namespace {
 
 struct NamedLm {
@@ -70,9 +79,9 @@ Common resolve_common(const PredictRequest& r) {
   c.methods = r.methods;
   if (c.methods.empty())
     for (const auto& m : method_registry())
-      if (m.name != "none") c.methods.push_back(m.name);
+      if (!m.reference) c.methods.push_back(m.name);
   for (const auto& m : c.methods)
-    if (find_method(m).name == "none") fail("--method: none compresses nothing, so it has no speed-up to predict");
+    if (find_method(m).reference) fail("--method: {} compresses nothing, so it has no speed-up to predict", m);
   if (r.ratios.empty()) fail("--ratio: give at least one ratio");
   return c;
 }
@@ -101,7 +110,7 @@ PrintTable predict_table(const PredictRequest& r) {
   const int64_t crops = common.crops, text = common.text;
   const CausalCount causal =
       r.causal.empty() ? causal_count_in_use() : find_named(causal_counts(), r.causal, "causal count", "--causal").value;
-  if (r.layers.empty()) fail("--layer: give at least one placement (1/12, 1/6, 1/4, 1/2, block:K)");
+  if (r.layers.empty()) fail("--layer: give at least one placement (e.g. {}, block:K)", join(predict_default_layers()));
 
   PrintTable t;
   t.title = fmt::format(
@@ -218,7 +227,7 @@ PrintTable decode_table(const PredictRequest& r) {
       if (!method_is_projector) n += projector_parameters(model.encoder.width(), l.lm.width());
       return n;
     };
-    const Row none{"none", 0, common.crops * model.encoder.grid().tokens(), parameters(nullptr, false)};
+    const Row none{reference_method().name, 0, common.crops * model.encoder.grid().tokens(), parameters(nullptr, false)};
     row_of(none, none);
     for (const auto& method : common.methods)
       for (int64_t ratio : r.ratios) {

@@ -15,6 +15,9 @@
 
 namespace laco {
 
+/// `laco predict`'s placements: the standard ones inside the encoder (its speed-ups are against after it).
+std::vector<std::string> predict_default_layers();
+
 /// Usage: PredictRequest r; r.lms = {"Qwen2-0.5B", "Qwen2-7B"}; print(predict_table(r));
 struct PredictRequest {
   std::string preset = "paper";
@@ -25,7 +28,7 @@ struct PredictRequest {
   std::optional<int64_t> crops, text_tokens;  ///< unset: the preset's
   /// Methods (registry names with a compressor); empty: every one but none.
   std::vector<std::string> methods;
-  std::vector<std::string> layers = {"1/12", "1/6", "1/4", "1/2"};
+  std::vector<std::string> layers = predict_default_layers();
   std::vector<int64_t> ratios = {2};
   /// causal_counts() name; "": what this build's attention kernel executes.
   std::string causal;

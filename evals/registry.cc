@@ -34,8 +34,7 @@ EvaluationInfo accuracy_evaluation() {
               "exact-match accuracy per family";
   e.default_preset = AccuracyConfig().preset;
   e.presets = names_of(accuracy_presets());
-  e.section_keys = {"preset", "seeds", "steps0", "steps1", "steps2", "stage0_seed", "train_data", "test_data"};
-  e.parse_settings = parse_accuracy_settings;
+  e.settings = accuracy_settings();
   e.resolve = [](const RunRequest& r, const nlohmann::json& settings) {
     RunSpec spec = resolve_accuracy_config(accuracy_config(r, settings));
     int64_t budget = 1;
@@ -66,7 +65,6 @@ EvaluationInfo accuracy_evaluation() {
   e.encoder_depth = [](const std::string& preset, const std::string& checkpoint) {
     return run_model(checkpoint, find_accuracy_preset(preset).model).encoder.depth();
   };
-  e.headline = {"acc_mean", "acc_overall", "visual_tokens"};
   return e;
 }
 
@@ -76,9 +74,7 @@ EvaluationInfo efficiency_evaluation() {
   e.summary = "latency, throughput, training step, memory and FLOPs on real model shapes, measured interleaved";
   e.default_preset = EfficiencyConfig().preset;
   e.presets = preset_names();
-  e.section_keys = {"preset", "seeds", "crops", "text_tokens", "batch", "train_batch", "warmup", "reps", "stages",
-                    "device", "gen_tokens", "memory_budget_gib"};
-  e.parse_settings = parse_efficiency_settings;
+  e.settings = efficiency_settings();
   e.resolve = [](const RunRequest& r, const nlohmann::json& settings) {
     return resolve_efficiency_config(efficiency_config(r, settings));
   };
@@ -92,11 +88,16 @@ EvaluationInfo efficiency_evaluation() {
   e.encoder_depth = [](const std::string& preset, const std::string& checkpoint) {
     return run_model(checkpoint, find_preset(preset).model).encoder.depth();
   };
-  e.headline = {"train_step_time", "prefill_latency", "throughput", "encoder_latency"};
   return e;
 }
 
 }  // namespace
+
+std::vector<std::string> EvaluationInfo::section_keys() const {
+  std::vector<std::string> keys = {"preset", "seeds"};
+  for (const auto& s : settings) keys.push_back(s.key);
+  return keys;
+}
 
 const std::vector<EvaluationInfo>& evaluation_registry() {
   static const std::vector<EvaluationInfo> registry = {accuracy_evaluation(), efficiency_evaluation()};

@@ -17,6 +17,7 @@
 #include "evals/run_record.h"
 #include "evals/run_request.h"
 #include "evals/run_spec.h"
+#include "evals/settings.h"
 
 namespace laco {
 
@@ -27,13 +28,13 @@ struct EvaluationInfo {
   std::string summary;
   std::string default_preset;
   std::vector<std::string> presets;
-  /// The keys of its sweep-spec section, `preset` and `seeds` first; the
-  /// same names (with '-' for '_') are `laco run` flags.
-  std::vector<std::string> section_keys;
-  /// Checks the section's own keys (all but preset and seeds) and returns
-  /// them as the settings resolve() takes. Errors name the file, JSON path and allowed values.
-  std::function<nlohmann::json(const JsonChecker& check, const nlohmann::json& section, const std::string& path)>
-      parse_settings;
+  /// Its own settings (evals/settings.h), in the order listings use: the
+  /// keys of its sweep-spec section beside `preset` and `seeds`, and `laco
+  /// run` flags of the same names (with '-' for '_'). parse_settings() checks
+  /// them into the settings resolve() takes.
+  std::vector<SettingInfo> settings;
+  /// "preset", "seeds", then the settings' keys.
+  std::vector<std::string> section_keys() const;
   /// Resolves and checks a request and the evaluation's settings (keyed as
   /// in its section: steps0, crops, stages, ...; an absent key takes the
   /// preset's value) into the run they describe. Nothing is built or trained.
@@ -59,8 +60,6 @@ struct EvaluationInfo {
   /// The encoder depth of a preset's model, or of the model a checkpoint
   /// folder makes of it ("" for none; run_model); placements are checked against it.
   std::function<int64_t(const std::string& preset, const std::string& checkpoint)> encoder_depth;
-  /// The metrics a log line names for a finished run, when it has them.
-  std::vector<std::string> headline;
 };
 
 /// Every evaluation, in the order listings and sweeps use.

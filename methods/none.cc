@@ -21,6 +21,7 @@ MethodInfo none_method() {
   MethodInfo info;
   info.name = "none";
   info.summary = "identity; the uncompressed reference (accuracy and cost ceiling)";
+  info.reference = true;
   info.make = [](const CompressorOptions& o, const MethodOptions& mo) -> Compressor {
     OptionReader("none", mo, {});
     return std::make_shared<NoCompressionImpl>(o);

@@ -1,5 +1,6 @@
 #include "methods/registry.h"
 
+#include "harness/base/error.h"
 #include "harness/base/named.h"
 #include "harness/base/text.h"
 #include "methods/avgpool.h"
@@ -40,6 +41,24 @@ std::vector<std::string> method_names(MethodSite site) {
 const MethodInfo& find_method(const std::string& name) { return find_named(method_registry(), name, "method"); }
 
 const MethodInfo* lookup_method(const std::string& name) { return lookup_named(method_registry(), name); }
+
+const MethodInfo& reference_method() {
+  static const MethodInfo& reference = [&]() -> const MethodInfo& {
+    const MethodInfo* found = nullptr;
+    for (const auto& m : method_registry())
+      if (m.reference) {
+        if (found) fail("method registry: {} and {} are both the reference (allowed: one)", found->name, m.name);
+        found = &m;
+      }
+    if (!found) fail("method registry: no method is the reference (allowed: exactly one, MethodInfo::reference)");
+    return *found;
+  }();
+  return reference;
+}
+
+bool is_reference_method(const std::string& method) {
+  return method.substr(0, method.find_first_of("{[")) == reference_method().name;
+}
 
 Compressor make_compressor(const std::string& name, const CompressorOptions& options,
                            const MethodOptions& method_options) {

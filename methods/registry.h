@@ -33,6 +33,10 @@ struct MethodInfo {
   /// Where it acts (CompressorImpl::site(), the class's kSite): sweeps place
   /// a method inside the LM after the encoder only.
   MethodSite site = MethodSite::kAfterBlock;
+  /// The uncompressed reference (none): the ceiling every table compares
+  /// against and never ranks; neither where it sits nor the ratio changes
+  /// it, so a sweep runs it once per seed. Exactly one method has it.
+  bool reference = false;
 
   bool has_weights() const { return reference_init != InitScheme::kReference; }
 
@@ -48,6 +52,10 @@ std::vector<std::string> method_names(MethodSite site);
 const MethodInfo& find_method(const std::string& name);
 /// The method called `name`, or null (a stored run may name a method this build lacks).
 const MethodInfo* lookup_method(const std::string& name);
+/// The reference method (MethodInfo::reference).
+const MethodInfo& reference_method();
+/// Whether `method` (a name, or a label with options such as "laco[zero_init=true]") is the reference.
+bool is_reference_method(const std::string& method);
 
 Compressor make_compressor(const std::string& name, const CompressorOptions& options,
                            const MethodOptions& method_options = {});

@@ -1,5 +1,5 @@
 // The training budget of stored accuracy runs, read back from their step
-// counts. A sweep grid's `budgets` (harness/sweep/sweep_spec.h) multiply
+// counts. A sweep grid's `budgets` (runner/sweep_spec.h) multiply
 // stages 1 and 2; the runs store the steps they trained (steps1, steps2),
 // not the multiplier, so that budget 1 is the run without the grid key. The
 // report recovers the multiplier against the steps most runs have: the runs

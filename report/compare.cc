@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "evals/metrics.h"
 #include "evals/registry.h"
 #include "harness/base/build_info.h"
 #include "harness/base/error.h"
@@ -56,11 +57,14 @@ std::string resolve_commit(const std::string& prefix, const std::string& flag, c
 }
 
 // The value of a metric in one measurement, from its raw data where there are some.
+// The registry says which statistic a metric takes (evals/metrics.h), as in the report's tables.
 Stat value_of(const RunRecord& r, const std::string& metric) {
-  if (r.spec.is_accuracy() && metric.rfind("acc_", 0) == 0 && !r.predictions.empty())
+  const MetricInfo* info = lookup_metric(metric, r.eval());
+  const Statistic statistic = info ? info->statistic : Statistic::kMean;
+  if (statistic == Statistic::kAccuracy && !r.predictions.empty())
     if (auto evidence = accuracy_evidence({{r.spec.seed, r.predictions}}, metric)) return accuracy_stat(evidence);
   auto s = r.samples.find(metric);
-  if (s != r.samples.end() && !s->second.empty()) return timing_stat(s->second);
+  if (statistic == Statistic::kTiming && s != r.samples.end() && !s->second.empty()) return timing_stat(s->second);
   return Stat::of({r.require(metric)});
 }
 
@@ -260,7 +264,7 @@ Comparison compare_measurements(const CompareOptions& o, std::vector<std::string
       for (const auto& m : in_new)
         if (in_base.count(m)) metrics.push_back(m);
     } else {
-      for (const auto& m : o.metrics.empty() ? evaluation_of(p.run->spec).headline : o.metrics)
+      for (const auto& m : o.metrics.empty() ? view_metrics(MetricView::kHeadline, p.run->spec.eval()) : o.metrics)
         if (in_base.count(m) && in_new.count(m)) metrics.push_back(m);
     }
     for (const auto& m : metrics) {

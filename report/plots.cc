@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "methods/registry.h"
+
 namespace laco {
 namespace {
 
@@ -227,7 +229,7 @@ std::vector<Chart> report_charts(const RunIndex& index, const ReportOptions& o) 
 
   for (const auto& m : index.methods()) {
     PlotSeries p{m, {}, false, false}, a{m, {}, true, false}, t{m, {}, true, false};
-    if (m == "none") {
+    if (is_reference_method(m)) {
       // Placement does not apply: a flat reference line across the axis.
       const Stat acc_none = index.stat("accuracy", m, "", 0, "acc_mean");
       const Stat thr = index.stat("efficiency", m, "", 0, "throughput");

@@ -26,6 +26,18 @@ Stat Stat::of(const std::vector<double>& values) {
   return s;
 }
 
+Column Column::label(const std::string& header) { return {header, "", 0, Better::kNone}; }
+
+Column Column::of(const std::string& header, const std::string& metric, const std::string& eval,
+                  const std::string& unit) {
+  const MetricInfo& m = metric_info(metric, eval);
+  return {header, unit.empty() ? m.unit : unit, m.decimals, m.better, m.spread(), m.exact(), metric, eval};
+}
+
+Column Column::change(const std::string& header, const std::string& id, const std::string& eval) {
+  return {header, "", 1, Better::kNone, true, false, id, eval};
+}
+
 Cell Cell::text(std::string s) {
   Cell c;
   c.label = std::move(s);

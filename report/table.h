@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "evals/metrics.h"
 #include "evals/run_record.h"
 #include "harness/print/table.h"
 #include "report/stats.h"
@@ -81,9 +82,9 @@ struct Cell {
   static Cell change(const Stat& percent);
 };
 
-/// Better is higher, lower, or not ranked (no bold).
-enum class Better { kNone, kHigher, kLower };
-
+/// A table's column. Usage: Column::of("throughput", "throughput", "efficiency")
+/// (everything but the header from the metric registry, evals/metrics.h),
+/// Column::change("speed-up", "train_step_speedup", "efficiency"), Column::label("method").
 struct Column {
   std::string header;
   std::string unit;  ///< shown under the header; "" for labels
@@ -98,6 +99,17 @@ struct Column {
   /// The evaluation the column's values come from ("accuracy", "efficiency"):
   /// which encoder's block the CSV names.
   std::string eval = {};
+
+  /// A label column (method, placement): no unit, not ranked.
+  static Column label(const std::string& header);
+  /// The column of a stored metric of `eval`: unit, decimals, which way is
+  /// better, spread and exactness from its registry entry; `unit` replaces
+  /// the printed unit where the table says it otherwise ("per image").
+  static Column of(const std::string& header, const std::string& metric, const std::string& eval,
+                   const std::string& unit = "");
+  /// A relative change in % derived from metrics (a speed-up, a gain): not
+  /// ranked; `id` is its CSV metric ("train_step_speedup").
+  static Column change(const std::string& header, const std::string& id, const std::string& eval);
 };
 
 /// What a row is about, for the tidy CSV: one configuration of one method.

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "evals/flops.h"
+#include "evals/metrics.h"
 #include "evals/run_spec.h"
 #include "evals/synthvqa.h"
 #include "harness/base/error.h"
@@ -20,7 +21,8 @@ namespace {
 const char* kAccuracy = "accuracy";
 const char* kEfficiency = "efficiency";
 
-bool is_none(const std::string& method) { return method == "none"; }
+// The uncompressed reference (none): answers for every placement and ratio, never ranked.
+bool is_none(const std::string& method) { return is_reference_method(method); }
 
 // A method inside the LM (fastv) leaves the encoder's tokens complete: its
 // runs are after the encoder, and they answer for it at every encoder placement.
@@ -95,14 +97,6 @@ RowKey row_key(const RunIndex& index, const std::string& method, const std::stri
   return k;
 }
 
-// Metric ids and evaluations of the value columns, in column order ("" for labels).
-void name_columns(Table& t, const std::vector<std::pair<std::string, std::string>>& ids) {
-  for (size_t c = 0; c < t.columns.size() && c < ids.size(); ++c) {
-    t.columns[c].metric = ids[c].first;
-    t.columns[c].eval = ids[c].second;
-  }
-}
-
 // What identifies a cell's runs besides their cell (method, placement, ratio):
 // the configuration less the seed, the stage-0 identity (it holds the seed),
 // and the fields that name the cell itself.
@@ -130,7 +124,9 @@ std::string differences(const std::map<std::string, nlohmann::json>& configurati
   return fmt::format("{}", fmt::join(parts, "; "));
 }
 
-const std::vector<std::string> kStandardPlacements = {"1/12", "1/6", "1/4", "1/2", "1"};
+// The analytic model's metric that predicts a timing's ratios (evals/metrics.h).
+std::string model_of(const std::string& metric) { return metric_info(metric, kEfficiency).model_of(metric); }
+
 
 // Registry order first, then variants and unknown names alphabetically.
 std::vector<std::string> in_registry_order(const std::set<std::string>& methods) {
@@ -209,7 +205,7 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
   std::vector<std::pair<std::string, std::vector<int64_t>>> seen;  // label, blocks per eval
   std::vector<std::string> ordered(layers.begin(), layers.end());
   std::stable_partition(ordered.begin(), ordered.end(), [](const std::string& l) {
-    return std::find(kStandardPlacements.begin(), kStandardPlacements.end(), l) != kStandardPlacements.end();
+    return std::find(standard_placements().begin(), standard_placements().end(), l) != standard_placements().end();
   });
   for (const auto& layer : ordered) {
     const std::vector<int64_t> blocks = blocks_of(layer);
@@ -218,7 +214,7 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
   }
   for (const auto& [key, group] : groups_) seeds_.insert(group.by_seed.size());
   for (const auto& [label, blocks] : seen) placements_.push_back(label);
-  external_ = canonical("1");
+  external_ = canonical(kAfterEncoder);
   std::stable_sort(placements_.begin(), placements_.end(),
                    [&](const std::string& a, const std::string& b) { return fraction(a) < fraction(b); });
   ratios_.assign(ratios.begin(), ratios.end());
@@ -257,13 +253,16 @@ std::string RunIndex::canonical(const std::string& placement) const {
 
 std::optional<Stat> RunIndex::from_raw_data(const std::string& eval, const Group& group,
                                             const std::string& metric) const {
-  if (eval == kAccuracy && metric.rfind("acc_", 0) == 0 && !group.predictions.empty() &&
+  // The registry says which statistic the metric takes (evals/metrics.h); one without an entry has no raw data.
+  const MetricInfo* info = lookup_metric(metric, eval);
+  const Statistic statistic = info ? info->statistic : Statistic::kMean;
+  if (statistic == Statistic::kAccuracy && !group.predictions.empty() &&
       group.predictions.size() == group.by_seed.size()) {
     auto evidence = accuracy_evidence(group.predictions, metric);
     if (!evidence) return std::nullopt;  // a family some seed lacks
     return accuracy_stat(evidence);
   }
-  if (eval == kEfficiency && !group.samples.empty() && group.samples.size() == group.by_seed.size()) {
+  if (statistic == Statistic::kTiming && !group.samples.empty() && group.samples.size() == group.by_seed.size()) {
     std::vector<double> samples;
     for (const auto& [seed, metrics] : group.samples) {
       auto m = metrics.find(metric);
@@ -346,7 +345,7 @@ std::string most_sensitive_family(const RunIndex& index, int64_t ratio) {
   double best_score = -1e300;
   for (const auto& family : vqa_families()) {
     const std::string metric = "acc_" + family;
-    const Stat ceiling = index.stat(kAccuracy, "none", "", 0, metric);
+    const Stat ceiling = index.stat(kAccuracy, reference_method().name, "", 0, metric);
     std::vector<double> scores;
     for (const auto& m : index.methods()) {
       if (is_none(m)) continue;
@@ -371,12 +370,12 @@ Table methods_table(const RunIndex& index, const ReportOptions& options) {
   t.name = "methods";
   t.title = fmt::format("Compression methods {}, r = {} ({}x fewer visual tokens)", where(index, o.placement), o.ratio,
                         o.ratio * o.ratio);
-  t.columns.push_back({"method", "", 0, Better::kNone});
-  for (const auto& f : vqa_families()) t.columns.push_back({f, "%", 1, Better::kHigher});
-  t.columns.push_back({"average", "%", 1, Better::kHigher});
-  t.columns.push_back({"seeds", "", 0, Better::kNone});
-  t.columns.push_back({"visual tokens", "per image", 0, Better::kNone, false});
-  t.columns.push_back({"throughput", "requests/s", 2, Better::kHigher});
+  t.columns.push_back(Column::label("method"));
+  for (const auto& f : vqa_families()) t.columns.push_back(Column::of(f, "acc_" + f, kAccuracy));
+  t.columns.push_back(Column::of("average", "acc_mean", kAccuracy));
+  t.columns.push_back(Column::label("seeds"));
+  t.columns.push_back(Column::of("visual tokens", "visual_tokens", kAccuracy, "per image"));
+  t.columns.push_back(Column::of("throughput", "throughput", kEfficiency));
   bool any_in_lm = false;
   for (const auto& m : index.methods()) {
     any_in_lm = any_in_lm || in_lm(m);
@@ -389,12 +388,6 @@ Table methods_table(const RunIndex& index, const ReportOptions& options) {
     row.push_back(Cell::value(index.stat(kAccuracy, m, placement, o.ratio, "visual_tokens")));
     row.push_back(Cell::value(index.stat(kEfficiency, m, placement, o.ratio, "throughput")));
     t.add_row(std::move(row), is_none(m), row_key(index, m, o.placement, o.ratio));
-  }
-  {
-    std::vector<std::pair<std::string, std::string>> ids = {{"", ""}};
-    for (const auto& f : vqa_families()) ids.emplace_back("acc_" + f, kAccuracy);
-    ids.insert(ids.end(), {{"acc_mean", kAccuracy}, {"", ""}, {"visual_tokens", kAccuracy}, {"throughput", kEfficiency}});
-    name_columns(t, ids);
   }
   t.rules = {1};
   t.notes = {preset_note(index, fmt::format("placement {} (block k = {} of the accuracy encoder), r = {}", o.placement,
@@ -411,13 +404,13 @@ Table placement_table(const RunIndex& index, const ReportOptions& o) {
   Table t;
   t.name = "placement";
   t.title = fmt::format("Layer placement, r = {}", o.ratio);
-  t.columns = {{"method", "", 0, Better::kNone},
-               {"placement", "", 0, Better::kNone},
-               {"k (acc / eff)", "", 0, Better::kNone},
-               {"average accuracy", "%", 1, Better::kHigher},
-               {sensitive + " accuracy", "%", 1, Better::kHigher},
-               {"train step", "ms", 1, Better::kLower},
-               {"throughput", "requests/s", 2, Better::kHigher}};
+  t.columns = {Column::label("method"),
+               Column::label("placement"),
+               Column::label("k (acc / eff)"),
+               Column::of("average accuracy", "acc_mean", kAccuracy),
+               Column::of(sensitive + " accuracy", "acc_" + sensitive, kAccuracy),
+               Column::of("train step", "train_step_time", kEfficiency),
+               Column::of("throughput", "throughput", kEfficiency)};
   auto row_for = [&](const std::string& m, const std::string& p) {
     auto k = [&](const char* eval) {
       const int64_t b = index.block(eval, p);
@@ -441,8 +434,6 @@ Table placement_table(const RunIndex& index, const ReportOptions& o) {
     for (const auto& p : index.placements())
       if (!in_lm(m) || p == index.external()) t.add_row(row_for(m, p), false, row_key(index, m, p, o.ratio));
   }
-  name_columns(t, {{"", ""}, {"", ""}, {"", ""}, {"acc_mean", kAccuracy}, {"acc_" + sensitive, kAccuracy},
-                   {"train_step_time", kEfficiency}, {"throughput", kEfficiency}});
   t.notes = {preset_note(index, fmt::format("r = {}; placement = depth fraction, k = the block it resolves to", o.ratio)),
              fmt::format("{} is the family whose accuracy drops most from the `none` ceiling across these runs",
                          sensitive),
@@ -457,12 +448,12 @@ Table ratio_table(const RunIndex& index, const ReportOptions& options) {
   Table t;
   t.name = "ratio";
   t.title = fmt::format("Compression ratio {}", where(index, o.placement));
-  t.columns.push_back({"method", "", 0, Better::kNone});
-  t.columns.push_back({"fewer tokens", "", 0, Better::kNone});
-  t.columns.push_back({"visual tokens", "per image", 0, Better::kNone, false});
-  for (const auto& f : vqa_families()) t.columns.push_back({f, "%", 1, Better::kHigher});
-  t.columns.push_back({"average", "%", 1, Better::kHigher});
-  t.columns.push_back({"throughput", "requests/s", 2, Better::kHigher});
+  t.columns.push_back(Column::label("method"));
+  t.columns.push_back(Column::label("fewer tokens"));
+  t.columns.push_back(Column::of("visual tokens", "visual_tokens", kAccuracy, "per image"));
+  for (const auto& f : vqa_families()) t.columns.push_back(Column::of(f, "acc_" + f, kAccuracy));
+  t.columns.push_back(Column::of("average", "acc_mean", kAccuracy));
+  t.columns.push_back(Column::of("throughput", "throughput", kEfficiency));
   bool any_in_lm = false;
   for (const auto& m : index.methods()) {
     const bool none = is_none(m);
@@ -478,12 +469,6 @@ Table ratio_table(const RunIndex& index, const ReportOptions& options) {
       t.add_row(std::move(row), none, row_key(index, m, p, r));
     }
   }
-  {
-    std::vector<std::pair<std::string, std::string>> ids = {{"", ""}, {"", ""}, {"visual_tokens", kAccuracy}};
-    for (const auto& f : vqa_families()) ids.emplace_back("acc_" + f, kAccuracy);
-    ids.insert(ids.end(), {{"acc_mean", kAccuracy}, {"throughput", kEfficiency}});
-    name_columns(t, ids);
-  }
   t.notes = {preset_note(index, fmt::format("placement {}; r x r merges: 4x, 9x, 16x fewer tokens", o.placement)),
              commits_note(index)};
   if (any_in_lm) t.notes.insert(t.notes.end() - 1, kInLmNote);
@@ -495,18 +480,18 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
   Table t;
   t.name = "efficiency";
   t.title = fmt::format("Efficiency of compressing inside the encoder against after it, r = {}", o.ratio);
-  t.columns = {{"method", "", 0, Better::kNone},
-               {"placement", "", 0, Better::kNone},
-               {"train step, all trainable", "ms", 1, Better::kLower},
-               {"speed-up", "", 1, Better::kNone},
-               {"FLOP model", "", 1, Better::kNone},
-               {"throughput", "requests/s", 2, Better::kHigher},
-               {"gain", "", 1, Better::kNone},
-               {"prefill", "ms", 1, Better::kLower},
-               {"speed-up", "", 1, Better::kNone},
-               {"FLOP model", "", 1, Better::kNone},
-               {"train peak memory", "MiB", 0, Better::kLower, true, true},
-               {"change", "", 1, Better::kNone}};
+  t.columns = {Column::label("method"),
+               Column::label("placement"),
+               Column::of("train step, all trainable", "train_step_time", kEfficiency),
+               Column::change("speed-up", "train_step_speedup", kEfficiency),
+               Column::change("FLOP model", "train_step_flop_speedup", kEfficiency),
+               Column::of("throughput", "throughput", kEfficiency),
+               Column::change("gain", "throughput_gain", kEfficiency),
+               Column::of("prefill", "prefill_latency", kEfficiency),
+               Column::change("speed-up", "prefill_speedup", kEfficiency),
+               Column::change("FLOP model", "prefill_flop_speedup", kEfficiency),
+               Column::of("train peak memory", "train_peak_tensor", kEfficiency),
+               Column::change("change", "train_peak_tensor_change", kEfficiency)};
   const std::string ext = index.external();
   // The placements some method has an efficiency run at (a failed run of one
   // method still shows as dashes beside the others).
@@ -521,35 +506,27 @@ Table efficiency_table(const RunIndex& index, const ReportOptions& o) {
   for (const auto& m : index.methods()) {
     if (is_none(m)) continue;
     t.rules.push_back(t.rows.size());
-    auto s = [&](const std::string& p, const char* metric) { return index.stat(kEfficiency, m, p, o.ratio, metric); };
+    auto s = [&](const std::string& p, const std::string& metric) {
+      return index.stat(kEfficiency, m, p, o.ratio, metric);
+    };
     for (const auto& p : index.placements()) {
       if (!measured.count(p)) continue;  // a placement with accuracy runs only: nothing to show
       const bool is_ext = p == ext;
       if (in_lm(m) && !is_ext) continue;  // no placement in the encoder
       // Speed-ups are external time / internal time - 1; memory is internal / external - 1.
-      auto speedup = [&](const char* metric) { return is_ext ? Stat{} : ratio_of(s(ext, metric), s(p, metric), -1); };
-      auto gain = [&](const char* metric) { return is_ext ? Stat{} : ratio_of(s(p, metric), s(ext, metric), -1); };
+      auto speedup = [&](const std::string& metric) {
+        return is_ext ? Stat{} : ratio_of(s(ext, metric), s(p, metric), -1);
+      };
+      auto gain = [&](const std::string& metric) { return is_ext ? Stat{} : ratio_of(s(p, metric), s(ext, metric), -1); };
       t.add_row({Cell::text(m), Cell::text(is_ext ? p + " (external)" : p), Cell::value(s(p, "train_step_time")),
-                 Cell::change(speedup("train_step_time")), Cell::change(speedup("flops_train_step")),
+                 Cell::change(speedup("train_step_time")), Cell::change(speedup(model_of("train_step_time"))),
                  Cell::value(s(p, "throughput")), Cell::change(gain("throughput")),
                  Cell::value(s(p, "prefill_latency")), Cell::change(speedup("prefill_latency")),
-                 Cell::change(speedup("flops_prefill")), Cell::value(s(p, "train_peak_tensor")),
+                 Cell::change(speedup(model_of("prefill_latency"))), Cell::value(s(p, "train_peak_tensor")),
                  Cell::change(gain("train_peak_tensor"))},
                 false, row_key(index, m, p, o.ratio));
     }
   }
-  name_columns(t, {{"", ""},
-                   {"", ""},
-                   {"train_step_time", kEfficiency},
-                   {"train_step_speedup", kEfficiency},
-                   {"train_step_flop_speedup", kEfficiency},
-                   {"throughput", kEfficiency},
-                   {"throughput_gain", kEfficiency},
-                   {"prefill_latency", kEfficiency},
-                   {"prefill_speedup", kEfficiency},
-                   {"prefill_flop_speedup", kEfficiency},
-                   {"train_peak_tensor", kEfficiency},
-                   {"train_peak_tensor_change", kEfficiency}});
   t.notes = {against_external_note(index, o.ratio, ext),
              "throughput = requests per second, a request being one image with its crops (every crop goes through the "
              "encoder) and its text; speed-up = external time / internal time - 1; gain = internal / external "
@@ -565,17 +542,13 @@ Table training_table(const RunIndex& index, const ReportOptions& o) {
   Table t;
   t.name = "training";
   t.title = fmt::format("Training step per stage, inside the encoder against after it, r = {}", o.ratio);
-  t.columns = {{"method", "", 0, Better::kNone}, {"placement", "", 0, Better::kNone}};
-  std::vector<std::pair<std::string, std::string>> ids = {{"", ""}, {"", ""}};
+  t.columns = {Column::label("method"), Column::label("placement")};
   for (const auto& regime : train_regimes()) {
     const std::string suffix = train_regime_suffix(regime.value);
     const std::string stage = train_regime_label(regime.value);
-    t.columns.push_back({"train step, " + stage, "ms", 1, Better::kLower});
-    t.columns.push_back({"speed-up", "", 1, Better::kNone});
-    t.columns.push_back({"FLOP model", "", 1, Better::kNone});
-    ids.insert(ids.end(), {{"train_step_time" + suffix, kEfficiency},
-                           {"train_step_speedup" + suffix, kEfficiency},
-                           {"train_step_flop_speedup" + suffix, kEfficiency}});
+    t.columns.push_back(Column::of("train step, " + stage, "train_step_time" + suffix, kEfficiency));
+    t.columns.push_back(Column::change("speed-up", "train_step_speedup" + suffix, kEfficiency));
+    t.columns.push_back(Column::change("FLOP model", "train_step_flop_speedup" + suffix, kEfficiency));
   }
   const std::string ext = index.external();
   for (const auto& m : index.methods()) {
@@ -596,12 +569,11 @@ Table training_table(const RunIndex& index, const ReportOptions& o) {
         auto speedup = [&](const std::string& metric) { return is_ext ? Stat{} : ratio_of(s(ext, metric), s(p, metric), -1); };
         row.push_back(Cell::value(s(p, "train_step_time" + suffix)));
         row.push_back(Cell::change(speedup("train_step_time" + suffix)));
-        row.push_back(Cell::change(speedup("flops_train_step" + suffix)));
+        row.push_back(Cell::change(speedup(model_of("train_step_time" + suffix))));
       }
       t.add_row(std::move(row), false, row_key(index, m, p, o.ratio));
     }
   }
-  name_columns(t, ids);
   t.notes = {against_external_note(index, o.ratio, ext),
              "stages (LLaVA-style training): all trainable; encoder frozen = its blocks frozen, the compressor, "
              "projector and LM train; encoder + LM frozen = the compressor and projector train. Frozen blocks before "
@@ -627,41 +599,31 @@ Table generation_table(const RunIndex& index, const ReportOptions&) {
     return index.stat(kEfficiency, m, p, r, metric);
   };
   const std::string tpot = fmt::format("decode_tpot_{}", longest), tpot_b = tpot + "_batch";
-  t.columns = {{"method", "", 0, Better::kNone},
-               {"placement", "", 0, Better::kNone},
-               {"r", "", 0, Better::kNone},
-               {"visual tokens", "tokens", 0, Better::kNone, false},
-               {fmt::format("KV cache, n={}", longest), "MiB", 1, Better::kLower, false, true},
-               {"time per token, b=1", "ms", 2, Better::kLower},
-               {"vs none", "", 1, Better::kNone},
-               {"byte model", "", 1, Better::kNone},
-               {"time per token, " + batch, "ms", 2, Better::kLower},
-               {"vs none", "", 1, Better::kNone}};
-  std::vector<std::pair<std::string, std::string>> ids = {{"", ""},
-                                                          {"", ""},
-                                                          {"", ""},
-                                                          {"visual_tokens", kEfficiency},
-                                                          {fmt::format("kv_cache_{}", longest), kEfficiency},
-                                                          {tpot, kEfficiency},
-                                                          {tpot + "_vs_none", kEfficiency},
-                                                          {tpot + "_byte_model_vs_none", kEfficiency},
-                                                          {tpot_b, kEfficiency},
-                                                          {tpot_b + "_vs_none", kEfficiency}};
+  const std::string kv = fmt::format("kv_cache_{}", longest);
+  t.columns = {Column::label("method"),
+               Column::label("placement"),
+               Column::label("r"),
+               Column::of("visual tokens", "visual_tokens", kEfficiency),
+               Column::of(fmt::format("KV cache, n={}", longest), kv, kEfficiency),
+               Column::of("time per token, b=1", tpot, kEfficiency),
+               Column::change("vs none", tpot + "_vs_none", kEfficiency),
+               Column::change("byte model", tpot + "_byte_model_vs_none", kEfficiency),
+               Column::of("time per token, " + batch, tpot_b, kEfficiency),
+               Column::change("vs none", tpot_b + "_vs_none", kEfficiency)};
   for (int64_t n : gen) {
-    t.columns.push_back({fmt::format("latency, n={}", n), "ms", 0, Better::kLower});
-    t.columns.push_back({"vs external", "", 1, Better::kNone});
-    ids.emplace_back(fmt::format("decode_latency_{}", n), kEfficiency);
-    ids.emplace_back(fmt::format("decode_latency_{}_speedup", n), kEfficiency);
+    const std::string latency = fmt::format("decode_latency_{}", n);
+    t.columns.push_back(Column::of(fmt::format("latency, n={}", n), latency, kEfficiency));
+    t.columns.push_back(Column::change("vs external", latency + "_speedup", kEfficiency));
   }
-  t.columns.push_back({fmt::format("throughput, {}, n={}", batch, longest), "tokens/s", 1, Better::kHigher});
-  t.columns.push_back({fmt::format("max batch, n={}", longest), "requests", 0, Better::kHigher, false, true});
-  ids.emplace_back(fmt::format("decode_throughput_{}", longest), kEfficiency);
-  ids.emplace_back(fmt::format("max_batch_{}", longest), kEfficiency);
+  t.columns.push_back(Column::of(fmt::format("throughput, {}, n={}", batch, longest),
+                                 fmt::format("decode_throughput_{}", longest), kEfficiency));
+  t.columns.push_back(Column::of(fmt::format("max batch, n={}", longest), fmt::format("max_batch_{}", longest), kEfficiency));
 
   auto row_of = [&](const std::string& m, const std::string& p, int64_t r) {
     const bool none = is_none(m), is_ext = p == ext;
     // Speed-ups: the other's time / this one's - 1 (no compression's, or the same method's after the encoder).
-    auto vs_none = [&](const std::string& metric) { return none ? Stat{} : ratio_of(s("none", "", 0, metric), s(m, p, r, metric), -1); };
+    const std::string& ref = reference_method().name;
+    auto vs_none = [&](const std::string& metric) { return none ? Stat{} : ratio_of(s(ref, "", 0, metric), s(m, p, r, metric), -1); };
     auto vs_ext = [&](const std::string& metric) {
       return none || is_ext ? Stat{} : ratio_of(s(m, ext, r, metric), s(m, p, r, metric), -1);
     };
@@ -669,10 +631,10 @@ Table generation_table(const RunIndex& index, const ReportOptions&) {
                              Cell::text(none ? "-" : is_ext ? p + " (external)" : p),
                              Cell::text(none ? "-" : std::to_string(r)),
                              Cell::value(s(m, p, r, "visual_tokens")),
-                             Cell::value(s(m, p, r, fmt::format("kv_cache_{}", longest))),
+                             Cell::value(s(m, p, r, kv)),
                              Cell::value(s(m, p, r, tpot)),
                              Cell::change(vs_none(tpot)),
-                             Cell::change(vs_none(fmt::format("bytes_decode_step_{}", longest))),
+                             Cell::change(vs_none(model_of(tpot))),
                              Cell::value(s(m, p, r, tpot_b)),
                              Cell::change(vs_none(tpot_b))};
     for (int64_t n : gen) {
@@ -697,12 +659,11 @@ Table generation_table(const RunIndex& index, const ReportOptions&) {
   bool any = false;
   for_each_measured([&](const std::string&, const std::string&, int64_t, bool) { any = true; });
   if (!any) return t;  // the reference alone compares nothing
-  if (!s("none", "", 0, tpot).missing()) row_of("none", "", 0);
+  if (!s(reference_method().name, "", 0, tpot).missing()) row_of(reference_method().name, "", 0);
   for_each_measured([&](const std::string& m, const std::string& p, int64_t r, bool first) {
     if (first) t.rules.push_back(t.rows.size());
     row_of(m, p, r);
   });
-  name_columns(t, ids);
   t.notes = {
       preset_note(index, fmt::format("greedy decoding of exactly n tokens per request (no end-of-sequence stop), the "
                                      "prompt's KV cache allocated once for its last step; {} = the decode batch",
@@ -731,14 +692,14 @@ Table budget_table(const RunIndex& index, const ReportOptions& options) {
   Table t;
   t.name = "budget";
   t.title = fmt::format("Ranking vs training budget {}, r = {}", where(index, o.placement), o.ratio);
-  t.columns.push_back({"method", "", 0, Better::kNone});
-  std::vector<std::pair<std::string, std::string>> ids = {{"", ""}};
+  t.columns.push_back(Column::label("method"));
   std::set<std::string> present;
   for (int64_t b : budgets.present) {
-    t.columns.push_back({fmt::format("x{} ({} steps)", b, budgets.steps(b)), "%", 1, Better::kHigher});
-    t.columns.push_back({fmt::format("x{} rank", b), "", 0, Better::kNone, false});
-    ids.emplace_back(fmt::format("acc_mean_x{}", b), kAccuracy);
-    ids.emplace_back(fmt::format("rank_x{}", b), kAccuracy);
+    // The mean accuracy at budget b, and its rank (a count: no spread, not ranked itself).
+    Column average = Column::of(fmt::format("x{} ({} steps)", b, budgets.steps(b)), "acc_mean", kAccuracy);
+    average.metric = fmt::format("acc_mean_x{}", b);
+    t.columns.push_back(average);
+    t.columns.push_back({fmt::format("x{} rank", b), "", 0, Better::kNone, false, false, fmt::format("rank_x{}", b), kAccuracy});
     for (const auto& m : index.at_budget(b).methods()) present.insert(m);
   }
   const std::vector<std::string> methods = in_registry_order(present);
@@ -777,7 +738,6 @@ Table budget_table(const RunIndex& index, const ReportOptions& options) {
     }
     t.add_row(std::move(row), is_none(m), row_key(index, m, o.placement, o.ratio));
   }
-  name_columns(t, ids);
 
   // What stands behind each budget's values: runs, seeds, questions per family.
   std::vector<std::string> sizes;

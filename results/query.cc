@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "evals/metrics.h"
 #include "harness/base/error.h"
 #include "harness/base/text.h"
 #include "results/filter.h"
@@ -13,10 +14,6 @@
 namespace laco {
 namespace {
 
-// What the listing shows when --metrics is not given, in this order, if present.
-const std::vector<std::string> kDefaultMetrics = {
-    "acc_color", "acc_shape", "acc_count", "acc_spatial", "acc_text", "acc_overall", "acc_mean",
-    "visual_tokens", "encoder_latency", "prefill_latency", "throughput", "train_step_time", "train_peak_tensor"};
 
 PrintTable raw_sql(sql::Connection& db, const std::string& text) {
   auto stmt = db.prepare(text);
@@ -57,7 +54,7 @@ PrintTable run_query(const QueryOptions& o, std::vector<std::string>* warnings) 
   if (o.metrics.size() == 1 && o.metrics[0] == "all") {
     for (const auto& [name, unit] : units) metrics.push_back(name);
   } else if (o.metrics.empty()) {
-    for (const auto& m : kDefaultMetrics)
+    for (const auto& m : view_metrics(MetricView::kQuery))  // the registry's query view, if present
       if (units.count(m)) metrics.push_back(m);
   } else {
     for (const auto& m : o.metrics) {

@@ -1,5 +1,5 @@
 // Released-checkpoint loading (harness/model/checkpoint.h) and its parity
-// (harness/model/checkpoint_parity.h) on the small Hugging Face-layout
+// (parity/checkpoint.h) on the small Hugging Face-layout
 // checkpoints of tests/checkpoints (scripts/checkpoint_fixtures.py), and every
 // way a checkpoint can be bad.
 #include <filesystem>
@@ -13,10 +13,10 @@
 #include "evals/run_record.h"
 #include "harness/base/safetensors.h"
 #include "harness/model/checkpoint.h"
-#include "harness/model/checkpoint_parity.h"
+#include "parity/checkpoint.h"
 #include "harness/model/presets.h"
-#include "harness/sweep/sweep_spec.h"
-#include "methods/parity.h"
+#include "runner/sweep_spec.h"
+#include "parity/method.h"
 #include "tests/test_util.h"
 
 namespace laco {

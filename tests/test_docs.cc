@@ -174,9 +174,26 @@ std::string shell_quote(const std::string& word) {
 }
 
 /// A `laco` command line's subcommand path ({"run"}, {"data", "export"}, {}).
+// The subcommands `laco --help` lists (the binary is the one place they are declared).
+const std::set<std::string>& top_subcommands() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> out;
+    const auto r = test::run_command("OMP_WAIT_POLICY=PASSIVE " + kLaco + " --help");
+    std::istringstream in(r.output.substr(std::min(r.output.size(), r.output.find("Subcommands:"))));
+    std::string line;
+    std::getline(in, line);  // the heading
+    while (std::getline(in, line)) {
+      std::istringstream words(line);
+      std::string first;
+      if (words >> first) out.insert(first);
+    }
+    return out;
+  }();
+  return names;
+}
+
 std::vector<std::string> subcommand_path(const std::vector<std::string>& words) {
-  static const std::set<std::string> kTop = {"methods", "presets", "run",  "predict", "data",  "parity", "demo",
-                                             "sweep",   "query",   "report", "compare", "merge", "slurm"};
+  const std::set<std::string>& kTop = top_subcommands();
   std::vector<std::string> path;
   if (words.size() > 1 && kTop.count(words[1])) path.push_back(words[1]);
   if (!path.empty() && path[0] == "data" && words.size() > 2 && words[2] == "export") path.push_back("export");
@@ -383,6 +400,19 @@ TEST(Docs, TheReadmeIsShortAndLinksEveryDocsFile) {
   for (size_t i = 1; i < docs.size(); ++i)
     EXPECT_NE(readme.find("(" + docs[i].name + ")"), std::string::npos)
         << "README.md does not link " << docs[i].name << ": a reader would not find it";
+}
+
+// The metric table of docs/evaluations.md is the registry's (evals/metrics.h), as `laco metrics -o md` prints it.
+TEST(Docs, TheMetricTableIsTheRegistrys) {
+  const std::string doc = test::read_file(kSource + "/docs/evaluations.md");
+  const std::string open = "<!-- laco metrics -o md -->\n", close = "<!-- end of laco metrics -o md -->";
+  const auto begin = doc.find(open), end = doc.find(close);
+  ASSERT_NE(begin, std::string::npos) << "docs/evaluations.md has no " << open;
+  ASSERT_NE(end, std::string::npos);
+  const auto r = test::run_command(kLaco + " metrics -o md 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(doc.substr(begin + open.size(), end - begin - open.size()), r.output)
+      << "regenerate the table between the markers with `laco metrics -o md`";
 }
 
 TEST(Docs, TheCheckerFindsWhatIsWrong) {

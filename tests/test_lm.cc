@@ -1,6 +1,6 @@
 #include <torch/torch.h>
 
-#include "harness/model/checkpoint_parity.h"
+#include "parity/checkpoint.h"
 #include "harness/model/mllm.h"
 #include "methods/registry.h"
 #include "tests/float32_close.h"

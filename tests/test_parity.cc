@@ -5,7 +5,7 @@
 
 #include "harness/base/safetensors.h"
 #include "harness/print/printer.h"
-#include "methods/parity.h"
+#include "parity/method.h"
 #include "tests/test_util.h"
 
 namespace laco {

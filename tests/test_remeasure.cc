@@ -14,7 +14,7 @@
 #include "harness/base/host.h"
 #include "harness/base/text.h"
 #include "harness/print/printer.h"
-#include "harness/sweep/sweep_spec.h"
+#include "runner/sweep_spec.h"
 #include "report/compare.h"
 #include "report/load.h"
 #include "report/tables.h"

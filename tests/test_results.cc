@@ -9,7 +9,7 @@
 #include "harness/base/host.h"
 #include "harness/base/sha256.h"
 #include "harness/print/printer.h"
-#include "harness/sweep/sweep_spec.h"
+#include "runner/sweep_spec.h"
 #include "results/merge.h"
 #include "results/query.h"
 #include "results/schema.h"

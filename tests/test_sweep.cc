@@ -19,9 +19,9 @@
 #include "harness/model/mllm.h"
 #include "harness/model/presets.h"
 #include "evals/flops.h"
-#include "harness/sweep/estimate.h"
-#include "harness/sweep/sweep.h"
-#include "harness/sweep/sweep_spec.h"
+#include "runner/estimate.h"
+#include "runner/sweep.h"
+#include "runner/sweep_spec.h"
 #include "report/load.h"
 #include "report/tables.h"
 #include "results/merge.h"
@@ -1218,6 +1218,77 @@ TEST(SweepRun, DryRunEstimatesScaleAccuracyRunsByTheirSteps) {
     train += std::stod(v);
   ASSERT_GT(train, 0.0);
   EXPECT_NEAR(e4.seconds - e1.seconds, 3.0 * train, 1e-6 * (1.0 + e4.seconds));
+}
+
+}  // namespace
+}  // namespace laco
+
+namespace laco {
+namespace {
+
+// Issue 39: `laco sweep` and `laco run` share one lifecycle (runner/sweep.h,
+// execute_sweep): a record with a non-finite metric is refused and its runs
+// are recorded as failed, never left `running` or stored with a NULL. The
+// NaN is injected (LACO_FAULT_NAN_METRIC) where a diverged loss would put it.
+TEST(SweepRun, ANonFiniteMetricFailsTheRunInASweep) {
+  SweepDir d("nan_sweep", test::tiny_spec("tiny", "efficiency"));
+  auto r = test::run_command("LACO_FAULT_NAN_METRIC=visual_tokens " + test::sweep_command(d.spec, d.db));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("metric visual_tokens is nan (tokens)"), std::string::npos) << r.output;
+  const auto states = test::query_rows(d.db, "SELECT DISTINCT status FROM runs");
+  EXPECT_EQ(states, std::vector<std::string>{"failed"});
+  EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM metrics"), std::vector<std::string>{"0"});
+  expect_consistent(d.db);
+  // Without the fault the same runs are rerun and done.
+  r = test::run_command(test::sweep_command(d.spec, d.db, "--retry-failed"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(test::query_rows(d.db, "SELECT DISTINCT status FROM runs"), std::vector<std::string>{"done"});
+}
+
+TEST(SweepRun, ANonFiniteMetricFailsTheRunInLacoRun) {
+  SweepDir d("nan_run", test::tiny_spec("tiny", "efficiency"));
+  const std::string run = kLaco + " run --eval efficiency --preset tiny --method laco,avgpool --layer 1/4,1 --ratio 2 "
+                                  "--warmup 0 --reps 1 --stages encoder --db " + d.db;
+  auto r = test::run_command("LACO_FAULT_NAN_METRIC=encoder_latency " + run);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("metric encoder_latency is nan (ms)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("recorded as failed in " + d.db), std::string::npos) << r.output;
+  // Every run of the grid failed (each group fails together); none is left running.
+  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"failed|4"});
+  expect_consistent(d.db);
+  // Failed runs are claimable again: the same command, without the fault, runs them.
+  r = test::run_command(run);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"done|4"});
+  // And without a database the fault is an error too, with nothing printed as a result.
+  r = test::run_command("LACO_FAULT_NAN_METRIC=encoder_latency " + kLaco +
+                        " run --eval efficiency --preset tiny -m laco -l 1/4 --warmup 0 --reps 1 --stages encoder");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("metric encoder_latency is nan"), std::string::npos) << r.output;
+}
+
+// One expansion: the runs `laco run` makes from its flags are the runs a
+// sweep spec of the same grid makes (keys, order, groups), `none` and a
+// method inside the LM placed alike.
+TEST(SweepSpec, LacoRunExpandsItsFlagsAsTheSweepExpandsTheSameGrid) {
+  const auto spec = json::parse(R"({"name": "same", "evals": ["efficiency"],
+    "efficiency": {"preset": "tiny", "seeds": [3], "reps": 1, "warmup": 0, "stages": ["encoder"]},
+    "grids": [{"methods": ["none", "laco", "fastv"], "placements": ["1/4", "1"], "ratios": [2, 3]}]})");
+  const Sweep sweep = parse_sweep(spec, "same.json");
+  SweepDir d("run_same", spec);
+  const auto r = test::run_command(kLaco + " run --eval efficiency --preset tiny -m none,laco,fastv -l 1/4,1 -r 2,3 "
+                                           "--seed 3 --reps 1 --warmup 0 --stages encoder --db " + d.db);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("note: efficiency: `none` does not depend on the placement"), std::string::npos) << r.output;
+  std::vector<std::string> keys;
+  for (const auto& run : sweep.runs) keys.push_back(run.key);
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(test::query_rows(d.db, "SELECT key FROM runs ORDER BY key"), keys);
+  EXPECT_EQ(test::query_rows(d.db, "SELECT count(DISTINCT group_key) FROM runs"), std::vector<std::string>{"1"});
+  const auto dry = test::run_command(test::sweep_command(d.spec, d.db, "--dry-run"));
+  EXPECT_NE(dry.output.find(fmt::format("{} done, 0 failed", keys.size())), std::string::npos) << dry.output;
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 #include <torch/torch.h>
 
 #include "harness/base/safetensors.h"
-#include "harness/model/checkpoint_parity.h"
+#include "parity/checkpoint.h"
 #include "harness/model/encoder.h"
 #include "harness/model/token_merge.h"
 #include "tests/float32_close.h"

@@ -7,7 +7,7 @@
 #include "evals/decode.h"
 #include "evals/flops.h"
 #include "harness/base/safetensors.h"
-#include "harness/model/checkpoint_parity.h"
+#include "parity/checkpoint.h"
 #include "harness/model/encoder.h"
 #include "harness/model/lm.h"
 #include "harness/model/mllm.h"

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
@@ -11,9 +12,21 @@
 
 namespace laco {
 
+const std::vector<int64_t>& supported_ratios() {
+  static const std::vector<int64_t> ratios = {2, 3, 4};
+  return ratios;
+}
+
+std::string supported_ratios_text() { return fmt::format("{}", fmt::join(supported_ratios(), ", ")); }
+
 void check_ratio(int64_t ratio, const std::string& where) {
-  if (ratio < 2 || ratio > 4)
-    fail("{}: ratio {} is not supported (allowed: 2, 3, 4 for 4x, 9x, 16x fewer tokens)", where, ratio);
+  const auto& r = supported_ratios();
+  if (std::find(r.begin(), r.end(), ratio) == r.end()) {
+    std::vector<std::string> fewer;
+    for (int64_t v : r) fewer.push_back(fmt::format("{}x", v * v));
+    fail("{}: ratio {} is not supported (allowed: {} for {} fewer tokens)", where, ratio, supported_ratios_text(),
+         join(fewer));
+  }
 }
 
 const char* to_string(MethodSite site) {

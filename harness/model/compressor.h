@@ -30,8 +30,11 @@ enum class MethodSite {
 /// "after_block", "in_blocks", "in_lm".
 const char* to_string(MethodSite site);
 
-/// The merge factors every method supports: 2, 3, 4 (4x, 9x, 16x fewer tokens).
-/// An Error naming `where` otherwise. The one check of a ratio, wherever it is given.
+/// The merge factors every method supports: 2, 3, 4 (r x r tokens into one: 4x, 9x, 16x fewer).
+const std::vector<int64_t>& supported_ratios();
+/// "2, 3, 4": the allowed values, for messages and help.
+std::string supported_ratios_text();
+/// An Error naming `where` unless `ratio` is supported. The one check of a ratio, wherever it is given.
 void check_ratio(int64_t ratio, const std::string& where);
 
 /// Shared by every method. Usage: CompressorOptions(1152).ratio(2).grid_policy(GridPolicy::kPad)

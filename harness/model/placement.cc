@@ -3,13 +3,21 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "harness/base/error.h"
 #include "harness/base/text.h"
 
 namespace laco {
 
+const std::vector<std::string>& standard_placements() {
+  static const std::vector<std::string> placements = {"1/12", "1/6", "1/4", "1/2", kAfterEncoder};
+  return placements;
+}
+
 Placement Placement::parse(const std::string& text, const std::string& where) {
-  const std::string allowed = "a depth fraction in (0, 1] such as 1/12, 1/6, 1/4, 1/2, 1 or 0.25, or block:K";
+  const std::string allowed =
+      fmt::format("a depth fraction in (0, 1] such as {} or 0.25, or block:K", join(standard_placements()));
   Placement p;
   p.where_ = where;
   p.label_ = text;

@@ -4,8 +4,14 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace laco {
+
+/// After the encoder's last block: the external placement, where compressors usually sit.
+inline const std::string kAfterEncoder = "1";
+/// The paper's placements, shallow to deep, the last after the encoder: 1/12, 1/6, 1/4, 1/2, 1.
+const std::vector<std::string>& standard_placements();
 
 /// Usage: auto p = Placement::parse("1/4"); int64_t k = p.resolve(26);  // 7
 class Placement {

@@ -1,4 +1,4 @@
-#include "harness/sweep/slurm.h"
+#include "runner/slurm.h"
 
 #include <filesystem>
 

@@ -1,4 +1,4 @@
-#include "harness/sweep/estimate.h"
+#include "runner/estimate.h"
 
 #include <algorithm>
 #include <filesystem>

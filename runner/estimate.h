@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/sweep/sweep_spec.h"
+#include "runner/sweep_spec.h"
 #include "results/sqlite.h"
 
 namespace laco {

@@ -1,4 +1,4 @@
-#include "harness/cli/results.h"
+#include "cli/results.h"
 
 #include <unistd.h>
 

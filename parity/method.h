@@ -1,13 +1,13 @@
 // Parity with the public reference implementations: load a case in the
 // shared/parity format, build the method its metadata names in the reference's
 // configuration, run it in float32, compare every stored output. `laco
-// parity` also takes checkpoint cases (harness/model/checkpoint_parity.h).
+// parity` also takes checkpoint cases (parity/checkpoint.h).
 #pragma once
 
 #include <optional>
 #include <string>
 
-#include "harness/model/parity.h"
+#include "parity/report.h"
 
 namespace laco {
 
@@ -15,7 +15,7 @@ namespace laco {
 constexpr double kMethodParityTolerance = 1e-4;
 
 /// Runs one case: a method case (shared/parity) or, when its metadata names a
-/// checkpoint, a checkpoint case (harness/model/checkpoint_parity.h). For a
+/// checkpoint, a checkpoint case (parity/checkpoint.h). For a
 /// method case, `weights_file` empty: the case's metadata key `weights`
 /// (relative to the case file), else the case file itself. `tolerance`
 /// unset: kMethodParityTolerance for a method, the derived ones for a checkpoint.

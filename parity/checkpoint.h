@@ -23,7 +23,7 @@
 
 #include "harness/model/encoder.h"
 #include "harness/model/lm.h"
-#include "harness/model/parity.h"
+#include "parity/report.h"
 
 namespace laco {
 

@@ -1,4 +1,4 @@
-#include "harness/sweep/sweep_spec.h"
+#include "runner/sweep_spec.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -34,26 +34,6 @@ std::string option_text(const json& v) {
   return v.dump();  // true, false, numbers
 }
 
-struct SpecMethod {
-  std::string name;
-  MethodOptions options;
-  std::string path;
-};
-
-struct SpecGrid {
-  std::string name, path;
-  std::vector<SpecMethod> methods;
-  std::vector<std::string> placements;
-  std::vector<std::string> placement_paths;
-  std::vector<int64_t> ratios;
-  std::vector<std::string> evals;
-  std::string init = "reference", projector = "reference";  ///< RunRequest's
-  /// Multipliers of the training budget (EvaluationInfo::budgets); {1}: the runs as the sections give them.
-  std::vector<int64_t> budgets = {1};
-  /// The seeds of this grid's runs; empty: its section's.
-  std::vector<uint64_t> seeds;
-};
-
 // One of `allowed` at v[key] (absent: `fallback`); errors name the path and the allowed values.
 std::string choice(const JsonChecker& ck, const json& v, const std::string& key, const std::string& path,
                    const std::vector<std::string>& allowed, const std::string& fallback) {
@@ -63,15 +43,6 @@ std::string choice(const JsonChecker& ck, const json& v, const std::string& key,
     ck.error(path + "." + key, "unknown value '{}' (allowed: {})", text, join(allowed));
   return text;
 }
-
-struct EvalSection {
-  const EvaluationInfo* info = nullptr;
-  std::string preset;
-  std::string model;  ///< a checkpoint folder (RunRequest::model); "": the preset's model
-  std::vector<uint64_t> seeds = {0};
-  int threads = 0;  ///< 0: the spec's
-  json settings;  // the evaluation's own keys, checked
-};
 
 std::vector<uint64_t> parse_seeds(const JsonChecker& ck, const json& v, const std::string& path) {
   std::vector<uint64_t> seeds;
@@ -85,9 +56,9 @@ std::vector<uint64_t> parse_seeds(const JsonChecker& ck, const json& v, const st
   return seeds;
 }
 
-SpecMethod parse_method(const JsonChecker& ck, const json& v, const std::string& path) {
+GridMethod parse_method(const JsonChecker& ck, const json& v, const std::string& path) {
   const std::string allowed = join(method_names());
-  SpecMethod m;
+  GridMethod m;
   m.path = path;
   if (v.is_string()) {
     m.name = v.get<std::string>();
@@ -165,8 +136,8 @@ std::vector<int64_t> parse_budgets(const JsonChecker& ck, const json& v, const s
   return budgets;
 }
 
-SpecGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const std::vector<std::string>& evals) {
-  SpecGrid g;
+SweepGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const std::vector<std::string>& evals) {
+  SweepGrid g;
   g.path = fmt::format("$.grids[{}]", index);
   ck.object(v, g.path, kGridKeys);
   g.name = v.contains("name") ? ck.string(v["name"], g.path + ".name") : fmt::format("grid{}", index);
@@ -184,7 +155,7 @@ SpecGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const st
   }
 
   const std::string ppath = g.path + ".placements";
-  ck.array(v["placements"], ppath, "one or more depth fractions (1/12, 1/6, 1/4, 1/2, 1, 0.25) or block:K");
+  ck.array(v["placements"], ppath, "one or more depth fractions (" + join(standard_placements()) + ", 0.25) or block:K");
   for (size_t i = 0; i < v["placements"].size(); ++i) {
     const std::string p = fmt::format("{}[{}]", ppath, i);
     const auto text = placement_text(ck, v["placements"][i], p);
@@ -195,10 +166,10 @@ SpecGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const st
   }
 
   const std::string rpath = g.path + ".ratios";
-  ck.array(v["ratios"], rpath, "one or more of 2, 3, 4");
+  ck.array(v["ratios"], rpath, "one or more of " + supported_ratios_text());
   for (size_t i = 0; i < v["ratios"].size(); ++i) {
     const std::string p = fmt::format("{}[{}]", rpath, i);
-    const int64_t r = ck.integer(v["ratios"][i], p, INT64_MIN, INT64_MAX, "2, 3, 4");
+    const int64_t r = ck.integer(v["ratios"][i], p, INT64_MIN, INT64_MAX, supported_ratios_text());
     check_ratio(r, ck.file() + ": " + p);
     ck.unique(g.ratios, r, p, fmt::format("ratio {}", r), rpath);
     g.ratios.push_back(r);
@@ -211,12 +182,12 @@ SpecGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const st
   return g;
 }
 
-EvalSection parse_section(const JsonChecker& ck, const EvaluationInfo& info, const json& v) {
+SweepSection parse_section(const JsonChecker& ck, const EvaluationInfo& info, const json& v) {
   const std::string path = "$." + info.name;
-  EvalSection s;
+  SweepSection s;
   s.info = &info;
   // The keys every section may have beside the evaluation's own.
-  auto keys = info.section_keys;
+  auto keys = info.section_keys();
   keys.push_back("threads");
   keys.push_back("model");
   ck.object(v, path, keys);
@@ -234,7 +205,7 @@ EvalSection parse_section(const JsonChecker& ck, const EvaluationInfo& info, con
   }
   if (v.contains("seeds")) s.seeds = parse_seeds(ck, v["seeds"], path + ".seeds");
   if (v.contains("threads")) s.threads = static_cast<int>(ck.integer(v["threads"], path + ".threads", 1, kMaxThreads));
-  s.settings = info.parse_settings(ck, v, path);
+  s.settings = parse_settings(ck, info.settings, v, path);
   return s;
 }
 
@@ -252,47 +223,55 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
   auto top_keys = kTopKeys;
   top_keys.insert(top_keys.end(), all_evals.begin(), all_evals.end());
   ck.object(spec, "$", top_keys);
-  Sweep sweep;
-  sweep.file = file;
-  sweep.name = spec.contains("name") ? ck.string(spec["name"], "$.name") : fs::path(file).stem().string();
-  if (sweep.name.empty() || sweep.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                         "0123456789_.-") != std::string::npos)
-    ck.error("$.name", "'{}' is not a valid sweep name (allowed: letters, digits, '_', '.', '-')", sweep.name);
-  if (spec.contains("description")) sweep.description = ck.string(spec["description"], "$.description");
-  int threads = spec.contains("threads") ? static_cast<int>(ck.integer(spec["threads"], "$.threads", 1, kMaxThreads)) : 2;
-  if (overrides.threads > 0) threads = overrides.threads;
-  const GridPolicy policy =
-      spec.contains("grid_policy")
-          ? parse_grid_policy(ck.string(spec["grid_policy"], "$.grid_policy", join(grid_policy_names())),
-                              file + ": $.grid_policy")
-          : GridPolicy::kPad;
+  SweepDefinition d;
+  d.file = file;
+  d.name = spec.contains("name") ? ck.string(spec["name"], "$.name") : fs::path(file).stem().string();
+  if (d.name.empty() || d.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                 "0123456789_.-") != std::string::npos)
+    ck.error("$.name", "'{}' is not a valid sweep name (allowed: letters, digits, '_', '.', '-')", d.name);
+  if (spec.contains("description")) d.description = ck.string(spec["description"], "$.description");
+  if (spec.contains("threads")) d.threads = static_cast<int>(ck.integer(spec["threads"], "$.threads", 1, kMaxThreads));
+  if (spec.contains("grid_policy"))
+    d.grid_policy = parse_grid_policy(ck.string(spec["grid_policy"], "$.grid_policy", join(grid_policy_names())),
+                                      file + ": $.grid_policy");
 
   if (!spec.contains("evals")) ck.error("$.evals", "missing (allowed: one or more of {})", join(all_evals));
-  const auto evals = parse_evals(ck, spec["evals"], "$.evals", all_evals);
-  for (const auto& e : overrides.evals)
-    if (std::find(evals.begin(), evals.end(), e) == evals.end())
-      fail("--evals: '{}' is not an evaluation of {} (allowed: {})", e, file, join(evals));
-  std::map<std::string, EvalSection> sections;
+  d.evals = parse_evals(ck, spec["evals"], "$.evals", all_evals);
   for (const auto& info : evaluation_registry()) {
     const std::string& e = info.name;
-    const bool used = std::find(evals.begin(), evals.end(), e) != evals.end();
+    const bool used = std::find(d.evals.begin(), d.evals.end(), e) != d.evals.end();
     if (used && !spec.contains(e))
-      ck.error("$." + e, "missing: $.evals includes {} (allowed: an object with {})", e, join(info.section_keys));
+      ck.error("$." + e, "missing: $.evals includes {} (allowed: an object with {})", e, join(info.section_keys()));
     if (!used && spec.contains(e))
       ck.error("$." + e, "given, but $.evals does not include '{}' (allowed: add it to $.evals or remove this)", e);
-    if (used) sections[e] = parse_section(ck, info, spec[e]);
+    if (used) d.sections[e] = parse_section(ck, info, spec[e]);
   }
 
   if (!spec.contains("grids")) ck.error("$.grids", "missing (allowed: an array of grids with {})", join(kGridKeys));
   ck.array(spec["grids"], "$.grids", "one or more grids with " + join(kGridKeys));
-  std::vector<SpecGrid> grids;
   for (size_t i = 0; i < spec["grids"].size(); ++i) {
-    grids.push_back(parse_grid(ck, spec["grids"][i], i, evals));
-    for (size_t j = 0; j + 1 < grids.size(); ++j)
-      if (grids[j].name == grids.back().name)
-        ck.error(grids.back().path + ".name", "'{}' repeats $.grids[{}].name", grids.back().name, j);
+    d.grids.push_back(parse_grid(ck, spec["grids"][i], i, d.evals));
+    for (size_t j = 0; j + 1 < d.grids.size(); ++j)
+      if (d.grids[j].name == d.grids.back().name)
+        ck.error(d.grids.back().path + ".name", "'{}' repeats $.grids[{}].name", d.grids.back().name, j);
   }
+  return expand_sweep(d, overrides);
+}
 
+Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
+  const std::string& file = d.file;
+  const auto& evals = d.evals;
+  const auto& sections = d.sections;
+  const auto& grids = d.grids;
+  const GridPolicy policy = d.grid_policy;
+  const int threads = overrides.threads > 0 ? overrides.threads : d.threads;
+  for (const auto& e : overrides.evals)
+    if (std::find(evals.begin(), evals.end(), e) == evals.end())
+      fail("--evals: '{}' is not an evaluation of {} (allowed: {})", e, file, join(evals));
+  Sweep sweep;
+  sweep.file = file;
+  sweep.name = d.name;
+  sweep.description = d.description;
   // Every placement against every preset it will meet, before any run is built.
   for (const auto& g : grids)
     for (const auto& e : g.evals) {
@@ -328,7 +307,7 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
             for (int64_t ratio_given : g.ratios)
               for (int64_t budget : g.budgets) {
               // `none` is the identity: neither where it sits nor the ratio changes it.
-              const bool none = m.name == "none";
+              const bool none = find_method(m.name).reference;
               // A method inside the LM leaves the encoder's tokens complete: it sits after the encoder.
               const bool in_lm = find_method(m.name).site == MethodSite::kInLm;
               RunRequest request;
@@ -336,12 +315,12 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
               request.model = s.model;
               request.method = m.name;
               request.method_options = m.options;
-              request.layer = none || in_lm ? "1" : layer_given;
-              if (in_lm && layer_given != "1")
+              request.layer = none || in_lm ? kAfterEncoder : layer_given;
+              if (in_lm && layer_given != kAfterEncoder)
                 notes.insert(fmt::format("{}: `{}` acts inside the LM (after its layer K); the encoder placement does "
                                          "not apply: one run per ratio and seed, stored as layer 1",
                                          e, m.name));
-              request.ratio = none ? 2 : ratio_given;
+              request.ratio = none ? supported_ratios().front() : ratio_given;
               request.grid_policy = policy;
               request.init = g.init;
               request.projector = g.projector;
@@ -373,10 +352,10 @@ Sweep parse_sweep(const json& spec, const std::string& file, const SweepOverride
                                            first_layer));
                 continue;
               }
-              if (none && (layer_given != "1" || ratio_given != 2))
-                notes.insert(fmt::format("{}: `none` does not depend on the placement or the ratio; one run per seed, "
-                                         "stored as layer 1, r=2",
-                                         e));
+              if (none && (layer_given != kAfterEncoder || ratio_given != supported_ratios().front()))
+                notes.insert(fmt::format("{}: `{}` does not depend on the placement or the ratio; one run per seed, "
+                                         "stored as layer {}, r={}",
+                                         e, m.name, kAfterEncoder, supported_ratios().front()));
               run.grids = {g.name};
               by_key[run.key] = sweep.runs.size();
               const size_t index = sweep.runs.size();

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,9 +34,60 @@
 #include <nlohmann/json.hpp>
 
 #include "evals/run_spec.h"
+#include "harness/model/grid.h"
+#include "methods/registry.h"
 #include "results/store.h"
 
 namespace laco {
+
+struct EvaluationInfo;
+
+/// A method of a grid with its options; `path` names it in errors (a spec's
+/// JSON path, or the flag that gave it).
+struct GridMethod {
+  std::string name;
+  MethodOptions options;
+  std::string path;
+};
+
+/// One grid of a sweep: methods x placements x ratios (x budgets) at its
+/// evaluations' seeds. Paths name each part in errors.
+struct SweepGrid {
+  std::string name, path;
+  std::vector<GridMethod> methods;
+  std::vector<std::string> placements;
+  std::vector<std::string> placement_paths;
+  std::vector<int64_t> ratios;
+  std::vector<std::string> evals;
+  std::string init = "reference", projector = "reference";  ///< RunRequest's
+  /// Multipliers of the training budget (EvaluationInfo::budgets); {1}: the runs as the sections give them.
+  std::vector<int64_t> budgets = {1};
+  /// The seeds of this grid's runs; empty: its section's.
+  std::vector<uint64_t> seeds;
+};
+
+/// An evaluation's section: its preset, checkpoint, seeds and own settings (checked).
+struct SweepSection {
+  const EvaluationInfo* info = nullptr;
+  std::string preset;
+  std::string model;  ///< a checkpoint folder (RunRequest::model); "": the preset's model
+  std::vector<uint64_t> seeds = {0};
+  int threads = 0;  ///< 0: the definition's
+  nlohmann::json settings = nlohmann::json::object();
+};
+
+/// What a spec file says, checked, before expansion: `laco sweep` reads it
+/// from JSON, `laco run` builds it from its flags (a one-grid sweep); both
+/// expand it with expand_sweep, the one expansion of every run laco makes.
+struct SweepDefinition {
+  std::string file;  ///< names the source in errors ("sweeps/x.json", "laco run")
+  std::string name, description;
+  int threads = 2;
+  GridPolicy grid_policy = GridPolicy::kPad;
+  std::vector<std::string> evals;
+  std::map<std::string, SweepSection> sections;  ///< by evaluation, one per entry of `evals`
+  std::vector<SweepGrid> grids;
+};
 
 /// One configuration of a sweep.
 struct SweepRun {
@@ -74,6 +126,14 @@ struct SweepOverrides {
   /// Only these evaluations' runs (empty: all the spec's); each must be in the spec's "evals".
   std::vector<std::string> evals;
 };
+
+/// The runs of a definition: every placement checked against the depth of
+/// each preset it meets, every configuration resolved (errors name the
+/// definition's file and the path of what asked for it), `none` at one
+/// placement and ratio and a method inside the LM after the encoder (with a
+/// note each), runs asked for twice run once, and the runs an evaluation
+/// measures together grouped into one unit.
+Sweep expand_sweep(const SweepDefinition& definition, const SweepOverrides& overrides = {});
 
 /// Reads, checks and expands a spec file. Nothing runs; every configuration
 /// is resolved, so a spec that loads is a spec whose runs can all start.

@@ -1,4 +1,4 @@
-#include "methods/parity.h"
+#include "parity/method.h"
 
 #include <cmath>
 #include <filesystem>
@@ -7,7 +7,7 @@
 
 #include "harness/base/error.h"
 #include "harness/base/safetensors.h"
-#include "harness/model/checkpoint_parity.h"
+#include "parity/checkpoint.h"
 #include "methods/registry.h"
 
 namespace laco {

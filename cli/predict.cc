@@ -1,4 +1,4 @@
-#include "harness/cli/predict.h"
+#include "cli/predict.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>

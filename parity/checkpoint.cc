@@ -1,4 +1,4 @@
-#include "harness/model/checkpoint_parity.h"
+#include "parity/checkpoint.h"
 
 #include <filesystem>
 
@@ -59,7 +59,7 @@ ParityReport run_checkpoint_parity(const std::string& case_file, std::optional<d
   report.case_file = case_file;
   report.tolerance_rule = tolerance ? fmt::format("{:g} (given)", *tolerance)
                                     : "2 gamma_n (n: rounded operations along the output's chain), "
-                                      "relative to max(1, max|ref|); harness/model/checkpoint_parity.h";
+                                      "relative to max(1, max|ref|); parity/checkpoint.h";
   auto compare = [&](const std::string& name, const torch::Tensor& ours, int64_t chain) {
     if (!data.contains(name)) fail("{}: holds no '{}' to compare against", case_file, name);
     report.outputs.push_back(

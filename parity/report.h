@@ -1,6 +1,6 @@
 // What a parity check reports, whatever it checks: a method against its
-// reference implementation's outputs (methods/parity.h) or a checkpoint
-// loaded here against its reference model's outputs (checkpoint_parity.h).
+// reference implementation's outputs (parity/method.h) or a checkpoint
+// loaded here against its reference model's outputs (parity/checkpoint.h).
 // Each compared output carries its own tolerance, relative to max(1, max|ref|).
 #pragma once
 

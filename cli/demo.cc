@@ -1,4 +1,4 @@
-#include "methods/demo.h"
+#include "cli/demo.h"
 
 #include <algorithm>
 #include <chrono>

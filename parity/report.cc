@@ -1,4 +1,4 @@
-#include "harness/model/parity.h"
+#include "parity/report.h"
 
 #include <cmath>
 

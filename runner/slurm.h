@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "harness/sweep/sweep_spec.h"
+#include "runner/sweep_spec.h"
 
 namespace laco {
 

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "evals/accuracy.h"
+#include "evals/metrics.h"
 #include "evals/synthvqa.h"
 #include "evals/vqa_data.h"
 #include "harness/base/build_info.h"
@@ -17,14 +18,14 @@
 #include "harness/base/interrupt.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
-#include "harness/cli/predict.h"
-#include "harness/cli/report.h"
-#include "harness/cli/results.h"
-#include "harness/cli/run.h"
+#include "cli/predict.h"
+#include "cli/report.h"
+#include "cli/results.h"
+#include "cli/run.h"
 #include "harness/model/presets.h"
 #include "harness/print/printer.h"
-#include "methods/demo.h"
-#include "methods/parity.h"
+#include "cli/demo.h"
+#include "parity/method.h"
 #include "methods/registry.h"
 
 namespace {
@@ -64,6 +65,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
 
   auto* methods = app.add_subcommand("methods", "List the compression methods and their options");
+  std::string metrics_format = "table";
+  auto* metrics_cmd = app.add_subcommand("metrics", "List every metric a run stores: unit, direction, statistic, model");
+  metrics_cmd->add_option("-o,--format", metrics_format, laco::join(laco::printer_formats()))->capture_default_str();
 
   laco::DemoOptions demo;
   std::string demo_policy = "pad";
@@ -78,7 +82,8 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--heads", heads, "Attention heads")->capture_default_str()->check(CLI::Range(1, 1024));
   demo_cmd->add_option("--mlp-dim", mlp, "Encoder MLP width")->capture_default_str()->check(CLI::Range(1, 262144));
   demo_cmd->add_option("--placement", demo.placement, "Depth fraction (1/4, 0.25, 1) or block:K")->capture_default_str();
-  demo_cmd->add_option("-r,--ratio", demo.ratio, "Merge factor r (2, 3, 4)")->capture_default_str();
+  demo_cmd->add_option("-r,--ratio", demo.ratio, "Merge factor r (" + laco::supported_ratios_text() + ")")
+      ->capture_default_str();
   demo_cmd->add_option("--grid-policy", demo_policy, "pad, interpolate or error")->capture_default_str();
   demo_cmd->add_option("--batch", demo.batch, "Images per forward")->capture_default_str()->check(CLI::Range(1, 4096));
   demo_cmd->add_option("-t,--threads", demo.threads, "Intra-op threads")
@@ -157,6 +162,11 @@ int main(int argc, char** argv) {
 
   try {
     if (*methods) return cmd_methods();
+    if (*metrics_cmd) {
+      laco::check_printer_format(metrics_format);
+      fmt::print("{}", laco::make_printer(metrics_format)->print(laco::metric_registry_table()));
+      return 0;
+    }
     if (*presets_cmd) {
       fmt::print("{}{}", laco::format_presets(), laco::format_accuracy_presets());
       return 0;

@@ -1,4 +1,4 @@
-#include "harness/cli/report.h"
+#include "cli/report.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>

@@ -8,8 +8,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "harness/sweep/slurm.h"
-#include "harness/sweep/sweep.h"
+#include "runner/slurm.h"
+#include "runner/sweep.h"
 #include "report/compare.h"
 #include "results/query.h"
 

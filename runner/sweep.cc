@@ -1,7 +1,8 @@
-#include "harness/sweep/sweep.h"
+#include "runner/sweep.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <new>
@@ -10,7 +11,9 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "evals/metrics.h"
 #include "evals/registry.h"
+#include "methods/registry.h"
 #include "harness/base/build_info.h"
 #include "harness/base/error.h"
 #include "harness/base/interrupt.h"
@@ -18,7 +21,7 @@
 #include "harness/base/text.h"
 #include "harness/print/number.h"
 #include "harness/print/printer.h"
-#include "harness/sweep/estimate.h"
+#include "runner/estimate.h"
 #include "results/schema.h"
 
 namespace laco {
@@ -48,6 +51,17 @@ void check_finite(const RunRecord& r) {
     if (!std::isfinite(m.value)) fail("metric {} is {} ({})", m.name, m.value, m.unit);
 }
 
+// Fault injection for the tests of this lifecycle (tests/test_sweep.cc):
+// LACO_FAULT_NAN_METRIC=NAME makes metric NAME of every record NaN, as a
+// diverged loss or a zero-time division would, so that both commands that
+// run through here show what becomes of such a run. Unset, nothing changes.
+void inject_fault(RunRecord& r) {
+  const char* name = std::getenv("LACO_FAULT_NAN_METRIC");
+  if (!name || !*name) return;
+  for (auto& m : r.metrics)
+    if (m.name == name) m.value = std::nan("");
+}
+
 // "efficiency: 36 runs measured together (6 methods at 1/12, 1/6, 1/4, 1/2, 1; r = 2, 3, 4) seed=0".
 std::string unit_label(const Sweep& sweep, const std::vector<size_t>& todo) {
   const auto& first = sweep.runs[todo.front()].spec;
@@ -59,7 +73,7 @@ std::string unit_label(const Sweep& sweep, const std::vector<size_t>& todo) {
   for (size_t i : todo) {
     const auto& s = sweep.runs[i].spec;
     add(methods, s.method_label());
-    if (s.method == "none") continue;  // its placement and ratio say nothing
+    if (is_reference_method(s.method)) continue;  // its placement and ratio say nothing
     add(layers, s.layer);
     add(ratios, std::to_string(s.ratio));
   }
@@ -128,6 +142,118 @@ std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, Ru
   return printer->print(t);
 }
 
+Execution execute_sweep(const Sweep& sweep, const std::vector<std::vector<size_t>>& todo_given, ResultStore* store,
+                        const ExecuteOptions& options) {
+  std::vector<std::vector<size_t>> todo = todo_given;
+  Execution out;
+  size_t to_run = 0;
+  int64_t units = 0;
+  for (const auto& unit : todo) {
+    if (unit.empty()) continue;
+    to_run += unit.size();
+    units += evaluation_of(sweep.runs[unit.front()].spec).units(specs_of(sweep, unit));
+  }
+  size_t started = 0;
+  std::map<std::string, std::string> lost_inputs;  // shared by the runs of this sweep (RunContext)
+  Progress progress(options.progress_label, units);
+  auto log = [&](const std::string& line) {
+    if (options.log_runs) progress.print(line);
+  };
+  {
+    std::vector<RunSpec> in_order;  // as they will run
+    for (const auto& unit : todo)
+      for (size_t i : unit) in_order.push_back(sweep.runs[i].spec);
+    progress.expect_advances(expected_advances(in_order, options.cache_dir));
+  }
+  InterruptGuard guard;
+  for (size_t u = 0; u < sweep.units.size() && u < todo.size() && !out.interrupted; ++u) {
+    if (todo[u].empty()) continue;
+    if (interrupt_signal() != 0) {  // e.g. during start-up: nothing is claimed yet
+      out.interrupted = true;
+      break;
+    }
+    std::vector<std::string> wanted;
+    for (size_t i : todo[u]) wanted.push_back(sweep.runs[i].key);
+    started += todo[u].size();
+    // Atomic: a run another sweep on this database took (or finished) since
+    // the states were read is left to it, and only what we hold is run.
+    const std::vector<std::string> keys =
+        store ? store->claim(wanted, sweep.units[u].group_key, options.retry_failed, options.remeasure) : wanted;
+    std::vector<size_t> mine;
+    for (size_t i : todo[u])
+      if (std::find(keys.begin(), keys.end(), sweep.runs[i].key) != keys.end()) mine.push_back(i);
+      else log(fmt::format("skipped {}  {}  (taken by another process)", sweep.runs[i].key,
+                                      sweep.runs[i].label()));
+    out.taken_elsewhere += todo[u].size() - mine.size();
+    todo[u] = mine;
+    if (mine.empty()) continue;
+    const std::string label = unit_label(sweep, todo[u]);
+    progress.set_context(fmt::format("run {}/{} {}", started - wanted.size() + 1, to_run, label));
+    const auto unit_t0 = Clock::now();
+    std::string error;
+    try {
+      const auto specs = specs_of(sweep, todo[u]);
+      std::vector<RunRecord> records = evaluation_of(specs.front()).run(specs, {&progress, options.cache_dir, &lost_inputs});
+      if (records.size() != keys.size())
+        fail("the evaluation returned {} records for {} runs", records.size(), keys.size());
+      std::vector<std::pair<std::string, RunRecord>> results;
+      for (size_t j = 0; j < records.size(); ++j) {
+        inject_fault(records[j]);
+        check_finite(records[j]);
+        results.emplace_back(keys[j], std::move(records[j]));
+      }
+      // The log line of each run names its headline metrics (a Slurm log is then a first look at the results).
+      std::vector<std::string> lines;
+      for (const auto& [key, record] : results) {
+        std::vector<std::string> parts;
+        for (const auto& name : view_metrics(MetricView::kHeadline, record.eval()))
+          for (const auto& m : record.metrics)
+            if (m.name == name) parts.push_back(fmt::format("{} {} {}", m.name, format_number(m.value, m.unit), m.unit));
+        lines.push_back(join(parts, ", "));
+      }
+      if (store) store->record_done(results);
+      out.done += keys.size();
+      for (const auto& key : keys) out.remeasured += options.remeasured.count(key);
+      const double seconds = std::chrono::duration<double>(Clock::now() - unit_t0).count();
+      for (size_t j = 0; j < todo[u].size(); ++j)
+        log(fmt::format("done    {}  {}  ({}){}{}", sweep.runs[todo[u][j]].key, sweep.runs[todo[u][j]].label(),
+                                   format_duration(seconds), lines[j].empty() ? "" : ": ", lines[j]));
+      if (options.keep_records)
+        for (size_t j = 0; j < todo[u].size(); ++j) out.records.emplace_back(todo[u][j], std::move(results[j].second));
+    } catch (const Interrupted& e) {
+      if (store) store->release(keys);
+      for (size_t i : todo[u])
+        log(fmt::format("stopped {}  {}  ({}; {})", sweep.runs[i].key, sweep.runs[i].label(), e.what(),
+                                   options.remeasured.count(sweep.runs[i].key) ? "still done with its previous measurement"
+                                                                               : store ? "marked pending" : "not stored"));
+      out.interrupted = true;
+      break;
+    } catch (const Error& e) {
+      error = e.what();
+    } catch (const c10::Error& e) {
+      error = std::string("torch: ") + e.what_without_backtrace();
+    } catch (const std::bad_alloc&) {
+      error = "out of memory (std::bad_alloc)";
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (!error.empty()) {
+      if (keys.size() > 1) error = fmt::format("{} (the {} runs measured together failed together)", error, keys.size());
+      if (store) store->record_failed(keys, error);
+      for (size_t i : todo[u]) {
+        const std::string kept =
+            options.remeasured.count(sweep.runs[i].key) ? " (a re-measurement: the previous measurement is kept)" : "";
+        out.failed.emplace_back(sweep.runs[i].key + "  " + sweep.runs[i].label(), error + kept);
+        log(fmt::format("failed  {}  {}: {}{}", sweep.runs[i].key, sweep.runs[i].label(), error, kept));
+      }
+    }
+    if (interrupt_signal() != 0) out.interrupted = true;
+  }
+  progress.finish();
+  if (interrupt_signal() != 0) out.interrupted = true;  // after the last run: still a stop to report
+  return out;
+}
+
 int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   if (options.dry_run) {
     std::map<std::string, RunState> states;
@@ -159,7 +285,6 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   size_t skipped_done = 0, failed_before = 0, held = 0, to_run = 0;
   std::vector<std::vector<size_t>> todo(sweep.units.size());
   std::set<std::string> remeasured;  // done runs measured again: a failure keeps their measurement
-  int64_t units = 0;
   for (size_t u = 0; u < sweep.units.size(); ++u) {
     for (size_t i : sweep.units[u].runs) {
       auto it = states.find(sweep.runs[i].key);
@@ -179,106 +304,19 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
           break;
       }
     }
-    if (todo[u].empty()) continue;
     to_run += todo[u].size();
-    units += evaluation_of(sweep.runs[todo[u].front()].spec).units(specs_of(sweep, todo[u]));
   }
 
   const auto t0 = Clock::now();
-  size_t done_now = 0, started = 0, taken_elsewhere = 0, remeasured_now = 0;
-  std::vector<std::pair<std::string, std::string>> failed_now;  // label, error
-  bool interrupted = false;
-  std::map<std::string, std::string> lost_inputs;  // shared by the runs of this sweep (RunContext)
-  {
-    Progress progress("sweep", units);
-    {
-      std::vector<RunSpec> in_order;  // as they will run
-      for (const auto& unit : todo)
-        for (size_t i : unit) in_order.push_back(sweep.runs[i].spec);
-      progress.expect_advances(expected_advances(in_order, options.cache_dir));
-    }
-    InterruptGuard guard;
-    for (size_t u = 0; u < sweep.units.size() && !interrupted; ++u) {
-      if (todo[u].empty()) continue;
-      if (interrupt_signal() != 0) {  // e.g. during start-up: nothing is claimed yet
-        interrupted = true;
-        break;
-      }
-      std::vector<std::string> wanted;
-      for (size_t i : todo[u]) wanted.push_back(sweep.runs[i].key);
-      started += todo[u].size();
-      // Atomic: a run another sweep on this database took (or finished) since
-      // the states were read is left to it, and only what we hold is run.
-      const std::vector<std::string> keys =
-          store.claim(wanted, sweep.units[u].group_key, options.retry_failed, options.remeasure);
-      std::vector<size_t> mine;
-      for (size_t i : todo[u])
-        if (std::find(keys.begin(), keys.end(), sweep.runs[i].key) != keys.end()) mine.push_back(i);
-        else progress.print(fmt::format("skipped {}  {}  (taken by another process)", sweep.runs[i].key,
-                                        sweep.runs[i].label()));
-      taken_elsewhere += todo[u].size() - mine.size();
-      todo[u] = mine;
-      if (mine.empty()) continue;
-      const std::string label = unit_label(sweep, todo[u]);
-      progress.set_context(fmt::format("run {}/{} {}", started - wanted.size() + 1, to_run, label));
-      const auto unit_t0 = Clock::now();
-      std::string error;
-      try {
-        const auto specs = specs_of(sweep, todo[u]);
-        std::vector<RunRecord> records = evaluation_of(specs.front()).run(specs, {&progress, options.cache_dir, &lost_inputs});
-        std::vector<std::pair<std::string, RunRecord>> results;
-        for (size_t j = 0; j < records.size(); ++j) {
-          check_finite(records[j]);
-          results.emplace_back(keys[j], std::move(records[j]));
-        }
-        // The log line of each run names its headline metrics (a Slurm log is then a first look at the results).
-        std::vector<std::string> lines;
-        for (const auto& [key, record] : results) {
-          std::vector<std::string> parts;
-          for (const auto& name : evaluation_of(record.spec).headline)
-            for (const auto& m : record.metrics)
-              if (m.name == name) parts.push_back(fmt::format("{} {} {}", m.name, format_number(m.value, m.unit), m.unit));
-          lines.push_back(join(parts, ", "));
-        }
-        store.record_done(results);
-        done_now += keys.size();
-        for (const auto& key : keys) remeasured_now += remeasured.count(key);
-        const double seconds = std::chrono::duration<double>(Clock::now() - unit_t0).count();
-        for (size_t j = 0; j < todo[u].size(); ++j)
-          progress.print(fmt::format("done    {}  {}  ({}){}{}", sweep.runs[todo[u][j]].key, sweep.runs[todo[u][j]].label(),
-                                     format_duration(seconds), lines[j].empty() ? "" : ": ", lines[j]));
-      } catch (const Interrupted& e) {
-        store.release(keys);
-        for (size_t i : todo[u])
-          progress.print(fmt::format("stopped {}  {}  ({}; {})", sweep.runs[i].key, sweep.runs[i].label(), e.what(),
-                                     remeasured.count(sweep.runs[i].key) ? "still done with its previous measurement"
-                                                                          : "marked pending"));
-        interrupted = true;
-        break;
-      } catch (const Error& e) {
-        error = e.what();
-      } catch (const c10::Error& e) {
-        error = std::string("torch: ") + e.what_without_backtrace();
-      } catch (const std::bad_alloc&) {
-        error = "out of memory (std::bad_alloc)";
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
-      if (!error.empty()) {
-        if (keys.size() > 1) error = fmt::format("{} (the {} runs measured together failed together)", error, keys.size());
-        store.record_failed(keys, error);
-        for (size_t i : todo[u]) {
-          const std::string kept =
-              remeasured.count(sweep.runs[i].key) ? " (a re-measurement: the previous measurement is kept)" : "";
-          failed_now.emplace_back(sweep.runs[i].key + "  " + sweep.runs[i].label(), error + kept);
-          progress.print(fmt::format("failed  {}  {}: {}{}", sweep.runs[i].key, sweep.runs[i].label(), error, kept));
-        }
-      }
-      if (interrupt_signal() != 0) interrupted = true;
-    }
-    progress.finish();
-  }
-
+  ExecuteOptions execute;
+  execute.cache_dir = options.cache_dir;
+  execute.retry_failed = options.retry_failed;
+  execute.remeasure = options.remeasure;
+  execute.remeasured = remeasured;
+  const Execution ran = execute_sweep(sweep, todo, &store, execute);
+  const size_t done_now = ran.done, taken_elsewhere = ran.taken_elsewhere, remeasured_now = ran.remeasured;
+  const auto& failed_now = ran.failed;
+  bool interrupted = ran.interrupted;
   if (interrupt_signal() != 0) interrupted = true;  // after the last run: still a stop to report
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   const size_t left = to_run - done_now - failed_now.size() - taken_elsewhere;
