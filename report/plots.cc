@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "methods/registry.h"
+#include "report/render.h"
 
 namespace laco {
 namespace {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "report/plots.h"
+#include "report/render.h"
 
 namespace laco {
 namespace {

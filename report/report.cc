@@ -13,6 +13,7 @@
 #include "harness/model/compressor.h"
 #include "harness/print/printer.h"
 #include "report/plots.h"
+#include "report/render.h"
 
 namespace laco {
 namespace fs = std::filesystem;
@@ -40,7 +41,6 @@ footer dt{font-weight:bold;float:left;clear:left;width:150px}footer dd{margin-le
 
 }  // namespace
 
-std::vector<std::string> report_table_names() { return {"methods", "placement", "ratio", "efficiency", "training", "generation", "budget"}; }
 std::vector<std::string> report_format_names() { return {"md", "latex", "csv", "html"}; }
 
 void check_report_request(const ReportRequest& r) {
@@ -49,10 +49,10 @@ void check_report_request(const ReportRequest& r) {
     if (!wants(report_format_names(), f))
       fail("--files: unknown file format '{}' (allowed: {})", f, join(report_format_names()));
   check_printer_format(r.print_format, "--format");
-  if (r.tables.empty()) fail("--table: empty (allowed: {}, all)", join(report_table_names()));
+  if (r.tables.empty()) fail("--table: empty (allowed: {}, all)", join(table_names()));
   for (const auto& t : r.tables)
-    if (t != "all" && !wants(report_table_names(), t))
-      fail("--table: unknown table '{}' (allowed: {}, all)", t, join(report_table_names()));
+    if (t != "all" && !wants(table_names(), t))
+      fail("--table: unknown table '{}' (allowed: {}, all)", t, join(table_names()));
   check_ratio(r.options.ratio, "--ratio");
 }
 

@@ -32,7 +32,6 @@ struct ReportFiles {
 /// Checks file formats, the printed format, table names and the ratio (errors
 /// list the allowed values) before writing anything.
 void check_report_request(const ReportRequest& request);
-std::vector<std::string> report_table_names();
 std::vector<std::string> report_format_names();
 
 /// Writes the files (each to a temporary name first, then renamed: no half-written report).

@@ -18,6 +18,7 @@
 #include "report/compare.h"
 #include "report/load.h"
 #include "report/tables.h"
+#include "report/render.h"
 #include "results/measurements.h"
 #include "results/merge.h"
 #include "results/schema.h"

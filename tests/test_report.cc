@@ -20,6 +20,7 @@
 #include "report/report.h"
 #include "report/stats.h"
 #include "report/tables.h"
+#include "report/render.h"
 #include "results/query.h"
 #include "results/schema.h"
 #include "results/sqlite.h"

@@ -4,6 +4,7 @@
 
 #include "report/stats.h"
 #include "report/table.h"
+#include "report/render.h"
 #include "tests/test_util.h"
 
 namespace laco {

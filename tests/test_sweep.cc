@@ -24,6 +24,7 @@
 #include "runner/sweep_spec.h"
 #include "report/load.h"
 #include "report/tables.h"
+#include "report/render.h"
 #include "results/merge.h"
 #include "results/schema.h"
 #include "results/store.h"

@@ -1,0 +1,103 @@
+#include "report/evidence.h"
+
+#include <cmath>
+
+namespace laco {
+
+Stat Stat::of(const std::vector<double>& values) {
+  Stat s;
+  s.n = static_cast<int>(values.size());
+  if (s.n == 0) return s;
+  double sum = 0;
+  for (double v : values) sum += v;
+  s.mean = sum / s.n;
+  if (s.n > 1) {
+    double ss = 0;
+    for (double v : values) ss += (v - s.mean) * (v - s.mean);
+    s.std = std::sqrt(ss / (s.n - 1));
+  }
+  return s;
+}
+
+Difference Evidence::test(const Evidence& other) const {
+  Difference d;
+  if (!samples.empty() && !other.samples.empty()) {
+    d.test = Difference::Test::kMannWhitney;
+    d.p = mann_whitney_p(samples, other.samples);
+    d.significant = d.p < 0.05;
+    return d;
+  }
+  if (answers.empty() || other.answers.empty()) return d;
+  std::vector<PairedSeed> paired;
+  for (const auto& [seed, strata] : answers) {
+    auto it = other.answers.find(seed);
+    if (it == other.answers.end()) continue;
+    PairedSeed p;
+    for (const auto& [stratum, questions] : strata) {
+      auto st = it->second.find(stratum);
+      if (st == it->second.end()) continue;
+      std::vector<bool> a, b;
+      for (const auto& [id, correct] : questions) {
+        auto q = st->second.find(id);
+        if (q == st->second.end()) continue;
+        a.push_back(correct);
+        b.push_back(q->second);
+      }
+      if (a.empty()) continue;
+      p.a.push_back(std::move(a));
+      p.b.push_back(std::move(b));
+    }
+    if (!p.a.empty()) paired.push_back(std::move(p));
+  }
+  if (paired.empty()) return d;  // no question in common: nothing to pair
+  d.test = Difference::Test::kPairedBootstrap;
+  d.interval = paired_difference_interval(paired, kind);
+  d.significant = d.interval.lo > 0 || d.interval.hi < 0;
+  return d;
+}
+
+std::shared_ptr<const Evidence> accuracy_evidence(const std::map<uint64_t, std::vector<Prediction>>& predictions,
+                                                  const std::string& metric) {
+  if (metric.rfind("acc_", 0) != 0 || predictions.empty()) return nullptr;
+  const std::string family = metric.substr(4);
+  auto evidence = std::make_shared<Evidence>();
+  evidence->kind = family == "mean" ? AccuracyKind::kMeanOfStrata : AccuracyKind::kPooled;
+  for (const auto& [seed, questions] : predictions)
+    for (const auto& q : questions) {
+      const std::string f = q.family.empty() ? "unlabelled" : q.family;  // as evaluate_vqa names them
+      if (family == "mean" || family == "overall" || family == f) evidence->answers[seed][f][q.id] = q.correct;
+    }
+  if (evidence->answers.size() != predictions.size()) return nullptr;  // a family some seed lacks
+  return evidence;
+}
+
+Stat accuracy_stat(const std::shared_ptr<const Evidence>& evidence) {
+  std::vector<SeedAnswers> seeds;
+  std::vector<double> per_seed;
+  for (const auto& [seed, strata] : evidence->answers) {
+    SeedAnswers answers;
+    for (const auto& [f, questions] : strata) {
+      answers.emplace_back();
+      for (const auto& [id, correct] : questions) answers.back().push_back(correct);
+    }
+    per_seed.push_back(accuracy_percent(answers, evidence->kind));
+    seeds.push_back(std::move(answers));
+  }
+  Stat s = Stat::of(per_seed);
+  s.ci = accuracy_interval(seeds, evidence->kind);
+  s.evidence = evidence;
+  return s;
+}
+
+Stat timing_stat(std::vector<double> samples) {
+  auto evidence = std::make_shared<Evidence>();
+  evidence->samples = std::move(samples);
+  Stat s;
+  s.n = 1;
+  s.mean = median(evidence->samples);
+  if (evidence->samples.size() > 1) s.ci = median_interval(evidence->samples);
+  s.evidence = evidence;
+  return s;
+}
+
+}  // namespace laco

@@ -1,0 +1,69 @@
+// The value of a table cell over seeds (Stat) and the raw data behind it
+// (Evidence: the test questions each seed answered, or every timed
+// repetition), with the test that says whether two values differ beyond the
+// noise. Which a metric takes is its registry entry's statistic (evals/metrics.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "evals/run_record.h"
+#include "report/stats.h"
+
+namespace laco {
+
+/// The outcome of testing two values' raw data against each other.
+struct Difference {
+  enum class Test { kNone, kMannWhitney, kPairedBootstrap };
+  Test test = Test::kNone;   ///< kNone: nothing to test (no raw data, no question in common)
+  double p = 1;              ///< kMannWhitney: the two-sided p-value
+  Interval interval;         ///< kPairedBootstrap: 95% interval of this - other, in accuracy points
+  bool significant = false;  ///< at the 5% level: p < 0.05, or the interval excludes 0
+};
+
+/// The raw data behind a value, for the test that decides whether two
+/// values differ beyond the noise (report/stats.h).
+struct Evidence {
+  /// Accuracy: seed -> stratum (family) -> question id -> correct.
+  std::map<uint64_t, std::map<std::string, std::map<std::string, bool>>> answers;
+  AccuracyKind kind = AccuracyKind::kPooled;
+  /// Timing: every repetition of every run pooled here.
+  std::vector<double> samples;
+
+  /// Paired bootstrap on the questions both answered (same seed, stratum
+  /// and question id: accuracy), or a Mann-Whitney U test (timings).
+  Difference test(const Evidence& other) const;
+  /// test(other).significant: false when there is nothing to test.
+  bool differs(const Evidence& other) const { return test(other).significant; }
+  bool empty() const { return answers.empty() && samples.empty(); }
+};
+
+/// A value over seeds: the mean (accuracy, and values without raw data) or
+/// the median of the pooled repetitions (timings), with its 95% interval when
+/// the raw data allow one; n == 0 is a missing run.
+struct Stat {
+  int n = 0;        ///< seeds (runs) pooled
+  double mean = 0;  ///< the central value: mean over seeds, or median of the samples
+  double std = 0;   ///< sample std over seeds; 0 when n < 2
+  std::optional<Interval> ci;
+  std::shared_ptr<const Evidence> evidence;
+
+  static Stat of(const std::vector<double>& values);
+  bool missing() const { return n == 0; }
+};
+
+/// The accuracy `metric` (acc_FAMILY, acc_overall or acc_mean) from the
+/// test predictions of each seed: per seed, per stratum, question id ->
+/// correct. Null when some seed has no question of that family.
+std::shared_ptr<const Evidence> accuracy_evidence(const std::map<uint64_t, std::vector<Prediction>>& predictions,
+                                                  const std::string& metric);
+/// The mean over seeds of the accuracy, with its two-level bootstrap interval.
+Stat accuracy_stat(const std::shared_ptr<const Evidence>& evidence);
+/// The median of timed repetitions, with its order-statistic interval (from 2 repetitions on).
+Stat timing_stat(std::vector<double> samples);
+
+}  // namespace laco
