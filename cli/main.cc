@@ -16,6 +16,7 @@
 #include "harness/base/build_info.h"
 #include "harness/base/error.h"
 #include "harness/base/interrupt.h"
+#include "harness/base/limits.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
 #include "cli/predict.h"
@@ -68,6 +69,9 @@ int main(int argc, char** argv) {
   std::string metrics_format = "table";
   auto* metrics_cmd = app.add_subcommand("metrics", "List every metric a run stores: unit, direction, statistic, model");
   metrics_cmd->add_option("-o,--format", metrics_format, laco::join(laco::printer_formats()))->capture_default_str();
+  std::string limits_format = "table";
+  auto* limits_cmd = app.add_subcommand("limits", "List the limits on untrusted inputs and how to raise each");
+  limits_cmd->add_option("-o,--format", limits_format, laco::join(laco::printer_formats()))->capture_default_str();
 
   laco::DemoOptions demo;
   std::string demo_policy = "pad";
@@ -162,6 +166,20 @@ int main(int argc, char** argv) {
 
   try {
     if (*methods) return cmd_methods();
+    if (*limits_cmd) {
+      laco::check_printer_format(limits_format);
+      laco::PrintTable t;
+      t.title = "Limits on untrusted inputs (harness/base/limits.h): an input over one is refused, naming it";
+      t.columns = {{"limit"}, {"raise with"}, {"default"}, {"unit"}, {"what"}};
+      std::vector<std::string> set;
+      for (const auto& l : laco::input_limits()) {
+        t.add({l.name, l.env + "=N", static_cast<int64_t>(l.fallback), l.unit, l.what});
+        if (const char* v = std::getenv(l.env.c_str()); v && *v) set.push_back(l.env + "=" + v);
+      }
+      if (!set.empty()) t.notes.push_back("set in this environment: " + laco::join(set));
+      fmt::print("{}", laco::make_printer(limits_format)->print(t));
+      return 0;
+    }
     if (*metrics_cmd) {
       laco::check_printer_format(metrics_format);
       fmt::print("{}", laco::make_printer(metrics_format)->print(laco::metric_registry_table()));

@@ -37,9 +37,9 @@ int ReportCli::run() const {
   request.options.accuracy_preset = accuracy_preset;
   request.options.efficiency_preset = efficiency_preset;
   request.out_dir = out;
-  request.formats = split_list(formats);
+  request.formats = list_items(formats, "--files");
   request.print_format = print_format;
-  request.tables = split_list(tables);
+  request.tables = list_items(tables, "--table");
   request.source = db;
   check_report_request(request);  // before the database is even opened
   std::vector<std::string> warnings;

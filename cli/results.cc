@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include "harness/base/error.h"
+#include "harness/base/limits.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
 #include "harness/print/printer.h"
@@ -39,6 +40,9 @@ ResultsCli::ResultsCli(CLI::App& app) {
   sweep_cmd_->add_option("--evals", evals_,
                          "Comma-separated evaluations of the spec to run (default: all), e.g. efficiency first on a "
                          "quiet machine, then accuracy in two processes");
+  sweep_cmd_->add_option("--max-runs", overrides_.max_runs,
+                         "The most runs the spec may expand to (default: the sweep-runs limit, laco limits)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   sweep_cmd_->add_option("--cache-dir", sweep_options_.cache_dir, "Where stage-0 models are cached")->capture_default_str();
   sweep_cmd_->add_option("-o,--format", sweep_options_.format, "--dry-run listing: " + join(printer_formats()))
       ->capture_default_str();
@@ -80,7 +84,7 @@ ResultsCli::ResultsCli(CLI::App& app) {
 std::optional<int> ResultsCli::run() {
   if (*sweep_cmd_) {
     check_printer_format(sweep_options_.format);
-    overrides_.evals = split_list(evals_);
+    overrides_.evals = list_items(evals_, "--evals");
     const Sweep full = load_sweep(spec_, overrides_);
     if (shard_.empty()) return run_sweep(full, sweep_options_);
     const auto [i, n] = parse_shard(shard_);
@@ -105,7 +109,7 @@ std::optional<int> ResultsCli::run() {
   }
   if (*query_cmd_) {
     const auto printer = make_printer(format_);
-    query_.metrics = split_list(metrics_);
+    query_.metrics = list_items(metrics_, "--metrics");
     std::vector<std::string> warnings;
     const PrintTable table = run_query(query_, &warnings);
     for (const auto& w : warnings) fmt::print(stderr, "laco: warning: {}\n", w);
@@ -114,7 +118,7 @@ std::optional<int> ResultsCli::run() {
   }
   if (*compare_cmd_) {
     const auto printer = make_printer(compare_format_);
-    compare_.metrics = split_list(compare_metrics_);
+    compare_.metrics = list_items(compare_metrics_, "--metrics");
     std::vector<std::string> warnings;
     const Comparison comparison = compare_measurements(compare_, &warnings);
     for (const auto& w : warnings) fmt::print(stderr, "laco: warning: {}\n", w);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -21,6 +22,7 @@
 #include "harness/model/placement.h"
 #include "harness/print/printer.h"
 #include "methods/registry.h"
+#include "results/measurements.h"
 #include "results/store.h"
 #include "runner/sweep.h"
 #include "runner/sweep_spec.h"
@@ -96,11 +98,11 @@ bool RunCli::chosen() const { return command_ && command_->parsed(); }
 int RunCli::run() const {
   const EvaluationInfo& info = find_evaluation(eval_);
   check_printer_format(format_);
-  auto methods = split_list(methods_);
+  auto methods = list_items(methods_, "--method");
   if (methods.size() == 1 && methods[0] == "all") methods = method_names();
-  const auto layers = split_list(layers_);
+  const auto layers = list_items(layers_, "--layer");
   std::vector<int64_t> ratios;
-  for (const auto& r : split_list(ratios_)) {
+  for (const auto& r : list_items(ratios_, "--ratio")) {
     auto v = parse_int(r);
     if (!v) fail("--ratio: '{}' is not an integer (allowed: {})", r, supported_ratios_text());
     check_ratio(*v, "--ratio");
@@ -172,10 +174,13 @@ int RunCli::run() const {
   const Sweep sweep = expand_sweep(definition);
   for (const auto& note : sweep.notes) fmt::print(stderr, "laco run: note: {}\n", note);
 
-  // With --db: refused before anything runs when a configuration is done
-  // there already (one current measurement per configuration, as in a
-  // sweep), unless --remeasure asks for a new one at this build.
+  // With --db it resumes as a sweep does: a configuration done there already
+  // is not measured again (its stored measurement is shown), unless
+  // --remeasure asks for a new one at this build; one that failed, or that a
+  // killed process left running, is run again; one another live process is
+  // measuring is refused before anything runs.
   std::optional<ResultStore> store;
+  std::set<size_t> done_before;  // run indices shown from the database
   ExecuteOptions execute;
   execute.progress_label = info.name;
   execute.cache_dir = cache_dir_;
@@ -191,37 +196,57 @@ int RunCli::run() const {
       keys.push_back(r.key);
       planned.push_back(r.planned());
     }
-    for (const auto& [key, state] : store->states(keys)) {
-      if (state.status == "done") execute.remeasured.insert(key);
-      if (claimable(state, true, remeasure_)) continue;
+    const auto states = store->states(keys);
+    for (const auto& [key, state] : states) {
+      if (claimable(state, true, remeasure_)) {
+        if (state.status == "done") execute.remeasured.insert(key);
+        continue;
+      }
       if (held_by_live_process(state))
         fail("{}: run {} is being measured by another process there (allowed: configurations no other process holds)",
              db_, key);
-      if (remeasure_)
-        fail("{}: run {} is done there already, measured by this build ({}) (allowed: --remeasure measures again "
-             "the runs another build measured: commit a change, or build with uncommitted changes)",
-             db_, key, commit_label(state.git_commit, state.git_dirty));
-      fail("{}: run {} is done there already (allowed: configurations not done in the database, or --remeasure to "
-           "measure it again, keeping the current measurement in the archive)",
-           db_, key);
+      for (size_t i = 0; i < sweep.runs.size(); ++i)
+        if (sweep.runs[i].key == key) done_before.insert(i);
     }
     store->register_runs(sweep.name, planned);
   }
   std::vector<std::vector<size_t>> todo;
-  for (const auto& unit : sweep.units) todo.push_back(unit.runs);
+  for (const auto& unit : sweep.units) {
+    todo.emplace_back();
+    for (size_t i : unit.runs)
+      if (!done_before.count(i)) todo.back().push_back(i);
+  }
   Execution ran = execute_sweep(sweep, todo, store ? &*store : nullptr, execute);
   if (store) fmt::print(stderr, "laco: stored {} run(s) in {} (sweep laco-run)\n", ran.done, db_);
   if (ran.interrupted) {
     fmt::print(stderr, "laco run: interrupted{}\n", store ? ": the runs not done are pending; run the same command again" : "");
     return 130;
   }
+  if (!ran.stopped.empty()) fail("{}", ran.stopped);
   if (!ran.failed.empty()) {
     for (const auto& [label, error] : ran.failed) fmt::print(stderr, "laco run: failed: {}: {}\n", label, error);
     fail("{} of {} run(s) failed{} (first: {})", ran.failed.size(), sweep.runs.size(),
          store ? fmt::format(", recorded as failed in {}", db_) : std::string(), ran.failed.front().second);
   }
+  // In the sweep's order: the runs measured now, and those done before as the database holds them.
+  std::map<size_t, RunRecord> by_index;
+  for (auto& [index, record] : ran.records) by_index.emplace(index, std::move(record));
+  if (!done_before.empty()) {
+    for (size_t i : done_before) {
+      const auto& run = sweep.runs[i];
+      by_index.emplace(i, measurement_record(current_measurement(store->db(), run.key), run.spec,
+                                             fmt::format("{}: run {}", db_, run.key)));
+    }
+    fmt::print(stderr,
+               "laco run: {} of {} run(s) were done in {} already and are shown as stored, not measured again "
+               "(allowed: --remeasure to measure them again at this build{})\n",
+               done_before.size(), sweep.runs.size(), db_,
+               remeasure_ ? "; these were measured by this build already: commit a change, or build with "
+                            "uncommitted changes"
+                          : "");
+  }
   std::vector<RunRecord> records;
-  for (auto& [index, record] : ran.records) records.push_back(std::move(record));
+  for (auto& [index, record] : by_index) records.push_back(std::move(record));
   // Each internal placement against the same method, options and ratio after the encoder, measured together.
   std::vector<std::pair<size_t, size_t>> pairs;  // (internal, external) record indices
   if (vs_external_)

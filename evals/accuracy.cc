@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 #include <optional>
+#include <set>
 
 #include <torch/torch.h>
 
@@ -14,6 +16,7 @@
 #include "harness/base/host.h"
 #include "harness/base/json_check.h"
 #include "harness/base/progress.h"
+#include "harness/base/sha256.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
 #include "harness/model/presets.h"
@@ -21,6 +24,22 @@
 
 namespace laco {
 namespace fs = std::filesystem;
+
+namespace {
+
+// Reads a user JSONL's text and image headers once per content in a process (load_vqa without the pixels).
+void check_vqa_data(const std::string& data) {
+  if (generated_data(data)) return;
+  static std::mutex mutex;
+  static std::set<std::string> checked;
+  const std::string key = data + "\n" + sha256_hex(read_file_bytes(data, InputLimit::kDataBytes));
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (checked.count(key)) return;
+  load_vqa(data, false);
+  checked.insert(key);
+}
+
+}  // namespace
 
 RunSpec resolve_accuracy_config(const AccuracyConfig& c) {
   const auto& p = find_accuracy_preset(c.preset);
@@ -32,6 +51,9 @@ RunSpec resolve_accuracy_config(const AccuracyConfig& c) {
   RunSpec spec = resolve_method_placement(c, model);
   for (const auto* path : {&c.train_data, &c.test_data})
     if (!path->empty() && !fs::exists(*path)) fail("{}: no such file", *path);
+  // The test data's lines and image headers too (the train data's: by its vocabulary, below): an input error is
+  // found here, before a run is claimed, never as a failed run.
+  check_vqa_data(c.test_data);
   if (!c.model.empty()) {
     if (c.steps0 > 0)
       fail("--steps0: a run from --model {} starts from the checkpoint's weights, so stage 0 does not run "

@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "harness/model/mllm.h"
+#include "harness/model/parameters.h"
 
 namespace laco {
 
@@ -33,12 +34,6 @@ double kv_bytes_per_position(const LmOptions& l, double bytes_per_value = 4);
 /// With an active `prune` (FastV), the layers after K hold prune.dropped() fewer.
 double kv_cache_bytes(const LmOptions& l, int64_t positions, double bytes_per_value = 4, const LmPrune& prune = {});
 
-/// Parameters of the LM (embedding, layers, final norm, an untied head), the
-/// encoder (patch embedding, position embedding, blocks, post_layernorm)
-/// and the mlp2x_gelu projector, as the modules register them.
-int64_t lm_parameters(const LmOptions& l);
-int64_t encoder_parameters(const EncoderOptions& e);
-int64_t projector_parameters(int64_t in, int64_t out);
 
 /// One decode step at batch b over `context` positions per request (the
 /// cached ones and the new one).

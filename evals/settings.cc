@@ -1,6 +1,7 @@
 #include "evals/settings.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -59,7 +60,7 @@ nlohmann::json setting_from_flag(const SettingInfo& s, const std::string& text) 
     }
     case SettingKind::kIntegers: {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& item : split_list(text)) {
+      for (const auto& item : list_items(text, s.flag())) {
         const auto v = parse_int(item);
         if (!v) fail("{}: '{}' is not a 64-bit integer", s.flag(), item);
         out.push_back(*v);
@@ -69,10 +70,11 @@ nlohmann::json setting_from_flag(const SettingInfo& s, const std::string& text) 
     case SettingKind::kNumber: {
       const auto v = parse_double(text);
       if (!v) fail("{}: '{}' is not a number", s.flag(), text);
+      if (!std::isfinite(*v)) fail("{}: '{}' is not a finite number (allowed: {} to {})", s.flag(), text, s.low, s.high);
       return *v;
     }
     case SettingKind::kNames:
-      return split_list(text);
+      return list_items(text, s.flag());
     case SettingKind::kString:
       return text;
   }

@@ -44,7 +44,7 @@ nlohmann::json stage0_key(const std::string& preset, int64_t steps0, const std::
   const VqaVocabulary& vocab = train_vocabulary(train_data);
   // The train data's digest is FNV-1a as it always was: it is part of the stage0_key identity above.
   const std::string digest =
-      generated_data(train_data) ? std::string() : fmt::format("{:016x}", fnv1a(read_file_bytes(train_data)));
+      generated_data(train_data) ? std::string() : fmt::format("{:016x}", fnv1a(read_file_bytes(train_data, InputLimit::kDataBytes)));
   // version: bumped whenever the generator or the training loop changes what stage 0 learns.
   nlohmann::json key = {{"version", 2},
                         {"preset", p.name},
@@ -102,6 +102,22 @@ std::string stage0_file_problem(const SafeTensors& file, const RunSpec& run) {
   return stage0_mismatch(it->second, stage0_cache_key(run));
 }
 
+// The cache file at `path`, or none with the reason in `problem` when it
+// cannot be read (truncated by a full disk or a kill, not a safetensors file):
+// such a file is trained again and replaced, never a failed run.
+std::optional<SafeTensors> load_stage0_file(const std::string& path, std::string& problem) {
+  if (!fs::exists(path)) {
+    problem = "absent";
+    return std::nullopt;
+  }
+  try {
+    return SafeTensors::load(path);
+  } catch (const Error& e) {
+    problem = fmt::format("it cannot be read ({})", e.what());
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 uint64_t accuracy_data_seed(const RunSpec& run) {
@@ -118,8 +134,9 @@ std::string stage0_cache_path(const RunSpec& run, const std::string& cache_dir) 
 }
 
 std::string stage0_cache_problem(const RunSpec& run, const std::string& cache_dir) {
-  const std::string path = stage0_cache_path(run, cache_dir);
-  return fs::exists(path) ? stage0_file_problem(SafeTensors::load(path), run) : "absent";
+  std::string problem;
+  const auto file = load_stage0_file(stage0_cache_path(run, cache_dir), problem);
+  return file ? stage0_file_problem(*file, run) : problem;
 }
 
 double pretrain_stage0(Mllm& model, const RunSpec& run, const AccuracyPreset& preset, const VqaBatches& train,
@@ -144,14 +161,22 @@ double pretrain_stage0(Mllm& model, const RunSpec& run, const AccuracyPreset& pr
       progress->print(fmt::format("waiting for stage 0 {}: another process is loading or training it", cache));
   });
   // Read once: its key decides whether its weights are used.
-  std::optional<SafeTensors> file;
-  if (fs::exists(cache)) file = SafeTensors::load(cache);
-  const std::string problem = file ? stage0_file_problem(*file, run) : "absent";
+  std::string problem;
+  std::optional<SafeTensors> file = load_stage0_file(cache, problem);
+  if (file) problem = stage0_file_problem(*file, run);
   if (!problem.empty()) file.reset();  // stale weights are not kept while stage 0 trains
   if (problem.empty()) {
     torch::NoGradGuard no_grad;
     for (auto& p : model->named_parameters()) p.value().copy_(file->get(p.key()));
     cached = true;
+    // Its curves were saved with it (files written before they were have none).
+    auto curves = file->metadata().find("stage0_curves");
+    nlohmann::json stored;
+    if (curves != file->metadata().end() && parse_json(curves->second, stored).empty() && stored.is_object())
+      for (const auto& [name, points] : stored.items())
+        for (const auto& point : points)
+          if (point.is_array() && point.size() == 2)
+            rec.series[name].emplace_back(point[0].get<int64_t>(), point[1].get<double>());
   } else if (problem != "absent") {
     // A file of this configuration that this build must not reuse: trained again, and replaced.
     const std::string why = fmt::format("stage 0 {} is not reused: {}; training it again", cache, problem);
@@ -183,8 +208,15 @@ double pretrain_stage0(Mllm& model, const RunSpec& run, const AccuracyPreset& pr
     for (const auto& [s, v] : log.loss) rec.series["loss_stage0"].emplace_back(s, v);
     NamedTensors tensors;
     for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value());
+    // The curves go with the weights: a run that commits later, or a sweep
+    // killed before it did, finds them in the cache and stores them again.
+    nlohmann::json curves = nlohmann::json::object();
+    for (const auto& [name, points] : rec.series)
+      if (name.rfind("loss_stage0", 0) == 0 || name.rfind("val_acc_stage0_", 0) == 0)
+        for (const auto& [step, value] : points) curves[name].push_back({step, value});
     try {
-      save_safetensors(cache, tensors, {{"stage0_key", key}, {"vocabulary", vocab.to_json().dump()}});
+      save_safetensors(cache, tensors,
+                       {{"stage0_key", key}, {"vocabulary", vocab.to_json().dump()}, {"stage0_curves", curves.dump()}});
     } catch (const Error& e) {
       if (context.lost_inputs) (*context.lost_inputs)[cache] = e.what();
       throw;

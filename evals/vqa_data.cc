@@ -12,12 +12,25 @@
 #include "harness/base/error.h"
 #include "harness/base/files.h"
 #include "harness/base/json_check.h"
+#include "harness/base/limits.h"
 #include "harness/base/text.h"
 
 namespace laco {
 namespace fs = std::filesystem;
 
+ImageSize check_image(const std::string& path) {
+  check_regular_file(path);
+  int w = 0, h = 0, channels = 0;
+  if (!stbi_info(path.c_str(), &w, &h, &channels))
+    fail("{}: cannot read image ({})", path, stbi_failure_reason() ? stbi_failure_reason() : "unknown error");
+  // From the header, before anything is decoded: a grayscale bomb is refused as an RGB one is.
+  check_input_limit(InputLimit::kImagePixels, fmt::format("{}: image of {} x {}", path, w, h),
+                    static_cast<uint64_t>(w) * static_cast<uint64_t>(h));
+  return {w, h};
+}
+
 RgbImage read_image(const std::string& path) {
+  check_image(path);
   int w = 0, h = 0, channels = 0;
   unsigned char* data = stbi_load(path.c_str(), &w, &h, &channels, 3);
   if (!data) fail("{}: cannot read image ({})", path, stbi_failure_reason() ? stbi_failure_reason() : "unknown error");
@@ -95,12 +108,13 @@ std::string parse_line(const std::string& text, const fs::path& base, bool read_
                        rel.string(), base.empty() ? std::string(".") : base.string());
   const fs::path image = base / norm;
   if (!fs::exists(image)) return fmt::format("image '{}' does not exist", image.string());
-  if (read_images) {
-    try {
-      out.image = read_image(image.string());
-    } catch (const Error& e) {
-      return e.what();
-    }
+  // Read, or without read_images its header checked (a file that is not an
+  // image, or one over the pixel limit, is found before any run is claimed).
+  try {
+    if (read_images) out.image = read_image(image.string());
+    else check_image(image.string());
+  } catch (const Error& e) {
+    return e.what();
   }
   out.id = j.value("id", "");
   out.family = j.contains("family") && j["family"].is_string() ? j["family"].get<std::string>() : "";
@@ -111,7 +125,29 @@ std::string parse_line(const std::string& text, const fs::path& base, bool read_
 
 }  // namespace
 
+namespace {
+
+// The next line of `in` (without its newline) into `line`; false at the end.
+// An Error naming the file and line when one is longer than the line limit:
+// a line is never read whole before it is checked.
+bool read_line(std::istream& in, std::string& line, const std::string& path, int64_t number) {
+  line.clear();
+  const uint64_t max = input_limit(InputLimit::kLineBytes);
+  char c;
+  bool any = false;
+  while (in.get(c)) {
+    any = true;
+    if (c == '\n') return true;
+    line.push_back(c);
+    if (line.size() > max) check_input_limit(InputLimit::kLineBytes, fmt::format("{}:{}", path, number), line.size());
+  }
+  return any;
+}
+
+}  // namespace
+
 std::vector<VqaSample> load_vqa(const std::string& path, bool read_images) {
+  check_regular_file(path);
   std::ifstream in(path);
   if (!in) fail("{}: cannot open", path);
   const fs::path base = fs::path(path).parent_path();
@@ -119,7 +155,7 @@ std::vector<VqaSample> load_vqa(const std::string& path, bool read_images) {
   std::vector<std::string> problems;
   int64_t total_problems = 0;
   std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
+  for (int64_t number = 1; read_line(in, line, path, number); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     VqaSample s;
     const std::string problem = parse_line(line, base, read_images, s);

@@ -27,7 +27,14 @@ std::string export_vqa(const std::vector<VqaSample>& samples, const std::string&
 /// vocabulary needs only the text).
 std::vector<VqaSample> load_vqa(const std::string& jsonl_path, bool read_images = true);
 
-/// PNG/JPEG (any size, 1-4 channels) -> RGB. An Error names the file.
+struct ImageSize {
+  int width = 0, height = 0;
+};
+/// An image's size from its header, nothing decoded: an Error naming the file
+/// when it is not a regular file, not an image stb_image reads, or over the
+/// pixel limit (harness/base/limits.h), whatever its channels.
+ImageSize check_image(const std::string& path);
+/// PNG/JPEG (1-4 channels, within the pixel limit: check_image) -> RGB. An Error names the file.
 RgbImage read_image(const std::string& path);
 void write_png(const std::string& path, const RgbImage& image);
 

@@ -56,7 +56,7 @@ const VqaVocabulary& train_vocabulary(const std::string& train_data) {
   // JSONL's text is parsed once per content (its images are not read here).
   static std::mutex mutex;
   static std::map<std::string, VqaVocabulary> built;
-  const std::string key = train_data + "\n" + sha256_hex(read_file_bytes(train_data));
+  const std::string key = train_data + "\n" + sha256_hex(read_file_bytes(train_data, InputLimit::kDataBytes));
   const std::lock_guard<std::mutex> lock(mutex);
   auto it = built.find(key);
   if (it == built.end()) it = built.emplace(key, VqaVocabulary::from_samples(load_vqa(train_data, false))).first;

@@ -203,6 +203,10 @@ MergeSummary merge_results(const std::string& out, const std::vector<std::string
     if (fs::exists(out, ec) && fs::equivalent(in, out, ec))
       fail("{}: is both the output and an input (allowed: an OUT that is not among the inputs)", in);
     const int version = inspect_results_db(in);
+    if (version == 0)
+      fail("{}: an empty database file, not yet a laco results database; nothing to merge (allowed: a results "
+           "database a sweep wrote)",
+           in);
     if (version != results_schema_version())
       fail("{}: schema version {} differs from this build's {} (allowed: databases of the same version; open it "
            "with `laco sweep` of this build first)",

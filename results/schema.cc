@@ -345,6 +345,14 @@ sql::Connection open_results_db(const std::string& path, bool writable) {
     return sql::Connection(path, read_only_folder(path) ? sql::Connection::Mode::kImmutable
                                                         : sql::Connection::Mode::kReadOnly);
   }
+  // Writing needs the folder too (a new database is built beside it, and
+  // SQLite's -wal and -shm files live there): said as what it is, not as
+  // SQLite's "unable to open database file".
+  const fs::path dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+  if (::access(dir.c_str(), W_OK) != 0 || (fs::exists(path, ec) && ::access(path.c_str(), W_OK) != 0))
+    fail("{}: cannot be written here: {} (allowed: a database in a folder this user can write; laco query, report "
+         "and compare read it where it is)",
+         path, std::strerror(errno));
   if (!fs::exists(path, ec)) {
     create_results_db(path);
     version = inspect_results_db(path);  // ours, or the one another process linked first

@@ -51,6 +51,39 @@ void check_finite(const RunRecord& r) {
     if (!std::isfinite(m.value)) fail("metric {} is {} ({})", m.name, m.value, m.unit);
 }
 
+// Records `keys` as failed with `error`. When that write fails too (a full
+// disk refuses it as it refused the results), the claim is given back
+// (pending) where the database still takes that, and `error` says what state
+// the runs are left in; never an exception past the lifecycle, which would
+// leave them `running` without a word.
+void record_failure(ResultStore& store, const std::vector<std::string>& keys, std::string& error) {
+  std::string first;
+  try {
+    store.record_failed(keys, error);
+    return;
+  } catch (const std::exception& e) {
+    first = e.what();
+  }
+  // The write-ahead log is what grew: copied into the database and emptied,
+  // it leaves room for a status change, which rewrites pages in place.
+  try {
+    store.db().exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    const std::string noted =
+        fmt::format("{} (recorded once the write-ahead log was checkpointed; the first attempt failed: {})", error, first);
+    store.record_failed(keys, noted);
+    error = noted;
+    return;
+  } catch (const std::exception&) {
+  }
+  error += fmt::format("; recording the failure failed too ({})", first);
+  try {
+    store.release(keys);
+    error += ": the runs are pending again";
+  } catch (const std::exception&) {
+    error += ": the runs stay `running` under this process, which has ended, so the next sweep runs them again";
+  }
+}
+
 // Fault injection for the tests of this lifecycle (tests/test_sweep.cc):
 // LACO_FAULT_NAN_METRIC=NAME makes metric NAME of every record NaN, as a
 // diverged loss or a zero-time division would, so that both commands that
@@ -177,8 +210,18 @@ Execution execute_sweep(const Sweep& sweep, const std::vector<std::vector<size_t
     started += todo[u].size();
     // Atomic: a run another sweep on this database took (or finished) since
     // the states were read is left to it, and only what we hold is run.
-    const std::vector<std::string> keys =
-        store ? store->claim(wanted, sweep.units[u].group_key, options.retry_failed, options.remeasure) : wanted;
+    std::vector<std::string> keys = wanted;
+    if (store) {
+      try {
+        keys = store->claim(wanted, sweep.units[u].group_key, options.retry_failed, options.remeasure);
+      } catch (const Error& e) {
+        // Nothing was claimed (one transaction); a database that cannot take a claim takes no result either.
+        out.stopped = fmt::format("{}; stopped before run {}/{}, which was not claimed", e.what(),
+                                  started - wanted.size() + 1, to_run);
+        log("stopped " + out.stopped);
+        break;
+      }
+    }
     std::vector<size_t> mine;
     for (size_t i : todo[u])
       if (std::find(keys.begin(), keys.end(), sweep.runs[i].key) != keys.end()) mine.push_back(i);
@@ -239,7 +282,7 @@ Execution execute_sweep(const Sweep& sweep, const std::vector<std::vector<size_t
     }
     if (!error.empty()) {
       if (keys.size() > 1) error = fmt::format("{} (the {} runs measured together failed together)", error, keys.size());
-      if (store) store->record_failed(keys, error);
+      if (store) record_failure(*store, keys, error);
       for (size_t i : todo[u]) {
         const std::string kept =
             options.remeasured.count(sweep.runs[i].key) ? " (a re-measurement: the previous measurement is kept)" : "";
@@ -329,6 +372,10 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   if (left) fmt::print(", {} left", left);
   fmt::print("; {} wall; database {}\n", format_duration(wall), options.db);
   for (const auto& [label, error] : failed_now) fmt::print("  failed: {}: {}\n", label, error);
+  if (!ran.stopped.empty()) {
+    fmt::print("stopped: {}\n", ran.stopped);
+    return 1;
+  }
   if (interrupted) {
     fmt::print("interrupted: run the same command again to continue\n");
     return 130;

@@ -45,6 +45,8 @@ struct Execution {
   size_t taken_elsewhere = 0;  ///< claimed by another process between planning and claiming
   std::vector<std::pair<std::string, std::string>> failed;  ///< "key  label", error
   bool interrupted = false;
+  /// Why it stopped early, when the database would not take a claim (a full disk); "" otherwise.
+  std::string stopped;
   /// With keep_records: (run index in the sweep, its record), in the order run.
   std::vector<std::pair<size_t, RunRecord>> records;
 };

@@ -11,6 +11,7 @@
 #include "harness/base/error.h"
 #include "harness/base/files.h"
 #include "harness/base/json_check.h"
+#include "harness/base/limits.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
 #include "harness/model/checkpoint.h"
@@ -46,11 +47,14 @@ std::string choice(const JsonChecker& ck, const json& v, const std::string& key,
 
 std::vector<uint64_t> parse_seeds(const JsonChecker& ck, const json& v, const std::string& path) {
   std::vector<uint64_t> seeds;
+  std::map<uint64_t, size_t> seen;  // seed -> its index: a long list is checked in n log n, not n^2
   ck.array(v, path, fmt::format("one or more integers in [0, {}]", kMaxSeed));
   for (size_t i = 0; i < v.size(); ++i) {
     const std::string p = fmt::format("{}[{}]", path, i);
     const auto s = static_cast<uint64_t>(ck.integer(v[i], p, 0, kMaxSeed));
-    ck.unique(seeds, s, p, fmt::format("seed {}", s), path);
+    auto it = seen.find(s);
+    if (it != seen.end()) ck.error(p, "seed {} repeats {}[{}]", s, path, it->second);
+    seen[s] = i;
     seeds.push_back(s);
   }
   return seeds;
@@ -272,6 +276,28 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
   sweep.file = file;
   sweep.name = d.name;
   sweep.description = d.description;
+  // How many runs the grids ask for (before de-duplication), before one is built.
+  uint64_t asked = 0;
+  for (const auto& e : evals) {
+    if (!overrides.evals.empty() && std::find(overrides.evals.begin(), overrides.evals.end(), e) == overrides.evals.end())
+      continue;
+    for (const auto& g : grids) {
+      if (std::find(g.evals.begin(), g.evals.end(), e) == g.evals.end()) continue;
+      const uint64_t seeds = (g.seeds.empty() ? sections.at(e).seeds : g.seeds).size();
+      uint64_t n = seeds;
+      for (uint64_t factor : {g.methods.size(), g.placements.size(), g.ratios.size(), g.budgets.size()})
+        n = factor != 0 && n > (uint64_t{1} << 62) / factor ? uint64_t{1} << 62 : n * factor;
+      asked = std::min(asked + n, uint64_t{1} << 62);
+    }
+  }
+  if (overrides.max_runs > 0) {
+    if (asked > overrides.max_runs)
+      fail("{}: the spec asks for {} runs, more than --max-runs {} (allowed: raise --max-runs)", file, asked,
+           overrides.max_runs);
+  } else {
+    check_input_limit(InputLimit::kSweepRuns, file + ": the spec's grids", asked, "laco sweep --max-runs N");
+  }
+
   // Every placement against every preset it will meet, before any run is built.
   for (const auto& g : grids)
     for (const auto& e : g.evals) {

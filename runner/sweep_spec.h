@@ -125,6 +125,9 @@ struct SweepOverrides {
   int threads = 0;  ///< 0: the spec's: its section's, else its top level's (default 2)
   /// Only these evaluations' runs (empty: all the spec's); each must be in the spec's "evals".
   std::vector<std::string> evals;
+  /// The most runs the expansion may make (laco sweep --max-runs); 0: the
+  /// input limit (InputLimit::kSweepRuns). Counted before any run is built.
+  uint64_t max_runs = 0;
 };
 
 /// The runs of a definition: every placement checked against the depth of

@@ -208,6 +208,12 @@ TEST(Accuracy, ARunReportsEveryFamilyAndItsCurves) {
   EXPECT_FALSE(record.series.at("loss_stage0").empty());
   EXPECT_FALSE(record.series.at("val_acc_stage0_color").empty());
   EXPECT_FALSE(record.series.at("loss_stage2").empty());
+  // Issue 40: stage 0's curves are saved with its weights, so a run that
+  // finds it cached (the first run's commit lost to a kill, say) has them too.
+  const auto cached = run(c, dir);
+  EXPECT_TRUE(cached.facts["stage0_cached"].get<bool>());
+  EXPECT_EQ(cached.series.at("loss_stage0"), record.series.at("loss_stage0"));
+  EXPECT_EQ(cached.series.at("val_acc_stage0_color"), record.series.at("val_acc_stage0_color"));
   std::filesystem::remove_all(dir);
 }
 
@@ -593,6 +599,25 @@ TEST(Accuracy, Stage0TrainedByOtherCodeIsTrainedAgainAndTheRunSaysWhy) {
   EXPECT_NE(stage0_cache_problem(resolve_accuracy_config(c), dir).find("written before the code was part"),
             std::string::npos);
   EXPECT_FALSE(run(c, dir).facts["stage0_cached"].get<bool>());
+  std::filesystem::remove_all(dir);
+}
+
+// Issue 40: a cache file cut short (a full disk, a kill while another tool
+// copied it) is trained again and replaced, not a failure of every run that needs it.
+TEST(Accuracy, ATruncatedStage0CacheIsTrainedAgain) {
+  const auto dir = test::temp_dir("acc_cache_truncated");
+  const auto c = tiny_config(5, 1, 1);
+  const std::string path = cache_path(c, dir);
+  run(c, dir);
+  const std::string bytes = test::read_file(path);
+  test::write_file(path, bytes.substr(0, bytes.size() / 2));
+  EXPECT_NE(stage0_cache_problem(resolve_accuracy_config(c), dir).find("it cannot be read"), std::string::npos);
+  const auto retrained = run(c, dir);
+  EXPECT_FALSE(retrained.facts["stage0_cached"].get<bool>());
+  const std::string why = retrained.facts.value("stage0_retrained", std::string());
+  EXPECT_NE(why.find("cannot be read"), std::string::npos) << why;
+  EXPECT_EQ(stage0_cache_problem(resolve_accuracy_config(c), dir), "") << "replaced by a whole file";
+  EXPECT_TRUE(run(c, dir).facts["stage0_cached"].get<bool>());
   std::filesystem::remove_all(dir);
 }
 

@@ -52,7 +52,7 @@ TEST(Files, AWriteThatDoesNotFitKeepsThePreviousFileNamesTheReasonAndLeavesNothi
                        {path + ": cannot write: File too large (errno 27)", "the previous file (if any) is unchanged"});
   }
   EXPECT_EQ(folder_content(dir), (std::map<std::string, std::string>{{"model.safetensors", "previous"}}));
-  test::expect_error([&] { read_file_bytes(dir); }, {dir + ": is a folder (allowed: a file)"});
+  test::expect_error([&] { read_file_bytes(dir); }, {dir + ": is a folder (allowed: a regular file)"});
   test::expect_error([&] { read_file_bytes(dir + "/missing"); }, {dir + "/missing: cannot open: No such file"});
 }
 

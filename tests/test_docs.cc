@@ -402,17 +402,24 @@ TEST(Docs, TheReadmeIsShortAndLinksEveryDocsFile) {
         << "README.md does not link " << docs[i].name << ": a reader would not find it";
 }
 
-// The metric table of docs/evaluations.md is the registry's (evals/metrics.h), as `laco metrics -o md` prints it.
-TEST(Docs, TheMetricTableIsTheRegistrys) {
-  const std::string doc = test::read_file(kSource + "/docs/evaluations.md");
-  const std::string open = "<!-- laco metrics -o md -->\n", close = "<!-- end of laco metrics -o md -->";
-  const auto begin = doc.find(open), end = doc.find(close);
-  ASSERT_NE(begin, std::string::npos) << "docs/evaluations.md has no " << open;
-  ASSERT_NE(end, std::string::npos);
-  const auto r = test::run_command(kLaco + " metrics -o md 2>/dev/null");
-  ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(doc.substr(begin + open.size(), end - begin - open.size()), r.output)
-      << "regenerate the table between the markers with `laco metrics -o md`";
+// Tables generated from a registry are shown in the docs as the command prints them:
+// the metrics (evals/metrics.h) and the input limits (harness/base/limits.h).
+TEST(Docs, TheRegistryTablesAreWhatTheirCommandsPrint) {
+  for (const auto& [file, command] : std::vector<std::pair<std::string, std::string>>{
+           {"docs/evaluations.md", "laco metrics -o md"}, {"docs/cli.md", "laco limits -o md"}}) {
+    const std::string doc = test::read_file(kSource + "/" + file);
+    const std::string open = "<!-- " + command + " -->\n", close = "<!-- end of " + command + " -->";
+    const auto begin = doc.find(open), end = doc.find(close);
+    ASSERT_NE(begin, std::string::npos) << file << " has no " << open;
+    ASSERT_NE(end, std::string::npos) << file << " has no " << close;
+    // Defaults only: no limit raised in the environment of the test.
+    const auto r = test::run_command("env -u LACO_MAX_FILE_BYTES -u LACO_MAX_DATA_BYTES -u LACO_MAX_HEADER_BYTES "
+                                     "-u LACO_MAX_LINE_BYTES -u LACO_MAX_IMAGE_PIXELS -u LACO_MAX_SWEEP_RUNS " +
+                                     kLaco + command.substr(4) + " 2>/dev/null");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(doc.substr(begin + open.size(), end - begin - open.size()), r.output)
+        << file << ": regenerate the table between the markers with `" << command << "`";
+  }
 }
 
 TEST(Docs, TheCheckerFindsWhatIsWrong) {

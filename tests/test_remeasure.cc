@@ -588,8 +588,10 @@ TEST(ResultsMerge, TwoDatabasesOfOneSweepMergeWithBothMeasurementsKept) {
   EXPECT_NE(r.output.find("paired bootstrap, new - base = "), std::string::npos) << r.output;
 }
 
-// A re-measurement that fails (the test data broke meanwhile) keeps the old
-// measurement current and the run done; the sweep says so and exits 1.
+// A re-measurement that fails keeps the old measurement current and the run
+// done; the sweep says so and exits 1. (A failure at run time: a metric that
+// came out NaN, LACO_FAULT_NAN_METRIC. Test data that broke meanwhile is an
+// input error, refused before anything is claimed: the database unchanged.)
 TEST(SweepRemeasure, AFailedReMeasurementKeepsTheOldMeasurement) {
   json spec = test::tiny_spec("tiny", "accuracy");
   spec["grids"][0]["methods"] = {"laco"};
@@ -605,8 +607,15 @@ TEST(SweepRemeasure, AFailedReMeasurementKeepsTheOldMeasurement) {
   const std::string before = test::dump_runs(d.db, true);
   const std::string raw = test::query_rows(d.db, "SELECT count(*), sum(correct) FROM predictions")[0];
 
+  const std::string good = test::read_file(d.dir + "/data/test.jsonl");
   test::write_file(d.dir + "/data/test.jsonl", "this is not json\n");
   r = test::run_command(test::sweep_command(d.spec, d.db, "--remeasure"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("test.jsonl:1: not valid JSON"), std::string::npos) << r.output;
+  EXPECT_EQ(test::dump_runs(d.db, true), before) << "an input error claims nothing";
+  test::write_file(d.dir + "/data/test.jsonl", good);
+
+  r = test::run_command("LACO_FAULT_NAN_METRIC=acc_mean " + test::sweep_command(d.spec, d.db, "--remeasure"));
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("0 done now, 0 skipped (done before), 1 failed now, 0 re-measured"), std::string::npos)
       << r.output;

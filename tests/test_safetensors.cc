@@ -134,7 +134,7 @@ TEST(SafeTensors, UnreadableFileIsAnError) {
                      {"/nonexistent/x.safetensors", "cannot open: No such file or directory"});
   // Issue 12, defect 8: a folder read as "short header: file has 0 bytes".
   const std::string dir = test::temp_dir("safetensors_dir");
-  test::expect_error([&] { SafeTensors::load(dir); }, {dir + ": is a folder (allowed: a file)"});
+  test::expect_error([&] { SafeTensors::load(dir); }, {dir + ": is a folder (allowed: a regular file)"});
 }
 
 TEST(SafeTensors, WritingRefusesReservedAndDuplicateNames) {

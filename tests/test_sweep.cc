@@ -27,6 +27,7 @@
 #include "report/render.h"
 #include "results/merge.h"
 #include "results/schema.h"
+#include "results/sqlite.h"
 #include "results/store.h"
 #include "tests/sweep_fixture.h"
 #include "tests/test_util.h"
@@ -599,14 +600,23 @@ TEST(SweepRun, FailuresAreRecordedTheSweepGoesOnAndRetryFailedRerunsThem) {
   test::write_file(d.spec, spec.dump(2));
   test::write_file(data, "this is not json\n");
 
+  // Bad test data is an input error (issue 40): refused with its file and line before any run is claimed.
   auto r = test::run_command(test::sweep_command(d.spec, d.db));
   EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_NE(r.output.find("5 done now, 0 skipped (done before), 5 failed now"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(data + ":1:"), std::string::npos) << "the error names the file and line: " << r.output;
+  EXPECT_TRUE(!std::filesystem::exists(d.db) || test::query_rows(d.db, "SELECT count(*) FROM runs WHERE status != "
+                                                                        "'pending'") == std::vector<std::string>{"0"});
+
+  // A failure while running (a metric that came out NaN) is recorded, and the sweep goes on.
+  r = test::run_command(kLaco + " data export --preset tiny --split test --count 10 --out " + d.dir + "/data");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = test::run_command("LACO_FAULT_NAN_METRIC=acc_mean " + test::sweep_command(d.spec, d.db));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("5 done now, 0 skipped (done before), 5 failed now"), std::string::npos) << r.output;
   const auto errors = test::query_rows(d.db, "SELECT DISTINCT eval, error FROM runs WHERE status = 'failed'");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("accuracy|"), std::string::npos);
-  EXPECT_NE(errors[0].find(data), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("metric acc_mean is nan"), std::string::npos) << errors[0];
   expect_consistent(d.db);
 
   // Without --retry-failed the failures stay, and say so.
@@ -614,8 +624,6 @@ TEST(SweepRun, FailuresAreRecordedTheSweepGoesOnAndRetryFailedRerunsThem) {
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("5 failed before (rerun with --retry-failed)"), std::string::npos) << r.output;
 
-  r = test::run_command(kLaco + " data export --preset tiny --split test --count 10 --out " + d.dir + "/data");
-  ASSERT_EQ(r.status, 0) << r.output;
   r = test::run_command(test::sweep_command(d.spec, d.db, "--retry-failed"));
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("5 done now, 5 skipped (done before), 0 failed now"), std::string::npos) << r.output;
@@ -1167,12 +1175,40 @@ TEST(SweepRun, LacoRunWithDbStoresTheRunUnderTheSweepsKey) {
   EXPECT_EQ(test::query_rows(d.db, "SELECT count(*) FROM samples"), std::vector<std::string>{"1"});
   const auto dry = test::run_command(test::sweep_command(d.spec, d.db, "--dry-run"));
   EXPECT_NE(dry.output.find("1 done, 0 failed"), std::string::npos) << dry.output;
-  // The same configuration again: refused before anything runs, the database unchanged.
+  // The same configuration again: resumed as a sweep is, nothing measured, the stored run shown, the database unchanged.
   const std::string before = test::dump_runs(d.db, true);
   r = test::run_command(run);
-  EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_NE(r.output.find("is done there already"), std::string::npos) << r.output;
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("1 of 1 run(s) were done in " + d.db + " already and are shown as stored"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("encoder_latency"), std::string::npos) << "the stored run's table: " << r.output;
   EXPECT_EQ(test::dump_runs(d.db, true), before);
+}
+
+// Issue 40: laco run --db resumes as a sweep does: what is done is shown as
+// stored, what a killed process left running (or a failure left failed) is run.
+TEST(SweepRun, LacoRunWithDbResumesAfterAKilledRun) {
+  SweepDir d("run_resume", test::tiny_spec("tiny", "efficiency"));
+  const std::string run = kLaco + " run --eval efficiency --preset tiny -m laco,avgpool -l 1/4 --ratio 2 "
+                                  "--warmup 0 --reps 1 --stages encoder --db " + d.db;
+  auto r = test::run_command(run);
+  ASSERT_EQ(r.status, 0) << r.output;
+  // As a process killed while measuring leaves it: one run `running`, held by a process that is gone.
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  {
+    sql::Connection c(d.db, sql::Connection::Mode::kReadWrite);
+    c.exec(fmt::format("UPDATE runs SET status = 'running', worker_pid = {} WHERE method = 'avgpool'",
+                       static_cast<int64_t>(child)));
+  }
+  ASSERT_EQ(test::query_rows(d.db, "SELECT status FROM runs WHERE method = 'avgpool'"), std::vector<std::string>{"running"});
+  r = test::run_command(run);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("1 of 2 run(s) were done in " + d.db + " already"), std::string::npos) << r.output;
+  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"done|2"});
+  expect_consistent(d.db);
 }
 
 // Issue 13: --dry-run predicts the sweep's duration from the wall times of

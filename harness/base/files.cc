@@ -122,14 +122,38 @@ void write_file_set(const std::string& dir_name, const std::vector<NamedFile>& f
   fs::remove_all(stage, ec);
 }
 
-std::string read_file_bytes(const std::string& path) {
+namespace {
+
+// "a folder", "a device", ...: what a path that is not a regular file is; "" for a regular file.
+std::string not_regular(const struct stat& st) {
+  if (S_ISREG(st.st_mode)) return "";
+  if (S_ISDIR(st.st_mode)) return "a folder";
+  if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) return "a device";
+  if (S_ISFIFO(st.st_mode)) return "a FIFO";
+  if (S_ISSOCK(st.st_mode)) return "a socket";
+  return "not a regular file";
+}
+
+struct stat stat_regular(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) fail("{}: cannot open: {}", path, os_error(errno));
-  if (S_ISDIR(st.st_mode)) fail("{}: is a folder (allowed: a file)", path);
+  const std::string what = not_regular(st);
+  if (!what.empty()) fail("{}: is {} (allowed: a regular file)", path, what);
+  return st;
+}
+
+}  // namespace
+
+void check_regular_file(const std::string& path) { stat_regular(path); }
+
+std::string read_file_bytes(const std::string& path, InputLimit limit) {
+  const struct stat st = stat_regular(path);
+  check_input_limit(limit, path, static_cast<uint64_t>(st.st_size));
+  const uint64_t max = input_limit(limit);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("{}: cannot open: {}", path, os_error(errno));
   std::string out;
-  if (S_ISREG(st.st_mode)) out.reserve(static_cast<size_t>(st.st_size));
+  out.reserve(static_cast<size_t>(st.st_size));
   char buf[1 << 16];
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
@@ -141,6 +165,10 @@ std::string read_file_bytes(const std::string& path) {
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max) {  // a file that grew, or one whose size its stat does not tell (/proc)
+      ::close(fd);
+      check_input_limit(limit, path, out.size());
+    }
   }
   ::close(fd);
   return out;

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "harness/base/limits.h"
+
 namespace laco {
 
 /// Usage: write_file_atomically("cache/stage0.safetensors", bytes);
@@ -32,9 +34,16 @@ using NamedFile = std::pair<std::string, std::string>;
 /// `dir` that laco did not write are never touched.
 void write_file_set(const std::string& dir, const std::vector<NamedFile>& files);
 
-/// The whole file as bytes, or an Error naming it and the OS error (a folder
-/// is named as a folder, not read as an empty file).
-std::string read_file_bytes(const std::string& path);
+/// The whole file as bytes, or an Error naming it and the OS error. Only a
+/// regular file (or a link to one) is read: a folder, a device (/dev/zero), a
+/// FIFO or a socket is refused by name; and only up to `limit`'s bytes
+/// (harness/base/limits.h), checked from its size before anything is read
+/// and again while reading.
+std::string read_file_bytes(const std::string& path, InputLimit limit = InputLimit::kFileBytes);
+
+/// An Error unless `path` is a regular file (or a link to one): names a
+/// folder, a device, a FIFO or a socket as what it is.
+void check_regular_file(const std::string& path);
 
 /// Creates `dir` and its missing parents, remembering which it created, so
 /// that undo() can remove them again when the work that needed them failed.

@@ -13,6 +13,7 @@
 #include "harness/base/error.h"
 #include "harness/base/files.h"
 #include "harness/base/json_check.h"
+#include "harness/base/limits.h"
 #include "harness/base/text.h"
 
 namespace laco {
@@ -93,12 +94,15 @@ Entry parse_entry(const std::string& src, const std::string& name, const nlohman
 
 }  // namespace
 
-SafeTensors SafeTensors::load(const std::string& path) { return parse(read_file_bytes(path), path); }
+SafeTensors SafeTensors::load(const std::string& path) {
+  return parse(read_file_bytes(path, InputLimit::kDataBytes), path);
+}
 
 SafeTensors SafeTensors::parse(const std::string& bytes, const std::string& src) {
   if (bytes.size() < 8)
     fail("{}: short header: file has {} bytes, fewer than the 8-byte header length", src, bytes.size());
   const uint64_t header_len = read_u64_le(bytes.data());
+  check_input_limit(InputLimit::kHeaderBytes, src + ": header", header_len);
   if (header_len > bytes.size() - 8)
     fail("{}: header length {} runs past the end of the file ({} bytes after the length field)", src,
          header_len, bytes.size() - 8);

@@ -1,7 +1,10 @@
 #include "harness/base/text.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+
+#include "harness/base/error.h"
 
 namespace laco {
 
@@ -25,6 +28,14 @@ std::vector<std::string> split_list(const std::string& text) {
     start = comma + 1;
   }
   return out;
+}
+
+std::vector<std::string> list_items(const std::string& text, const std::string& flag) {
+  if (text.empty()) return {};
+  const std::vector<std::string> items = split_list(text);
+  if (std::count(text.begin(), text.end(), ',') + 1 != static_cast<std::ptrdiff_t>(items.size()))
+    fail("{}: '{}' has an empty item (allowed: comma-separated values, none empty)", flag, text);
+  return items;
 }
 
 std::optional<int64_t> parse_int(const std::string& text) {

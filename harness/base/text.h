@@ -12,6 +12,10 @@ namespace laco {
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
 /// "a,b,,c" -> {a, b, c}: a comma-separated flag value, empty items dropped.
 std::vector<std::string> split_list(const std::string& text);
+/// split_list for a flag's value: an Error naming `flag` when an item is
+/// empty ("1/4,,1", a trailing comma), which split_list would drop unseen;
+/// an empty value is no item.
+std::vector<std::string> list_items(const std::string& text, const std::string& flag);
 
 /// Whole-string parses: "12x" or "" give nullopt, never a partial value.
 std::optional<int64_t> parse_int(const std::string& text);

@@ -1,5 +1,6 @@
 #include "harness/model/checkpoint.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -11,9 +12,11 @@
 #include "harness/base/error.h"
 #include "harness/base/files.h"
 #include "harness/base/json_check.h"
+#include "harness/base/memory.h"
 #include "harness/base/safetensors.h"
 #include "harness/base/sha256.h"
 #include "harness/base/text.h"
+#include "harness/model/parameters.h"
 
 namespace laco {
 
@@ -37,8 +40,9 @@ class ConfigReader {
   bool has(const std::string& key) const { return obj_.contains(key) && !obj_[key].is_null(); }
   const nlohmann::json& raw(const std::string& key) const { return obj_[key]; }
 
-  int64_t integer(const std::string& key, int64_t fallback, int64_t min = 1) const {
-    return has(key) ? ck_.integer(obj_[key], at(key), min, int64_t{1} << 40) : fallback;
+  /// An integer in [min, max] (kConfigRange: what the field may hold).
+  int64_t integer(const std::string& key, int64_t fallback, int64_t max, int64_t min = 1) const {
+    return has(key) ? ck_.integer(obj_[key], at(key), min, max) : fallback;
   }
   double number(const std::string& key, double fallback) const {
     if (!has(key)) return fallback;
@@ -66,17 +70,34 @@ class ConfigReader {
   std::string path_;
 };
 
+// The ranges of config.json's shapes: about four times the largest released
+// model of each family in every dimension (SigLIP so400m: width 1152, MLP
+// 4304, 27 layers, 16 heads, 384 px; Qwen2-72B: width 8192, MLP 29568, 80
+// layers, 64 heads; vocabularies of 152k), so that no real checkpoint is
+// refused, while each product of them (tokens x width, layers x width^2,
+// vocab x width) stays far inside 64 bits and a 10^9 in one field is an
+// error naming it, not an allocation. What the whole model then needs is
+// checked against its weight files and the memory there is (check_size).
+struct SiglipRange {
+  static constexpr int64_t kWidth = 16384, kMlp = 65536, kHeads = 256, kLayers = 256, kImage = 4096, kPatch = 256,
+                           kChannels = 4;
+};
+struct Qwen2Range {
+  static constexpr int64_t kVocab = int64_t{1} << 22, kWidth = 32768, kMlp = 131072, kLayers = 512, kHeads = 512;
+};
+
 /// SiglipVisionConfig, with its defaults (transformers' configuration_siglip.py).
 EncoderOptions read_siglip(const ConfigReader& r, int64_t* layers, bool* use_head, bool default_head) {
+  using R = SiglipRange;
   EncoderOptions e;
-  e.width(r.integer("hidden_size", 768))
-      .mlp_dim(r.integer("intermediate_size", 3072))
-      .heads(r.integer("num_attention_heads", 12))
-      .channels(r.integer("num_channels", 3))
-      .image_size(r.integer("image_size", 224))
-      .patch_size(r.integer("patch_size", 16))
+  e.width(r.integer("hidden_size", 768, R::kWidth))
+      .mlp_dim(r.integer("intermediate_size", 3072, R::kMlp))
+      .heads(r.integer("num_attention_heads", 12, R::kHeads))
+      .channels(r.integer("num_channels", 3, R::kChannels))
+      .image_size(r.integer("image_size", 224, R::kImage))
+      .patch_size(r.integer("patch_size", 16, R::kPatch))
       .ln_eps(r.number("layer_norm_eps", 1e-6));
-  *layers = r.integer("num_hidden_layers", 12);
+  *layers = r.integer("num_hidden_layers", 12, R::kLayers);
   e.depth(*layers);
   r.choice("hidden_act", {"gelu_pytorch_tanh"}, "the harness's encoder MLP is SigLIP's tanh GELU");
   *use_head = r.boolean("vision_use_head", default_head);
@@ -85,22 +106,23 @@ EncoderOptions read_siglip(const ConfigReader& r, int64_t* layers, bool* use_hea
 
 /// Qwen2Config, with its defaults (transformers' configuration_qwen2.py).
 LmOptions read_qwen2(const ConfigReader& r, const ConfigReader* outer) {
+  using R = Qwen2Range;
   LmOptions l;
-  l.vocab(r.integer("vocab_size", 151936))
-      .width(r.integer("hidden_size", 4096))
-      .mlp_dim(r.integer("intermediate_size", 22016))
-      .layers(r.integer("num_hidden_layers", 32))
-      .heads(r.integer("num_attention_heads", 32))
+  l.vocab(r.integer("vocab_size", 151936, R::kVocab))
+      .width(r.integer("hidden_size", 4096, R::kWidth))
+      .mlp_dim(r.integer("intermediate_size", 22016, R::kMlp))
+      .layers(r.integer("num_hidden_layers", 32, R::kLayers))
+      .heads(r.integer("num_attention_heads", 32, R::kHeads))
       .rope_theta(r.number("rope_theta", 10000.0))
       .rms_eps(r.number("rms_norm_eps", 1e-6));
-  l.kv_heads(r.integer("num_key_value_heads", l.heads()));
+  l.kv_heads(r.integer("num_key_value_heads", l.heads(), l.heads()));
   bool tied = outer ? outer->boolean("tie_word_embeddings", false) : false;
   l.tie_embeddings(r.boolean("tie_word_embeddings", tied));
   r.choice("hidden_act", {"silu"}, "the harness's LM MLP is Qwen2's SwiGLU");
-  if (r.has("head_dim") && r.integer("head_dim", 0) * l.heads() != l.width())
+  if (r.has("head_dim") && r.integer("head_dim", 0, R::kWidth) * l.heads() != l.width())
     fail("{}: head_dim {} with {} heads does not give hidden_size {}; the harness's LM has head_dim = hidden_size / "
          "num_attention_heads",
-         r.at("head_dim"), r.integer("head_dim", 0), l.heads(), l.width());
+         r.at("head_dim"), r.integer("head_dim", 0, R::kWidth), l.heads(), l.width());
   if (r.has("rope_scaling"))
     fail("{}: rope_scaling is not supported (allowed: null): the harness's rotary embedding is Qwen2's default one",
          r.at("rope_scaling"));
@@ -273,7 +295,7 @@ CheckpointLoad run_plan(const CheckpointConfig& config, const std::function<Load
   std::map<std::string, int64_t> skipped_by_rule;
   torch::NoGradGuard no_grad;
   for (const auto& path : files.paths) {
-    const std::string bytes = read_file_bytes(path);
+    const std::string bytes = read_file_bytes(path, InputLimit::kDataBytes);
     digests.push_back(sha256_hex(bytes));
     const SafeTensors st = SafeTensors::parse(bytes, path);
     if (!plan_made) plan_made = make(prefixes_of(config, st.names()));
@@ -368,6 +390,7 @@ std::string checkpoint_sha256(const std::string& dir) {
   paths.insert(paths.end(), files.paths.begin(), files.paths.end());
   std::string stamp;
   for (const auto& p : paths) {
+    check_regular_file(p);  // a device or FIFO is named as one
     std::error_code ec;
     const auto size = fs::file_size(p, ec);
     if (ec) fail("{}: cannot be read: {}", p, ec.message());
@@ -377,7 +400,7 @@ std::string checkpoint_sha256(const std::string& dir) {
   auto it = known.find(dir);
   if (it != known.end() && it->second.first == stamp) return it->second.second;
   std::vector<std::string> digests;
-  for (const auto& p : paths) digests.push_back(sha256_hex(read_file_bytes(p)));
+  for (const auto& p : paths) digests.push_back(sha256_hex(read_file_bytes(p, InputLimit::kDataBytes)));
   known[dir] = {stamp, combined_digest(digests)};
   return known[dir].second;
 }
@@ -401,6 +424,42 @@ std::string CheckpointConfig::summary() const {
                      lm->vocab(), lm->tie_embeddings() ? "tied head" : "untied head");
   return s;
 }
+
+namespace {
+
+// Before anything is built: the parameters config.json implies, against what
+// its weight files can hold (at least two bytes a parameter, as F16 or BF16)
+// and the memory there is (four bytes a parameter: the harness computes in
+// float32). A config whose shapes are in range but whose model is far from
+// the one stored (a 8192-wide config beside 20 KB of weights) is refused
+// here, not by the allocator; a smaller difference (a tensor missing) is left
+// to the loader, which names the tensor.
+void check_size(const CheckpointConfig& c, const std::string& file) {
+  int64_t params = 0;
+  if (c.encoder) params += encoder_parameters(*c.encoder);
+  if (c.lm) params += lm_parameters(*c.lm);
+  const fs::path dir(c.dir);
+  // Without weight files the loader says what is missing; with shards, the index names them.
+  if (!fs::exists(dir / "model.safetensors") && !fs::exists(dir / "model.safetensors.index.json")) return;
+  uint64_t stored = 0;
+  for (const auto& path : find_files(c.dir).paths) {
+    check_regular_file(path);
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (!ec) stored += size;
+  }
+  const double gb = 1e9, needed = 2.0 * static_cast<double>(params);
+  if (needed > std::max(2.0 * static_cast<double>(stored), static_cast<double>(stored) + 64.0 * (1 << 20)))
+    fail("{}: its shapes make a model of {} parameters, {:.3g} GB even at 16 bits each, but its weight files hold "
+         "{:.3g} GB (allowed: the config of the weights beside it)",
+         file, params, 2.0 * static_cast<double>(params) / gb, static_cast<double>(stored) / gb);
+  const int64_t available = available_memory_bytes();
+  if (available > 0 && 4.0 * static_cast<double>(params) > static_cast<double>(available))
+    fail("{}: its model of {} parameters takes {:.3g} GB as float32, more than the {:.3g} GB of memory available here",
+         file, params, 4.0 * static_cast<double>(params) / gb, static_cast<double>(available) / gb);
+}
+
+}  // namespace
 
 CheckpointConfig read_checkpoint_config(const std::string& dir) {
   if (!fs::is_directory(dir))
@@ -473,6 +532,7 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
       fail("{}: {}", file, e.what());
     }
   }
+  check_size(c, file);
   return c;
 }
 
