@@ -1,5 +1,7 @@
 #include "evals/vqa_data.h"
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -18,6 +20,31 @@
 namespace laco {
 namespace fs = std::filesystem;
 
+namespace {
+
+// A PNG ends with its IEND chunk and a JPEG with its end-of-image marker: a
+// file cut short (a copy interrupted, a download stopped) is found from its
+// last bytes, without decoding it. Other formats are left to the decoder.
+void check_complete(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[8] = {0};
+  in.read(head, sizeof head);
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<int64_t>(in.tellg());
+  const int64_t n = std::min<int64_t>(size, 64);
+  std::string tail(static_cast<size_t>(n), '\0');
+  in.seekg(size - n);
+  in.read(tail.data(), n);
+  const bool png = std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0;
+  const bool jpeg = static_cast<unsigned char>(head[0]) == 0xff && static_cast<unsigned char>(head[1]) == 0xd8;
+  if (png && (tail.size() < 8 || tail.compare(tail.size() - 8, 4, "IEND") != 0))
+    fail("{}: a PNG cut short: it does not end with its IEND chunk ({} bytes; allowed: a whole image)", path, size);
+  if (jpeg && tail.find("\xff\xd9") == std::string::npos)
+    fail("{}: a JPEG cut short: no end-of-image marker in its last bytes ({} bytes; allowed: a whole image)", path, size);
+}
+
+}  // namespace
+
 ImageSize check_image(const std::string& path) {
   check_regular_file(path);
   int w = 0, h = 0, channels = 0;
@@ -26,6 +53,7 @@ ImageSize check_image(const std::string& path) {
   // From the header, before anything is decoded: a grayscale bomb is refused as an RGB one is.
   check_input_limit(InputLimit::kImagePixels, fmt::format("{}: image of {} x {}", path, w, h),
                     static_cast<uint64_t>(w) * static_cast<uint64_t>(h));
+  check_complete(path);
   return {w, h};
 }
 

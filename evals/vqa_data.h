@@ -31,8 +31,9 @@ struct ImageSize {
   int width = 0, height = 0;
 };
 /// An image's size from its header, nothing decoded: an Error naming the file
-/// when it is not a regular file, not an image stb_image reads, or over the
-/// pixel limit (harness/base/limits.h), whatever its channels.
+/// when it is not a regular file, not an image stb_image reads, over the
+/// pixel limit (harness/base/limits.h) whatever its channels, or a PNG or
+/// JPEG cut short (it lacks its closing chunk or marker).
 ImageSize check_image(const std::string& path);
 /// PNG/JPEG (1-4 channels, within the pixel limit: check_image) -> RGB. An Error names the file.
 RgbImage read_image(const std::string& path);

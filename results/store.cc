@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -16,11 +18,25 @@
 
 namespace laco {
 
+namespace {
+
+// A process killed but not yet reaped by its parent (a zombie) still answers
+// kill(pid, 0); it runs nothing and holds nothing.
+bool zombie(int64_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');  // the command name may hold spaces and parentheses
+  return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z';
+}
+
+}  // namespace
+
 bool held_by_live_process(const RunState& s) {
   if (s.status != "running" && s.status != "done") return false;
   if (s.worker_pid <= 0 || s.worker_host != this_host()) return false;
   if (s.worker_pid == static_cast<int64_t>(getpid())) return false;
-  return kill(static_cast<pid_t>(s.worker_pid), 0) == 0 || errno == EPERM;
+  if (kill(static_cast<pid_t>(s.worker_pid), 0) != 0 && errno != EPERM) return false;
+  return !zombie(s.worker_pid);
 }
 
 bool measured_by_this_build(const RunState& s) {

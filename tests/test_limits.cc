@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <tuple>
 
 #include "evals/vqa_data.h"
@@ -80,8 +81,11 @@ TEST(InputLimits, FilesReadWholeAreRegularFilesWithinTheirLimit) {
   fs::remove_all(dir);
 }
 
-TEST(InputLimits, ASweepOfDevZeroIsRefusedAtOnce) {
-  const auto r = test::run_command(kLaco + " sweep /dev/zero --dry-run");
+TEST(InputLimits, DevZeroAsASpecOrAParityCaseIsRefusedAtOnce) {
+  auto r = test::run_command(kLaco + " sweep /dev/zero --dry-run");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("/dev/zero: is a device (allowed: a regular file)"), std::string::npos) << r.output;
+  r = test::run_command(kLaco + " parity /dev/zero");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("/dev/zero: is a device (allowed: a regular file)"), std::string::npos) << r.output;
   EXPECT_LT(children_peak_rss_mb(), 500.0);
@@ -106,10 +110,20 @@ TEST(InputLimits, AnImageIsMeasuredFromItsHeaderWhateverItsChannels) {
                      {"bomb.png: image of 20000 x 20000: 400000000 pixels is more than the limit of", "image pixels",
                       "LACO_MAX_IMAGE_PIXELS"});
   test::expect_error([&] { read_image(dir + "/bomb.png"); }, {"400000000 pixels is more than the limit"});
-  write_png_header(dir + "/small.png", 64, 48);
-  const ImageSize size = check_image(dir + "/small.png");
+  // A header alone, or a whole image cut short: found from its end, before anything is decoded.
+  write_png_header(dir + "/header_only.png", 64, 48);
+  test::expect_error([&] { check_image(dir + "/header_only.png"); }, {"header_only.png: a PNG cut short"});
+  RgbImage image;
+  image.width = 64;
+  image.height = 48;
+  image.pixels.assign(64 * 48 * 3, 128);
+  write_png(dir + "/whole.png", image);
+  const ImageSize size = check_image(dir + "/whole.png");
   EXPECT_EQ(size.width, 64);
   EXPECT_EQ(size.height, 48);
+  const std::string bytes = test::read_file(dir + "/whole.png");
+  test::write_file(dir + "/cut.png", bytes.substr(0, bytes.size() - 20));
+  test::expect_error([&] { check_image(dir + "/cut.png"); }, {"cut.png: a PNG cut short"});
   test::write_file(dir + "/text.png", "not an image");
   test::expect_error([&] { check_image(dir + "/text.png"); }, {"text.png: cannot read image"});
   test::expect_error([&] { check_image(dir); }, {"is a folder (allowed: a regular file)"});
@@ -133,6 +147,44 @@ TEST(InputLimits, AnImageBombInTheDataIsAnInputErrorNotAFailedRun) {
   EXPECT_NE(r.output.find("LACO_MAX_IMAGE_PIXELS"), std::string::npos) << r.output;
   if (fs::exists(db)) EXPECT_EQ(test::query_rows(db, "SELECT count(*) FROM runs"), std::vector<std::string>{"0"});
   EXPECT_LT(children_peak_rss_mb(), 500.0);
+}
+
+// Every image the campaign tried that cannot be decoded: an input error with
+// the image's name, found before a run is claimed (no row, not a failed one).
+TEST(InputLimits, AnImageThatCannotBeDecodedIsAnInputErrorNotAFailedRun) {
+  const std::string dir = test::temp_dir("limits_images"), db = dir + "/laco.db";
+  RgbImage image;
+  image.width = 32;
+  image.height = 32;
+  image.pixels.assign(32 * 32 * 3, 200);
+  write_png(dir + "/whole.png", image);
+  const std::string whole = test::read_file(dir + "/whole.png");
+  const std::vector<std::pair<std::string, std::function<void(const std::string&)>>> kinds = {
+      {"zero bytes", [](const std::string& p) { test::write_file(p, ""); }},
+      {"text", [](const std::string& p) { test::write_file(p, "not an image at all\n"); }},
+      {"truncated", [&](const std::string& p) { test::write_file(p, whole.substr(0, whole.size() / 2)); }},
+      {"a folder", [](const std::string& p) { fs::create_directories(p); }},
+      {"a link to /etc/passwd", [](const std::string& p) { fs::create_symlink("/etc/passwd", p); }},
+      {"a header alone", [](const std::string& p) { write_png_header(p, 32, 32); }},
+  };
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    const std::string name = fmt::format("bad{}.png", i);
+    kinds[i].second(dir + "/" + name);
+    const std::string jsonl = dir + fmt::format("/bad{}.jsonl", i);
+    test::write_file(jsonl, fmt::format(R"({{"id": "q1", "image": "{}", "conversations": [{{"from": "human", )"
+                                        R"("value": "<image>\nWhat colour?"}}, {{"from": "gpt", "value": "red"}}]}})"
+                                        "\n",
+                                        name));
+    const auto r = test::run_command(kLaco + " run --eval accuracy --preset tiny -m laco -l 1/4 --steps0 5 --steps1 1 "
+                                             "--steps2 1 --train-data " + jsonl + " --test-data " + jsonl + " --db " +
+                                     db + " --cache-dir " + dir + "/cache");
+    EXPECT_EQ(r.status, 1) << kinds[i].first << ": " << r.output;
+    EXPECT_NE(r.output.find(name), std::string::npos) << kinds[i].first << ": the error names the image: " << r.output;
+    if (fs::exists(db))
+      EXPECT_EQ(test::query_rows(db, "SELECT count(*) FROM runs"), std::vector<std::string>{"0"}) << kinds[i].first;
+  }
+  EXPECT_LT(children_peak_rss_mb(), 500.0);
+  fs::remove_all(dir);
 }
 
 TEST(InputLimits, AJsonlLineIsBoundedBeforeItIsReadWhole) {

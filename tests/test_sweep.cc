@@ -1211,6 +1211,48 @@ TEST(SweepRun, LacoRunWithDbResumesAfterAKilledRun) {
   expect_consistent(d.db);
 }
 
+// The campaign's reproducer with a real SIGKILL: killed once its first
+// configuration has committed, the same command finishes the rest.
+TEST(SweepRun, LacoRunWithDbResumesAfterSigkill) {
+  SweepDir d("run_sigkill", test::tiny_spec("tiny", "accuracy"));
+  const std::string run = kLaco + " run --eval accuracy --preset tiny -m laco,avgpool -l 1/4 --steps0 20 --steps1 150 "
+                                  "--steps2 150 --db " + d.db + " --cache-dir " + d.dir + "/cache";
+  const std::string pid_file = d.dir + "/pid";
+  ASSERT_EQ(std::system(("(" + run + " > " + d.dir + "/log 2>&1 & echo $! > " + pid_file + ")").c_str()), 0);
+  pid_t pid = 0;
+  for (int i = 0; i < 100 && pid == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::istringstream(test::read_file(pid_file)) >> pid;
+  }
+  ASSERT_GT(pid, 0);
+  bool killed = false;
+  for (int i = 0; i < 3000 && !killed; ++i) {  // up to a minute
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (std::filesystem::exists(d.db) &&
+        test::query_rows(d.db, "SELECT count(*) FROM runs WHERE status = 'done'") == std::vector<std::string>{"1"})
+      killed = ::kill(pid, SIGKILL) == 0;
+  }
+  ASSERT_TRUE(killed) << test::read_file(d.dir + "/log");
+  // Gone, or a zombie nobody reaps (its parent shell exited): either way it holds nothing.
+  auto alive = [&] {
+    const std::string stat = "/proc/" + std::to_string(pid) + "/stat";
+    if (!std::filesystem::exists(stat)) return false;
+    const std::string text = test::read_file(stat);
+    const auto close = text.rfind(')');
+    return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
+  };
+  for (int i = 0; i < 250 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(alive());
+  const auto states = test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status ORDER BY status");
+  EXPECT_NE(states, std::vector<std::string>{"done|2"}) << "killed before the second committed";
+  const auto r = test::run_command(run);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("1 of 2 run(s) were done in " + d.db + " already"), std::string::npos) << r.output;
+  EXPECT_EQ(test::query_rows(d.db, "SELECT status, count(*) FROM runs GROUP BY status"),
+            std::vector<std::string>{"done|2"});
+  expect_consistent(d.db);
+}
+
 // Issue 13: --dry-run predicts the sweep's duration from the wall times of
 // finished runs of the same kind in the database, and says when it cannot.
 TEST(SweepRun, DryRunEstimatesTheDurationFromPastRuns) {
