@@ -233,10 +233,13 @@ void migrate(sql::Connection& c) {
 void create_results_db(const std::string& path) {
   const std::string tmp = fmt::format("{}.creating-{}", path, getpid());
   remove_database_files(tmp);
-  {
+  try {
     sql::Connection c(tmp, sql::Connection::Mode::kCreate);
     c.exec("PRAGMA journal_mode = WAL");
     migrate(c);
+  } catch (const Error& e) {  // a full disk, a file-size limit: nothing half-built is left behind
+    remove_database_files(tmp);
+    fail("{}: cannot create the database ({}); nothing was written", path, e.what());
   }  // the last connection closes: the WAL is checkpointed into the file and removed
   const int linked = ::link(tmp.c_str(), path.c_str());
   const int error = errno;

@@ -281,6 +281,13 @@ TEST(InputLimits, AFullDiskLeavesNoRunRunning) {
                                    "WHERE r.status != 'done'")
                   .empty())
       << "no metrics of a run that is not done";
+  // Merging it where the disk is full: a clear error and nothing left behind.
+  const std::string out = dir + "/merged.db";
+  const auto m = test::run_command("bash -c \"trap '' XFSZ; ulimit -f 40; exec " + kLaco + " merge " + out + " " + db + "\"");
+  EXPECT_EQ(m.status, 1) << m.output;
+  EXPECT_NE(m.output.find("cannot create the database"), std::string::npos) << m.output;
+  for (const auto& entry : fs::directory_iterator(dir))
+    EXPECT_EQ(entry.path().filename().string().rfind("merged.db", 0), std::string::npos) << entry.path();
   fs::remove_all(dir);
 }
 
