@@ -204,6 +204,14 @@ TEST(InputLimits, ASweepIsCountedBeforeItIsExpanded) {
   test::expect_error([&] { parse_sweep(spec, "big.json"); },
                      {"big.json: the spec's grids:", "runs is more than the limit of 100000 runs", "LACO_MAX_SWEEP_RUNS",
                       "laco sweep --max-runs N"});
+  // The same through laco sweep --dry-run: refused, its 8 MB spec parsed in bounded memory.
+  const std::string dir = test::temp_dir("limits_seeds");
+  test::write_file(dir + "/big.json", spec.dump());
+  const auto r = test::run_command(kLaco + " sweep " + dir + "/big.json --dry-run");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("000000 runs is more than the limit of 100000 runs"), std::string::npos) << r.output;
+  EXPECT_LT(children_peak_rss_mb(), 500.0);
+  fs::remove_all(dir);
   // --max-runs raises (or lowers) it for one sweep.
   auto small = test::tiny_spec("tiny", "efficiency");
   SweepOverrides o;
