@@ -14,6 +14,10 @@
 //   statistics (its coverage is exact and printed when fewer repetitions
 //   cannot reach 95%); two timings differ when a two-sided Mann-Whitney U test
 //   (exact up to 20 + 20 samples) gives p < 0.05.
+// - Two timings measured in the same rounds (paired_ratio): the per-round
+//   log ratio is the sample; the Hodges-Lehmann ratio with its exact
+//   signed-rank interval and the Wilcoxon signed-rank test (6 rounds are the
+//   fewest that reach 95%). Not yet used by the tables (issue 41).
 #pragma once
 
 #include <cstdint>
@@ -57,6 +61,27 @@ Interval median_interval(std::vector<double> values);
 
 /// Bootstrap interval of median(num) / median(den), each resampled on its own.
 Interval median_ratio_interval(const std::vector<double>& num, const std::vector<double>& den, int resamples = 2000);
+
+/// Two timings measured in the same rounds of one interleaved group: a[i]
+/// and b[i] were taken in round i, so their ratio cancels what the machine
+/// did to both in that round (the drift between rounds that makes an
+/// unpaired comparison of two runs noisy).
+struct PairedRatio {
+  int pairs = 0;      ///< rounds with both values (> 0)
+  double ratio = 1;   ///< exp of the Hodges-Lehmann estimate of the median of log(a[i] / b[i])
+  /// Its exact distribution-free interval: Walsh averages of the log ratios
+  /// at the order statistics the signed-rank distribution gives, exp'd. The
+  /// narrowest reaching 95%; with fewer than 6 pairs none does, and the
+  /// widest is returned with the coverage it has (3 pairs: 75%).
+  Interval interval;
+  double p = 1;  ///< two-sided Wilcoxon signed-rank test of log ratio 0 (wilcoxon_signed_rank_p)
+};
+/// Usage: paired_ratio(samples_of_a, samples_of_b) with samples in the order measured (one per round).
+PairedRatio paired_ratio(const std::vector<double>& a, const std::vector<double>& b);
+/// Two-sided p-value of the Wilcoxon signed-rank test that the differences
+/// are centred on 0 (zeros dropped; mid-ranks for ties; exact up to 30
+/// non-zero differences without ties, normal approximation otherwise).
+double wilcoxon_signed_rank_p(const std::vector<double>& differences);
 
 /// Two-sided p-value of the Mann-Whitney U test (mid-ranks for ties; exact
 /// distribution up to 20 + 20 samples without ties, normal approximation otherwise).

@@ -1,10 +1,11 @@
 // report/stats: intervals and tests against values worked out by hand, and
 // the bold they decide in a table.
 #include <cmath>
+#include <random>
 
+#include "report/render.h"
 #include "report/stats.h"
 #include "report/table.h"
-#include "report/render.h"
 #include "tests/test_util.h"
 
 namespace laco {
@@ -109,6 +110,82 @@ TEST(Stats, BoldIsTheBestAndWhatIsNotSignificantlyDifferent) {
   bool said = false;
   for (const auto& n : t.notes) said |= n.find("not significantly different") != std::string::npos;
   EXPECT_TRUE(said);
+}
+
+}  // namespace
+}  // namespace laco
+
+namespace laco {
+namespace {
+
+// Issue 41: two timings paired on the rounds of one interleaved group.
+TEST(PairedStats, SignedRankPValuesByHand) {
+  // All six differences positive: T+ = 21, the largest of 2^6 equally likely sums.
+  EXPECT_NEAR(wilcoxon_signed_rank_p({1, 2, 3, 4, 5, 6}), 2.0 / 64, 1e-12);
+  // One negative (rank 2): T+ = 19; sums >= 19 are the complements of sums <= 2 (0, 1, 2): 3 of 64.
+  EXPECT_NEAR(wilcoxon_signed_rank_p({1, -2, 3, 4, 5, 6}), 2.0 * 3 / 64, 1e-12);
+  EXPECT_NEAR(wilcoxon_signed_rank_p({-1, -2, -3, -4, -5, -6}), 2.0 / 64, 1e-12) << "two-sided";
+  EXPECT_EQ(wilcoxon_signed_rank_p({0, 0}), 1.0) << "zeros are dropped: nothing to test";
+  // Five pairs cannot reach the 5% level: 2 / 32 at best.
+  EXPECT_NEAR(wilcoxon_signed_rank_p({1, 2, 3, 4, 5}), 2.0 / 32, 1e-12);
+}
+
+TEST(PairedStats, HodgesLehmannRatioAndItsExactCoverage) {
+  // Log ratios 0, 0.1, 0.2: Walsh averages 0, .05, .1, .1, .15, .2; their median 0.1.
+  const auto three = paired_ratio({1, std::exp(0.1), std::exp(0.2)}, {1, 1, 1});
+  EXPECT_EQ(three.pairs, 3);
+  EXPECT_NEAR(three.ratio, std::exp(0.1), 1e-12);
+  // Three pairs: the widest interval, [W_(1), W_(6)], covers with 1 - 2/8 only, and says so.
+  EXPECT_NEAR(three.interval.coverage, 0.75, 1e-12);
+  EXPECT_NEAR(three.interval.lo, 1.0, 1e-12);
+  EXPECT_NEAR(three.interval.hi, std::exp(0.2), 1e-12);
+  // Six pairs are the fewest that reach 95%: 1 - 2/64.
+  std::vector<double> a, b;
+  for (int i = 0; i < 6; ++i) a.push_back(1.2 * (1 + 0.01 * i)), b.push_back(1.0);
+  const auto six = paired_ratio(a, b);
+  EXPECT_NEAR(six.interval.coverage, 1 - 2.0 / 64, 1e-12);
+  EXPECT_LE(six.interval.lo, six.ratio);
+  EXPECT_GE(six.interval.hi, six.ratio);
+  EXPECT_NEAR(six.p, 2.0 / 64, 1e-12);
+  // Rounds with a missing or non-positive value are not pairs.
+  EXPECT_EQ(paired_ratio({1, 2, 0}, {1, 1}).pairs, 2);
+}
+
+// A machine that drifts: every round is slower than the last by a factor
+// (a multiplicative trend), the same for both configurations measured in it,
+// plus small independent noise. The paired interval covers the true ratio at
+// its stated rate and the paired test sees a 20% difference; the unpaired
+// test on the same samples, which sees the drift as noise, mostly does not.
+TEST(PairedStats, PairingOnRoundsCancelsADriftingMachine) {
+  std::mt19937_64 rng(41);
+  auto uniform = [&] { return (static_cast<double>(rng() >> 11) + 0.5) / 9007199254740992.0; };
+  auto normal = [&] { return std::sqrt(-2 * std::log(uniform())) * std::cos(2 * M_PI * uniform()); };
+  const double truth = 1.2;
+  const int replicates = 400, rounds = 8;
+  int covered = 0, paired_detects = 0, unpaired_detects = 0;
+  double stated = 0, paired_width = 0, unpaired_width = 0;
+  for (int r = 0; r < replicates; ++r) {
+    std::vector<double> a, b;
+    for (int k = 0; k < rounds; ++k) {
+      const double drift = std::exp(0.15 * k);  // 2.9x slower by the last round
+      a.push_back(truth * 10 * drift * std::exp(0.03 * normal()));
+      b.push_back(10 * drift * std::exp(0.03 * normal()));
+    }
+    const auto p = paired_ratio(a, b);
+    stated = p.interval.coverage;
+    covered += p.interval.lo <= truth && truth <= p.interval.hi;
+    paired_detects += p.p < 0.05;
+    unpaired_detects += mann_whitney_p(a, b) < 0.05;
+    paired_width += std::log(p.interval.hi / p.interval.lo);
+    const Interval u = median_ratio_interval(a, b, 200);
+    unpaired_width += std::log(u.hi / u.lo);
+  }
+  EXPECT_GE(stated, 0.95);
+  // Coverage at the stated rate, within three binomial standard errors.
+  EXPECT_GE(static_cast<double>(covered) / replicates, stated - 3 * std::sqrt(stated * (1 - stated) / replicates));
+  EXPECT_GE(paired_detects, replicates * 95 / 100);
+  EXPECT_LE(unpaired_detects, replicates * 20 / 100);
+  EXPECT_LT(paired_width * 5, unpaired_width) << "the paired interval is several times narrower";
 }
 
 }  // namespace
