@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <set>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -180,43 +179,31 @@ int RunCli::run() const {
   // killed process left running, is run again; one another live process is
   // measuring is refused before anything runs.
   std::optional<ResultStore> store;
-  std::set<size_t> done_before;  // run indices shown from the database
+  std::map<std::string, RunState> states;  // none without a database: every run is to run
+  if (!db_.empty()) {
+    store.emplace(db_, true);
+    std::vector<std::string> keys;
+    for (const auto& r : sweep.runs) keys.push_back(r.key);
+    states = store->states(keys);
+  }
+  const SweepPlan plan = plan_sweep(sweep, states, true, remeasure_);
+  if (!plan.held.empty())
+    fail("{}: run {} is being measured by another process there (allowed: configurations no other process holds)", db_,
+         sweep.runs[plan.held.front()].key);
+  if (store) {
+    std::vector<PlannedRun> planned;
+    for (const auto& r : sweep.runs) planned.push_back(r.planned());
+    store->register_runs(sweep.name, planned);
+  }
   ExecuteOptions execute;
   execute.progress_label = info.name;
   execute.cache_dir = cache_dir_;
   execute.retry_failed = true;
   execute.remeasure = remeasure_;
+  execute.remeasured = plan.remeasured;
   execute.keep_records = true;
   execute.log_runs = false;  // its stdout is the records' table; failures are said below
-  if (!db_.empty()) {
-    store.emplace(db_, true);
-    std::vector<std::string> keys;
-    std::vector<PlannedRun> planned;
-    for (const auto& r : sweep.runs) {
-      keys.push_back(r.key);
-      planned.push_back(r.planned());
-    }
-    const auto states = store->states(keys);
-    for (const auto& [key, state] : states) {
-      if (claimable(state, true, remeasure_)) {
-        if (state.status == "done") execute.remeasured.insert(key);
-        continue;
-      }
-      if (held_by_live_process(state))
-        fail("{}: run {} is being measured by another process there (allowed: configurations no other process holds)",
-             db_, key);
-      for (size_t i = 0; i < sweep.runs.size(); ++i)
-        if (sweep.runs[i].key == key) done_before.insert(i);
-    }
-    store->register_runs(sweep.name, planned);
-  }
-  std::vector<std::vector<size_t>> todo;
-  for (const auto& unit : sweep.units) {
-    todo.emplace_back();
-    for (size_t i : unit.runs)
-      if (!done_before.count(i)) todo.back().push_back(i);
-  }
-  Execution ran = execute_sweep(sweep, todo, store ? &*store : nullptr, execute);
+  Execution ran = execute_sweep(sweep, plan.todo, store ? &*store : nullptr, execute);
   if (store) fmt::print(stderr, "laco: stored {} run(s) in {} (sweep laco-run)\n", ran.done, db_);
   if (ran.interrupted) {
     fmt::print(stderr, "laco run: interrupted{}\n", store ? ": the runs not done are pending; run the same command again" : "");
@@ -231,8 +218,8 @@ int RunCli::run() const {
   // In the sweep's order: the runs measured now, and those done before as the database holds them.
   std::map<size_t, RunRecord> by_index;
   for (auto& [index, record] : ran.records) by_index.emplace(index, std::move(record));
-  if (!done_before.empty()) {
-    for (size_t i : done_before) {
+  if (!plan.done.empty()) {
+    for (size_t i : plan.done) {
       const auto& run = sweep.runs[i];
       by_index.emplace(i, measurement_record(current_measurement(store->db(), run.key), run.spec,
                                              fmt::format("{}: run {}", db_, run.key)));
@@ -240,7 +227,7 @@ int RunCli::run() const {
     fmt::print(stderr,
                "laco run: {} of {} run(s) were done in {} already and are shown as stored, not measured again "
                "(allowed: --remeasure to measure them again at this build{})\n",
-               done_before.size(), sweep.runs.size(), db_,
+               plan.done.size(), sweep.runs.size(), db_,
                remeasure_ ? "; these were measured by this build already: commit a change, or build with "
                             "uncommitted changes"
                           : "");

@@ -35,16 +35,6 @@ std::vector<std::string> keys_of(const Sweep& sweep) {
   return keys;
 }
 
-// What a run's state means for this invocation.
-enum class Plan { kRun, kDone, kFailedBefore, kHeldElsewhere };
-
-Plan plan_for(const RunState* state, bool retry_failed, bool remeasure) {
-  if (!state || claimable(*state, retry_failed, remeasure)) return Plan::kRun;
-  if (state->status == "done") return Plan::kDone;
-  if (state->status == "failed") return Plan::kFailedBefore;
-  return Plan::kHeldElsewhere;  // running in a live process
-}
-
 // A result laco will not store: a non-finite figure (SQLite would keep NaN as NULL).
 void check_finite(const RunRecord& r) {
   for (const auto& m : r.metrics)
@@ -173,6 +163,33 @@ std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, Ru
   for (const auto& note : sweep.notes) t.notes.push_back("note: " + note);
   t.notes.insert(t.notes.end(), extra_notes.begin(), extra_notes.end());
   return printer->print(t);
+}
+
+size_t SweepPlan::to_run() const {
+  size_t n = 0;
+  for (const auto& unit : todo) n += unit.size();
+  return n;
+}
+
+SweepPlan plan_sweep(const Sweep& sweep, const std::map<std::string, RunState>& states, bool retry_failed,
+                     bool remeasure) {
+  SweepPlan plan;
+  plan.todo.resize(sweep.units.size());
+  for (size_t u = 0; u < sweep.units.size(); ++u)
+    for (size_t i : sweep.units[u].runs) {
+      auto it = states.find(sweep.runs[i].key);
+      if (it == states.end() || claimable(it->second, retry_failed, remeasure)) {
+        plan.todo[u].push_back(i);
+        if (it != states.end() && it->second.status == "done") plan.remeasured.insert(sweep.runs[i].key);
+      } else if (it->second.status == "done") {
+        plan.done.push_back(i);
+      } else if (it->second.status == "failed") {
+        plan.failed_before.push_back(i);
+      } else {
+        plan.held.push_back(i);  // running in a live process
+      }
+    }
+  return plan;
 }
 
 Execution execute_sweep(const Sweep& sweep, const std::vector<std::vector<size_t>>& todo_given, ResultStore* store,
@@ -309,10 +326,8 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
       states = store.states(keys_of(sweep));
       note = fmt::format("database {}", options.db);
       std::vector<size_t> to_run;
-      for (size_t i = 0; i < sweep.runs.size(); ++i) {
-        auto it = states.find(sweep.runs[i].key);
-        if (it == states.end() || claimable(it->second, options.retry_failed, options.remeasure)) to_run.push_back(i);
-      }
+      for (const auto& unit : plan_sweep(sweep, states, options.retry_failed, options.remeasure).todo)
+        to_run.insert(to_run.end(), unit.begin(), unit.end());
       estimate.push_back(estimate_duration(sweep, to_run, store.db(), options.cache_dir).describe());
     }
     fmt::print("{}", format_sweep_plan(sweep, states, note, options.format, estimate, options.remeasure));
@@ -325,42 +340,19 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
   store.register_runs(sweep.name, planned);
   const auto states = store.states(keys_of(sweep));
 
-  size_t skipped_done = 0, failed_before = 0, held = 0, to_run = 0;
-  std::vector<std::vector<size_t>> todo(sweep.units.size());
-  std::set<std::string> remeasured;  // done runs measured again: a failure keeps their measurement
-  for (size_t u = 0; u < sweep.units.size(); ++u) {
-    for (size_t i : sweep.units[u].runs) {
-      auto it = states.find(sweep.runs[i].key);
-      switch (plan_for(it == states.end() ? nullptr : &it->second, options.retry_failed, options.remeasure)) {
-        case Plan::kRun:
-          todo[u].push_back(i);
-          if (it != states.end() && it->second.status == "done") remeasured.insert(sweep.runs[i].key);
-          break;
-        case Plan::kDone:
-          ++skipped_done;
-          break;
-        case Plan::kFailedBefore:
-          ++failed_before;
-          break;
-        case Plan::kHeldElsewhere:
-          ++held;
-          break;
-      }
-    }
-    to_run += todo[u].size();
-  }
+  const SweepPlan plan = plan_sweep(sweep, states, options.retry_failed, options.remeasure);
+  const size_t skipped_done = plan.done.size(), failed_before = plan.failed_before.size(), held = plan.held.size(),
+               to_run = plan.to_run();
 
   const auto t0 = Clock::now();
   ExecuteOptions execute;
   execute.cache_dir = options.cache_dir;
   execute.retry_failed = options.retry_failed;
   execute.remeasure = options.remeasure;
-  execute.remeasured = remeasured;
-  const Execution ran = execute_sweep(sweep, todo, &store, execute);
+  execute.remeasured = plan.remeasured;
+  const Execution ran = execute_sweep(sweep, plan.todo, &store, execute);
   const size_t done_now = ran.done, taken_elsewhere = ran.taken_elsewhere, remeasured_now = ran.remeasured;
   const auto& failed_now = ran.failed;
-  bool interrupted = ran.interrupted;
-  if (interrupt_signal() != 0) interrupted = true;  // after the last run: still a stop to report
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   const size_t left = to_run - done_now - failed_now.size() - taken_elsewhere;
   fmt::print("\nsweep {}: {} runs: {} done now, {} skipped (done before), {} failed now", sweep.name,
@@ -376,7 +368,7 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
     fmt::print("stopped: {}\n", ran.stopped);
     return 1;
   }
-  if (interrupted) {
+  if (ran.interrupted) {
     fmt::print("interrupted: run the same command again to continue\n");
     return 130;
   }

@@ -26,6 +26,19 @@ struct SweepOptions {
   std::string format = "table";  ///< the --dry-run listing's printer (printer_formats())
 };
 
+/// What each run of a sweep is for this invocation, from the states the
+/// database holds (none for a run it does not know): to run, or not, and why.
+struct SweepPlan {
+  std::vector<std::vector<size_t>> todo;  ///< per unit of the sweep: the run indices to run
+  std::set<std::string> remeasured;       ///< keys of done runs among them, measured again
+  std::vector<size_t> done;               ///< not run: done (and not to be measured again)
+  std::vector<size_t> failed_before;      ///< not run: failed before, without retry_failed
+  std::vector<size_t> held;               ///< not run: being measured by another live process
+  size_t to_run() const;
+};
+SweepPlan plan_sweep(const Sweep& sweep, const std::map<std::string, RunState>& states, bool retry_failed,
+                     bool remeasure);
+
 /// How execute_sweep runs what it is given.
 struct ExecuteOptions {
   std::string progress_label = "sweep";     ///< the progress line's name
