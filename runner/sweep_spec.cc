@@ -276,11 +276,14 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
   sweep.file = file;
   sweep.name = d.name;
   sweep.description = d.description;
+  // The evaluations whose runs this expansion makes (--evals; all without it).
+  auto wanted = [&](const std::string& e) {
+    return overrides.evals.empty() || std::find(overrides.evals.begin(), overrides.evals.end(), e) != overrides.evals.end();
+  };
   // How many runs the grids ask for (before de-duplication), before one is built.
   uint64_t asked = 0;
   for (const auto& e : evals) {
-    if (!overrides.evals.empty() && std::find(overrides.evals.begin(), overrides.evals.end(), e) == overrides.evals.end())
-      continue;
+    if (!wanted(e)) continue;
     for (const auto& g : grids) {
       if (std::find(g.evals.begin(), g.evals.end(), e) == g.evals.end()) continue;
       const uint64_t seeds = (g.seeds.empty() ? sections.at(e).seeds : g.seeds).size();
@@ -313,8 +316,7 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
   std::map<std::string, size_t> unit_of_group;
   std::set<std::string> notes;
   for (const auto& e : evals) {
-    if (!overrides.evals.empty() && std::find(overrides.evals.begin(), overrides.evals.end(), e) == overrides.evals.end())
-      continue;
+    if (!wanted(e)) continue;
     const auto& s = sections.at(e);
     // The command line's threads, else the section's, else the spec's top level.
     const int section_threads = overrides.threads > 0 || s.threads == 0 ? threads : s.threads;
