@@ -135,29 +135,64 @@ Interval median_ratio_interval(const std::vector<double>& num, const std::vector
   return percentiles(std::move(ratios));
 }
 
+namespace {
+
+// The rank statistics both tests take: mid-ranks (1-based; tied values share
+// the mean of their ranks) summed over the flagged values, and the tie
+// correction, sum of t^3 - t over each group of t equal values.
+struct RankSum {
+  double flagged = 0, tie_term = 0;
+  bool ties = false;
+};
+
+RankSum rank_sum(std::vector<std::pair<double, bool>> values) {
+  std::sort(values.begin(), values.end());
+  RankSum r;
+  for (size_t i = 0; i < values.size();) {
+    size_t j = i;
+    while (j < values.size() && values[j].first == values[i].first) ++j;
+    const double mid = 0.5 * static_cast<double>(i + 1 + j);  // mid-rank of positions i+1..j
+    const double t = static_cast<double>(j - i);
+    if (t > 1) r.ties = true;
+    r.tie_term += t * t * t - t;
+    for (size_t k = i; k < j; ++k)
+      if (values[k].second) r.flagged += mid;
+    i = j;
+  }
+  return r;
+}
+
+// Two-sided p-value of `statistic` from its exact null distribution:
+// counts[k] the equally likely outcomes that give k.
+double exact_two_sided_p(const std::vector<double>& counts, double statistic) {
+  double total = 0, below = 0, above = 0;
+  for (size_t k = 0; k < counts.size(); ++k) {
+    total += counts[k];
+    if (static_cast<double>(k) <= statistic) below += counts[k];
+    if (static_cast<double>(k) >= statistic) above += counts[k];
+  }
+  return std::min(1.0, 2 * std::min(below, above) / total);
+}
+
+// Two-sided p-value of the normal approximation, continuity-corrected.
+double normal_two_sided_p(double statistic, double mean, double var) {
+  if (var <= 0) return 1;
+  const double z = (std::fabs(statistic - mean) - 0.5) / std::sqrt(var);
+  return std::min(1.0, std::erfc(std::max(0.0, z) / std::sqrt(2.0)));
+}
+
+}  // namespace
+
 double mann_whitney_p(const std::vector<double>& a, const std::vector<double>& b) {
   const size_t n = a.size(), m = b.size();
   if (n == 0 || m == 0) return 1;
-  std::vector<std::pair<double, int>> all;
-  for (double v : a) all.emplace_back(v, 0);
-  for (double v : b) all.emplace_back(v, 1);
-  std::sort(all.begin(), all.end());
-  double rank_a = 0, tie_term = 0;
-  bool ties = false;
-  for (size_t i = 0; i < all.size();) {
-    size_t j = i;
-    while (j < all.size() && all[j].first == all[i].first) ++j;
-    const double mid = 0.5 * static_cast<double>(i + 1 + j);  // mid-rank of positions i+1..j
-    const double t = static_cast<double>(j - i);
-    if (t > 1) ties = true;
-    tie_term += t * t * t - t;
-    for (size_t k = i; k < j; ++k)
-      if (all[k].second == 0) rank_a += mid;
-    i = j;
-  }
-  const double u = rank_a - static_cast<double>(n * (n + 1)) / 2;
+  std::vector<std::pair<double, bool>> all;  // value, from a
+  for (double v : a) all.emplace_back(v, true);
+  for (double v : b) all.emplace_back(v, false);
+  const RankSum r = rank_sum(std::move(all));
+  const double u = r.flagged - static_cast<double>(n * (n + 1)) / 2;
   const double nm = static_cast<double>(n * m);
-  if (!ties && n <= 20 && m <= 20) {
+  if (!r.ties && n <= 20 && m <= 20) {
     // f[i][j][k]: orderings of i a's and j b's with U = k; P(U <= k) by counting.
     const size_t max_u = n * m;
     std::vector<std::vector<std::vector<double>>> f(n + 1, std::vector<std::vector<double>>(m + 1));
@@ -171,19 +206,10 @@ double mann_whitney_p(const std::vector<double>& a, const std::vector<double>& b
         for (size_t k = 0; k <= i * j; ++k)
           f[i][j][k] = (k >= j ? f[i - 1][j][k - j] : 0) + f[i][j - 1][k];  // the largest value is an a, or a b
       }
-    double total = 0, below = 0, above = 0;
-    for (size_t k = 0; k <= max_u; ++k) {
-      total += f[n][m][k];
-      if (static_cast<double>(k) <= u) below += f[n][m][k];
-      if (static_cast<double>(k) >= u) above += f[n][m][k];
-    }
-    return std::min(1.0, 2 * std::min(below, above) / total);
+    return exact_two_sided_p(f[n][m], u);
   }
   const double nn = static_cast<double>(n + m);
-  const double var = nm / 12 * ((nn + 1) - tie_term / (nn * (nn - 1)));
-  if (var <= 0) return 1;
-  const double z = (std::fabs(u - nm / 2) - 0.5) / std::sqrt(var);  // continuity-corrected
-  return std::min(1.0, std::erfc(std::max(0.0, z) / std::sqrt(2.0)));
+  return normal_two_sided_p(u, nm / 2, nm / 12 * ((nn + 1) - r.tie_term / (nn * (nn - 1))));
 }
 
 namespace {
@@ -206,36 +232,10 @@ double wilcoxon_signed_rank_p(const std::vector<double>& differences) {
     if (v != 0 && std::isfinite(v)) d.emplace_back(std::fabs(v), v > 0);
   const int n = static_cast<int>(d.size());
   if (n == 0) return 1;
-  std::sort(d.begin(), d.end());
-  double t_plus = 0, tie_term = 0;
-  bool ties = false;
-  for (size_t i = 0; i < d.size();) {
-    size_t j = i;
-    while (j < d.size() && d[j].first == d[i].first) ++j;
-    const double mid = 0.5 * static_cast<double>(i + 1 + j);
-    const double t = static_cast<double>(j - i);
-    if (t > 1) ties = true;
-    tie_term += t * t * t - t;
-    for (size_t k = i; k < j; ++k)
-      if (d[k].second) t_plus += mid;
-    i = j;
-  }
+  const RankSum r = rank_sum(std::move(d));  // T+: the ranks of the positive differences
   const double nn = static_cast<double>(n);
-  const double mean = nn * (nn + 1) / 4;
-  if (!ties && n <= 30) {
-    const auto counts = signed_rank_counts(n);
-    double total = 0, below = 0, above = 0;
-    for (size_t s = 0; s < counts.size(); ++s) {
-      total += counts[s];
-      if (static_cast<double>(s) <= t_plus) below += counts[s];
-      if (static_cast<double>(s) >= t_plus) above += counts[s];
-    }
-    return std::min(1.0, 2 * std::min(below, above) / total);
-  }
-  const double var = nn * (nn + 1) * (2 * nn + 1) / 24 - tie_term / 48;
-  if (var <= 0) return 1;
-  const double z = (std::fabs(t_plus - mean) - 0.5) / std::sqrt(var);  // continuity-corrected
-  return std::min(1.0, std::erfc(std::max(0.0, z) / std::sqrt(2.0)));
+  if (!r.ties && n <= 30) return exact_two_sided_p(signed_rank_counts(n), r.flagged);
+  return normal_two_sided_p(r.flagged, nn * (nn + 1) / 4, nn * (nn + 1) * (2 * nn + 1) / 24 - r.tie_term / 48);
 }
 
 PairedRatio paired_ratio(const std::vector<double>& a, const std::vector<double>& b) {
