@@ -16,8 +16,6 @@ namespace {
 const char* kAccuracy = "accuracy";
 const char* kEfficiency = "efficiency";
 
-bool is_none(const std::string& method) { return is_reference_method(method); }
-
 std::string most_common(const std::map<std::string, int>& counts) {
   std::string best;
   int n = -1;
@@ -121,7 +119,7 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
       into.insert(into.end(), reps.begin(), reps.end());
       repetitions_.insert(reps.size());
     }
-    if (is_none(method)) continue;  // its placement and ratio say nothing
+    if (is_reference_method(method)) continue;  // its placement and ratio say nothing
     ratios.insert(r.spec.ratio);
     layers.insert(r.spec.layer);
   }
@@ -150,7 +148,7 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
 }
 
 std::string RunIndex::key(const std::string& eval, const std::string& method, int64_t block, int64_t ratio) const {
-  if (is_none(method)) return eval + "|none";
+  if (is_reference_method(method)) return eval + "|none";
   return fmt::format("{}|{}|{}|{}", eval, method, block, ratio);
 }
 
@@ -224,8 +222,8 @@ std::string RunIndex::sizes() const {
 
 Stat RunIndex::stat(const std::string& eval, const std::string& method, const std::string& placement, int64_t ratio,
                     const std::string& metric) const {
-  const int64_t k = is_none(method) ? 0 : block(eval, placement);
-  if (!is_none(method) && k == 0) return {};
+  const int64_t k = is_reference_method(method) ? 0 : block(eval, placement);
+  if (!is_reference_method(method) && k == 0) return {};
   const std::string group_key = key(eval, method, k, ratio);
   auto it = groups_.find(group_key);
   if (it == groups_.end()) return {};
@@ -236,7 +234,7 @@ Stat RunIndex::stat(const std::string& eval, const std::string& method, const st
     const std::string diff = differences(it->second.configurations, &field);
     fail("report: the {} runs of {}{} differ in more than the seed: {}; they are not pooled (allowed: one "
          "configuration per table cell; choose one with --where {}=VALUE, or report them separately)",
-         eval, method, is_none(method) ? std::string() : fmt::format(" at {} (block {}), r = {}", placement, k, ratio),
+         eval, method, is_reference_method(method) ? std::string() : fmt::format(" at {} (block {}), r = {}", placement, k, ratio),
          diff, field);
   }
   if (auto raw = from_raw_data(eval, it->second, metric)) return cache_[group_key + "|" + metric] = *raw;
