@@ -12,11 +12,9 @@
 
 #include "evals/vqa_data.h"
 #include "harness/base/error.h"
-#include "harness/base/files.h"
 #include "harness/base/host.h"
 #include "harness/base/json_check.h"
 #include "harness/base/progress.h"
-#include "harness/base/sha256.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
 #include "harness/model/presets.h"
@@ -32,7 +30,7 @@ void check_vqa_data(const std::string& data) {
   if (generated_data(data)) return;
   static std::mutex mutex;
   static std::set<std::string> checked;
-  const std::string key = data + "\n" + sha256_hex(read_file_bytes(data, InputLimit::kDataBytes));
+  const std::string key = vqa_data_identity(data);
   const std::lock_guard<std::mutex> lock(mutex);
   if (checked.count(key)) return;
   load_vqa(data, false);

@@ -57,6 +57,10 @@ ImageSize check_image(const std::string& path) {
   return {w, h};
 }
 
+std::string vqa_data_identity(const std::string& path) {
+  return path + "\n" + file_sha256(path);
+}
+
 RgbImage read_image(const std::string& path) {
   check_image(path);
   int w = 0, h = 0, channels = 0;

@@ -35,6 +35,10 @@ struct ImageSize {
 /// pixel limit (harness/base/limits.h) whatever its channels, or a PNG or
 /// JPEG cut short (it lacks its closing chunk or marker).
 ImageSize check_image(const std::string& path);
+/// What a cache of something derived from a JSONL file is keyed by: its path
+/// and the SHA-256 of its content (read within the data-file limit).
+std::string vqa_data_identity(const std::string& path);
+
 /// PNG/JPEG (1-4 channels, within the pixel limit: check_image) -> RGB. An Error names the file.
 RgbImage read_image(const std::string& path);
 void write_png(const std::string& path, const RgbImage& image);

@@ -11,9 +11,7 @@
 
 #include "evals/vqa_data.h"
 #include "harness/base/error.h"
-#include "harness/base/files.h"
 #include "harness/base/progress.h"
-#include "harness/base/sha256.h"
 #include "harness/base/text.h"
 
 namespace laco {
@@ -56,7 +54,7 @@ const VqaVocabulary& train_vocabulary(const std::string& train_data) {
   // JSONL's text is parsed once per content (its images are not read here).
   static std::mutex mutex;
   static std::map<std::string, VqaVocabulary> built;
-  const std::string key = train_data + "\n" + sha256_hex(read_file_bytes(train_data, InputLimit::kDataBytes));
+  const std::string key = vqa_data_identity(train_data);
   const std::lock_guard<std::mutex> lock(mutex);
   auto it = built.find(key);
   if (it == built.end()) it = built.emplace(key, VqaVocabulary::from_samples(load_vqa(train_data, false))).first;

@@ -11,11 +11,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "harness/base/error.h"
 #include "harness/base/interrupt.h"
+#include "harness/base/sha256.h"
 
 namespace laco {
 namespace fs = std::filesystem;
@@ -145,6 +150,22 @@ struct stat stat_regular(const std::string& path) {
 }  // namespace
 
 void check_regular_file(const std::string& path) { stat_regular(path); }
+
+std::string file_sha256(const std::string& path, InputLimit limit) {
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<std::string, std::string>> known;  // path -> (stamp, digest)
+  const struct stat st = stat_regular(path);
+  const std::string stamp = fmt::format("{}:{}.{}", st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    auto it = known.find(path);
+    if (it != known.end() && it->second.first == stamp) return it->second.second;
+  }
+  const std::string digest = sha256_hex(read_file_bytes(path, limit));
+  const std::lock_guard<std::mutex> lock(mutex);
+  known[path] = {stamp, digest};
+  return digest;
+}
 
 std::string read_file_bytes(const std::string& path, InputLimit limit) {
   const struct stat st = stat_regular(path);

@@ -41,6 +41,12 @@ void write_file_set(const std::string& dir, const std::vector<NamedFile>& files)
 /// and again while reading.
 std::string read_file_bytes(const std::string& path, InputLimit limit = InputLimit::kFileBytes);
 
+/// The SHA-256 (hex) of a whole file, read within `limit`. Remembered per
+/// path while the file's size and modification time stay the same: a sweep
+/// asks for the digest of its data or checkpoint once per run, and hashing a
+/// released checkpoint reads gigabytes.
+std::string file_sha256(const std::string& path, InputLimit limit = InputLimit::kDataBytes);
+
 /// An Error unless `path` is a regular file (or a link to one): names a
 /// folder, a device, a FIFO or a socket as what it is.
 void check_regular_file(const std::string& path);

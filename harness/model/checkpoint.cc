@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <set>
 
@@ -379,30 +378,16 @@ LoadPlan make_plan(const CheckpointConfig& config, const Prefixes& p, VisionEnco
 }  // namespace
 
 std::string checkpoint_sha256(const std::string& dir) {
-  // Hashing a released checkpoint reads gigabytes; a sweep asks once per run.
-  // Kept per folder while no file's size or modification time changes.
-  static std::mutex mutex;
-  static std::map<std::string, std::pair<std::string, std::string>> known;  // dir -> (stamp, digest)
+  // Hashing a released checkpoint reads gigabytes; a sweep asks once per run:
+  // file_sha256 keeps each file's digest while its size and time stay.
   const std::string config = (fs::path(dir) / "config.json").string();
   if (!fs::exists(config)) fail("{}: missing (a checkpoint folder in the Hugging Face layout has config.json)", config);
   std::vector<std::string> paths = {config};
   const Files files = find_files(dir);
   paths.insert(paths.end(), files.paths.begin(), files.paths.end());
-  std::string stamp;
-  for (const auto& p : paths) {
-    check_regular_file(p);  // a device or FIFO is named as one
-    std::error_code ec;
-    const auto size = fs::file_size(p, ec);
-    if (ec) fail("{}: cannot be read: {}", p, ec.message());
-    stamp += fmt::format("{}:{}:{};", p, size, fs::last_write_time(p, ec).time_since_epoch().count());
-  }
-  const std::lock_guard<std::mutex> lock(mutex);
-  auto it = known.find(dir);
-  if (it != known.end() && it->second.first == stamp) return it->second.second;
   std::vector<std::string> digests;
-  for (const auto& p : paths) digests.push_back(sha256_hex(read_file_bytes(p, InputLimit::kDataBytes)));
-  known[dir] = {stamp, combined_digest(digests)};
-  return known[dir].second;
+  for (const auto& p : paths) digests.push_back(file_sha256(p));
+  return combined_digest(digests);
 }
 
 const std::vector<std::string>& checkpoint_model_types() {
