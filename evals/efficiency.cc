@@ -1,11 +1,16 @@
 #include "evals/efficiency.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
+
+#include <unistd.h>
 
 #include <torch/torch.h>
 
@@ -17,6 +22,7 @@
 #include "harness/base/host.h"
 #include "harness/base/json_check.h"
 #include "harness/base/memory.h"
+#include "harness/base/rank_tests.h"
 #include "harness/base/progress.h"
 #include "harness/base/sha256.h"
 #include "harness/base/text.h"
@@ -175,7 +181,8 @@ int64_t efficiency_units(const std::vector<RunSpec>& runs) {
 std::string efficiency_group(const RunSpec& run) {
   nlohmann::json c = to_json(run);
   for (const char* k : {"method", "method_options", "init", "projector", "ratio", "grid_policy", "layer", "block_k",
-                        "external", "grid_out"})
+                        "external", "grid_out",
+                        "reps"})  // a claimed comparison's runs take more rounds than the rest of their group
     c.erase(k);
   return sha256_hex("efficiency-group\n" + c.dump()).substr(0, 16);
 }
@@ -593,13 +600,40 @@ void measure_train_memory(Session& s) {
 
 }  // namespace
 
+nlohmann::json round_noise(const std::vector<const RunRecord*>& records) {
+  // Per metric: the per-round log ratios of every two runs over the rounds
+  // both took part in, each pair's centred on its own mean (its true ratio),
+  // pooled: sqrt(sum of squares / degrees of freedom).
+  std::map<std::string, std::pair<double, int64_t>> acc;  // metric -> (sum of squares, degrees of freedom)
+  for (size_t a = 0; a < records.size(); ++a)
+    for (size_t b = a + 1; b < records.size(); ++b)
+      for (const auto& [metric, xs] : records[a]->samples) {
+        auto it = records[b]->samples.find(metric);
+        if (it == records[b]->samples.end()) continue;
+        const auto& ys = it->second;
+        std::vector<double> d;
+        for (size_t i = 0; i < xs.size() && i < ys.size(); ++i)
+          if (xs[i] > 0 && ys[i] > 0) d.push_back(std::log(xs[i] / ys[i]));
+        if (d.size() < 2) continue;
+        double mean = 0;
+        for (double v : d) mean += v;
+        mean /= static_cast<double>(d.size());
+        auto& [ss, df] = acc[metric];
+        for (double v : d) ss += (v - mean) * (v - mean);
+        df += static_cast<int64_t>(d.size()) - 1;
+      }
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [metric, sd] : acc)
+    if (sd.second > 0) out[metric] = std::sqrt(sd.first / static_cast<double>(sd.second));
+  return out;
+}
+
 std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress* progress) {
   if (runs.empty()) return {};
   for (const auto& r : runs)
     if (r.threads != runs[0].threads || r.efficiency().stages != runs[0].efficiency().stages ||
-        r.efficiency().warmup != runs[0].efficiency().warmup || r.efficiency().reps != runs[0].efficiency().reps ||
-        r.efficiency().gen_tokens != runs[0].efficiency().gen_tokens)
-      fail("efficiency: runs measured together must share --threads, --stages, --warmup, --reps and --gen-tokens");
+        r.efficiency().warmup != runs[0].efficiency().warmup || r.efficiency().gen_tokens != runs[0].efficiency().gen_tokens)
+      fail("efficiency: runs measured together must share --threads, --stages, --warmup and --gen-tokens");
   install_memory_counter();
   set_threads(runs[0].threads);
   const auto wall0 = Clock::now();
@@ -617,8 +651,13 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
     }
   }
   const auto& stages = sessions[0]->stages;
-  const int64_t warmup = sessions[0]->warmup, reps = sessions[0]->reps;
+  const int64_t warmup = sessions[0]->warmup;
   const size_t n = sessions.size();
+  // Rounds: as many as the most repetitions any run asks for; a run with
+  // fewer (the group's rest, beside its claimed comparisons' runs) takes
+  // part in the first ones only, so that repetition i of every run is round i.
+  int64_t rounds = 0;
+  for (const auto& s : sessions) rounds = std::max(rounds, s->reps);
 
   // Every probe: warm-up rounds, then timed rounds, each round visiting every
   // session once in a rotated order (round_order), so that the configurations
@@ -649,16 +688,19 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
         }
       }
     std::vector<std::vector<std::vector<double>>> parts(n);
-    for (int64_t rep = 0; rep < reps; ++rep) {
-      const auto order = round_order(n, rep, reps);
-      for (size_t j = 0; j < n; ++j) {
-        const size_t i = order[j];
-        beat("round", rep, reps, j);
+    for (int64_t rep = 0; rep < rounds; ++rep) {
+      std::vector<size_t> in_round;
+      for (size_t i = 0; i < n; ++i)
+        if (sessions[i]->reps > rep) in_round.push_back(i);
+      const auto order = round_order(in_round.size(), rep, rounds);
+      for (size_t j = 0; j < in_round.size(); ++j) {
+        const size_t i = in_round[order[j]];
+        beat("round", rep, rounds, j);
         Session& s = *sessions[i];
         if (train) s.open_training(std::max<int64_t>(1, warmup), probe.regime);
         const auto sample = probe.sample(s);
         // The training memory peak needs the state this round has built: one more step, after the timed one.
-        if (train && probe.regime == TrainRegime::kFull && rep + 1 == reps && s.has(EfficiencyStage::kMemory))
+        if (train && probe.regime == TrainRegime::kFull && rep + 1 == s.reps && s.has(EfficiencyStage::kMemory))
           measure_train_memory(s);
         if (train) s.close_training();
         parts[i].resize(sample.size());
@@ -691,6 +733,18 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
   }
   std::vector<RunRecord> records;
   const double wall = std::chrono::duration<double>(Clock::now() - wall0).count();
+  // What identifies this measurement: the runs measured in these rounds share
+  // it (the report pairs their repetitions round by round; a re-measurement
+  // of some of them gets another).
+  static std::atomic<uint64_t> measurements_here{0};  // two measurements within one clock tick differ too
+  const std::string measurement =
+      sha256_hex(fmt::format("measurement\n{}\n{}\n{}\n{}\n{}\n{}", efficiency_group(runs[0]), started, this_host(),
+                             getpid(), std::chrono::system_clock::now().time_since_epoch().count(),
+                             measurements_here++))
+          .substr(0, 16);
+  std::vector<const RunRecord*> measured;
+  for (const auto& s : sessions) measured.push_back(&s->record);
+  const nlohmann::json noise = round_noise(measured);
   for (auto& s : sessions) {
     auto& r = s->record;
     if (peak) {
@@ -700,6 +754,9 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
       if (progress) progress->step("matmul peak");
     }
     r.facts["measured_with"] = static_cast<int64_t>(sessions.size());
+    r.facts["measurement"] = measurement;
+    r.facts["rounds"] = rounds;
+    if (!noise.empty()) r.facts["round_noise"] = noise;
     r.facts["interleaving"] = "rotated rounds";  // runs stored before it were interleaved in a fixed order
     r.provenance.threads = describe_threads();
     r.provenance.started_at = started;
@@ -743,11 +800,23 @@ PrintTable speedups_table(const RunRecord& in, const RunRecord& ext) {
                {"measured speedup", "x", Align::kRight},
                {"FLOP-model speedup", "x", Align::kRight},
                {"measured / predicted", "", Align::kRight}};
+  // Measured together (one measurement id): paired on their rounds; else on all repetitions.
+  const auto mi = in.facts.find("measurement"), me = ext.facts.find("measurement");
+  const bool together = mi != in.facts.end() && me != ext.facts.end() && *mi == *me;
   for (const auto& r : rows) {
     auto ti = in.value(r.time_metric), te = ext.value(r.time_metric);
     if (!ti || !te) continue;
-    const double measured = *te / *ti;
-    const std::string shown = fmt::format("{:.3f} ({:+.1f}%)", measured, (measured - 1) * 100);
+    double measured = *te / *ti;
+    std::string interval;
+    auto si = in.samples.find(r.time_metric), se = ext.samples.find(r.time_metric);
+    if (si != in.samples.end() && se != ext.samples.end() && !si->second.empty() && !se->second.empty()) {
+      const RatioEstimate e = together ? paired_ratio(se->second, si->second) : unpaired_ratio(se->second, si->second);
+      measured = e.ratio;
+      if (e.interval.coverage > 0)
+        interval = fmt::format(" [{:.3f}, {:.3f}]{}", e.interval.lo, e.interval.hi,
+                               e.interval.coverage < 0.95 - 1e-9 ? fmt::format("†{:.0f}%", 100 * e.interval.coverage) : "");
+    }
+    const std::string shown = fmt::format("{:.3f} ({:+.1f}%){}", measured, (measured - 1) * 100, interval);
     const std::string model = metric_info(r.time_metric, "efficiency").model_of(r.time_metric);
     if (model.empty()) {
       t.add({r.label, *te, *ti, shown, std::string("-"), PrintValue()});
@@ -757,7 +826,11 @@ PrintTable speedups_table(const RunRecord& in, const RunRecord& ext) {
     t.add({r.label, *te, *ti, shown, fmt::format("{:.3f} ({:+.1f}%)", predicted, (predicted - 1) * 100),
            measured / predicted});
   }
-  t.notes = {"FLOP-model speedup: for a decode step the decode model's bytes per step (the same tokens are cached "
+  t.notes = {together ? "measured speedup: external / internal time, the Hodges-Lehmann estimate over the rounds both "
+                        "were measured in [its exact signed-rank interval, 95% unless marked † with the coverage it has]"
+                      : "measured speedup: external / internal time, the two-sample Hodges-Lehmann estimate (measured "
+                        "apart: not paired) [its exact Mann-Whitney interval, 95% unless marked † with its coverage]",
+             "FLOP-model speedup: for a decode step the decode model's bytes per step (the same tokens are cached "
              "at one ratio, so 1.000); a latency to token n has no model (the prefill's FLOPs and the decode "
              "steps' bytes do not add up to one time without a machine's rates)."};
   return t;

@@ -74,11 +74,22 @@ std::vector<RunRecord> run_efficiency(const std::vector<RunSpec>& runs, Progress
 /// How many progress units run_efficiency() reports for these runs.
 int64_t efficiency_units(const std::vector<RunSpec>& runs);
 /// Everything of an efficiency run but the method, its options, where it
-/// sits and the ratio, hashed: the runs that share it (every method, placement
-/// and ratio of one preset, seed, thread count and set of settings) are
-/// measured together, so that any two cells of a report table were measured
-/// in one interleaved group.
+/// sits, the ratio and its repetitions, hashed: the runs that share it (every
+/// method, placement and ratio of one preset, seed, thread count and set of
+/// settings) are measured together, so that any two cells of a report table
+/// were measured in one interleaved group. A run with fewer repetitions than
+/// the group's most (a sweep's claimed comparisons take more) takes part in
+/// the first rounds only. Each record's facts say which measurement it was
+/// ("measurement": the runs measured in the same rounds share it), how many
+/// rounds it had ("rounds") and the group's noise ("round_noise", round_noise()).
 std::string efficiency_group(const RunSpec& run);
+/// The noise of paired comparisons in one measurement: per timing metric,
+/// the pooled standard deviation of the per-round log ratio of two runs
+/// about its own mean, over every two runs and the rounds both took part
+/// in ({"train_step_time": 0.031, ...}; metrics without two such rounds are
+/// absent). `laco sweep --dry-run` turns it into the smallest difference a
+/// claim's rounds can detect.
+nlohmann::json round_noise(const std::vector<const RunRecord*>& records);
 /// The order in which round `round` of `rounds` visits `n` runs: a cyclic
 /// shift by round * n / rounds, so that over the rounds every run is measured
 /// early, midway and late in a round alike.

@@ -79,6 +79,7 @@ EvaluationInfo efficiency_evaluation() {
     return resolve_efficiency_config(efficiency_config(r, settings));
   };
   e.group = efficiency_group;
+  e.rounds_setting = "reps";
   e.units = efficiency_units;
   e.shared_work = [](const RunSpec&, const std::string&) { return std::make_pair(std::string(), int64_t{0}); };
   e.shared_work_done = [](const RunSpec&, const std::string&) { return false; };

@@ -43,6 +43,11 @@ struct EvaluationInfo {
   /// budget as settings[kBudgetSetting] (accuracy: it multiplies steps1 and
   /// steps2). A grid with budgets may include only such evaluations.
   bool budgets = false;
+  /// The setting that says how many timed rounds a run takes ("reps"), for
+  /// a sweep grid's `claims` (runs of a claimed comparison take at least the
+  /// claim's rounds, the rest of their group keeps its own); "" for an
+  /// evaluation that times nothing, to which claims do not apply.
+  std::string rounds_setting;
   /// Runs with the same non-empty group are measured together (interleaved
   /// repetitions); "" runs alone.
   std::function<std::string(const RunSpec& run)> group;

@@ -95,9 +95,11 @@ ComparedMetric compare_metric(const Run& run, const RunRecord& base, const RunRe
   if (c.base.evidence && c.new_.evidence) {
     const auto& a = c.new_.evidence->samples;
     const auto& b = c.base.evidence->samples;
-    if (a.size() > 1 && b.size() > 1) {
-      const Interval r = median_ratio_interval(a, b);
-      if (r.coverage > 0) c.ratio_ci = r;
+    // Two measurements at different times share no round: the ratio is unpaired.
+    if (!a.empty() && !b.empty()) {
+      const RatioEstimate r = unpaired_ratio(a, b);
+      c.ratio = r.ratio;
+      if (r.interval.coverage > 0) c.ratio_ci = r.interval;
     }
     c.difference = c.new_.evidence->test(*c.base.evidence);
   }
@@ -115,6 +117,8 @@ std::string test_text(const ComparedMetric& c) {
   switch (c.difference.test) {
     case Difference::Test::kMannWhitney:
       return fmt::format("Mann-Whitney U, p = {}", format_number(c.difference.p));
+    case Difference::Test::kSignedRank:
+      return fmt::format("signed-rank on {} rounds, p = {}", c.difference.n, format_number(c.difference.p));
     case Difference::Test::kPairedBootstrap:
       return fmt::format("paired bootstrap, new - base = {} [{}, {}] points", format_number(c.new_.mean - c.base.mean, "%"),
                          format_number(c.difference.interval.lo, "%"), format_number(c.difference.interval.hi, "%"));
@@ -128,6 +132,8 @@ std::string test_name(const Difference::Test t) {
   switch (t) {
     case Difference::Test::kMannWhitney:
       return "mann-whitney-u";
+    case Difference::Test::kSignedRank:
+      return "wilcoxon-signed-rank";
     case Difference::Test::kPairedBootstrap:
       return "paired-bootstrap";
     case Difference::Test::kNone:
@@ -272,6 +278,7 @@ Comparison compare_measurements(const CompareOptions& o, std::vector<std::string
       const auto& c = out.rows.back();
       for (const Stat* s : {&c.base, &c.new_})
         if (s->ci && s->ci->coverage > 0) min_coverage = std::min(min_coverage, s->ci->coverage);
+      if (c.ratio_ci) min_coverage = std::min(min_coverage, c.ratio_ci->coverage);
       tested += c.difference.test != Difference::Test::kNone;
       significant += c.difference.significant;
     }
@@ -285,18 +292,20 @@ Comparison compare_measurements(const CompareOptions& o, std::vector<std::string
       base_label.empty() ? "the newest other measurement at another commit than new's" : "the newest at " + base_label,
       join(b), new_label.empty() ? "the current measurement" : "the newest at " + new_label, join(n)));
   out.notes.push_back(
-      "Values: timings are the median of the repetitions [95% order-statistic interval], accuracies are recomputed "
-      "from the stored test predictions [95% bootstrap interval over questions]; new/base is the ratio of the values "
-      "[95% bootstrap interval of the ratio of medians]");
+      "Values: timings are the median of the repetitions [order-statistic interval], accuracies are recomputed "
+      "from the stored test predictions [95% bootstrap interval over questions]; new/base of timings is the "
+      "two-sample Hodges-Lehmann ratio of the repetitions [exact Mann-Whitney interval] (two measurements share no "
+      "round: unpaired), of other values the ratio of the values; intervals are 95% unless a note says otherwise");
   out.notes.push_back(
       "Significant at the 5% level: timings by a two-sided Mann-Whitney U test on the repetitions; accuracies by a "
       "paired bootstrap on the questions both measurements answered (the 95% interval of new - base excludes 0); "
       "values without raw data in both measurements (counts, FLOPs, runs stored before schema version 2) are not "
       "tested");
   if (min_coverage < 0.95)
-    out.notes.push_back(fmt::format("Intervals of timings with few repetitions are the widest the repetitions allow: "
-                                    "[min, max] covers the median with {:.0f}% probability",
-                                    100 * min_coverage));
+    out.notes.push_back(fmt::format("Intervals of timings with few repetitions are the widest the repetitions allow, "
+                                    "and cover with less than 95% (as little as {:g}% here; the coverage columns give "
+                                    "each): the median of 3 repetitions, [min, max], 75%; a ratio of 3 against 3, 90%",
+                                    std::floor(1000 * min_coverage) / 10));
   out.notes.push_back(fmt::format("{} of {} compared value{} differ significantly; {} not tested", significant,
                                   out.rows.size(), out.rows.size() == 1 ? "" : "s", out.rows.size() - tested));
   return out;
@@ -310,7 +319,7 @@ PrintTable comparison_table(const Comparison& c, bool data) {
                {"unit"}};
   if (data) {
     for (const char* name : {"base_commit", "base", "base_lo", "base_hi", "base_coverage", "new_commit", "new", "new_lo",
-                             "new_hi", "new_coverage", "new/base", "new/base_lo", "new/base_hi", "test", "p",
+                             "new_hi", "new_coverage", "new/base", "new/base_lo", "new/base_hi", "new/base_coverage", "test", "p",
                              "difference_lo", "difference_hi", "significant"})
       t.columns.push_back({name});
   } else {
@@ -330,20 +339,23 @@ PrintTable comparison_table(const Comparison& c, bool data) {
     auto hi = [](const Stat& s) { return s.ci && s.ci->coverage > 0 ? PrintValue(s.ci->hi) : PrintValue(); };
     auto coverage = [](const Stat& s) { return s.ci && s.ci->coverage > 0 ? PrintValue(s.ci->coverage) : PrintValue(); };
     if (data) {
-      const bool mwu = r.difference.test == Difference::Test::kMannWhitney;
+      const bool mwu = r.difference.test == Difference::Test::kMannWhitney ||
+                       r.difference.test == Difference::Test::kSignedRank;
       const bool paired = r.difference.test == Difference::Test::kPairedBootstrap;
       for (PrintValue v :
            {PrintValue(r.base_commit), PrintValue(r.base.mean), lo(r.base), hi(r.base), coverage(r.base),
             PrintValue(r.new_commit), PrintValue(r.new_.mean), lo(r.new_), hi(r.new_), coverage(r.new_),
             number_or_missing(r.ratio), r.ratio_ci ? PrintValue(r.ratio_ci->lo) : PrintValue(),
-            r.ratio_ci ? PrintValue(r.ratio_ci->hi) : PrintValue(), PrintValue(test_name(r.difference.test)),
+            r.ratio_ci ? PrintValue(r.ratio_ci->hi) : PrintValue(),
+            r.ratio_ci ? PrintValue(r.ratio_ci->coverage) : PrintValue(), PrintValue(test_name(r.difference.test)),
             mwu ? PrintValue(r.difference.p) : PrintValue(), paired ? PrintValue(r.difference.interval.lo) : PrintValue(),
             paired ? PrintValue(r.difference.interval.hi) : PrintValue(), PrintValue(significant_text(r.difference))})
         row.push_back(v);
     } else {
       std::string ratio = r.ratio ? format_number(*r.ratio) : std::string("-");
       if (r.ratio && r.ratio_ci)
-        ratio += fmt::format(" [{}, {}]", format_number(r.ratio_ci->lo), format_number(r.ratio_ci->hi));
+        ratio += fmt::format(" [{}, {}]{}", format_number(r.ratio_ci->lo), format_number(r.ratio_ci->hi),
+                             r.ratio_ci->coverage < kFullCoverage ? "†" : "");
       for (const std::string& v : {r.base_commit, value_text(r.base, r.unit), r.new_commit, value_text(r.new_, r.unit),
                                    ratio, test_text(r), significant_text(r.difference)})
         row.push_back(v);

@@ -22,8 +22,11 @@ Stat Stat::of(const std::vector<double>& values) {
 Difference Evidence::test(const Evidence& other) const {
   Difference d;
   if (!samples.empty() && !other.samples.empty()) {
-    d.test = Difference::Test::kMannWhitney;
-    d.p = mann_whitney_p(samples, other.samples);
+    const RatioEstimate r = ratio_to(other);
+    d.test = r.paired ? Difference::Test::kSignedRank : Difference::Test::kMannWhitney;
+    d.p = r.p;
+    d.smallest_p = r.smallest_p;
+    d.n = r.n;
     d.significant = d.p < 0.05;
     return d;
   }
@@ -89,9 +92,30 @@ Stat accuracy_stat(const std::shared_ptr<const Evidence>& evidence) {
   return s;
 }
 
-Stat timing_stat(std::vector<double> samples) {
+std::pair<std::vector<double>, std::vector<double>> Evidence::paired_rounds(const Evidence& other) const {
+  std::pair<std::vector<double>, std::vector<double>> out;
+  for (const auto& [id, mine] : rounds) {
+    auto it = other.rounds.find(id);
+    if (it == other.rounds.end()) continue;
+    // A run with fewer repetitions than its group's most took part in the first rounds only.
+    for (size_t i = 0; i < mine.size() && i < it->second.size(); ++i) {
+      out.first.push_back(mine[i]);
+      out.second.push_back(it->second[i]);
+    }
+  }
+  return out;
+}
+
+RatioEstimate Evidence::ratio_to(const Evidence& other) const {
+  const auto [a, b] = paired_rounds(other);
+  if (!a.empty()) return paired_ratio(a, b);
+  return unpaired_ratio(samples, other.samples);
+}
+
+Stat timing_stat(std::vector<double> samples, std::map<std::string, std::vector<double>> rounds) {
   auto evidence = std::make_shared<Evidence>();
   evidence->samples = std::move(samples);
+  evidence->rounds = std::move(rounds);
   Stat s;
   s.n = 1;
   s.mean = median(evidence->samples);

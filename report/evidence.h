@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,15 @@ namespace laco {
 
 /// The outcome of testing two values' raw data against each other.
 struct Difference {
-  enum class Test { kNone, kMannWhitney, kPairedBootstrap };
-  Test test = Test::kNone;   ///< kNone: nothing to test (no raw data, no question in common)
-  double p = 1;              ///< kMannWhitney: the two-sided p-value
+  enum class Test { kNone, kMannWhitney, kSignedRank, kPairedBootstrap };
+  /// kNone: nothing to test (no raw data, no question in common); timings
+  /// measured in the same rounds take the signed-rank test on their pairs,
+  /// others Mann-Whitney.
+  Test test = Test::kNone;
+  double p = 1;              ///< kMannWhitney, kSignedRank: the two-sided p-value
+  /// kMannWhitney, kSignedRank: the smallest p the sizes allow (below 0.05 or the test cannot find a difference).
+  double smallest_p = 1;
+  int n = 0;                 ///< kSignedRank: pairs; kMannWhitney: the smaller sample
   Interval interval;         ///< kPairedBootstrap: 95% interval of this - other, in accuracy points
   bool significant = false;  ///< at the 5% level: p < 0.05, or the interval excludes 0
 };
@@ -33,10 +40,20 @@ struct Evidence {
   AccuracyKind kind = AccuracyKind::kPooled;
   /// Timing: every repetition of every run pooled here.
   std::vector<double> samples;
+  /// Timing: the same repetitions by measurement (the id the runs of one
+  /// interleaved group share, RunRecord::facts["measurement"]), in round
+  /// order: repetition i of two runs of one measurement was taken in round i.
+  std::map<std::string, std::vector<double>> rounds;
 
   /// Paired bootstrap on the questions both answered (same seed, stratum
-  /// and question id: accuracy), or a Mann-Whitney U test (timings).
+  /// and question id: accuracy); for timings the signed-rank test on the
+  /// rounds both were measured in (paired_rounds), else a Mann-Whitney U test.
   Difference test(const Evidence& other) const;
+  /// This timing over `other`'s: paired on their common rounds where they
+  /// have some, else unpaired on all repetitions (report/stats.h).
+  RatioEstimate ratio_to(const Evidence& other) const;
+  /// The repetitions of the rounds both were measured in, aligned (a[i], b[i] of one round).
+  std::pair<std::vector<double>, std::vector<double>> paired_rounds(const Evidence& other) const;
   /// test(other).significant: false when there is nothing to test.
   bool differs(const Evidence& other) const { return test(other).significant; }
   bool empty() const { return answers.empty() && samples.empty(); }
@@ -47,6 +64,9 @@ struct Evidence {
 /// the raw data allow one; n == 0 is a missing run.
 struct Stat {
   int n = 0;        ///< seeds (runs) pooled
+  /// A ratio of timings (a speed-up): the rounds it was paired on; 0 when
+  /// not paired (runs measured apart) or not a ratio of timings.
+  int rounds = 0;
   double mean = 0;  ///< the central value: mean over seeds, or median of the samples
   double std = 0;   ///< sample std over seeds; 0 when n < 2
   std::optional<Interval> ci;
@@ -63,7 +83,8 @@ std::shared_ptr<const Evidence> accuracy_evidence(const std::map<uint64_t, std::
                                                   const std::string& metric);
 /// The mean over seeds of the accuracy, with its two-level bootstrap interval.
 Stat accuracy_stat(const std::shared_ptr<const Evidence>& evidence);
-/// The median of timed repetitions, with its order-statistic interval (from 2 repetitions on).
-Stat timing_stat(std::vector<double> samples);
+/// The median of timed repetitions, with its order-statistic interval (from
+/// 2 repetitions on); `rounds` as Evidence::rounds (empty: not pairable).
+Stat timing_stat(std::vector<double> samples, std::map<std::string, std::vector<double>> rounds = {});
 
 }  // namespace laco

@@ -14,6 +14,12 @@ namespace {
 
 enum class Markup { kPlain, kLatex };
 
+// † after an interval short of 95% (Table::mark_best's note says what it covers).
+std::string short_mark(const Cell& cell, Markup markup) {
+  if (!cell.stat.ci || cell.stat.ci->coverage <= 0 || cell.stat.ci->coverage >= kFullCoverage) return "";
+  return markup == Markup::kLatex ? "$^\\dagger$" : "†";
+}
+
 std::string cell_text(const Cell& cell, const Column& column, Markup markup) {
   switch (cell.kind) {
     case CellKind::kLabel:
@@ -26,7 +32,8 @@ std::string cell_text(const Cell& cell, const Column& column, Markup markup) {
       };
       std::string s = signed_text(cell.stat.mean) + (markup == Markup::kLatex ? "\\%" : "%");
       if (cell.stat.ci && cell.stat.ci->coverage > 0)
-        s += fmt::format(" [{}, {}]", signed_text(cell.stat.ci->lo), signed_text(cell.stat.ci->hi));
+        s += fmt::format(" [{}, {}]{}", signed_text(cell.stat.ci->lo), signed_text(cell.stat.ci->hi),
+                         short_mark(cell, markup));
       return s;
     }
     case CellKind::kStat:
@@ -36,8 +43,8 @@ std::string cell_text(const Cell& cell, const Column& column, Markup markup) {
   const std::string mean = format_fixed(cell.stat.mean, column.decimals);
   if (!column.spread) return mean;
   if (cell.stat.ci && cell.stat.ci->coverage > 0)
-    return fmt::format("{} [{}, {}]", mean, format_fixed(cell.stat.ci->lo, column.decimals),
-                       format_fixed(cell.stat.ci->hi, column.decimals));
+    return fmt::format("{} [{}, {}]{}", mean, format_fixed(cell.stat.ci->lo, column.decimals),
+                       format_fixed(cell.stat.ci->hi, column.decimals), short_mark(cell, markup));
   if (cell.stat.n < 2) return mean;
   const std::string sd = format_fixed(cell.stat.std, column.decimals);
   return markup == Markup::kLatex ? fmt::format("{} $\\pm$ {}", mean, sd) : fmt::format("{} ± {}", mean, sd);
@@ -94,6 +101,9 @@ std::string latex_escape(const std::string& text) {
     } else if (out.compare(i, 2, "×") == 0) {
       fixed += "$\\times$";
       i += 1;
+    } else if (out.compare(i, 3, "†") == 0) {
+      fixed += "$^\\dagger$";
+      i += 2;
     } else {
       fixed += out[i];
     }
@@ -182,7 +192,7 @@ std::string render_latex(const Table& t) {
 }
 
 std::string csv_header() {
-  return "table,method,options,placement,block,ratio,metric,unit,mean,ci_low,ci_high,std,n,bold\n";
+  return "table,method,options,placement,block,ratio,metric,unit,mean,ci_low,ci_high,ci_coverage,std,n,rounds,bold\n";
 }
 
 std::string render_csv_rows(const Table& t) {
@@ -198,12 +208,13 @@ std::string render_csv_rows(const Table& t) {
       const int64_t block = col.eval == "accuracy" ? key.block_accuracy : key.block_efficiency;
       const bool missing = cell.stat.missing();
       const bool ci = !missing && cell.stat.ci && cell.stat.ci->coverage > 0;
-      out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", t.name, csv_escape(key.method),
+      out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", t.name, csv_escape(key.method),
                          csv_escape(key.options), csv_escape(key.placement), block > 0 ? std::to_string(block) : "",
                          key.ratio > 0 ? std::to_string(key.ratio) : "", csv_escape(col.metric.empty() ? col.header : col.metric),
                          csv_escape(unit), missing ? "" : number(cell.stat.mean), ci ? number(cell.stat.ci->lo) : "",
-                         ci ? number(cell.stat.ci->hi) : "", missing || cell.stat.n < 2 ? "" : number(cell.stat.std),
-                         missing ? 0 : cell.stat.n, cell.bold ? 1 : 0);
+                         ci ? number(cell.stat.ci->hi) : "", ci ? number(cell.stat.ci->coverage) : "",
+                         missing || cell.stat.n < 2 ? "" : number(cell.stat.std), missing ? 0 : cell.stat.n,
+                         cell.stat.rounds, cell.bold ? 1 : 0);
     }
   }
   return out;

@@ -114,10 +114,15 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
       gen_tokens.insert(e.gen_tokens.begin(), e.gen_tokens.end());
       if (!e.gen_tokens.empty()) decode_batches.insert(e.batch);
     }
+    // The measurement this run's rounds belong to: the runs measured with it share it.
+    const auto measurement = r.facts.find("measurement");
+    const bool pairable = measurement != r.facts.end() && measurement->is_string();
     for (const auto& [metric, reps] : r.samples) {
       auto& into = group.samples[r.spec.seed][metric];
       into.insert(into.end(), reps.begin(), reps.end());
       repetitions_.insert(reps.size());
+      // Two runs of one cell in one measurement (a `none` stored at two placements by an old sweep): the first pairs.
+      if (pairable) group.rounds[r.spec.seed][metric].emplace(measurement->get<std::string>(), reps);
     }
     if (is_reference_method(method)) continue;  // its placement and ratio say nothing
     ratios.insert(r.spec.ratio);
@@ -187,12 +192,18 @@ std::optional<Stat> RunIndex::from_raw_data(const std::string& eval, const Group
   }
   if (statistic == Statistic::kTiming && !group.samples.empty() && group.samples.size() == group.by_seed.size()) {
     std::vector<double> samples;
+    std::map<std::string, std::vector<double>> rounds;
     for (const auto& [seed, metrics] : group.samples) {
       auto m = metrics.find(metric);
       if (m == metrics.end()) return std::nullopt;
       samples.insert(samples.end(), m->second.begin(), m->second.end());
+      auto seed_rounds = group.rounds.find(seed);
+      if (seed_rounds == group.rounds.end()) continue;
+      auto by_measurement = seed_rounds->second.find(metric);
+      if (by_measurement != seed_rounds->second.end())
+        rounds.insert(by_measurement->second.begin(), by_measurement->second.end());
     }
-    Stat s = timing_stat(std::move(samples));
+    Stat s = timing_stat(std::move(samples), std::move(rounds));
     s.n = static_cast<int>(group.samples.size());
     return s;
   }

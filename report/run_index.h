@@ -83,6 +83,8 @@ class RunIndex {
     std::map<std::string, nlohmann::json> configurations;                   // what the runs pooled here share
     std::map<uint64_t, std::vector<Prediction>> predictions;                // seed -> test questions (first run)
     std::map<uint64_t, std::map<std::string, std::vector<double>>> samples;  // seed -> metric -> repetitions
+    // seed -> metric -> measurement -> repetitions in round order (runs that record their measurement)
+    std::map<uint64_t, std::map<std::string, std::map<std::string, std::vector<double>>>> rounds;
   };
   /// The value from the raw data (an interval and the evidence to test it), if every seed has them.
   std::optional<Stat> from_raw_data(const std::string& eval, const Group& group, const std::string& metric) const;

@@ -12,12 +12,15 @@
 //   different when the 95% interval of the difference excludes 0.
 // - Timings: the median with a distribution-free interval from order
 //   statistics (its coverage is exact and printed when fewer repetitions
-//   cannot reach 95%); two timings differ when a two-sided Mann-Whitney U test
-//   (exact up to 20 + 20 samples) gives p < 0.05.
-// - Two timings measured in the same rounds (paired_ratio): the per-round
-//   log ratio is the sample; the Hodges-Lehmann ratio with its exact
-//   signed-rank interval and the Wilcoxon signed-rank test (6 rounds are the
-//   fewest that reach 95%). Not yet used by the tables (issue 41).
+//   cannot reach 95%).
+// - Two timings measured in the same rounds of one interleaved group
+//   (paired_ratio): the per-round log ratio is the sample; the
+//   Hodges-Lehmann ratio with its exact signed-rank interval and the
+//   Wilcoxon signed-rank test (6 rounds are the fewest that reach 95%).
+//   Timings not measured together (unpaired_ratio): the two-sample
+//   Hodges-Lehmann ratio, its exact Mann-Whitney interval and test. These
+//   and the tests themselves are in harness/base/rank_tests.h, below the
+//   evaluations, which print them too (`laco run`'s speed-ups).
 #pragma once
 
 #include <cstdint>
@@ -25,14 +28,9 @@
 #include <vector>
 
 #include "evals/measure.h"
+#include "harness/base/rank_tests.h"
 
 namespace laco {
-
-/// A 95% confidence interval (or the most that the data allow: `coverage`).
-struct Interval {
-  double lo = 0, hi = 0;
-  double coverage = 0.95;
-};
 
 /// One seed's questions, grouped in strata (families): correct or not.
 using SeedAnswers = std::vector<std::vector<bool>>;
@@ -58,33 +56,5 @@ Interval paired_difference_interval(const std::vector<PairedSeed>& seeds, Accura
 
 /// The median's order-statistic interval (the median itself: evals/measure.h).
 Interval median_interval(std::vector<double> values);
-
-/// Bootstrap interval of median(num) / median(den), each resampled on its own.
-Interval median_ratio_interval(const std::vector<double>& num, const std::vector<double>& den, int resamples = 2000);
-
-/// Two timings measured in the same rounds of one interleaved group: a[i]
-/// and b[i] were taken in round i, so their ratio cancels what the machine
-/// did to both in that round (the drift between rounds that makes an
-/// unpaired comparison of two runs noisy).
-struct PairedRatio {
-  int pairs = 0;      ///< rounds with both values (> 0)
-  double ratio = 1;   ///< exp of the Hodges-Lehmann estimate of the median of log(a[i] / b[i])
-  /// Its exact distribution-free interval: Walsh averages of the log ratios
-  /// at the order statistics the signed-rank distribution gives, exp'd. The
-  /// narrowest reaching 95%; with fewer than 6 pairs none does, and the
-  /// widest is returned with the coverage it has (3 pairs: 75%).
-  Interval interval;
-  double p = 1;  ///< two-sided Wilcoxon signed-rank test of log ratio 0 (wilcoxon_signed_rank_p)
-};
-/// Usage: paired_ratio(samples_of_a, samples_of_b) with samples in the order measured (one per round).
-PairedRatio paired_ratio(const std::vector<double>& a, const std::vector<double>& b);
-/// Two-sided p-value of the Wilcoxon signed-rank test that the differences
-/// are centred on 0 (zeros dropped; mid-ranks for ties; exact up to 30
-/// non-zero differences without ties, normal approximation otherwise).
-double wilcoxon_signed_rank_p(const std::vector<double>& differences);
-
-/// Two-sided p-value of the Mann-Whitney U test (mid-ranks for ties; exact
-/// distribution up to 20 + 20 samples without ties, normal approximation otherwise).
-double mann_whitney_p(const std::vector<double>& a, const std::vector<double>& b);
 
 }  // namespace laco

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -49,13 +51,28 @@ void Table::add_row(std::vector<Cell> cells, bool is_reference, RowKey key) {
 
 void Table::mark_best() {
   bool untested = false, tested = false;
-  // The fewest repetitions behind a timing comparison that no result could make significant.
-  std::optional<std::pair<size_t, double>> powerless;
-  double min_coverage = 1;
+  // The fewest repetitions (or paired rounds) behind a timing comparison that no result could make significant.
+  std::optional<std::pair<int, Difference>> powerless;
+  std::set<int> short_coverages;                 // in per mille, of intervals short of 95%
+  std::map<int, std::set<std::string>> paired;   // rounds -> rows whose ratios were paired on them
+  size_t unpaired = 0;                            // ratios of timings measured apart
   for (size_t c = 0; c < columns.size(); ++c) {
     for (size_t r = 0; r < rows.size(); ++r) {
-      const auto& ci = rows[r][c].stat.ci;
-      if (rows[r][c].kind == CellKind::kStat && ci) min_coverage = std::min(min_coverage, ci->coverage);
+      const Cell& cell = rows[r][c];
+      if (cell.kind == CellKind::kLabel || cell.stat.missing()) continue;
+      const auto& ci = cell.stat.ci;
+      if (ci && ci->coverage > 0 && ci->coverage < kFullCoverage)
+        short_coverages.insert(static_cast<int>(std::floor(ci->coverage * 1000 + 1e-9)));
+      if (cell.kind == CellKind::kChange && ci) {
+        if (cell.stat.rounds > 0) {
+          std::string label;
+          for (const Cell& l : rows[r])
+            if (l.kind == CellKind::kLabel && !l.label.empty() && l.label != "-") label += (label.empty() ? "" : " ") + l.label;
+          paired[cell.stat.rounds].insert(label);
+        } else {
+          ++unpaired;
+        }
+      }
     }
     if (columns[c].better == Better::kNone) continue;
     // The best value, comparing what is printed: two means that print alike are a tie.
@@ -78,17 +95,11 @@ void Table::mark_best() {
       } else if (columns[c].exact) {
         continue;
       } else if (top && cell.stat.evidence) {
-        cell.bold = !top->differs(*cell.stat.evidence);
+        const Difference d = top->test(*cell.stat.evidence);
+        cell.bold = !d.significant;
         tested = true;
-        const size_t n = top->samples.size(), m = cell.stat.evidence->samples.size();
-        if (n > 0 && m > 0) {
-          // Complete separation is the most extreme ranking: two-sided p = 2 / C(n + m, n).
-          double ways = 1;
-          for (size_t i = 1; i <= std::min(n, m); ++i) ways = ways * static_cast<double>(n + m - std::min(n, m) + i) / i;
-          const double smallest = std::min(1.0, 2.0 / ways);
-          if (smallest >= 0.05 && (!powerless || std::min(n, m) < powerless->first))
-            powerless = std::make_pair(std::min(n, m), smallest);
-        }
+        const bool timing = d.test == Difference::Test::kMannWhitney || d.test == Difference::Test::kSignedRank;
+        if (timing && d.smallest_p >= 0.05 && (!powerless || d.n < powerless->first)) powerless = std::make_pair(d.n, d);
       } else {
         untested = true;
       }
@@ -96,19 +107,40 @@ void Table::mark_best() {
   }
   if (tested)
     notes.push_back("Bold: the best value and every value not significantly different from it at the 5% level "
-                    "(accuracy: paired bootstrap on the same questions; timings: Mann-Whitney U on the repetitions)");
-  if (powerless)
-    notes.push_back(fmt::format("With {} repetitions a timing difference cannot reach the 5% level (the smallest "
-                                "two-sided Mann-Whitney p is {:.2f}, for complete separation): bold timings here rank "
-                                "nothing; measure with more repetitions (--reps, a spec's reps) to rank speeds",
-                                powerless->first, powerless->second));
+                    "(accuracy: paired bootstrap on the same questions; timings: Wilcoxon signed-rank on the rounds "
+                    "both were measured in, Mann-Whitney U on the repetitions of runs measured apart)");
+  if (powerless) {
+    const Difference& d = powerless->second;
+    const bool rounds = d.test == Difference::Test::kSignedRank;
+    notes.push_back(fmt::format("With {} {} a timing difference cannot reach the 5% level (the smallest two-sided {} p "
+                                "is {:.2f}): bold timings here rank nothing; measure with more repetitions (--reps, a "
+                                "spec's reps or claims; 6 paired rounds are the fewest that can) to rank speeds",
+                                d.n, rounds ? "paired rounds" : "repetitions", rounds ? "signed-rank" : "Mann-Whitney",
+                                d.smallest_p));
+  }
   if (untested)
     notes.push_back("Bold without raw data (runs stored before schema version 2): the best printed value only, not "
                     "tested against the noise");
-  if (min_coverage < 0.95)
-    notes.push_back(fmt::format("Intervals of timings with few repetitions are the widest the repetitions allow: "
-                                "[min, max] covers the median with {:.0f}% probability",
-                                100 * min_coverage));
+  if (!paired.empty() || unpaired > 0) {
+    std::vector<std::string> parts;
+    for (auto it = paired.rbegin(); it != paired.rend(); ++it)
+      parts.push_back(fmt::format("{} round{} for {}", it->first, it->first == 1 ? "" : "s",
+                                  fmt::join(it->second, ", ")));
+    if (unpaired > 0)
+      parts.push_back(fmt::format("{} ratio{} of runs measured apart (not paired)", unpaired, unpaired == 1 ? "" : "s"));
+    notes.push_back(fmt::format("Rounds behind the ratios of timings (each round measures every configuration of the "
+                                "group once; the ratio within a round cancels the machine's drift): {}",
+                                fmt::join(parts, "; ")));
+  }
+  if (!short_coverages.empty()) {
+    std::vector<std::string> percents;
+    for (int pm : short_coverages) percents.push_back(fmt::format("{:g}%", pm / 10.0));
+    notes.push_back(fmt::format("† an interval short of 95%: too few repetitions for one, so it is the widest they "
+                                "allow, covering with {} probability (the median of 3 repetitions, [min, max]: 75%; a "
+                                "ratio of 3 paired rounds: 75%; of 3 against 3 repetitions measured apart: 90%; 6 "
+                                "paired rounds are the fewest that reach 95%)",
+                                fmt::join(percents, ", ")));
+  }
 }
 
 }  // namespace laco

@@ -59,20 +59,28 @@ std::string against_external_note(const RunIndex& index, int64_t ratio, const st
 std::string commits_note(const RunIndex& index) {
   const auto c = index.commits();
   return fmt::format("Accuracy: mean over seeds [95% bootstrap interval over seeds and questions]; timings: median "
-                     "[95% order-statistic interval]; ± = sample std over seeds (runs without raw data); - = no "
-                     "finished run; {}; git commit(s): {}",
+                     "[order-statistic interval]; ratios of timings (speed-ups, gains): of the rounds both were "
+                     "measured in (Hodges-Lehmann estimate of the per-round ratio, exact signed-rank interval), or, "
+                     "for runs measured apart, of their repetitions (two-sample Hodges-Lehmann, exact Mann-Whitney "
+                     "interval); every interval is 95% unless marked †; ± = sample std over seeds (runs without raw "
+                     "data); - = no finished run; {}; git commit(s): {}",
                      index.sizes(), c.empty() ? "unknown" : fmt::format("{}", fmt::join(c, ", ")));
 }
 
-// (num / den + offset) in percent, with a bootstrap interval where both have repetitions.
+// (num / den + offset) in percent: where both have repetitions, the ratio
+// estimated on the rounds they share (else on all their repetitions) with
+// its exact interval (Evidence::ratio_to); else the ratio of the values.
 Stat ratio_of(const Stat& num, const Stat& den, double offset) {
   if (num.missing() || den.missing() || den.mean == 0) return {};
-  Stat s = Stat::of({(num.mean / den.mean + offset) * 100.0});
-  if (num.evidence && den.evidence && num.evidence->samples.size() > 1 && den.evidence->samples.size() > 1) {
-    const Interval r = median_ratio_interval(num.evidence->samples, den.evidence->samples);
-    if (r.coverage > 0) s.ci = Interval{(r.lo + offset) * 100.0, (r.hi + offset) * 100.0, r.coverage};
+  if (num.evidence && den.evidence && !num.evidence->samples.empty() && !den.evidence->samples.empty()) {
+    const RatioEstimate r = num.evidence->ratio_to(*den.evidence);
+    Stat s = Stat::of({(r.ratio + offset) * 100.0});
+    s.rounds = r.paired ? r.n : 0;
+    if (r.interval.coverage > 0)
+      s.ci = Interval{(r.interval.lo + offset) * 100.0, (r.interval.hi + offset) * 100.0, r.interval.coverage};
+    return s;
   }
-  return s;
+  return Stat::of({(num.mean / den.mean + offset) * 100.0});
 }
 
 // The CSV's identity of a row: method and options apart, blocks of both encoders.

@@ -22,6 +22,7 @@
 #include "harness/print/number.h"
 #include "harness/print/printer.h"
 #include "runner/estimate.h"
+#include "runner/power.h"
 #include "results/schema.h"
 
 namespace laco {
@@ -319,9 +320,11 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
     std::map<std::string, RunState> states;
     std::vector<std::string> estimate;  // only where the database has runs to go by
     std::string note = fmt::format("database {}: does not exist yet", options.db);
-    if (std::filesystem::exists(options.db) && inspect_results_db(options.db) == 0) {
-      note = fmt::format("database {}: empty (no laco schema yet; a sweep initialises it)", options.db);
-    } else if (std::filesystem::exists(options.db)) {
+    if (!std::filesystem::exists(options.db) || inspect_results_db(options.db) == 0) {
+      if (std::filesystem::exists(options.db))
+        note = fmt::format("database {}: empty (no laco schema yet; a sweep initialises it)", options.db);
+      for (auto& line : claim_power_notes(sweep, nullptr)) estimate.push_back(std::move(line));
+    } else {
       ResultStore store(options.db, false);
       states = store.states(keys_of(sweep));
       note = fmt::format("database {}", options.db);
@@ -329,6 +332,7 @@ int run_sweep(const Sweep& sweep, const SweepOptions& options) {
       for (const auto& unit : plan_sweep(sweep, states, options.retry_failed, options.remeasure).todo)
         to_run.insert(to_run.end(), unit.begin(), unit.end());
       estimate.push_back(estimate_duration(sweep, to_run, store.db(), options.cache_dir).describe());
+      for (auto& line : claim_power_notes(sweep, &store.db())) estimate.push_back(std::move(line));
     }
     fmt::print("{}", format_sweep_plan(sweep, states, note, options.format, estimate, options.remeasure));
     return 0;

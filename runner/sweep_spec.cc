@@ -27,7 +27,8 @@ namespace {
 // The top-level keys: these and one section per evaluation (evaluation_names()).
 const std::vector<std::string> kTopKeys = {"name", "description", "threads", "grid_policy", "evals", "grids"};
 const std::vector<std::string> kGridKeys = {"name", "methods", "placements", "ratios", "evals", "init", "projector",
-                                            "budgets", "seeds"};
+                                            "budgets", "seeds", "claims"};
+const std::vector<std::string> kClaimKeys = {"method", "placement", "against", "rounds"};
 const std::vector<std::string> kMethodKeys = {"name", "options"};
 
 std::string option_text(const json& v) {
@@ -140,6 +141,69 @@ std::vector<int64_t> parse_budgets(const JsonChecker& ck, const json& v, const s
   return budgets;
 }
 
+// A grid's "claims" (SweepClaim), checked against the grid's methods, placements and evaluations.
+std::vector<SweepClaim> parse_claims(const JsonChecker& ck, const json& v, const SweepGrid& g) {
+  const std::string path = g.path + ".claims";
+  std::vector<std::string> timed;
+  for (const auto& e : g.evals)
+    if (!find_evaluation(e).rounds_setting.empty()) timed.push_back(e);
+  if (timed.empty()) {
+    std::vector<std::string> able;
+    for (const auto& info : evaluation_registry())
+      if (!info.rounds_setting.empty()) able.push_back("\"" + info.name + "\"");
+    ck.error(path, "claims compare timings, and this grid's evaluations ({}) time nothing (allowed: claims in a grid "
+             "whose \"evals\" include {})", join(g.evals), join(able));
+  }
+  const std::string allowed = fmt::format("objects with {}", join(kClaimKeys));
+  ck.array(v, path, allowed);
+  std::vector<SweepClaim> claims;
+  for (size_t i = 0; i < v.size(); ++i) {
+    SweepClaim c;
+    c.path = fmt::format("{}[{}]", path, i);
+    ck.object(v[i], c.path, kClaimKeys);
+    for (const char* required : {"method", "placement", "against"})
+      if (!v[i].contains(required)) ck.error(c.path + "." + required, "missing (allowed keys: {})", join(kClaimKeys));
+    c.method = parse_method(ck, v[i]["method"], c.path + ".method");
+    std::vector<std::string> grid_methods;
+    bool in_grid = false, has_reference = false;
+    for (const auto& m : g.methods) {
+      grid_methods.push_back(m.name + options_label(m.options));
+      in_grid = in_grid || (m.name == c.method.name && m.options == c.method.options);
+      has_reference = has_reference || find_method(m.name).reference;
+    }
+    if (!in_grid)
+      ck.error(c.path + ".method", "'{}{}' is not a method of this grid (allowed: {})", c.method.name,
+               options_label(c.method.options), join(grid_methods));
+    if (find_method(c.method.name).reference)
+      ck.error(c.path + ".method", "'{}' is the reference; claim a compressed method against it (allowed: {})",
+               c.method.name, join(grid_methods));
+    c.placement = placement_text(ck, v[i]["placement"], c.path + ".placement");
+    if (std::find(g.placements.begin(), g.placements.end(), c.placement) == g.placements.end())
+      ck.error(c.path + ".placement", "'{}' is not a placement of this grid (allowed: {})", c.placement,
+               join(g.placements));
+    const std::string& none = reference_method().name;
+    std::vector<std::string> against_allowed = {"\"" + none + "\""};
+    for (const auto& p : g.placements)
+      if (p != c.placement) against_allowed.push_back("\"" + p + "\"");
+    c.against = placement_text(ck, v[i]["against"], c.path + ".against");
+    if (c.against == none) {
+      if (!has_reference)
+        ck.error(c.path + ".against", "'{}' is not among this grid's methods (allowed: add it to the grid, or one "
+                 "of {})", none, join(std::vector<std::string>(against_allowed.begin() + 1, against_allowed.end())));
+    } else if (c.against == c.placement ||
+               std::find(g.placements.begin(), g.placements.end(), c.against) == g.placements.end()) {
+      ck.error(c.path + ".against", "'{}' is not another placement of this grid or the reference (allowed: {})",
+               c.against, join(against_allowed));
+    }
+    if (v[i].contains("rounds"))
+      c.rounds = ck.integer(v[i]["rounds"], c.path + ".rounds", kMinClaimRounds, 1000000,
+                            fmt::format("an integer >= {} (fewer rounds cannot give a 95% interval or a 5%-level "
+                                        "signed-rank test)", kMinClaimRounds));
+    claims.push_back(c);
+  }
+  return claims;
+}
+
 SweepGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const std::vector<std::string>& evals) {
   SweepGrid g;
   g.path = fmt::format("$.grids[{}]", index);
@@ -183,6 +247,7 @@ SweepGrid parse_grid(const JsonChecker& ck, const json& v, size_t index, const s
   if (v.contains("seeds")) g.seeds = parse_seeds(ck, v["seeds"], g.path + ".seeds");
   g.init = choice(ck, v, "init", g.path, init_scheme_names(), "reference");
   g.projector = choice(ck, v, "projector", g.path, projector_choices(), "reference");
+  if (v.contains("claims")) g.claims = parse_claims(ck, v["claims"], g);
   return g;
 }
 
@@ -315,6 +380,28 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
   std::map<std::string, size_t> by_key;
   std::map<std::string, size_t> unit_of_group;
   std::set<std::string> notes;
+  // The configurations claims name, and where each configuration's run is
+  // (evaluation, method, block, ratio, seed; `none`: evaluation, seed).
+  struct Claimed {
+    const SweepGrid* grid;
+    const GridMethod* method;  ///< null: the reference
+    std::string placement;
+    int64_t rounds;
+  };
+  std::vector<Claimed> claimed;
+  for (const auto& g : grids)
+    for (const auto& cl : g.claims) {
+      claimed.push_back({&g, &cl.method, cl.placement, cl.rounds});
+      claimed.push_back({&g, cl.against == reference_method().name ? nullptr : &cl.method,
+                         cl.against == reference_method().name ? std::string() : cl.against, cl.rounds});
+    }
+  auto block_in = [&](const SweepSection& s, const std::string& placement) {
+    return Placement::parse(placement, file).resolve(s.info->encoder_depth(s.preset, s.model));
+  };
+  auto config_id = [](const std::string& e, const std::string& method, int64_t block, int64_t ratio, uint64_t seed) {
+    return fmt::format("{}|{}|{}|{}|{}", e, method, block, ratio, seed);
+  };
+  std::map<std::string, size_t> run_of_config;
   for (const auto& e : evals) {
     if (!wanted(e)) continue;
     const auto& s = sections.at(e);
@@ -357,9 +444,31 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
               // Budget 1 leaves the settings as they are: the same run, the same key, as without the grid key.
               json settings = s.settings;
               if (budget != 1) settings[kBudgetSetting] = budget;
+              // A run of a claimed comparison takes at least the claim's rounds.
+              int64_t claim_rounds = 0;
+              const std::string& rounds_key = s.info->rounds_setting;
+              if (!rounds_key.empty())
+                for (const auto& cl : claimed) {
+                  const auto& cg = *cl.grid;
+                  const auto& claim_seeds = cg.seeds.empty() ? s.seeds : cg.seeds;
+                  if (std::find(cg.evals.begin(), cg.evals.end(), e) == cg.evals.end() ||
+                      std::find(claim_seeds.begin(), claim_seeds.end(), seed) == claim_seeds.end())
+                    continue;
+                  const bool match =
+                      cl.method == nullptr
+                          ? none
+                          : !none && cl.method->name == m.name && cl.method->options == m.options &&
+                                std::find(cg.ratios.begin(), cg.ratios.end(), ratio_given) != cg.ratios.end() &&
+                                block_in(s, cl.placement) == block_in(s, request.layer);
+                  if (match) claim_rounds = std::max(claim_rounds, cl.rounds);
+                }
               SweepRun run;
               try {
                 run.spec = s.info->resolve(request, settings);
+                if (claim_rounds > 0 && to_json(run.spec).value(rounds_key, int64_t{0}) < claim_rounds) {
+                  settings[rounds_key] = claim_rounds;
+                  run.spec = s.info->resolve(request, settings);
+                }
               } catch (const Error& err) {
                 fail("{}: {} ({} {}{} at {}, r={}, seed {}{}): {}", file, m.path, e, m.name, options_label(m.options),
                      layer_given, ratio_given, seed, budget == 1 ? std::string() : fmt::format(", budget x{}", budget),
@@ -367,6 +476,10 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
               }
               run.key = run.spec.key();
               run.budget = budget;
+              run_of_config.emplace(none ? config_id(e, m.name, 0, 0, seed)
+                                         : config_id(e, m.name + options_label(m.options), run.spec.block_k,
+                                                     ratio_given, seed),
+                                    by_key.count(run.key) ? by_key[run.key] : sweep.runs.size());
               auto found = by_key.find(run.key);
               if (found != by_key.end()) {
                 auto& existing = sweep.runs[found->second];
@@ -399,6 +512,25 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
             }
       }
   }
+  // Each claim at each ratio and seed of its grid: the two runs it compares.
+  for (const auto& g : grids)
+    for (const auto& cl : g.claims)
+      for (const auto& e : g.evals) {
+        const auto& s = sections.at(e);
+        if (!wanted(e) || s.info->rounds_setting.empty()) continue;
+        const std::string method = cl.method.name + options_label(cl.method.options);
+        const bool vs_none = cl.against == reference_method().name;
+        for (uint64_t seed : g.seeds.empty() ? s.seeds : g.seeds)
+          for (int64_t ratio : g.ratios) {
+            auto a = run_of_config.find(config_id(e, method, block_in(s, cl.placement), ratio, seed));
+            auto b = run_of_config.find(vs_none ? config_id(e, cl.against, 0, 0, seed)
+                                                : config_id(e, method, block_in(s, cl.against), ratio, seed));
+            if (a == run_of_config.end() || b == run_of_config.end()) continue;  // e.g. fastv: no encoder placement
+            sweep.claims.push_back({fmt::format("{} {} {} vs {}, r={}, seed {}", e, method, cl.placement,
+                                                vs_none ? cl.against : method + " " + cl.against, ratio, seed),
+                                    a->second, b->second, cl.rounds});
+          }
+      }
   sweep.notes.assign(notes.begin(), notes.end());
   return sweep;
 }

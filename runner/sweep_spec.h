@@ -50,6 +50,26 @@ struct GridMethod {
   std::string path;
 };
 
+/// The fewest rounds a claim may ask for: with fewer pairs no outcome of
+/// the signed-rank test reaches the 5% level and no exact interval 95%.
+constexpr int64_t kMinClaimRounds = 6;
+
+/// A comparison the sweep makes a claim about (a grid's "claims"): a method
+/// at a placement against `none` or against the same method at another of
+/// the grid's placements, at each of the grid's ratios and seeds. Both runs
+/// take at least `rounds` timed rounds (the evaluation's rounds_setting), so
+/// that the report's paired interval of their ratio is 95% and its test can
+/// reach the 5% level; the rest of their group keeps its own repetitions.
+///   "claims": [{"method": "laco", "placement": "1/4", "against": "1", "rounds": 8},
+///              {"method": "laco", "placement": "1/4", "against": "none", "rounds": 8}]
+struct SweepClaim {
+  std::string path;  ///< "$.grids[0].claims[1]"
+  GridMethod method;
+  std::string placement;
+  std::string against;  ///< "none" (the reference method), or another placement of the grid
+  int64_t rounds = kMinClaimRounds;
+};
+
 /// One grid of a sweep: methods x placements x ratios (x budgets) at its
 /// evaluations' seeds. Paths name each part in errors.
 struct SweepGrid {
@@ -64,6 +84,7 @@ struct SweepGrid {
   std::vector<int64_t> budgets = {1};
   /// The seeds of this grid's runs; empty: its section's.
   std::vector<uint64_t> seeds;
+  std::vector<SweepClaim> claims;
 };
 
 /// An evaluation's section: its preset, checkpoint, seeds and own settings (checked).
@@ -111,9 +132,17 @@ struct SweepUnit {
   std::string group_key;     ///< stored with the runs ("" for a run alone)
 };
 
+/// A claim as expanded: the two runs it compares, of one ratio and seed.
+struct PlannedClaim {
+  std::string label;  ///< "efficiency laco 1/4 vs laco 1, r=2, seed 0"
+  size_t a = 0, b = 0;  ///< indices into Sweep::runs: a over b is the claimed ratio
+  int64_t rounds = 0;   ///< the rounds both take part in
+};
+
 struct Sweep {
   std::string file, name, description;
   std::vector<SweepRun> runs;
+  std::vector<PlannedClaim> claims;
   std::vector<SweepUnit> units;
   /// Facts about the expansion worth telling (placements that resolve to
   /// the same block, `none` runs shared across placements and ratios).

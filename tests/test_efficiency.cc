@@ -206,11 +206,68 @@ TEST(Efficiency, OneGroupPerPresetSeedThreadsAndSettings) {
   EXPECT_EQ(efficiency_group(spec([](auto& c) { c.method = "pixel_shuffle"; c.layer = "1"; c.ratio = 3; })), base);
   EXPECT_EQ(efficiency_group(spec([](auto& c) { c.method = "none"; })), base);
   EXPECT_EQ(efficiency_group(spec([](auto& c) { c.method = "laco"; c.method_options = {{"zero_init", "true"}}; })), base);
+  // The repetitions too: a claimed comparison's runs take more rounds in the same group (issue 41).
+  EXPECT_EQ(efficiency_group(spec([](auto& c) { c.reps = 3; })), base);
+  EXPECT_NE(spec([](auto& c) { c.reps = 3; }).key(), spec([](auto&) {}).key()) << "but not the same run";
   // Anything else is another measurement.
   EXPECT_NE(efficiency_group(spec([](auto& c) { c.seed = 1; })), base);
-  EXPECT_NE(efficiency_group(spec([](auto& c) { c.reps = 3; })), base);
+  EXPECT_NE(efficiency_group(spec([](auto& c) { c.warmup = 1; })), base);
   EXPECT_NE(efficiency_group(spec([](auto& c) { c.threads = 1; })), base);
   EXPECT_NE(efficiency_group(spec([](auto& c) { c.crops = 1; })), base);
+}
+
+// Issue 41: runs of one group with different repetitions. The group runs as
+// many rounds as the most any run asks for; a run with fewer takes part in
+// the first ones, so that its repetition i is round i of the others. Every
+// record names the measurement (shared), its rounds and the group's noise.
+TEST(Efficiency, ClaimedRunsTakeMoreRoundsInTheSameMeasurement) {
+  auto with_reps = [](const std::string& method, const std::string& layer, int64_t reps) {
+    auto c = tiny(method, layer);
+    c.reps = reps;
+    c.stages = {"encoder", "train"};
+    return resolve_efficiency_config(c);
+  };
+  const std::vector<RunSpec> runs = {with_reps("laco", "1/4", 4), with_reps("laco", "1", 4),
+                                     with_reps("avgpool", "1/4", 2)};
+  const auto records = run_efficiency(runs);
+  ASSERT_EQ(records.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    const size_t reps = i < 2 ? 4u : 2u;
+    for (const char* m : {"encoder_latency", "train_step_time", "train_step_time_frozen_encoder_lm"})
+      EXPECT_EQ(records[i].samples.at(m).size(), reps) << m << " of run " << i;
+    EXPECT_EQ(records[i].facts["measurement"], records[0].facts["measurement"]) << "one measurement";
+    EXPECT_EQ(records[i].facts["rounds"], 4);
+    EXPECT_TRUE(records[i].facts["measurement"].is_string());
+    EXPECT_EQ(records[i].facts["measurement"].get<std::string>().size(), 16u);
+  }
+  // The noise: every timing, from the per-round log ratios of every two runs, as round_noise() computes it.
+  std::vector<const RunRecord*> pointers = {&records[0], &records[1], &records[2]};
+  const auto noise = round_noise(pointers);
+  EXPECT_EQ(records[0].facts["round_noise"], noise);
+  for (const char* m : {"encoder_latency", "train_step_time"}) {
+    ASSERT_TRUE(noise.contains(m)) << m;
+    EXPECT_GT(noise[m].get<double>(), 0) << m;
+  }
+  // Another measurement of the same runs is another id.
+  const auto again = run_efficiency({runs[0], runs[1]});
+  EXPECT_NE(again[0].facts["measurement"], records[0].facts["measurement"]);
+  EXPECT_EQ(again[0].facts["measurement"], again[1].facts["measurement"]);
+}
+
+TEST(Efficiency, RoundNoiseIsThePooledSpreadOfPairedLogRatiosByHand) {
+  RunRecord a, b, c;
+  // a / b per round: 2, 2e^0.1, 2e^-0.1 -> log ratios centred: 0, 0.1, -0.1; sum of squares 0.02 over 2 df.
+  a.samples["t"] = {2, 2 * std::exp(0.1), 2 * std::exp(-0.1)};
+  b.samples["t"] = {1, 1, 1};
+  EXPECT_NEAR(round_noise({&a, &b})["t"].get<double>(), 0.1, 1e-12);
+  // c took part in the first two rounds only: c / a = 1, e^0.1 / e^0.1... its pairs use those rounds.
+  c.samples["t"] = {2, 2 * std::exp(0.1)};
+  // Pairs: (a, b) 0.02 / 2; (a, c) log ratios 0, 0 -> 0 / 1; (b, c) log 2, log 2 + 0.1 -> 0.005 / 1.
+  EXPECT_NEAR(round_noise({&a, &b, &c})["t"].get<double>(), std::sqrt(0.025 / 4), 1e-12);
+  // One round in common is no spread: nothing.
+  RunRecord d;
+  d.samples["t"] = {3};
+  EXPECT_FALSE(round_noise({&a, &d}).contains("t"));
 }
 
 TEST(Efficiency, RoundsVisitEveryRunOnceInARotatedOrder) {

@@ -218,13 +218,14 @@ TEST(ReportTables, GenerationTableComparesDecodeWithNoneAndLatencyWithAfterTheEn
   };
   const size_t laco = row(t, "laco", "1/4");
   EXPECT_EQ(t.rows[laco][2].label, "2");
-  EXPECT_EQ(cell(laco, "time per token, b=1"), "11.00 [10.00, 12.00]");
+  // Three repetitions: [min, max] covers the median with 75% only, and says so.
+  EXPECT_EQ(cell(laco, "time per token, b=1"), "11.00 [10.00, 12.00]†");
   // No compression's time / this one's - 1: 21 / 11 - 1 = +90.9%; the byte model 100 / 60 - 1 = +66.7%.
   EXPECT_EQ(cell(laco, "vs none").rfind("+90.9%", 0), 0u) << cell(laco, "vs none");
   EXPECT_EQ(cell(laco, "byte model"), "+66.7%");
   EXPECT_EQ(cell(laco, "vs none", 1).rfind("+95.2%", 0), 0u) << "41 / 21 - 1 at the batch";
   // Latency against the same method after the encoder: 300 / 220 - 1 and 2800 / 2720 - 1.
-  EXPECT_EQ(cell(laco, "latency, n=16"), "220 [210, 230]");
+  EXPECT_EQ(cell(laco, "latency, n=16"), "220 [210, 230]†");
   EXPECT_EQ(cell(laco, "vs external").rfind("+36.4%", 0), 0u) << cell(laco, "vs external");
   EXPECT_EQ(cell(laco, "vs external", 1).rfind("+2.9%", 0), 0u) << cell(laco, "vs external", 1);
   EXPECT_EQ(cell(row(t, "laco", "1 (external)"), "vs external"), "-");
@@ -644,6 +645,110 @@ TEST(Report, TimingsTooFewToRankSaySo) {
     EXPECT_FALSE(avgpool);
     EXPECT_EQ(notes.find("cannot reach the 5% level"), std::string::npos) << notes;
   }
+  // Measured in the same rounds (issue 41): the signed-rank test on the pairs, which needs 6.
+  auto paired = [&](size_t reps) {
+    std::vector<double> fast, slow;
+    for (size_t i = 0; i < reps; ++i) fast.push_back(4.0 + 0.01 * i), slow.push_back(2.0 + 0.013 * i);
+    auto a = run("laco", fast), b = run("avgpool", slow);
+    a.facts["measurement"] = b.facts["measurement"] = "m";
+    const Table t = methods_table(RunIndex({a, b}, {}), {});
+    const size_t c = column(t, "throughput");
+    std::string notes;
+    for (const auto& n : t.notes) notes += n + "\n";
+    return std::make_pair(t.rows[row(t, "avgpool")][c].bold, notes);
+  };
+  {
+    const auto [avgpool, notes] = paired(5);
+    EXPECT_TRUE(avgpool) << "5 pairs: 2 / 32 at best";
+    EXPECT_NE(notes.find("With 5 paired rounds a timing difference cannot reach the 5% level (the smallest two-sided "
+                         "signed-rank p is 0.06)"),
+              std::string::npos)
+        << notes;
+  }
+  {
+    const auto [avgpool, notes] = paired(6);
+    EXPECT_FALSE(avgpool) << "6 pairs all one way: p = 2 / 64";
+    EXPECT_EQ(notes.find("cannot reach the 5% level"), std::string::npos) << notes;
+  }
+}
+
+// Issue 41: two runs measured in the same rounds (one measurement id) give a
+// speed-up paired on those rounds: the Hodges-Lehmann ratio of the
+// per-round ratios with its exact signed-rank interval, which sees through a
+// drifting machine; runs measured apart get the two-sample estimate. An
+// interval short of 95% carries a dagger and a note with its coverage, and
+// the notes say how many rounds stand behind the ratios.
+TEST(Report, SpeedUpsArePairedOnTheRoundsTheRunsShared) {
+  auto run = [](const std::string& layer, const std::vector<double>& times, const std::string& measurement) {
+    RunRecord r;
+    r.spec.preset = "cpu-small";
+    r.spec.method = "laco";
+    r.spec.layer = layer;
+    r.spec.block_k = layer == "1" ? 26 : 7;
+    r.spec.depth = 26;
+    r.spec.ratio = 2;
+    r.spec.settings = EfficiencySettings{};
+    r.samples["train_step_time"] = times;
+    r.add("train_step_time", median(times), "ms");
+    if (!measurement.empty()) r.facts["measurement"] = measurement;
+    return r;
+  };
+  // The machine slows by 15% per round; inside the encoder is 1.25x faster in every round.
+  std::vector<double> ext, in;
+  for (int k = 0; k < 8; ++k) {
+    const double drift = std::exp(0.15 * k) * (1 + 0.002 * ((k * 5) % 7));
+    ext.push_back(1000 * drift);
+    in.push_back(800 * std::exp(0.15 * k) * (1 + 0.002 * ((k * 3) % 5)));
+  }
+  auto speedup_cell = [&](const std::string& m_in, const std::string& m_ext, size_t reps, std::string* notes) {
+    const std::vector<double> e(ext.begin(), ext.begin() + static_cast<long>(reps)),
+        i(in.begin(), in.begin() + static_cast<long>(reps));
+    const Table t = efficiency_table(RunIndex({run("1/4", i, m_in), run("1", e, m_ext)}, {}), {});
+    const size_t c = column(t, "speed-up");
+    *notes = "";
+    for (const auto& n : t.notes) *notes += n + "\n";
+    return std::make_pair(t.rows[row(t, "laco", "1/4")][c], t.columns[c]);
+  };
+  std::string notes;
+  {
+    const auto [cell, col] = speedup_cell("m1", "m1", 8, &notes);
+    const RatioEstimate want = paired_ratio(ext, in);
+    EXPECT_EQ(cell.stat.rounds, 8);
+    EXPECT_NEAR(cell.stat.mean, (want.ratio - 1) * 100, 1e-9);
+    ASSERT_TRUE(cell.stat.ci.has_value());
+    EXPECT_GE(cell.stat.ci->coverage, 0.95);
+    EXPECT_GT(cell.stat.ci->lo, 20) << "the drift cancels: the interval is tight around +25%";
+    EXPECT_LT(cell.stat.ci->hi, 30);
+    EXPECT_EQ(format_cell(cell, col).find("†"), std::string::npos) << format_cell(cell, col);
+    EXPECT_NE(notes.find("Rounds behind the ratios of timings (each round measures every configuration of the group "
+                         "once; the ratio within a round cancels the machine's drift): 8 rounds for laco 1/4"),
+              std::string::npos)
+        << notes;
+  }
+  {
+    // Measured apart (two measurements): unpaired; the drift is noise to it.
+    const auto [cell, col] = speedup_cell("m1", "m2", 8, &notes);
+    const RatioEstimate want = unpaired_ratio(ext, in);
+    EXPECT_EQ(cell.stat.rounds, 0);
+    EXPECT_NEAR(cell.stat.mean, (want.ratio - 1) * 100, 1e-9);
+    ASSERT_TRUE(cell.stat.ci.has_value());
+    EXPECT_LT(cell.stat.ci->lo, 0) << "its interval cannot exclude no speed-up";
+    EXPECT_NE(notes.find("1 ratio of runs measured apart (not paired)"), std::string::npos) << notes;
+  }
+  {
+    // Three paired rounds: the widest interval covers with 75%, marked and explained.
+    const auto [cell, col] = speedup_cell("m1", "m1", 3, &notes);
+    EXPECT_EQ(cell.stat.rounds, 3);
+    ASSERT_TRUE(cell.stat.ci.has_value());
+    EXPECT_NEAR(cell.stat.ci->coverage, 0.75, 1e-12);
+    const std::string text = format_cell(cell, col);
+    EXPECT_EQ(text.substr(text.size() - std::string("†").size()), "†") << text;
+    EXPECT_NE(notes.find("† an interval short of 95%: too few repetitions for one, so it is the widest they allow, "
+                         "covering with 75% probability"),
+              std::string::npos)
+        << notes;
+    EXPECT_EQ(notes.find("[95% order-statistic interval]"), std::string::npos) << "no header promises 95% over it";
+  }
 }
 
 // Issue 13: report.csv repeated column names ("speed-up") and joined method,
@@ -669,7 +774,8 @@ TEST(Report, CsvIsTidyAndPivots) {
   std::getline(in, line);
   const auto header = split(line);
   EXPECT_EQ(header, (std::vector<std::string>{"table", "method", "options", "placement", "block", "ratio", "metric",
-                                              "unit", "mean", "ci_low", "ci_high", "std", "n", "bold"}));
+                                              "unit", "mean", "ci_low", "ci_high", "ci_coverage", "std", "n",
+                                              "rounds", "bold"}));
   EXPECT_EQ(std::set<std::string>(header.begin(), header.end()).size(), header.size()) << "unique column names";
   // pandas: df.pivot(index=["table", "method", "options", "placement", "ratio"], columns="metric", values="mean")
   std::set<std::string> keys;

@@ -20,6 +20,7 @@
 #include "harness/model/presets.h"
 #include "evals/flops.h"
 #include "runner/estimate.h"
+#include "runner/power.h"
 #include "runner/sweep.h"
 #include "runner/sweep_spec.h"
 #include "report/load.h"
@@ -322,6 +323,62 @@ TEST(SweepSpec, BadBudgetsNameTheFileThePathAndTheAllowedValues) {
             10u);
 }
 
+// Issue 41: a grid's claims give both runs of each claimed comparison at
+// least the claim's rounds; they stay in their group (the rest keeps its own
+// repetitions), and the sweep lists each claim with its two runs.
+TEST(SweepSpec, ClaimsGiveTheirRunsMoreRoundsInTheSameGroup) {
+  const auto spec = with(test::tiny_spec("t", "efficiency"), "/grids/0/claims", json::parse(R"([
+      {"method": "laco", "placement": "1/4", "against": "1", "rounds": 7},
+      {"method": "laco", "placement": "1/4", "against": "none"}])"));
+  const Sweep s = parse_sweep(spec, "t.json");
+  ASSERT_EQ(s.runs.size(), 5u);
+  std::map<std::string, int64_t> reps;
+  for (const auto& r : s.runs) reps[r.spec.method + "@" + r.spec.layer] = r.spec.efficiency().reps;
+  EXPECT_EQ(reps, (std::map<std::string, int64_t>{
+                      {"none@1", 6}, {"avgpool@1/4", 1}, {"avgpool@1", 1}, {"laco@1/4", 7}, {"laco@1", 7}}));
+  ASSERT_EQ(s.units.size(), 1u) << "one measurement group still";
+  EXPECT_EQ(s.units[0].runs.size(), 5u);
+  ASSERT_EQ(s.claims.size(), 2u);
+  EXPECT_EQ(s.claims[0].label, "efficiency laco 1/4 vs laco 1, r=2, seed 0");
+  EXPECT_EQ(s.claims[0].rounds, 7);
+  EXPECT_EQ(s.runs[s.claims[0].a].spec.layer, "1/4");
+  EXPECT_EQ(s.runs[s.claims[0].b].spec.layer, "1");
+  EXPECT_EQ(s.claims[1].label, "efficiency laco 1/4 vs none, r=2, seed 0");
+  EXPECT_EQ(s.claims[1].rounds, kMinClaimRounds);
+  EXPECT_EQ(s.runs[s.claims[1].b].spec.method, "none");
+  // The claimed runs are other configurations (more repetitions): other keys than without claims.
+  const Sweep plain = parse_sweep(test::tiny_spec("t", "efficiency"), "t.json");
+  size_t same = 0;
+  for (const auto& r : s.runs)
+    for (const auto& p : plain.runs) same += r.key == p.key;
+  EXPECT_EQ(same, 2u) << "avgpool's two runs only";
+
+  auto claim = [&](const std::string& text) {
+    return with(test::tiny_spec("t", "efficiency"), "/grids/0/claims", json::parse("[" + text + "]"));
+  };
+  expect_spec_error(claim(R"({"method": "tokenpacker", "placement": "1/4", "against": "1"})"),
+                    {"t.json: $.grids[0].claims[0].method: 'tokenpacker' is not a method of this grid",
+                     "allowed: none, avgpool, laco"});
+  expect_spec_error(claim(R"({"method": "none", "placement": "1/4", "against": "1"})"),
+                    {"$.grids[0].claims[0].method: 'none' is the reference"});
+  expect_spec_error(claim(R"({"method": "laco", "placement": "1/2", "against": "1"})"),
+                    {"$.grids[0].claims[0].placement: '1/2' is not a placement of this grid", "allowed: 1/4, 1"});
+  expect_spec_error(claim(R"({"method": "laco", "placement": "1/4", "against": "1/4"})"),
+                    {"$.grids[0].claims[0].against: '1/4' is not another placement", "allowed: \"none\", \"1\""});
+  expect_spec_error(claim(R"({"method": "laco", "placement": "1/4", "against": "1", "rounds": 5})"),
+                    {"$.grids[0].claims[0].rounds: 5 is too small", "an integer >= 6"});
+  expect_spec_error(claim(R"({"method": "laco", "placement": "1/4"})"), {"$.grids[0].claims[0].against: missing"});
+  expect_spec_error(claim(R"({"method": "laco", "placement": "1/4", "against": "1", "reps": 8})"),
+                    {"$.grids[0].claims[0]", "reps", "method, placement, against, rounds"});
+  auto no_none = with(claim(R"({"method": "laco", "placement": "1/4", "against": "none"})"), "/grids/0/methods",
+                      {"avgpool", "laco"});
+  expect_spec_error(no_none, {"$.grids[0].claims[0].against: 'none' is not among this grid's methods"});
+  auto accuracy = with(test::tiny_spec("t", "accuracy"), "/grids/0/claims",
+                       json::parse(R"([{"method": "laco", "placement": "1/4", "against": "1"}])"));
+  expect_spec_error(accuracy, {"$.grids[0].claims: claims compare timings", "allowed: claims in a grid whose "
+                               "\"evals\" include \"efficiency\""});
+}
+
 TEST(SweepSpec, FilesThatAreNotJsonAreRefusedWithTheirName) {
   const auto dir = test::temp_dir("sweep_json");
   test::write_file(dir + "/bad.json", "{\"evals\": [\"accuracy\",]}");
@@ -346,8 +403,9 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
   EXPECT_FALSE(parse_sweep(paper, dir + "/paper.json").runs.empty());
   // default.json: what docs/sweeps.md says it holds. The layer ablation: the
   // five placements are five blocks of the accuracy encoder (1, 2, 3, 6, 12
-  // of 12), each method at all five with seed 0 and at 1/4 and 1 with seeds
-  // 0, 1, 2, all inserted into one stage-0 model, one thread per run.
+  // of 12), each method at all five, and the token reductions at 1/4 and 1,
+  // all with seed 0 (seeds 1 and 2 are full.json's since issue 41), inserted
+  // into one stage-0 model, one thread per run.
   std::map<std::string, std::set<uint64_t>> seeds;  // method@block -> seeds
   std::set<int64_t> blocks;
   std::set<std::string> stage0;
@@ -365,19 +423,22 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
       << "only the two `none` notes and the two `fastv` ones (after the encoder only), no placements sharing a block";
   EXPECT_EQ(blocks, (std::set<int64_t>{1, 2, 3, 6, 12}));
   EXPECT_EQ(stage0.size(), 1u);
-  EXPECT_EQ(accuracy, 68u) << "48 of the layer ablation and its seeds, 5 of the budget grid (x4), 15 of the token "
-                              "reductions (tome, evit at 1/4 and 1, fastv at 1, seeds 0, 1, 2)";
-  for (const auto& [run, s] : seeds) {
-    const bool three = run.rfind("none@", 0) == 0 || run.find("@3") != std::string::npos || run.find("@12") != std::string::npos;
-    const std::set<uint64_t> want = three ? std::set<uint64_t>{0, 1, 2} : std::set<uint64_t>{0};
-    EXPECT_EQ(s, want) << run;
-  }
+  EXPECT_EQ(accuracy, 31u) << "26 of the layer ablation, 5 of the token reductions (tome, evit at 1/4 and 1, fastv at 1)";
+  for (const auto& [run, s] : seeds) EXPECT_EQ(s, (std::set<uint64_t>{0})) << run;
   EXPECT_EQ(seeds.size(), 31u);
+  // The claims: LaCo at 1/4 against after the encoder and both against none, 8 rounds; the rest of the group 3.
+  ASSERT_EQ(loaded["default"].claims.size(), 3u);
+  for (const auto& r : loaded["default"].runs) {
+    if (r.eval() != "efficiency") continue;
+    const bool claimed = r.spec.method == "none" || r.spec.method == "laco";
+    EXPECT_EQ(r.spec.efficiency().reps, claimed ? 8 : 3) << r.spec.label();
+  }
+  EXPECT_EQ(loaded["full"].claims.size(), 3u);
   EXPECT_EQ(loaded["default"].runs.size() - accuracy, 16u) << "efficiency: eight methods at 1/4 and 1, fastv at 1";
-  // The budget grids, at 1/4 and r = 2, 50 + 100, 200 + 400 and 800 + 1600
-  // steps; x1 is the placement grid's run. default.json: the five
-  // compressors at seed 0, x1 and x4; full.json: all nine methods (fastv
-  // after the encoder), seeds 0, 1, 2, x1, x4 and x16.
+  // The budget grid, at 1/4 and r = 2, 50 + 100, 200 + 400 and 800 + 1600
+  // steps; x1 is the placement grid's run: full.json's, all nine methods
+  // (fastv after the encoder), seeds 0, 1, 2, x1, x4 and x16. default.json
+  // has none since issue 41 (its x4 runs paid for the claims' rounds).
   struct BudgetGrid {
     size_t runs = 0, shared = 0;
     std::map<int64_t, std::set<std::string>> methods;  // steps1 -> methods
@@ -397,14 +458,7 @@ TEST(SweepSpec, TheShippedSpecsLoad) {
     return g;
   };
   const BudgetGrid main_job = budget_grid(loaded["default"]), full = budget_grid(loaded["full"]);
-  EXPECT_EQ(main_job.runs, 10u);
-  EXPECT_EQ(main_job.shared, 5u) << "x1 is the layer grid's runs at 1/4";
-  EXPECT_EQ(main_job.seeds, (std::set<uint64_t>{0}));
-  ASSERT_EQ(main_job.methods.size(), 2u);
-  for (int64_t steps1 : {50, 200})
-    EXPECT_EQ(main_job.methods.at(steps1),
-              (std::set<std::string>{"avgpool", "pixel_shuffle", "laco", "ldpv2", "tokenpacker"}))
-        << steps1;
+  EXPECT_EQ(main_job.runs, 0u);
   EXPECT_EQ(full.runs, 81u);
   EXPECT_EQ(full.shared, 27u) << "x1 is the placement grid's runs at 1/4 (fastv's at 1)";
   EXPECT_EQ(full.seeds, (std::set<uint64_t>{0, 1, 2}));
@@ -506,6 +560,38 @@ TEST(SweepRun, DryRunWritesNothingAndCountsWhatIsDone) {
   EXPECT_NE(r.output.find("10 runs: 5 accuracy, 5 efficiency in 1 measurement group"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("does not exist yet"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(d.db));
+}
+
+// Issue 41: --dry-run says, per claim, what its rounds can detect at the
+// noise the database's newest measurement of the preset stored; before
+// there is one, it says so.
+TEST(SweepRun, DryRunPrintsWhatEachClaimCanDetect) {
+  SweepDir d("sweep_claims");
+  auto spec = with(test::tiny_spec("claims", "efficiency"), "/grids/0/claims",
+                   json::parse(R"([{"method": "laco", "placement": "1/4", "against": "1", "rounds": 8}])"));
+  test::write_file(d.spec, spec.dump());
+  auto before = test::run_command(test::sweep_command(d.spec, d.db, "--dry-run"));
+  ASSERT_EQ(before.status, 0) << before.output;
+  EXPECT_NE(before.output.find("claim efficiency laco 1/4 vs laco 1, r=2, seed 0: 8 rounds"), std::string::npos)
+      << before.output;
+  EXPECT_NE(before.output.find("not measured yet"), std::string::npos) << before.output;
+  auto run = test::run_command(test::sweep_command(d.spec, d.db));
+  ASSERT_EQ(run.status, 0) << run.output;
+  auto after = test::run_command(test::sweep_command(d.spec, d.db, "--dry-run"));
+  ASSERT_EQ(after.status, 0) << after.output;
+  EXPECT_NE(after.output.find("8 rounds detect, at the 5% level with 80% power, a difference of encoder_latency"),
+            std::string::npos)
+      << after.output;
+  EXPECT_NE(after.output.find("stored in the database as round_noise"), std::string::npos) << after.output;
+  // The number is the function's, at the noise stored.
+  sql::Connection db(d.db, sql::Connection::Mode::kReadOnly);
+  const double noise = std::get<double>(
+      db.scalar("SELECT json_extract(extra, '$.round_noise.encoder_latency') FROM runs WHERE method = 'laco' LIMIT 1"));
+  const auto detectable = detectable_difference(8, noise);
+  ASSERT_TRUE(detectable.has_value());
+  EXPECT_NE(after.output.find(fmt::format("encoder_latency {:.1f}%", 100 * *detectable)), std::string::npos)
+      << after.output;
+  EXPECT_FALSE(detectable_difference(5, noise).has_value()) << "5 rounds never reach the 5% level";
 }
 
 TEST(SweepRun, KilledAtAnyMomentAndRerunEveryRunEndsUpDoneExactlyOnce) {
@@ -750,7 +836,7 @@ TEST(RunKeys, ADatabaseOfTheFirstVersionCountsEveryUnchangedShippedRunAsDone) {
   struct Expected {
     int runs, done;
   };
-  const std::map<std::string, Expected> expected = {{"smoke", {15, 4}}, {"default", {84, 0}}};
+  const std::map<std::string, Expected> expected = {{"smoke", {15, 4}}, {"default", {47, 0}}};
   for (const auto& [name, e] : expected) {
     const std::string spec = std::string(LACO_SWEEPS_DIR) + "/" + name + ".json";
     const auto r = test::run_command(kLaco + " sweep " + spec + " --db " + db + " --dry-run");
