@@ -67,6 +67,9 @@ struct Stat {
   /// A ratio of timings (a speed-up): the rounds it was paired on; 0 when
   /// not paired (runs measured apart) or not a ratio of timings.
   int rounds = 0;
+  /// A ratio of timings with repetitions: the two-sided p-value of ratio 1
+  /// (signed-rank test on the rounds when paired, else Mann-Whitney).
+  std::optional<double> p;
   double mean = 0;  ///< the central value: mean over seeds, or median of the samples
   double std = 0;   ///< sample std over seeds; 0 when n < 2
   std::optional<Interval> ci;

@@ -84,6 +84,27 @@ std::vector<std::pair<double, double>> pareto_front(std::vector<std::pair<double
   return front;
 }
 
+double error_bar_coverage(const Chart& c) {
+  double least = 1;
+  bool any = false;
+  for (const auto& s : c.series)
+    for (const auto& d : s.details)
+      for (const auto& ci : {d.x_ci, d.y_ci})
+        if (ci && ci->coverage > 0) least = std::min(least, ci->coverage), any = true;
+  return any ? least : 0;
+}
+
+std::string error_bar_note(const Chart& c, bool short_form) {
+  const double least = error_bar_coverage(c);
+  if (least <= 0) return "";
+  if (least >= kFullCoverage) return short_form ? "error bars: 95% intervals" : "Error bars: 95% intervals.";
+  const double percent = std::floor(1000 * least) / 10;
+  return short_form ? fmt::format("error bars: >= {:g}% intervals", percent)
+                    : fmt::format("Error bars: 95% intervals, but for timings of too few repetitions, whose bars are "
+                                  "the widest they allow and cover with as little as {:g}%.",
+                                  percent);
+}
+
 std::string render_svg(const Chart& c, int width, int height) {
   const double left = 64, right = 150, top = 34, bottom = 52;  // right margin holds the legend
   const double pw = width - left - right, ph = height - top - bottom;
@@ -200,6 +221,10 @@ std::string render_svg(const Chart& c, int width, int height) {
         left + pw + 12, top + 8 + 18.0 * static_cast<double>(c.series.size()), left + pw + 32,
         top + 8 + 18.0 * static_cast<double>(c.series.size()), left + pw + 38,
         top + 12 + 18.0 * static_cast<double>(c.series.size()));
+  const std::string bars = error_bar_note(c, true);
+  if (!bars.empty())
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"10\" fill=\"#666\">{}</text>\n", left + pw + 12,
+                       height - 10, esc(bars));
   out += "</svg>\n";
   return out;
 }

@@ -12,7 +12,7 @@
 
 namespace laco {
 
-/// What a point carries beyond (x, y): 95% intervals drawn as error bars, a
+/// What a point carries beyond (x, y): intervals drawn as error bars, a
 /// marker shape (0 circle, 1 square, 2 triangle, 3 diamond, 4 cross) and its
 /// tooltip. Optional: a series may leave `details` empty.
 struct PointDetail {
@@ -39,6 +39,13 @@ struct Chart {
   /// Names of the marker shapes used (shape index -> "1/4"), for the legend.
   std::vector<std::string> shape_names;
 };
+
+/// The least coverage of the chart's error bars (0: none drawn), and what
+/// a caption says of them: "Error bars: 95% intervals." or, when timings of
+/// too few repetitions are among them, how little they cover (short_form:
+/// the SVG's one line beside the legend).
+double error_bar_coverage(const Chart& chart);
+std::string error_bar_note(const Chart& chart, bool short_form = false);
 
 /// Deterministic SVG (fixed decimals, no ids from the clock): same chart, same bytes.
 /// 590 px wide: two sit side by side in the report page's 1208 px column (a 1280 px window).

@@ -93,8 +93,9 @@ std::string render_pgfplots_figure(const Chart& c) {
       names.push_back(fmt::format("{} {}", kMarkNames[k % std::size(kMarkNames)], latex_escape(c.shape_names[k])));
     shapes = fmt::format(" Markers: {}.", fmt::join(names, ", "));
   }
-  return fmt::format("\\begin{{figure}}[t]\n\\centering\n{}\\caption{{{}. Error bars: 95\\% intervals.{}}}\n\\end{{figure}}\n",
-                     render_pgfplots(c), latex_escape(c.title), shapes);
+  const std::string bars = error_bar_note(c);
+  return fmt::format("\\begin{{figure}}[t]\n\\centering\n{}\\caption{{{}.{}{}}}\n\\end{{figure}}\n",
+                     render_pgfplots(c), latex_escape(c.title), bars.empty() ? "" : " " + latex_escape(bars), shapes);
 }
 
 }  // namespace laco

@@ -192,7 +192,7 @@ std::string render_latex(const Table& t) {
 }
 
 std::string csv_header() {
-  return "table,method,options,placement,block,ratio,metric,unit,mean,ci_low,ci_high,ci_coverage,std,n,rounds,bold\n";
+  return "table,method,options,placement,block,ratio,metric,unit,mean,ci_low,ci_high,ci_coverage,std,n,rounds,p,bold\n";
 }
 
 std::string render_csv_rows(const Table& t) {
@@ -208,13 +208,13 @@ std::string render_csv_rows(const Table& t) {
       const int64_t block = col.eval == "accuracy" ? key.block_accuracy : key.block_efficiency;
       const bool missing = cell.stat.missing();
       const bool ci = !missing && cell.stat.ci && cell.stat.ci->coverage > 0;
-      out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", t.name, csv_escape(key.method),
+      out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", t.name, csv_escape(key.method),
                          csv_escape(key.options), csv_escape(key.placement), block > 0 ? std::to_string(block) : "",
                          key.ratio > 0 ? std::to_string(key.ratio) : "", csv_escape(col.metric.empty() ? col.header : col.metric),
                          csv_escape(unit), missing ? "" : number(cell.stat.mean), ci ? number(cell.stat.ci->lo) : "",
                          ci ? number(cell.stat.ci->hi) : "", ci ? number(cell.stat.ci->coverage) : "",
                          missing || cell.stat.n < 2 ? "" : number(cell.stat.std), missing ? 0 : cell.stat.n,
-                         cell.stat.rounds, cell.bold ? 1 : 0);
+                         cell.stat.rounds, !missing && cell.stat.p ? number(*cell.stat.p) : "", cell.bold ? 1 : 0);
     }
   }
   return out;

@@ -66,8 +66,13 @@ void Table::mark_best() {
       if (cell.kind == CellKind::kChange && ci) {
         if (cell.stat.rounds > 0) {
           std::string label;
-          for (const Cell& l : rows[r])
-            if (l.kind == CellKind::kLabel && !l.label.empty() && l.label != "-") label += (label.empty() ? "" : " ") + l.label;
+          for (size_t k = 0; k < rows[r].size(); ++k) {
+            const Cell& l = rows[r][k];
+            if (l.kind != CellKind::kLabel || l.label.empty() || l.label == "-") continue;
+            // A bare number (the generation table's r) says what it is.
+            const bool number = l.label.find_first_not_of("0123456789") == std::string::npos;
+            label += (label.empty() ? "" : " ") + (number ? columns[k].header + "=" + l.label : l.label);
+          }
           paired[cell.stat.rounds].insert(label);
         } else {
           ++unpaired;
@@ -129,7 +134,8 @@ void Table::mark_best() {
     if (unpaired > 0)
       parts.push_back(fmt::format("{} ratio{} of runs measured apart (not paired)", unpaired, unpaired == 1 ? "" : "s"));
     notes.push_back(fmt::format("Rounds behind the ratios of timings (each round measures every configuration of the "
-                                "group once; the ratio within a round cancels the machine's drift): {}",
+                                "group once; the ratio within a round cancels the machine's drift): {}; each ratio's "
+                                "test of no difference (signed-rank on its rounds) is report.csv's p",
                                 fmt::join(parts, "; ")));
   }
   if (!short_coverages.empty()) {

@@ -76,6 +76,7 @@ Stat ratio_of(const Stat& num, const Stat& den, double offset) {
     const RatioEstimate r = num.evidence->ratio_to(*den.evidence);
     Stat s = Stat::of({(r.ratio + offset) * 100.0});
     s.rounds = r.paired ? r.n : 0;
+    s.p = r.p;
     if (r.interval.coverage > 0)
       s.ci = Interval{(r.interval.lo + offset) * 100.0, (r.interval.hi + offset) * 100.0, r.interval.coverage};
     return s;

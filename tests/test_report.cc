@@ -334,6 +334,15 @@ TEST(ReportPlots, PgfplotsCarriesTheSameChart) {
                         "(after).}"),
             std::string::npos)
       << figure;
+  // A bar of 3 repetitions covers 75%: the caption and the SVG say so, not 95% (issue 41).
+  c.series[0].details[1].y_ci = Interval{35, 44, 0.75};
+  EXPECT_NE(render_pgfplots_figure(c).find("Error bars: 95\\% intervals, but for timings of too few repetitions, "
+                                           "whose bars are the widest they allow and cover with as little as 75\\%."),
+            std::string::npos)
+      << render_pgfplots_figure(c);
+  EXPECT_NE(render_svg(c).find(">error bars: &gt;= 75% intervals</text>"), std::string::npos) << render_svg(c);
+  c.series[0].details = {};
+  EXPECT_EQ(error_bar_note(c), "") << "no bars, nothing to say";
 }
 
 // The LaTeX report compiles with Debian's texlive (scripts/bootstrap.sh
@@ -715,6 +724,8 @@ TEST(Report, SpeedUpsArePairedOnTheRoundsTheRunsShared) {
     const RatioEstimate want = paired_ratio(ext, in);
     EXPECT_EQ(cell.stat.rounds, 8);
     EXPECT_NEAR(cell.stat.mean, (want.ratio - 1) * 100, 1e-9);
+    ASSERT_TRUE(cell.stat.p.has_value());
+    EXPECT_NEAR(*cell.stat.p, 2.0 / 256, 1e-12) << "faster in all 8 rounds: the signed-rank test's smallest p";
     ASSERT_TRUE(cell.stat.ci.has_value());
     EXPECT_GE(cell.stat.ci->coverage, 0.95);
     EXPECT_GT(cell.stat.ci->lo, 20) << "the drift cancels: the interval is tight around +25%";
@@ -775,7 +786,7 @@ TEST(Report, CsvIsTidyAndPivots) {
   const auto header = split(line);
   EXPECT_EQ(header, (std::vector<std::string>{"table", "method", "options", "placement", "block", "ratio", "metric",
                                               "unit", "mean", "ci_low", "ci_high", "ci_coverage", "std", "n",
-                                              "rounds", "bold"}));
+                                              "rounds", "p", "bold"}));
   EXPECT_EQ(std::set<std::string>(header.begin(), header.end()).size(), header.size()) << "unique column names";
   // pandas: df.pivot(index=["table", "method", "options", "placement", "ratio"], columns="metric", values="mean")
   std::set<std::string> keys;
