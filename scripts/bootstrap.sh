@@ -22,6 +22,7 @@ packages=(
   libopenblas0-pthread   # without it Debian's LibTorch uses reference BLAS: ~30x slower matrix products
   libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev sqlite3
   libbenchmark-dev libgtest-dev libgmock-dev libstb-dev
+  libpcre2-dev libutf8proc-dev   # the Qwen tokenizer: its pre-tokenizer regex (Unicode classes, look-ahead) and NFC
 )
 
 

@@ -23,10 +23,11 @@ struct Layer {
 const std::vector<Layer> kLayers = {
     {"harness/base", {}},
     {"harness/print", {"harness/base"}},
+    {"harness/text", {"harness/base"}},
     {"harness/model", {"harness/base"}},
     {"methods", {"harness/model"}},
     {"parity", {"methods", "harness/print"}},
-    {"evals", {"methods", "harness/print"}},
+    {"evals", {"methods", "harness/print", "harness/text"}},
     {"results", {"evals"}},
     {"runner", {"results"}},
     {"report", {"results"}},
