@@ -814,7 +814,7 @@ PrintTable speedups_table(const RunRecord& in, const RunRecord& ext) {
       measured = e.ratio;
       if (e.interval.coverage > 0)
         interval = fmt::format(" [{:.3f}, {:.3f}]{}", e.interval.lo, e.interval.hi,
-                               e.interval.coverage < 0.95 - 1e-9 ? fmt::format("†{:.0f}%", 100 * e.interval.coverage) : "");
+                               e.interval.coverage < kFullCoverage ? fmt::format("†{:.0f}%", 100 * e.interval.coverage) : "");
     }
     const std::string shown = fmt::format("{:.3f} ({:+.1f}%){}", measured, (measured - 1) * 100, interval);
     const std::string model = metric_info(r.time_metric, "efficiency").model_of(r.time_metric);

@@ -113,11 +113,7 @@ Interval median_interval(std::vector<double> values) {
   }
   // [x_(r), x_(n+1-r)] (1-based) covers the median with 1 - 2 P(B <= r - 1):
   // the narrowest such interval that reaches 95%, else the widest one.
-  int best = 1;
-  for (int r = 1; 2 * r <= n + 1; ++r)
-    if (1 - 2 * cdf[static_cast<size_t>(r - 1)] >= 0.95) best = r;
-  const double coverage = std::max(0.0, 1 - 2 * cdf[static_cast<size_t>(best - 1)]);
-  return {values[static_cast<size_t>(best - 1)], values[static_cast<size_t>(n - best)], std::min(coverage, 1.0)};
+  return order_statistic_interval(values, cdf);
 }
 
 }  // namespace laco

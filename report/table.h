@@ -19,9 +19,6 @@ namespace laco {
 
 enum class CellKind { kLabel, kStat, kChange };
 
-/// The coverage an interval must reach to print without a mark (†): 95%, less float rounding.
-constexpr double kFullCoverage = 0.95 - 1e-9;
-
 struct Cell {
   CellKind kind = CellKind::kLabel;
   std::string label;

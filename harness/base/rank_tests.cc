@@ -47,6 +47,29 @@ double exact_two_sided_p(const std::vector<double>& counts, double statistic) {
   return std::min(1.0, 2 * std::min(below, above) / total);
 }
 
+// P(S <= t) for t = 0 .. counts.size() - 1, from the counts of equally likely outcomes.
+std::vector<double> cdf_of_counts(const std::vector<double>& counts) {
+  double total = 0, acc = 0;
+  for (double c : counts) total += c;
+  std::vector<double> cdf(counts.size());
+  for (size_t t = 0; t < cdf.size(); ++t) cdf[t] = (acc += counts[t]) / total;
+  return cdf;
+}
+
+// The same from the normal approximation, continuity-corrected, for t = 0 .. points - 1.
+std::vector<double> normal_cdf(size_t points, double mean, double sd) {
+  std::vector<double> cdf(points);
+  for (size_t t = 0; t < points; ++t)
+    cdf[t] = 0.5 * std::erfc(-(static_cast<double>(t) + 0.5 - mean) / (sd * std::sqrt(2.0)));
+  return cdf;
+}
+
+// The median of sorted values (the mean of the two middle ones for an even count).
+double sorted_median(const std::vector<double>& v) {
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 // Two-sided p-value of the normal approximation, continuity-corrected.
 double normal_two_sided_p(double statistic, double mean, double var) {
   if (var <= 0) return 1;
@@ -107,6 +130,15 @@ double wilcoxon_signed_rank_p(const std::vector<double>& differences) {
   return normal_two_sided_p(r.flagged, nn * (nn + 1) / 4, nn * (nn + 1) * (2 * nn + 1) / 24 - r.tie_term / 48);
 }
 
+
+Interval order_statistic_interval(const std::vector<double>& sorted, const std::vector<double>& cdf) {
+  const size_t m = sorted.size();
+  if (m == 0 || cdf.size() != m + 1) return {0, 0, 0};
+  size_t best = 1;
+  for (size_t k = 1; 2 * k <= m + 1; ++k)
+    if (1 - 2 * cdf[k - 1] >= kTargetCoverage) best = k;
+  return {sorted[best - 1], sorted[m - best], std::clamp(1 - 2 * cdf[best - 1], 0.0, 1.0)};
+}
 
 double signed_rank_smallest_p(int n) { return n <= 0 ? 1.0 : std::min(1.0, 2.0 / std::pow(2.0, n)); }
 
@@ -187,26 +219,14 @@ RatioEstimate paired_ratio(const std::vector<double>& a, const std::vector<doubl
     for (int j = i; j < n; ++j) walsh.push_back(0.5 * (logs[static_cast<size_t>(i)] + logs[static_cast<size_t>(j)]));
   std::sort(walsh.begin(), walsh.end());
   const size_t m = walsh.size();
-  out.ratio = std::exp(m % 2 ? walsh[m / 2] : 0.5 * (walsh[m / 2 - 1] + walsh[m / 2]));
+  out.ratio = std::exp(sorted_median(walsh));
   // [W_(k), W_(M+1-k)] covers the centre with 1 - 2 P(T+ <= k - 1): the
   // null distribution counted exactly up to 60 pairs, normal beyond.
-  std::vector<double> cdf(m + 1);
-  if (n <= 60) {
-    const auto counts = signed_rank_counts(n);
-    double total = 0, acc = 0;
-    for (double c : counts) total += c;
-    for (size_t t = 0; t < cdf.size(); ++t) cdf[t] = (acc += counts[t]) / total;
-  } else {
-    const double nn = static_cast<double>(n), mean = nn * (nn + 1) / 4;
-    const double sd = std::sqrt(nn * (nn + 1) * (2 * nn + 1) / 24);
-    for (size_t t = 0; t < cdf.size(); ++t)
-      cdf[t] = 0.5 * std::erfc(-(static_cast<double>(t) + 0.5 - mean) / (sd * std::sqrt(2.0)));
-  }
-  size_t best = 1;
-  for (size_t k = 1; 2 * k <= m + 1; ++k)
-    if (1 - 2 * cdf[k - 1] >= 0.95) best = k;
-  const double coverage = std::clamp(1 - 2 * cdf[best - 1], 0.0, 1.0);
-  out.interval = {std::exp(walsh[best - 1]), std::exp(walsh[m - best]), coverage};
+  const double nn = static_cast<double>(n);
+  const Interval logs_interval = order_statistic_interval(
+      walsh, n <= 60 ? cdf_of_counts(signed_rank_counts(n))
+                     : normal_cdf(m + 1, nn * (nn + 1) / 4, std::sqrt(nn * (nn + 1) * (2 * nn + 1) / 24)));
+  out.interval = {std::exp(logs_interval.lo), std::exp(logs_interval.hi), logs_interval.coverage};
   out.p = wilcoxon_signed_rank_p(logs);
   return out;
 }
@@ -228,25 +248,15 @@ RatioEstimate unpaired_ratio(const std::vector<double>& a, const std::vector<dou
     for (double y : lb) d.push_back(x - y);
   std::sort(d.begin(), d.end());
   const size_t nm = d.size();
-  out.ratio = std::exp(nm % 2 ? d[nm / 2] : 0.5 * (d[nm / 2 - 1] + d[nm / 2]));
+  out.ratio = std::exp(sorted_median(d));
   // [D_(k), D_(nm+1-k)] covers the shift with 1 - 2 P(U <= k - 1): exact up
   // to 20 + 20 repetitions, normal beyond.
-  std::vector<double> cdf(nm + 1);
-  if (n <= 20 && m <= 20) {
-    const auto counts = mann_whitney_counts(n, m);
-    double total = 0, acc = 0;
-    for (double c : counts) total += c;
-    for (size_t u = 0; u < cdf.size(); ++u) cdf[u] = (acc += counts[u]) / total;
-  } else {
-    const double mean = static_cast<double>(nm) / 2;
-    const double sd = std::sqrt(static_cast<double>(nm) * static_cast<double>(n + m + 1) / 12);
-    for (size_t u = 0; u < cdf.size(); ++u)
-      cdf[u] = 0.5 * std::erfc(-(static_cast<double>(u) + 0.5 - mean) / (sd * std::sqrt(2.0)));
-  }
-  size_t best = 1;
-  for (size_t k = 1; 2 * k <= nm + 1; ++k)
-    if (1 - 2 * cdf[k - 1] >= 0.95) best = k;
-  out.interval = {std::exp(d[best - 1]), std::exp(d[nm - best]), std::clamp(1 - 2 * cdf[best - 1], 0.0, 1.0)};
+  const Interval logs_interval = order_statistic_interval(
+      d, n <= 20 && m <= 20
+             ? cdf_of_counts(mann_whitney_counts(n, m))
+             : normal_cdf(nm + 1, static_cast<double>(nm) / 2,
+                          std::sqrt(static_cast<double>(nm) * static_cast<double>(n + m + 1) / 12)));
+  out.interval = {std::exp(logs_interval.lo), std::exp(logs_interval.hi), logs_interval.coverage};
   out.p = mann_whitney_p(a, b);
   return out;
 }

@@ -19,6 +19,19 @@ struct Interval {
   double coverage = 0.95;
 };
 
+/// The coverage every interval aims for, and the least one may have to be
+/// printed without a mark of falling short (95%, less float rounding).
+constexpr double kTargetCoverage = 0.95;
+constexpr double kFullCoverage = kTargetCoverage - 1e-9;
+
+/// The interval between order statistics [v_(k), v_(M+1-k)] of `sorted`
+/// (M values) whose coverage, 1 - 2 cdf[k - 1], reaches kTargetCoverage for
+/// the largest k; without one, k = 1 (the widest) with the coverage it has.
+/// cdf[t] = P(S <= t) of the rank statistic S that indexes the values
+/// (M + 1 entries): a binomial for the median, the signed-rank or
+/// Mann-Whitney distribution for a Hodges-Lehmann estimate.
+Interval order_statistic_interval(const std::vector<double>& sorted, const std::vector<double>& cdf);
+
 /// Two-sided p-value of the Mann-Whitney U test (mid-ranks for ties; exact
 /// distribution up to 20 + 20 samples without ties, normal approximation otherwise).
 double mann_whitney_p(const std::vector<double>& a, const std::vector<double>& b);
