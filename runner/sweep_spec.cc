@@ -366,11 +366,14 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
     check_input_limit(InputLimit::kSweepRuns, file + ": the spec's grids", asked, "laco sweep --max-runs N");
   }
 
+  // Each evaluation's encoder depth, once (a checkpoint's is read from its config.json).
+  std::map<std::string, int64_t> depth_of;
+  for (const auto& [e, s] : sections) depth_of[e] = s.info->encoder_depth(s.preset, s.model);
   // Every placement against every preset it will meet, before any run is built.
   for (const auto& g : grids)
     for (const auto& e : g.evals) {
       const auto& s = sections.at(e);
-      const int64_t depth = s.info->encoder_depth(s.preset, s.model);
+      const int64_t depth = depth_of.at(e);
       for (size_t i = 0; i < g.placements.size(); ++i)
         Placement::parse(g.placements[i],
                          fmt::format("{}: {} ({} preset '{}', {} blocks)", file, g.placement_paths[i], e, s.preset, depth))
@@ -395,8 +398,8 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
       claimed.push_back({&g, cl.against == reference_method().name ? nullptr : &cl.method,
                          cl.against == reference_method().name ? std::string() : cl.against, cl.rounds});
     }
-  auto block_in = [&](const SweepSection& s, const std::string& placement) {
-    return Placement::parse(placement, file).resolve(s.info->encoder_depth(s.preset, s.model));
+  auto block_in = [&](const std::string& e, const std::string& placement) {
+    return Placement::parse(placement, file).resolve(depth_of.at(e));
   };
   auto config_id = [](const std::string& e, const std::string& method, int64_t block, int64_t ratio, uint64_t seed) {
     return fmt::format("{}|{}|{}|{}|{}", e, method, block, ratio, seed);
@@ -459,7 +462,7 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
                           ? none
                           : !none && cl.method->name == m.name && cl.method->options == m.options &&
                                 std::find(cg.ratios.begin(), cg.ratios.end(), ratio_given) != cg.ratios.end() &&
-                                block_in(s, cl.placement) == block_in(s, request.layer);
+                                block_in(e, cl.placement) == block_in(e, request.layer);
                   if (match) claim_rounds = std::max(claim_rounds, cl.rounds);
                 }
               SweepRun run;
@@ -522,9 +525,9 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
         const bool vs_none = cl.against == reference_method().name;
         for (uint64_t seed : g.seeds.empty() ? s.seeds : g.seeds)
           for (int64_t ratio : g.ratios) {
-            auto a = run_of_config.find(config_id(e, method, block_in(s, cl.placement), ratio, seed));
+            auto a = run_of_config.find(config_id(e, method, block_in(e, cl.placement), ratio, seed));
             auto b = run_of_config.find(vs_none ? config_id(e, cl.against, 0, 0, seed)
-                                                : config_id(e, method, block_in(s, cl.against), ratio, seed));
+                                                : config_id(e, method, block_in(e, cl.against), ratio, seed));
             if (a == run_of_config.end() || b == run_of_config.end()) continue;  // e.g. fastv: no encoder placement
             sweep.claims.push_back({fmt::format("{} {} {} vs {}, r={}, seed {}", e, method, cl.placement,
                                                 vs_none ? cl.against : method + " " + cl.against, ratio, seed),
