@@ -19,6 +19,7 @@
 #include "harness/base/limits.h"
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
+#include "cli/generate.h"
 #include "cli/predict.h"
 #include "cli/report.h"
 #include "cli/results.h"
@@ -138,6 +139,8 @@ int main(int argc, char** argv) {
   report_cli.attach(app);
   laco::PredictCli predict_cli;
   predict_cli.attach(app);
+  laco::GenerateCli generate_cli;
+  generate_cli.attach(app);
 
   try {
     app.parse(argc, argv);
@@ -202,6 +205,7 @@ int main(int argc, char** argv) {
     if (auto status = results.run()) return laco::exit_status(*status);
     if (report_cli.chosen()) return report_cli.run();
     if (predict_cli.chosen()) return predict_cli.run();
+    if (generate_cli.chosen()) return generate_cli.run();
     if (*demo_cmd) {
       laco::check_printer_format(demo_format);
       demo.encoder.image_size(image_size).patch_size(patch).width(width).depth(depth).heads(heads).mlp_dim(mlp);

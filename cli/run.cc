@@ -27,8 +27,6 @@
 #include "runner/sweep_spec.h"
 
 namespace laco {
-namespace {
-
 MethodOptions parse_method_options(const std::vector<std::string>& items) {
   MethodOptions out;
   for (const auto& item : items) {
@@ -38,8 +36,6 @@ MethodOptions parse_method_options(const std::vector<std::string>& items) {
   }
   return out;
 }
-
-}  // namespace
 
 void RunCli::attach(CLI::App& app) {
   command_ = app.add_subcommand("run", "Measure one configuration (or a small grid of them)");

@@ -7,12 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "harness/model/compressor.h"
+
 namespace CLI {
 class App;
 class Option;
 }  // namespace CLI
 
 namespace laco {
+
+/// `--option KEY=VALUE` items as method options; a malformed one is an Error.
+MethodOptions parse_method_options(const std::vector<std::string>& items);
 
 /// Usage: RunCli run; run.attach(app); ... if (run.chosen()) return run.run();
 class RunCli {

@@ -5,6 +5,10 @@
 // Manual time around each operation; counters tokens/s and GFLOP/s from the
 // analytic FLOP model (shown as tokens=.../s, GFLOP=.../s). Usage: laco_bench [--benchmark_filter=method_fwd/laco]
 // or laco_bench --encoder-server=cpu-small/laco (see serve_encoder).
+// tokenizer_encode/qwen: the Qwen tokenizer (harness/text) over the 939
+// strings of tests/tokenizer/qwen_parity.json, once each per iteration
+// (counters tokens/s and bytes/s); scripts/tokenizer_speed.py runs it
+// interleaved with Hugging Face's tokenizers on the same strings.
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -20,9 +24,12 @@
 #include "evals/flops.h"
 #include "evals/measure.h"
 #include "harness/base/build_info.h"
+#include "harness/base/files.h"
+#include "harness/base/json_check.h"
 #include "harness/base/threads.h"
 #include "harness/model/placement.h"
 #include "harness/model/presets.h"
+#include "harness/text/bpe_tokenizer.h"
 #include "methods/laco_pack_cpu.h"
 #include "methods/registry.h"
 
@@ -241,7 +248,41 @@ void bench_laco_pack(benchmark::State& state, const Shape& shape, int64_t r, int
   state.counters["copy_fraction"] = pack > 0 ? copy / pack : 0;
 }
 
+// LACO_TOKENIZER_JSON and LACO_TOKENIZER_CORPUS override the files (the corpus: a JSON object with "cases":
+// [{"text": ...}], as qwen_parity.json holds them).
+void bench_tokenizer(benchmark::State& state) {
+  const char* tok_env = std::getenv("LACO_TOKENIZER_JSON");
+  const char* corpus_env = std::getenv("LACO_TOKENIZER_CORPUS");
+  const std::string tok_path = tok_env ? tok_env : LACO_SOURCE_DIR "/../shared/tokenizers/qwen/tokenizer.json";
+  const std::string corpus_path = corpus_env ? corpus_env : LACO_SOURCE_DIR "/tests/tokenizer/qwen_parity.json";
+  nlohmann::json corpus;
+  if (const auto problem = parse_json(read_file_bytes(corpus_path, InputLimit::kDataBytes), corpus); !problem.empty()) {
+    state.SkipWithError((corpus_path + ": " + problem).c_str());
+    return;
+  }
+  std::vector<std::string> texts;
+  int64_t bytes = 0;
+  for (const auto& c : corpus.at("cases")) {
+    texts.push_back(c.at("text").get<std::string>());
+    bytes += static_cast<int64_t>(texts.back().size());
+  }
+  const BpeTokenizer tok = BpeTokenizer::load(tok_path);
+  int64_t tokens = 0;
+  for (const auto& t : texts) tokens += static_cast<int64_t>(tok.encode(t).size());
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    int64_t n = 0;
+    for (const auto& t : texts) n += static_cast<int64_t>(tok.encode(t).size());
+    benchmark::DoNotOptimize(n);
+    state.SetIterationTime(seconds_since(t0));
+  }
+  state.counters["tokens"] = benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bytes"] = benchmark::Counter(static_cast<double>(bytes), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["strings"] = static_cast<double>(texts.size());
+}
+
 void register_all() {
+  benchmark::RegisterBenchmark("tokenizer_encode/qwen", bench_tokenizer)->UseManualTime()->Unit(benchmark::kMillisecond);
   for (const auto& shape : shapes()) {
     // The grid methods on their own; the token reductions act inside blocks or the LM (efficiency runs time them).
     for (const auto& method : method_names(MethodSite::kAfterBlock))

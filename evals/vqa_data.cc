@@ -45,7 +45,7 @@ void check_complete(const std::string& path) {
 
 }  // namespace
 
-ImageSize check_image(const std::string& path) {
+VqaImageSize check_vqa_image(const std::string& path) {
   check_regular_file(path);
   int w = 0, h = 0, channels = 0;
   if (!stbi_info(path.c_str(), &w, &h, &channels))
@@ -61,8 +61,8 @@ std::string vqa_data_identity(const std::string& path) {
   return path + "\n" + file_sha256(path);
 }
 
-RgbImage read_image(const std::string& path) {
-  check_image(path);
+RgbImage read_vqa_image(const std::string& path) {
+  check_vqa_image(path);
   int w = 0, h = 0, channels = 0;
   unsigned char* data = stbi_load(path.c_str(), &w, &h, &channels, 3);
   if (!data) fail("{}: cannot read image ({})", path, stbi_failure_reason() ? stbi_failure_reason() : "unknown error");
@@ -143,8 +143,8 @@ std::string parse_line(const std::string& text, const fs::path& base, bool read_
   // Read, or without read_images its header checked (a file that is not an
   // image, or one over the pixel limit, is found before any run is claimed).
   try {
-    if (read_images) out.image = read_image(image.string());
-    else check_image(image.string());
+    if (read_images) out.image = read_vqa_image(image.string());
+    else check_vqa_image(image.string());
   } catch (const Error& e) {
     return e.what();
   }

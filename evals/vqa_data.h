@@ -27,20 +27,20 @@ std::string export_vqa(const std::vector<VqaSample>& samples, const std::string&
 /// vocabulary needs only the text).
 std::vector<VqaSample> load_vqa(const std::string& jsonl_path, bool read_images = true);
 
-struct ImageSize {
+struct VqaImageSize {
   int width = 0, height = 0;
 };
 /// An image's size from its header, nothing decoded: an Error naming the file
 /// when it is not a regular file, not an image stb_image reads, over the
 /// pixel limit (harness/base/limits.h) whatever its channels, or a PNG or
 /// JPEG cut short (it lacks its closing chunk or marker).
-ImageSize check_image(const std::string& path);
+VqaImageSize check_vqa_image(const std::string& path);
 /// What a cache of something derived from a JSONL file is keyed by: its path
 /// and the SHA-256 of its content (read within the data-file limit).
 std::string vqa_data_identity(const std::string& path);
 
 /// PNG/JPEG (1-4 channels, within the pixel limit: check_image) -> RGB. An Error names the file.
-RgbImage read_image(const std::string& path);
+RgbImage read_vqa_image(const std::string& path);
 void write_png(const std::string& path, const RgbImage& image);
 
 /// Images -> [B, 1, 3, size, size] float in [-1, 1], resized bilinearly when

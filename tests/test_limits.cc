@@ -106,27 +106,27 @@ TEST(InputLimits, ASafetensorsHeaderOverItsLimitIsRefusedBeforeItIsParsed) {
 TEST(InputLimits, AnImageIsMeasuredFromItsHeaderWhateverItsChannels) {
   const std::string dir = test::temp_dir("limits_image");
   write_png_header(dir + "/bomb.png", 20000, 20000);
-  test::expect_error([&] { check_image(dir + "/bomb.png"); },
+  test::expect_error([&] { check_vqa_image(dir + "/bomb.png"); },
                      {"bomb.png: image of 20000 x 20000: 400000000 pixels is more than the limit of", "image pixels",
                       "LACO_MAX_IMAGE_PIXELS"});
-  test::expect_error([&] { read_image(dir + "/bomb.png"); }, {"400000000 pixels is more than the limit"});
+  test::expect_error([&] { read_vqa_image(dir + "/bomb.png"); }, {"400000000 pixels is more than the limit"});
   // A header alone, or a whole image cut short: found from its end, before anything is decoded.
   write_png_header(dir + "/header_only.png", 64, 48);
-  test::expect_error([&] { check_image(dir + "/header_only.png"); }, {"header_only.png: a PNG cut short"});
+  test::expect_error([&] { check_vqa_image(dir + "/header_only.png"); }, {"header_only.png: a PNG cut short"});
   RgbImage image;
   image.width = 64;
   image.height = 48;
   image.pixels.assign(64 * 48 * 3, 128);
   write_png(dir + "/whole.png", image);
-  const ImageSize size = check_image(dir + "/whole.png");
+  const VqaImageSize size = check_vqa_image(dir + "/whole.png");
   EXPECT_EQ(size.width, 64);
   EXPECT_EQ(size.height, 48);
   const std::string bytes = test::read_file(dir + "/whole.png");
   test::write_file(dir + "/cut.png", bytes.substr(0, bytes.size() - 20));
-  test::expect_error([&] { check_image(dir + "/cut.png"); }, {"cut.png: a PNG cut short"});
+  test::expect_error([&] { check_vqa_image(dir + "/cut.png"); }, {"cut.png: a PNG cut short"});
   test::write_file(dir + "/text.png", "not an image");
-  test::expect_error([&] { check_image(dir + "/text.png"); }, {"text.png: cannot read image"});
-  test::expect_error([&] { check_image(dir); }, {"is a folder (allowed: a regular file)"});
+  test::expect_error([&] { check_vqa_image(dir + "/text.png"); }, {"text.png: cannot read image"});
+  test::expect_error([&] { check_vqa_image(dir); }, {"is a folder (allowed: a regular file)"});
   fs::remove_all(dir);
 }
 

@@ -369,8 +369,11 @@ LoadPlan make_plan(const CheckpointConfig& config, const Prefixes& p, VisionEnco
       plan.add_affine(p.projector + "linear_1", *model->projector[0], "projector.0");
       plan.add_affine(p.projector + "linear_2", *model->projector[2], "projector.2");
     }
-    plan.skip_name(p.top + "image_newline",
-                   "image_newline: LLaVA-OneVision's row separator in anyres; the harness concatenates crops without it");
+    if (model->image_newline.defined())
+      plan.add(p.top + "image_newline", model->image_newline, "image_newline");
+    else
+      plan.skip_name(p.top + "image_newline",
+                     "image_newline: LLaVA-OneVision's row separator in anyres; this run concatenates crops without it");
   }
   return plan;
 }
@@ -475,6 +478,7 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
   } else if (c.model_type == kQwen2) {
     c.kind = kQwen2;
     c.lm = read_qwen2(top, nullptr);
+    c.context = top.integer("max_position_embeddings", 32768, int64_t{1} << 24);
   } else if (c.model_type == kLlavaOnevision) {
     c.kind = kLlavaOnevision;
     for (const char* part : {"vision_config", "text_config"})
@@ -484,6 +488,7 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
     t.choice("model_type", {kQwen2}, "LLaVA-OneVision's language model is Qwen2");
     c.encoder = read_siglip(v, &c.vision_layers, &c.vision_head, false);
     c.lm = read_qwen2(t, &top);
+    c.context = t.integer("max_position_embeddings", 32768, int64_t{1} << 24);
     top.choice("vision_feature_select_strategy", {"full"},
                "SigLIP has no CLS token for 'default' to drop; LLaVA-OneVision uses full");
     top.choice("projector_hidden_act", {"gelu"}, "the harness's mlp2x_gelu projector uses the exact GELU");
@@ -502,6 +507,26 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
       ck.error("$.vision_feature_layer", "{} selects hidden state {} of a {}-layer encoder (allowed: -{}..-1 or 1..{})",
                layer, used, c.vision_layers, c.vision_layers, c.vision_layers);
     c.encoder->depth(used);
+    c.image_token = top.integer("image_token_index", 151646, c.lm->vocab() - 1, 0);
+    const std::string aspect = top.has("vision_aspect_ratio") ? ck.string(j["vision_aspect_ratio"], "$.vision_aspect_ratio")
+                                                              : "anyres_max_9";
+    const std::string prefix = "anyres_max_";
+    const std::string digits = aspect.rfind(prefix, 0) == 0 ? aspect.substr(prefix.size()) : "";
+    if (digits.empty() || digits.size() > 3 || digits.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(digits) < 1)
+      ck.error("$.vision_aspect_ratio", "'{}' is not read (allowed: anyres_max_N with N >= 1, LLaVA-OneVision's "
+               "anyres_max_9)", aspect);
+    c.anyres_max_tiles = std::stoi(digits);
+    if (top.has("image_grid_pinpoints")) {
+      const auto& g = j["image_grid_pinpoints"];
+      if (!g.is_array() || g.empty() || g.size() > 1024)
+        ck.error("$.image_grid_pinpoints", "must be a list of 1..1024 [height, width] pairs, got {}", ck.describe(g));
+      for (size_t i = 0; i < g.size(); ++i) {
+        const std::string at = fmt::format("$.image_grid_pinpoints[{}]", i);
+        if (!g[i].is_array() || g[i].size() != 2) ck.error(at, "must be a [height, width] pair, got {}", ck.describe(g[i]));
+        c.grid_pinpoints.emplace_back(ck.integer(g[i][0], at + "[0]", 1, 1 << 16), ck.integer(g[i][1], at + "[1]", 1, 1 << 16));
+      }
+    }
   } else if (c.model_type == "llava" || c.model_type == "llava_qwen") {
     ck.error("$.model_type",
              "'{}' is the original LLaVA(-NeXT) layout (mm_projector, no vision config), which is not read (allowed: "

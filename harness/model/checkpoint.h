@@ -40,6 +40,14 @@ struct CheckpointConfig {
   std::optional<LmOptions> lm;  ///< qwen2, llava_onevision
   int64_t vision_layers = 0;    ///< num_hidden_layers stored (the encoder runs encoder->depth() of them)
   bool vision_head = false;     ///< vision_use_head: SigLIP's attention-pooling head is stored (and skipped)
+  /// qwen2, llava_onevision: the LM's max_position_embeddings (Qwen2's default 32768): prompt + answer must fit
+  int64_t context = 0;
+  /// llava_onevision: the id `<image>` expands to (image_token_index; transformers' default 151646)
+  int64_t image_token = -1;
+  /// llava_onevision: vision_aspect_ratio "anyres_max_N" (transformers' default N = 9)
+  int64_t anyres_max_tiles = 0;
+  /// llava_onevision: image_grid_pinpoints as [height, width] pairs, when config.json has them
+  std::vector<std::pair<int64_t, int64_t>> grid_pinpoints;
 
   /// "llava_onevision: SigLIP 24 px/6, 2 of 2 blocks, width 32 + Qwen2 width 24, 2 layers, vocab 80"
   std::string summary() const;
@@ -76,7 +84,8 @@ CheckpointLoad load_checkpoint(const CheckpointConfig& config, VisionEncoderImpl
 /// Loads every part the checkpoint holds into an MLLM built from
 /// checkpoint_model(config, ...); the parts it lacks keep their weights, and
 /// so does an inserted compressor. A method that replaced the projector skips
-/// the stored multi_modal_projector (with that reason).
+/// the stored multi_modal_projector (with that reason); image_newline is
+/// loaded into a model built with MllmOptions::image_newline, else skipped.
 CheckpointLoad load_checkpoint(const CheckpointConfig& config, MllmImpl& model);
 
 /// SHA-256 over the SHA-256 of config.json and of each weight file (in

@@ -14,6 +14,7 @@ MllmImpl::MllmImpl(MllmOptions options) : options_(std::move(options)) {
       "projector", torch::nn::Sequential(torch::nn::Linear(c, d), torch::nn::GELU(), torch::nn::Linear(d, d)));
   init_trunc_normal_weights(*projector);
   lm = register_module("lm", DecoderLM(options_.lm));
+  if (options_.image_newline) image_newline = register_parameter("image_newline", torch::zeros({d}));
 }
 
 torch::Tensor MllmImpl::encode(const torch::Tensor& images) {
@@ -45,25 +46,56 @@ torch::Tensor MllmImpl::prefill(const torch::Tensor& images, const torch::Tensor
 
 Generation MllmImpl::generate(const torch::Tensor& images, const torch::Tensor& text_ids, int64_t n,
                               const std::function<void(int64_t)>& on_token) {
-  if (n < 1) fail("mllm: generate needs at least 1 token, got {}", n);
   const auto visual = project(encode(images));
-  auto prompt = torch::cat({visual, lm->embed(text_ids)}, 1);
+  return generate_from(torch::cat({visual, lm->embed(text_ids)}, 1), lm_prune(visual.size(1)), n, -1, on_token);
+}
+
+Generation MllmImpl::generate_from(const torch::Tensor& prompt, const LmPrune& prune, int64_t n, int64_t stop,
+                                   const std::function<void(int64_t)>& on_token) {
+  if (n < 1) fail("mllm: generate needs at least 1 token, got {}", n);
   Generation g;
   g.prompt = prompt.size(1);
   KvCache cache(g.prompt + n - 1);
-  auto hidden = lm->forward(prompt, cache, lm_prune(visual.size(1)));
+  auto hidden = lm->forward(prompt, cache, prune);
   auto next = lm->logits(hidden.select(1, hidden.size(1) - 1)).argmax(-1);
   std::vector<torch::Tensor> ids = {next};
   if (on_token) on_token(0);
-  for (int64_t i = 1; i < n; ++i) {
+  // Requests that have produced `stop` (it is kept; what follows it is not read).
+  auto done = stop >= 0 ? next.eq(stop) : torch::zeros_like(next, torch::kBool);
+  for (int64_t i = 1; i < n && (stop < 0 || !done.all().item<bool>()); ++i) {
     hidden = lm->forward(lm->embed(next.unsqueeze(1)), cache);
     next = lm->logits(hidden.select(1, 0)).argmax(-1);
     ids.push_back(next);
+    if (stop >= 0) done = done.logical_or(next.eq(stop));
     if (on_token) on_token(i);
   }
   g.ids = torch::stack(ids, 1);
   g.cache_bytes = cache.bytes();
   return g;
+}
+
+Grid MllmImpl::anyres_tile_grid() const {
+  const auto& c = encoder->compressor();
+  if (c && c->site() == MethodSite::kInBlocks)
+    fail("mllm: method '{}' keeps or merges tokens inside the encoder and leaves no grid, but LLaVA-OneVision's anyres "
+         "packing cuts and joins the tiles' token grids (allowed here: the grid methods and the methods inside the LM)",
+         c->method());
+  return encoder->output_grid();
+}
+
+torch::Tensor MllmImpl::image_features(const torch::Tensor& crops, const AnyresLayout& layout) {
+  const Grid tile = anyres_tile_grid();
+  if (crops.dim() != 4) fail("mllm: an image's crops must be [crops, channels, size, size], got {} dims", crops.dim());
+  auto features = project(encoder->forward(crops).tokens);
+  return pack_anyres(features, tile, layout, image_newline);
+}
+
+LmPrune MllmImpl::lm_prune_span(int64_t start, int64_t count) const {
+  const auto& c = encoder->compressor();
+  if (!c || c->site() != MethodSite::kInLm) return {};
+  const LmPrune one = c->lm_prune(options_.encoder.grid(), 1);
+  const int64_t keep = std::max<int64_t>(1, (count * one.keep + one.count / 2) / one.count);
+  return {one.after_layer, start, count, std::min(keep, count)};
 }
 
 torch::Tensor MllmImpl::loss(const torch::Tensor& images, const torch::Tensor& text_ids) {

@@ -11,6 +11,7 @@
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/pimpl.h>
 
+#include "harness/model/anyres.h"
 #include "harness/model/encoder.h"
 #include "harness/model/lm.h"
 
@@ -19,6 +20,10 @@ namespace laco {
 struct MllmOptions {
   EncoderOptions encoder;
   LmOptions lm;
+  /// LLaVA-OneVision's image_newline [LM width], the token after each row of
+  /// an anyres image (image_features); off for the harness's own runs, whose
+  /// crops are concatenated without it.
+  bool image_newline = false;
 };
 
 /// What MllmImpl::generate() returns.
@@ -52,6 +57,25 @@ class MllmImpl : public torch::nn::Module {
   /// Usage: auto g = m->generate(images, ids, 16, [&](int64_t i) { stamps.push_back(now()); });
   Generation generate(const torch::Tensor& images, const torch::Tensor& text_ids, int64_t n,
                       const std::function<void(int64_t)>& on_token = {});
+  /// Greedy decoding from prompt embeddings [B, T, D] (any layout: a
+  /// released model's prompt with the image spliced in, see image_features),
+  /// at most `n` ids, stopping early once every request has produced `stop`
+  /// (>= 0; -1: never). `prune` is the LM pruning for the prompt's visual
+  /// positions. generate() above is this on [visual, text] without a stop.
+  Generation generate_from(const torch::Tensor& prompt, const LmPrune& prune, int64_t n, int64_t stop,
+                           const std::function<void(int64_t)>& on_token = {});
+  /// One image's LM-width features as LLaVA-OneVision packs them: its crops
+  /// [1 + rows * cols, 3, S, S] (base image, then tiles) encoded, projected
+  /// and packed (harness/model/anyres.h) with image_newline when the model
+  /// has it. The method's output grid is each tile's grid; a method that
+  /// leaves no grid (tokens kept or merged inside the encoder) is an Error.
+  torch::Tensor image_features(const torch::Tensor& crops, const AnyresLayout& layout);
+  /// The grid of each crop's tokens that image_features packs (the encoder's
+  /// output grid), or an Error naming the method when it has none.
+  Grid anyres_tile_grid() const;
+  /// The LM pruning of a method inside the LM for `count` visual positions
+  /// from `start` on: the share of them it keeps of one crop's grid.
+  LmPrune lm_prune_span(int64_t start, int64_t count) const;
   /// Next-token cross-entropy on the text tokens (each text position predicts the next id).
   torch::Tensor loss(const torch::Tensor& images, const torch::Tensor& text_ids);
 
@@ -75,6 +99,7 @@ class MllmImpl : public torch::nn::Module {
   VisionEncoder encoder{nullptr};
   torch::nn::Sequential projector{nullptr};
   DecoderLM lm{nullptr};
+  torch::Tensor image_newline;  ///< [D] with options().image_newline, else undefined
 
  private:
   MllmOptions options_;
