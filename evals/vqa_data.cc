@@ -162,20 +162,6 @@ namespace {
 // The next line of `in` (without its newline) into `line`; false at the end.
 // An Error naming the file and line when one is longer than the line limit:
 // a line is never read whole before it is checked.
-bool read_line(std::istream& in, std::string& line, const std::string& path, int64_t number) {
-  line.clear();
-  const uint64_t max = input_limit(InputLimit::kLineBytes);
-  char c;
-  bool any = false;
-  while (in.get(c)) {
-    any = true;
-    if (c == '\n') return true;
-    line.push_back(c);
-    if (line.size() > max) check_input_limit(InputLimit::kLineBytes, fmt::format("{}:{}", path, number), line.size());
-  }
-  return any;
-}
-
 }  // namespace
 
 std::vector<VqaSample> load_vqa(const std::string& path, bool read_images) {
@@ -187,7 +173,7 @@ std::vector<VqaSample> load_vqa(const std::string& path, bool read_images) {
   std::vector<std::string> problems;
   int64_t total_problems = 0;
   std::string line;
-  for (int64_t number = 1; read_line(in, line, path, number); ++number) {
+  for (int64_t number = 1; read_bounded_line(in, line, path, number); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     VqaSample s;
     const std::string problem = parse_line(line, base, read_images, s);

@@ -249,4 +249,18 @@ FileLock::~FileLock() {
   if (fd_ >= 0) ::close(fd_);  // closing the descriptor releases the lock
 }
 
+bool read_bounded_line(std::istream& in, std::string& line, const std::string& path, int64_t number) {
+  line.clear();
+  const uint64_t max = input_limit(InputLimit::kLineBytes);
+  char c;
+  bool any = false;
+  while (in.get(c)) {
+    any = true;
+    if (c == '\n') return true;
+    line.push_back(c);
+    if (line.size() > max) check_input_limit(InputLimit::kLineBytes, fmt::format("{}:{}", path, number), line.size());
+  }
+  return any;
+}
+
 }  // namespace laco

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <istream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,11 @@ std::string read_file_bytes(const std::string& path, InputLimit limit = InputLim
 /// asks for the digest of its data or checkpoint once per run, and hashing a
 /// released checkpoint reads gigabytes.
 std::string file_sha256(const std::string& path, InputLimit limit = InputLimit::kDataBytes);
+
+/// Reads line `number` of a JSONL-like file from `in` into `line` (without
+/// its newline), within the line-size limit (an Error naming path:number over
+/// it). False at the end of the file. Usage: for (int64_t n = 1; read_bounded_line(in, line, path, n); ++n)
+bool read_bounded_line(std::istream& in, std::string& line, const std::string& path, int64_t number);
 
 /// An Error unless `path` is a regular file (or a link to one): names a
 /// folder, a device, a FIFO or a socket as what it is.
