@@ -26,6 +26,7 @@
 #include "cli/run.h"
 #include "harness/model/presets.h"
 #include "harness/print/printer.h"
+#include "harness/score/task.h"
 #include "cli/demo.h"
 #include "parity/method.h"
 #include "methods/registry.h"
@@ -70,6 +71,9 @@ int main(int argc, char** argv) {
   std::string metrics_format = "table";
   auto* metrics_cmd = app.add_subcommand("metrics", "List every metric a run stores: unit, direction, statistic, model");
   metrics_cmd->add_option("-o,--format", metrics_format, laco::join(laco::printer_formats()))->capture_default_str();
+  std::string tasks_format = "table";
+  auto* tasks_cmd = app.add_subcommand("tasks", "List the benchmark task types, scored as lmms-eval scores them");
+  tasks_cmd->add_option("-o,--format", tasks_format, laco::join(laco::printer_formats()))->capture_default_str();
   std::string limits_format = "table";
   auto* limits_cmd = app.add_subcommand("limits", "List the limits on untrusted inputs and how to raise each");
   limits_cmd->add_option("-o,--format", limits_format, laco::join(laco::printer_formats()))->capture_default_str();
@@ -169,6 +173,16 @@ int main(int argc, char** argv) {
 
   try {
     if (*methods) return cmd_methods();
+    if (*tasks_cmd) {
+      laco::check_printer_format(tasks_format);
+      laco::PrintTable t;
+      t.title = "Benchmark task types (harness/score/task.h), scored as lmms-eval scores them";
+      t.columns = {{"task"}, {"max_new_tokens"}, {"options"}, {"scored as"}, {"written from"}};
+      for (const auto& task : laco::task_registry())
+        t.add({task.name, task.max_new_tokens, task.needs_options ? "required" : "-", task.summary, task.lmms_eval});
+      fmt::print("{}", laco::make_printer(tasks_format)->print(t));
+      return 0;
+    }
     if (*limits_cmd) {
       laco::check_printer_format(limits_format);
       laco::PrintTable t;

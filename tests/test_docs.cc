@@ -403,10 +403,13 @@ TEST(Docs, TheReadmeIsShortAndLinksEveryDocsFile) {
 }
 
 // Tables generated from a registry are shown in the docs as the command prints them:
-// the metrics (evals/metrics.h) and the input limits (harness/base/limits.h).
+// the metrics (evals/metrics.h), the input limits (harness/base/limits.h) and the
+// benchmark task types (harness/score/task.h).
 TEST(Docs, TheRegistryTablesAreWhatTheirCommandsPrint) {
   for (const auto& [file, command] : std::vector<std::pair<std::string, std::string>>{
-           {"docs/evaluations.md", "laco metrics -o md"}, {"docs/cli.md", "laco limits -o md"}}) {
+           {"docs/evaluations.md", "laco metrics -o md"},
+           {"docs/cli.md", "laco limits -o md"},
+           {"docs/benchmarks.md", "laco tasks -o md"}}) {
     const std::string doc = test::read_file(kSource + "/" + file);
     const std::string open = "<!-- " + command + " -->\n", close = "<!-- end of " + command + " -->";
     const auto begin = doc.find(open), end = doc.find(close);
