@@ -71,7 +71,7 @@ int GenerateCli::run() const {
       const auto t = load_chat_tokenizer(tokenize_dir);
       ids = t.tokenizer.encode(chat_prompt(tokenize_text, kChatDefaultSystem, !tokenize_no_image));
     } else {
-      ids = laco::tokenize_text(tokenize_dir, tokenize_text);
+      ids = load_folder_tokenizer(tokenize_dir).encode(tokenize_text);
     }
     fmt::print("{}\n", ids_text(ids));
     return 0;

@@ -1,5 +1,6 @@
 #include "evals/benchmark_data.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -18,8 +19,8 @@ namespace {
 constexpr size_t kMaxProblemsShown = 20;
 constexpr size_t kMaxOptions = 26;   // A..Z
 constexpr size_t kMaxAnswers = 100;  // VQAv2 has 10; DocVQA a handful
-const std::set<std::string> kFields = {"id", "image", "question", "answer", "answers", "options", "category",
-                                       "image_id", "extra"};
+const std::vector<std::string> kFields = {"id",      "image",    "question", "answer", "answers",
+                                          "options", "category", "image_id", "extra"};
 
 // One line into `out`; "" or the problem.
 std::string parse_question(const std::string& line, const fs::path& base, const TaskType& task,
@@ -28,10 +29,8 @@ std::string parse_question(const std::string& line, const fs::path& base, const 
   if (const std::string problem = parse_json(line, j); !problem.empty()) return "not valid JSON: " + problem;
   if (!j.is_object()) return "must be a JSON object";
   for (const auto& [key, value] : j.items())
-    if (!kFields.count(key))
-      return fmt::format("unknown field '{}' (allowed: id, image, question, answer or answers, options, category, "
-                         "image_id, extra)",
-                         key);
+    if (std::find(kFields.begin(), kFields.end(), key) == kFields.end())
+      return fmt::format("unknown field '{}' (allowed: {})", key, join(kFields));
   auto string_field = [&](const char* key, bool required, std::string& into) -> std::string {
     if (!j.contains(key)) return required ? fmt::format("missing field '{}'", key) : "";
     if (!j[key].is_string()) return fmt::format("field '{}' must be a string, got {}", key, j[key].type_name());

@@ -78,11 +78,12 @@ ChatModel ChatModel::load(const RunRequest& request) {
                               {"format", "ChatML (LLaVA-NeXT qwen_1_5)"}};
   s.facts["image_processor"] = {{"size", s.processor.size}, {"pinpoints", s.processor.image_grid_pinpoints.size()},
                                 {"anyres_max", s.config.anyres_max_tiles}};
-  s.facts["method"] = find_method(s.spec.method).reference
+  const MethodInfo& method = find_method(s.spec.method);
+  s.facts["method"] = method.reference
                          ? s.spec.method_label()
                          : fmt::format("{} r={} at {} (after block {} of {})", s.spec.method_label(), s.spec.ratio,
                                        s.spec.layer, s.spec.block_k, s.spec.depth);
-  if (find_method(s.spec.method).has_weights())
+  if (method.has_weights())
     s.facts["method_weights"] = fmt::format(
         "method '{}' has weights the checkpoint does not hold: they are its {} initialisation (seed {}), untrained, "
         "so its answers measure an untrained insertion",
@@ -149,13 +150,6 @@ ChatAnswer ChatModel::answer(const std::string& image_path, const std::string& q
 
 const RunSpec& ChatModel::spec() const { return s_->spec; }
 const nlohmann::json& ChatModel::facts() const { return s_->facts; }
-
-std::vector<int64_t> tokenize_text(const std::string& dir, const std::string& text) {
-  const std::string file = (fs::path(dir) / "tokenizer.json").string();
-  if (!fs::exists(file))
-    fail("{}: missing: the folder has no tokenizer (a released model's folder has tokenizer.json)", file);
-  return BpeTokenizer::load(file).encode(text);
-}
 
 nlohmann::json to_json(const ChatAnswer& a) {
   return {{"answer", a.text},

@@ -69,10 +69,6 @@ class ChatModel {
   std::unique_ptr<State> s_;
 };
 
-/// The ids of `text` by the tokenizer of checkpoint folder `dir` (tokenizer.json
-/// only: no chat template needed). Usage: tokenize_text(dir, "Hello") -> {9707}
-std::vector<int64_t> tokenize_text(const std::string& dir, const std::string& text);
-
 /// ChatAnswer as JSON (-o json of `laco generate`).
 nlohmann::json to_json(const ChatAnswer& a);
 

@@ -255,15 +255,19 @@ class ChatWeights(cf.Weights):
         self.t[name] = CHAT_SCALE.get(kind, cf.SCALE[kind])(self.torch, list(shape)).to(self.store)
 
 
+def add_llava(w, vision, text):
+    """A LlavaOnevisionForConditionalGeneration's tensors (pre-4.52 names, tied head) drawn into `w`, in order."""
+    cf.add_siglip(w, "vision_tower.vision_model.", vision, head=False)
+    w.affine("multi_modal_projector.linear_1", text["hidden_size"], vision["hidden_size"])
+    w.affine("multi_modal_projector.linear_2", text["hidden_size"], text["hidden_size"])
+    w.add("image_newline", "embedding", (text["hidden_size"],))
+    cf.add_qwen2(w, "language_model.model.", text, lm_head=None)
+    return w
+
+
 def make_weights(torch):
     torch.manual_seed(SEED)
-    w = ChatWeights(torch, torch.float16)
-    cf.add_siglip(w, "vision_tower.vision_model.", VISION, head=False)
-    w.affine("multi_modal_projector.linear_1", TEXT["hidden_size"], VISION["hidden_size"])
-    w.affine("multi_modal_projector.linear_2", TEXT["hidden_size"], TEXT["hidden_size"])
-    w.add("image_newline", "embedding", (TEXT["hidden_size"],))
-    cf.add_qwen2(w, "language_model.model.", TEXT, lm_head=None)
-    return w
+    return add_llava(ChatWeights(torch, torch.float16), VISION, TEXT)
 
 
 # ---------------------------------------------------------------------------

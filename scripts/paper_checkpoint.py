@@ -51,12 +51,7 @@ def main():
     debian_torch.ensure_torch("paper_checkpoint", "a timing checkpoint")
     import torch
     torch.manual_seed(0)
-    w = PaperWeights(torch, torch.float16)
-    cf.add_siglip(w, "vision_tower.vision_model.", VISION, head=False)
-    w.affine("multi_modal_projector.linear_1", TEXT["hidden_size"], VISION["hidden_size"])
-    w.affine("multi_modal_projector.linear_2", TEXT["hidden_size"], TEXT["hidden_size"])
-    w.add("image_newline", "embedding", (TEXT["hidden_size"],))
-    cf.add_qwen2(w, "language_model.model.", TEXT, lm_head=None)
+    w = chat.add_llava(PaperWeights(torch, torch.float16), VISION, TEXT)
     parent, name = os.path.split(os.path.abspath(args.out))
     cf.write_checkpoint(torch, parent, name, CONFIG, w)
     for file, obj in (("preprocessor_config.json", PREPROCESSOR), ("processor_config.json", dict(

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "harness/base/files.h"
 #include "harness/base/text.h"
 
 namespace laco {
@@ -188,6 +189,13 @@ std::vector<std::string> JsonChecker::names(const json& v, const std::string& pa
     out.push_back(name);
   }
   return out;
+}
+
+nlohmann::json read_json_file(const std::string& path, InputLimit limit) {
+  nlohmann::json j;
+  const std::string problem = parse_json(read_file_bytes(path, limit), j);
+  if (!problem.empty()) fail("{}: not valid JSON: {}", path, problem);
+  return j;
 }
 
 }  // namespace laco

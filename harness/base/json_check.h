@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/base/error.h"
+#include "harness/base/limits.h"
 
 namespace laco {
 
@@ -27,6 +28,10 @@ constexpr int kMaxJsonDepth = 64;
 /// parsers disagree on which value wins (nlohmann keeps the last), so a spec
 /// with `"threads"` twice would silently run with one of them.
 std::string parse_json(std::string_view text, nlohmann::json& out);
+
+/// A whole JSON file (read within `limit`, parsed by parse_json), or an Error
+/// "PATH: not valid JSON: problem". Usage: const auto j = read_json_file(dir + "/config.json");
+nlohmann::json read_json_file(const std::string& path, InputLimit limit = InputLimit::kFileBytes);
 
 /// Usage: JsonChecker ck("sweeps/x.json"); ck.object(spec, "$", {"name", "grids"}); ck.integer(v, "$.threads", 1, 64);
 class JsonChecker {

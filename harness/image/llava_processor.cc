@@ -77,9 +77,7 @@ void check_config(const ImageProcessorConfig& c) {
 
 ImageProcessorConfig read_image_processor_config(const std::string& dir) {
   const std::string path = dir + "/preprocessor_config.json";
-  json j;
-  const std::string problem = parse_json(read_file_bytes(path), j);
-  if (!problem.empty()) fail("{}: not valid JSON ({})", path, problem);
+  const json j = read_json_file(path);
   const JsonChecker ck(path);
   ck.object(j, "$", kFields);
   ImageProcessorConfig c;

@@ -229,9 +229,7 @@ Files find_files(const std::string& dir) {
   const fs::path single = fs::path(dir) / "model.safetensors", index = fs::path(dir) / "model.safetensors.index.json";
   if (fs::exists(index)) {
     f.index = index.string();
-    nlohmann::json j;
-    const std::string problem = parse_json(read_file_bytes(f.index), j);
-    if (!problem.empty()) fail("{}: not valid JSON: {}", f.index, problem);
+    const nlohmann::json j = read_json_file(f.index);
     JsonChecker ck(f.index);
     if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object() || j["weight_map"].empty())
       ck.error("$.weight_map", "must be a non-empty object mapping each tensor name to its shard file");
@@ -457,9 +455,7 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
   c.dir = dir;
   const std::string file = (fs::path(dir) / "config.json").string();
   if (!fs::exists(file)) fail("{}: missing (a checkpoint folder in the Hugging Face layout has config.json)", file);
-  nlohmann::json j;
-  const std::string problem = parse_json(read_file_bytes(file), j);
-  if (!problem.empty()) fail("{}: not valid JSON: {}", file, problem);
+  const nlohmann::json j = read_json_file(file);
   JsonChecker ck(file);
   const ConfigReader top(ck, j, "$");
   if (!top.has("model_type"))

@@ -3,7 +3,7 @@
 // 75571cfe0fa36ca5ec2e6aa2bb268f9d38295af3 (2026-08-06):
 // lmms_eval/tasks/docvqa/{utils.py,_default_template_docvqa_yaml,docvqa_val.yaml},
 // lmms_eval/tasks/chartqa/{utils.py,chartqa.yaml}, lmms_eval/api/metrics.py
-// (anls, levenshtein_distance, mean) and lmms_eval/api/task.py (the response
+// (anls, levenshtein_distance; mean is lmms_mean) and lmms_eval/api/task.py (the response
 // is stripped before scoring; docvqa_val has no process_results, so the anls
 // metric gets all the references of doc["answers"] at once).
 #include <algorithm>
@@ -73,11 +73,6 @@ bool relaxed_correctness(const std::string& prediction, const std::string& targe
   return py_lower(prediction) == py_lower(target);
 }
 
-double mean(const std::vector<double>& values) {
-  double sum = 0;  // lmms_eval/api/metrics.py mean: sum in order over the count
-  for (double v : values) sum += v;
-  return sum / static_cast<double>(values.size());
-}
 
 TaskType docvqa_task() {
   TaskType t;
@@ -97,10 +92,7 @@ TaskType docvqa_task() {
     return s;
   };
   t.aggregate = [](const std::vector<TaskQuestion>&, const std::vector<QuestionScore>& scores) {
-    if (scores.empty()) fail("docvqa: no questions to aggregate");
-    std::vector<double> values;
-    for (const auto& s : scores) values.push_back(s.score);
-    return std::vector<TaskMetric>{{"anls", mean(values)}};
+    return std::vector<TaskMetric>{{"anls", lmms_mean(score_values(scores), "docvqa")}};
   };
   return t;
 }
@@ -135,9 +127,9 @@ TaskType chartqa_task() {
       (is_human(questions[i]) ? human : augmented).push_back(scores[i].score);
     }
     // A split without questions has no samples of its metric: lmms-eval reports no value for it.
-    std::vector<TaskMetric> out = {{"relaxed_overall", mean(all)}};
-    if (!human.empty()) out.push_back({"relaxed_human_split", mean(human)});
-    if (!augmented.empty()) out.push_back({"relaxed_augmented_split", mean(augmented)});
+    std::vector<TaskMetric> out = {{"relaxed_overall", lmms_mean(all, "chartqa")}};
+    if (!human.empty()) out.push_back({"relaxed_human_split", lmms_mean(human, "chartqa")});
+    if (!augmented.empty()) out.push_back({"relaxed_augmented_split", lmms_mean(augmented, "chartqa")});
     return out;
   };
   return t;

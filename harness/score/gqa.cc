@@ -50,10 +50,7 @@ TaskType gqa_task() {
     return s;
   };
   t.aggregate = [](const std::vector<TaskQuestion>&, const std::vector<QuestionScore>& scores) {
-    if (scores.empty()) fail("gqa: no questions to aggregate");
-    double sum = 0;  // lmms_eval/api/metrics.py mean: sum in order over the count
-    for (const auto& s : scores) sum += s.score;
-    return std::vector<TaskMetric>{{"exact_match", sum / static_cast<double>(scores.size())}};
+    return std::vector<TaskMetric>{{"exact_match", lmms_mean(score_values(scores), "gqa")}};
   };
   return t;
 }

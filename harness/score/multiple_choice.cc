@@ -68,11 +68,11 @@ std::string answer_letter(const TaskQuestion& q, const std::string& task) {
   return answer;
 }
 
-// The mean of the per-question scores, summed in order (lmms-eval's `mean`: sum(arr) / len(arr)).
-double mean_score(const std::vector<QuestionScore>& scores, const std::vector<size_t>& which) {
-  double total = 0;
-  for (size_t i : which) total += scores[i].score;
-  return total / static_cast<double>(which.size());
+// lmms_mean of the scores of the questions `which` names, in their order.
+double mean_score(const std::vector<QuestionScore>& scores, const std::vector<size_t>& which, const std::string& task) {
+  std::vector<double> values;
+  for (size_t i : which) values.push_back(scores[i].score);
+  return lmms_mean(values, task);
 }
 
 void check_sizes(const std::string& task, const std::vector<TaskQuestion>& questions,
@@ -236,9 +236,9 @@ std::vector<TaskMetric> seed_aggregate(const std::vector<TaskQuestion>& question
     all.push_back(i);
   }
   std::vector<TaskMetric> out;
-  if (!image.empty()) out.push_back({"seed_image", mean_score(scores, image)});
-  if (!video.empty()) out.push_back({"seed_video", mean_score(scores, video)});
-  if (!all.empty()) out.push_back({"seed_all", mean_score(scores, all)});
+  if (!image.empty()) out.push_back({"seed_image", mean_score(scores, image, kSeed)});
+  if (!video.empty()) out.push_back({"seed_video", mean_score(scores, video, kSeed)});
+  if (!all.empty()) out.push_back({"seed_all", mean_score(scores, all, kSeed)});
   return out;
 }
 
@@ -296,9 +296,7 @@ std::vector<TaskMetric> sqa_aggregate(const std::vector<TaskQuestion>& questions
                                       const std::vector<QuestionScore>& scores) {
   check_sizes(kScienceQa, questions, scores);
   if (questions.empty()) return {};
-  std::vector<size_t> all(questions.size());
-  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-  return {{"exact_match", mean_score(scores, all)}};
+  return {{"exact_match", lmms_mean(score_values(scores), kScienceQa)}};
 }
 
 TaskType sqa_task() {

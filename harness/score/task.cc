@@ -17,6 +17,20 @@ const std::vector<TaskType>& task_registry() {
   return all;
 }
 
+double lmms_mean(const std::vector<double>& values, const std::string& task) {
+  if (values.empty()) fail("{}: no questions to aggregate", task);
+  double sum = 0;
+  for (double v : values) sum += v;
+  return sum / static_cast<double>(values.size());
+}
+
+std::vector<double> score_values(const std::vector<QuestionScore>& scores) {
+  std::vector<double> out;
+  out.reserve(scores.size());
+  for (const auto& s : scores) out.push_back(s.score);
+  return out;
+}
+
 std::string task_names() {
   std::vector<std::string> names;
   for (const auto& t : task_registry()) names.push_back(t.name);

@@ -61,6 +61,13 @@ struct TaskType {
   std::function<std::vector<TaskMetric>(const std::vector<TaskQuestion>&, const std::vector<QuestionScore>&)> aggregate;
 };
 
+/// lmms-eval's `mean` aggregation (lmms_eval/api/metrics.py): the values summed
+/// in order, over their count; no values is an Error naming `task` (Python's
+/// division by zero). Usage: lmms_mean({1, 0, 1}, "gqa") -> 0.666...
+double lmms_mean(const std::vector<double>& values, const std::string& task);
+/// The main per-question scores in order (QuestionScore::score), for lmms_mean.
+std::vector<double> score_values(const std::vector<QuestionScore>& scores);
+
 /// Every task type, in a fixed order.
 const std::vector<TaskType>& task_registry();
 /// The task type named `name`; an Error naming `where` and the allowed names otherwise.

@@ -83,13 +83,6 @@ const std::vector<std::string>& checked_answers(const TaskQuestion& q, const std
   return q.answers;
 }
 
-// The mean aggregation of lmms_eval/api/metrics.py: sum in order, divided by the count.
-std::vector<TaskMetric> mean_exact_match(const std::string& task, const std::vector<QuestionScore>& scores) {
-  if (scores.empty()) fail("{}: no questions to aggregate", task);
-  double sum = 0;
-  for (const auto& s : scores) sum += s.score;
-  return {{"exact_match", sum / static_cast<double>(scores.size())}};
-}
 
 TaskType vqav2_task() {
   TaskType t;
@@ -108,7 +101,7 @@ TaskType vqav2_task() {
     return s;
   };
   t.aggregate = [](const std::vector<TaskQuestion>&, const std::vector<QuestionScore>& scores) {
-    return mean_exact_match("vqav2", scores);
+    return std::vector<TaskMetric>{{"exact_match", lmms_mean(score_values(scores), "vqav2")}};
   };
   return t;
 }
@@ -134,7 +127,7 @@ TaskType textvqa_task() {
     return s;
   };
   t.aggregate = [](const std::vector<TaskQuestion>&, const std::vector<QuestionScore>& scores) {
-    return mean_exact_match("textvqa", scores);
+    return std::vector<TaskMetric>{{"exact_match", lmms_mean(score_values(scores), "textvqa")}};
   };
   return t;
 }

@@ -125,10 +125,7 @@ BpeTokenizer& BpeTokenizer::operator=(BpeTokenizer&&) noexcept = default;
 BpeTokenizer::~BpeTokenizer() = default;
 
 BpeTokenizer BpeTokenizer::load(const std::string& path) {
-  nlohmann::json j;
-  const std::string problem = parse_json(read_file_bytes(path, InputLimit::kFileBytes), j);
-  if (!problem.empty()) fail("{}: invalid JSON: {}", path, problem);
-  return from_json(j, path);
+  return from_json(read_json_file(path), path);
 }
 
 BpeTokenizer BpeTokenizer::from_json(const nlohmann::json& j, const std::string& where) {

@@ -22,13 +22,6 @@ std::string chat_prompt(const std::string& question, const std::string& system, 
 
 namespace {
 
-nlohmann::json read_json_file(const std::string& path) {
-  nlohmann::json j;
-  const std::string problem = parse_json(read_file_bytes(path), j);
-  if (!problem.empty()) fail("{}: not valid JSON: {}", path, problem);
-  return j;
-}
-
 // What ChatML writes, as it appears in a Jinja template's string literals.
 // The generation prompt is written with a newline inside the literal (JSON's
 // "\n", decoded), or, in some templates, as the escape sequence itself.
@@ -90,13 +83,17 @@ ChatTemplateCheck check_chat_template(const std::string& dir) {
   fail("{}: $.chat_template: must be a string or a list of named templates, got {}", config, t.type_name());
 }
 
-ChatTokenizer load_chat_tokenizer(const std::string& dir) {
+BpeTokenizer load_folder_tokenizer(const std::string& dir) {
   const std::string file = (fs::path(dir) / "tokenizer.json").string();
   if (!fs::exists(file))
     fail("{}: missing: the folder has no tokenizer (a released model's folder has tokenizer.json, Hugging Face's "
          "fast-tokenizer file; vocab.json + merges.txt alone are not read)",
          file);
-  ChatTokenizer t{BpeTokenizer::load(file), 0, 0, 0, {}, file};
+  return BpeTokenizer::load(file);
+}
+
+ChatTokenizer load_chat_tokenizer(const std::string& dir) {
+  ChatTokenizer t{load_folder_tokenizer(dir), 0, 0, 0, {}, (fs::path(dir) / "tokenizer.json").string()};
   for (auto [slot, token] : {std::pair<int64_t*, const char*>{&t.im_start, "<|im_start|>"},
                              {&t.im_end, "<|im_end|>"},
                              {&t.image, kChatImageToken}}) {
@@ -106,7 +103,7 @@ ChatTokenizer load_chat_tokenizer(const std::string& dir) {
     if (!found)
       fail("{}: $.added_tokens: no added token '{}' (LLaVA-OneVision-Qwen2's tokenizer adds <|endoftext|>, "
            "<|im_start|>, <|im_end|>, <image> and <video>)",
-           file, token);
+           t.file, token);
   }
   t.chat_template = check_chat_template(dir);
   return t;

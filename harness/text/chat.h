@@ -52,6 +52,10 @@ struct ChatTokenizer {
   std::string file;  ///< the tokenizer.json read
 };
 
+/// `dir`/tokenizer.json; a folder without it is an Error naming the file.
+/// Usage: auto ids = load_folder_tokenizer(dir).encode("Hello");
+BpeTokenizer load_folder_tokenizer(const std::string& dir);
+
 /// Reads `dir`/tokenizer.json and checks the chat template; a folder without
 /// tokenizer.json, or whose tokenizer lacks one of the three added tokens, is
 /// an Error naming the file. Usage: auto t = load_chat_tokenizer(dir);
