@@ -383,7 +383,11 @@ std::string BpeTokenizer::decode(const std::vector<int64_t>& ids, bool skip_spec
   }();
   std::string bytes;
   for (int64_t id : ids) {
-    if (id < 0 || id >= size()) fail("tokenizer: id {} is outside the vocabulary (allowed: 0 .. {})", id, size() - 1);
+    if (id < 0) fail("tokenizer: id {} is negative (allowed: 0 .. {})", id, size() - 1);
+    // An id the vocabulary lacks decodes to nothing, as Hugging Face's decode
+    // drops it (checked with tokenizers 0.22.2): a model whose embedding has
+    // rows past the tokenizer's (Qwen2: 151936 rows, 151665 tokens) can emit one.
+    if (id >= size()) continue;
     const auto k = static_cast<size_t>(id);
     if (skip_special && is_special_[k]) continue;
     const std::string& token = tokens_[k];

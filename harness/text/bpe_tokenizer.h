@@ -43,6 +43,7 @@ class BpeTokenizer {
   std::vector<int64_t> encode(const std::string& text) const;
   /// The text of `ids` (added tokens as their content unless skip_special
   /// drops the special ones); an id outside the vocabulary is an Error.
+  /// Ids past the vocabulary decode to nothing (Hugging Face's decode drops them); a negative id is an Error.
   std::string decode(const std::vector<int64_t>& ids, bool skip_special = false) const;
 
   /// Ids 0 .. size() - 1 exist (the model's vocabulary and the added tokens).
