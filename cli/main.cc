@@ -20,6 +20,7 @@
 #include "harness/base/text.h"
 #include "harness/base/threads.h"
 #include "cli/generate.h"
+#include "cli/import.h"
 #include "cli/predict.h"
 #include "cli/report.h"
 #include "cli/results.h"
@@ -145,6 +146,8 @@ int main(int argc, char** argv) {
   predict_cli.attach(app);
   laco::GenerateCli generate_cli;
   generate_cli.attach(app);
+  laco::ImportCli import_cli;
+  import_cli.attach(app);
 
   try {
     app.parse(argc, argv);
@@ -220,6 +223,7 @@ int main(int argc, char** argv) {
     if (report_cli.chosen()) return report_cli.run();
     if (predict_cli.chosen()) return predict_cli.run();
     if (generate_cli.chosen()) return generate_cli.run();
+    if (import_cli.chosen()) return import_cli.run();
     if (*demo_cmd) {
       laco::check_printer_format(demo_format);
       demo.encoder.image_size(image_size).patch_size(patch).width(width).depth(depth).heads(heads).mlp_dim(mlp);

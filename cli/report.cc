@@ -17,7 +17,7 @@ void ReportCli::attach(CLI::App& app) {
   command->add_option("--files", formats, "Files to write, comma-separated: " + join(report_format_names()))
       ->capture_default_str();
   command->add_option("-o,--format", print_format, "What is printed: " + join(printer_formats()))->capture_default_str();
-  command->add_option("--table", tables, "methods, placement, ratio, efficiency, training (when a frozen stage was measured), budget (when runs were trained at more than one budget) or all (comma-separated)")
+  command->add_option("--table", tables, "benchmark (one table per task, benchmark file, checkpoint and limit of the benchmark runs), methods, placement, ratio, efficiency, training (when a frozen stage was measured), generation (when decode was measured), budget (when runs were trained at more than one budget) or all (comma-separated)")
       ->capture_default_str();
   command->add_option("--placement", placement, "Placement of the methods and ratio tables")->capture_default_str();
   command->add_option("-r,--ratio", ratio, "Ratio of the methods, placement and efficiency tables")

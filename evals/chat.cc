@@ -41,10 +41,27 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
-ChatModel ChatModel::load(const RunRequest& request) {
+namespace {
+
+// The model of a llava_onevision folder: every part is the checkpoint's (the
+// preset only fills what a llava_onevision config always states).
+MllmOptions chat_model_options(const CheckpointConfig& config) {
+  MllmOptions options = checkpoint_model(config, find_preset("cpu-small").model);
+  options.image_newline = true;
+  return options;
+}
+
+// The folder's parts a chat model is made of, each checked against the others.
+struct ChatParts {
+  CheckpointConfig config;
+  std::optional<ChatTokenizer> text;
+  ImageProcessorConfig processor;
+  MllmOptions options;
+};
+
+ChatParts read_chat_parts(const RunRequest& request) {
   if (request.model.empty()) fail("--model: a released LLaVA-OneVision checkpoint folder is required");
-  ChatModel m;
-  State& s = *m.s_;
+  ChatParts s;
   s.config = read_checkpoint_config(request.model);
   if (s.config.kind != "llava_onevision")
     fail("{}: a {} checkpoint cannot answer a question about an image (allowed: llava_onevision, e.g. "
@@ -64,13 +81,36 @@ ChatModel ChatModel::load(const RunRequest& request) {
   if (s.processor.size != s.config.encoder->image_size())
     fail("{}: preprocessor_config.json crops {} px but the vision tower takes {} px", request.model,
          s.processor.size, s.config.encoder->image_size());
+  s.options = chat_model_options(s.config);
+  return s;
+}
+
+}  // namespace
+
+int64_t ChatModel::encoder_depth(const std::string& dir) {
+  return chat_model_options(read_checkpoint_config(dir)).encoder.depth();
+}
+
+RunSpec ChatModel::resolve(const RunRequest& request) {
+  Compressor built{nullptr};
+  RunSpec spec = resolve_method_placement(request, read_chat_parts(request).options, &built);
+  check_anyres_method(built);  // refused here, before a run is claimed, not as a failed run
+  return spec;
+}
+
+ChatModel ChatModel::load(const RunRequest& request) {
+  ChatModel m;
+  State& s = *m.s_;
+  ChatParts parts = read_chat_parts(request);
+  s.config = std::move(parts.config);
+  s.text = std::move(parts.text);
+  s.processor = std::move(parts.processor);
+  const MllmOptions options = parts.options;
   set_threads(request.threads);
-  MllmOptions options = checkpoint_model(s.config, find_preset("cpu-small").model);
-  options.image_newline = true;
   s.spec = resolve_method_placement(request, options);
   torch::manual_seed(request.seed);
   s.model = Mllm(options);
-  insert_method(s.model, s.spec);
+  check_anyres_method(insert_method(s.model, s.spec));
   s.model->eval();
   s.facts["checkpoint_load"] = load_run_checkpoint(*s.model, s.spec);
   s.facts["tokenizer"] = {{"file", s.text->file}, {"size", s.text->tokenizer.size()}};

@@ -49,6 +49,12 @@ class ChatModel {
   /// ratio and options as `laco run` takes them. A method with weights gets
   /// them from its initialisation: the checkpoint does not hold them.
   static ChatModel load(const RunRequest& request);
+  /// The run `load` would build, resolved and checked (the folder's config,
+  /// tokenizer, chat template and image processor; method, placement, ratio)
+  /// without building the model or reading its weights.
+  static RunSpec resolve(const RunRequest& request);
+  /// The vision tower's depth of the folder's checkpoint (placements resolve against it).
+  static int64_t encoder_depth(const std::string& dir);
 
   ChatAnswer answer(const std::string& image_path, const std::string& question, int64_t max_new_tokens = 64,
                     const std::string& system = kChatDefaultSystem) const;

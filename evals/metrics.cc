@@ -14,10 +14,11 @@ namespace {
 
 const char* kAccuracy = "accuracy";
 const char* kEfficiency = "efficiency";
+const char* kBenchmark = "benchmark";
 
 // The placeholder of a family's name, and where it stands ("" / npos for a plain name).
 std::pair<std::string, size_t> placeholder(const std::string& name) {
-  for (const char* p : {"{n}", "{family}"}) {
+  for (const char* p : {"{n}", "{family}", "{metric}"}) {
     const auto at = name.find(p);
     if (at != std::string::npos) return {p, at};
   }
@@ -27,7 +28,7 @@ std::pair<std::string, size_t> placeholder(const std::string& name) {
 bool fills(const std::string& placeholder, const std::string& value) {
   if (value.empty()) return false;
   if (placeholder == "{n}") return std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); });
-  return true;  // {family}: a data set's own family names
+  return true;  // {family}: a data set's own family names; {metric}: a task's own metric names
 }
 
 struct Builder {
@@ -170,6 +171,28 @@ std::vector<MetricInfo> build_registry() {
     b.add(stage + "_efficiency", kEfficiency, "ratio", higher, 3, M, sampled,
           stage + "_gflops / device_peak_gflops");
 
+  // Benchmark runs (evals/benchmark.cc): a released model on a benchmark file,
+  // every question stored (the report's intervals and paired differences come
+  // from those rows; these are the run's own summaries).
+  b.add("score", kBenchmark, "%", higher, 1, M, sampled,
+        "the task's per-question score (correct, VQA accuracy, ANLS) averaged over the questions, x100");
+  b.add("task_{metric}", kBenchmark, "lmms-eval", none, 3, M, sampled,
+        "an aggregate as lmms-eval's results JSON reports it, on its scale (MME: a sum to 2000 or 800; others 0..1 "
+        "or 0..100 as that task reports)");
+  b.add("questions", kBenchmark, "questions", none, 0, M, fixed, "questions answered (after --limit)");
+  b.add("visual_tokens", kBenchmark, "tokens", none, 1, M, fixed,
+        "visual tokens per question that reach the LM (after compression), averaged over the questions");
+  b.add("prompt_tokens", kBenchmark, "tokens", none, 1, M, fixed,
+        "prompt tokens per question, visual tokens included, averaged over the questions");
+  b.add("output_tokens", kBenchmark, "tokens", none, 1, M, sampled, "generated tokens per question, averaged");
+  for (const std::string q : {"50", "90", "99"}) {
+    b.add("ttft_p" + q, kBenchmark, "ms", lower, 0, M, sampled,
+          "time to the first token (image processing excluded), percentile " + q + " over the run's questions");
+    b.add("tpot_p" + q, kBenchmark, "ms", lower, 1, M, sampled,
+          "time per output token after the first, percentile " + q + " over the questions that generated two or more");
+  }
+  b.add("eval_time", kBenchmark, "s", lower, 1, M, sampled, "wall time of answering the questions this attempt answered");
+
   // The default views, by rank (MetricInfo::headline, run_table, query).
   struct Shown {
     const char* eval;
@@ -184,6 +207,13 @@ std::vector<MetricInfo> build_registry() {
       {kAccuracy, "visual_tokens", 3, 8, 8, false},
       {kAccuracy, "stage1_time", 0, 9, 0, false},
       {kAccuracy, "stage2_time", 0, 10, 0, false},
+      // `laco query` lists every evaluation's columns in one order: these after the others'.
+      {kBenchmark, "score", 1, 1, 14, false},
+      {kBenchmark, "visual_tokens", 2, 2, 0, false},
+      {kBenchmark, "ttft_p50", 3, 3, 15, false},
+      {kBenchmark, "ttft_p90", 0, 4, 0, false},
+      {kBenchmark, "tpot_p50", 0, 5, 0, false},
+      {kBenchmark, "questions", 0, 6, 16, false},
       {kEfficiency, "visual_tokens", 0, 1, 0, false},
       {kEfficiency, "encoder_latency", 4, 2, 9, false},
       {kEfficiency, "prefill_latency", 2, 3, 10, false},

@@ -3,6 +3,8 @@
 #include <set>
 
 #include "evals/accuracy.h"
+#include "evals/benchmark.h"
+#include "evals/chat.h"
 #include "evals/efficiency.h"
 #include "harness/base/error.h"
 #include "harness/base/named.h"
@@ -92,6 +94,37 @@ EvaluationInfo efficiency_evaluation() {
   return e;
 }
 
+EvaluationInfo benchmark_evaluation() {
+  EvaluationInfo e;
+  e.name = "benchmark";
+  e.summary = "a released LLaVA-OneVision checkpoint answers a benchmark file (MME, POPE, MMBench, TextVQA, ...), "
+              "scored as lmms-eval scores the task; every question stored";
+  e.default_preset = kBenchmarkPreset;
+  e.presets = {kBenchmarkPreset};
+  e.settings = benchmark_settings();
+  e.resolve = [](const RunRequest& r, const nlohmann::json& settings) {
+    return resolve_benchmark_config(benchmark_config(r, settings));
+  };
+  e.group = [](const RunSpec&) { return std::string(); };
+  e.units = [](const std::vector<RunSpec>& runs) {
+    int64_t units = 0;
+    for (const auto& r : runs) units += r.benchmark().questions;
+    return units;
+  };
+  e.shared_work = [](const RunSpec&, const std::string&) { return std::make_pair(std::string(), int64_t{0}); };
+  e.shared_work_done = [](const RunSpec&, const std::string&) { return false; };
+  e.run = [](const std::vector<RunSpec>& runs, const RunContext& context) {
+    std::vector<RunRecord> records;
+    for (const auto& r : runs) records.push_back(run_benchmark(r, context));
+    return records;
+  };
+  e.encoder_depth = [](const std::string&, const std::string& checkpoint) -> int64_t {
+    if (checkpoint.empty()) fail("--model: a benchmark run needs a released LLaVA-OneVision checkpoint folder");
+    return ChatModel::encoder_depth(checkpoint);
+  };
+  return e;
+}
+
 }  // namespace
 
 std::vector<std::string> EvaluationInfo::section_keys() const {
@@ -101,7 +134,8 @@ std::vector<std::string> EvaluationInfo::section_keys() const {
 }
 
 const std::vector<EvaluationInfo>& evaluation_registry() {
-  static const std::vector<EvaluationInfo> registry = {accuracy_evaluation(), efficiency_evaluation()};
+  static const std::vector<EvaluationInfo> registry = {accuracy_evaluation(), efficiency_evaluation(),
+                                                              benchmark_evaluation()};
   return registry;
 }
 

@@ -56,7 +56,7 @@ nlohmann::json to_json(const RunRecord& r) {
   for (const auto& q : r.predictions)
     predictions.push_back(
         {{"id", q.id}, {"family", q.family}, {"answer", q.answer}, {"predicted", q.predicted}, {"correct", q.correct}});
-  return {{"eval", r.eval()},
+  nlohmann::json out = {{"eval", r.eval()},
           {"config", to_json(r.spec)},
           {"facts", r.facts},
           {"metrics", metrics},
@@ -69,6 +69,12 @@ nlohmann::json to_json(const RunRecord& r) {
             {"host", p.host}, {"device", p.device}, {"torch_version", p.torch_version},
             {"threads", p.threads}, {"attention", p.attention}, {"started_at", p.started_at},
             {"finished_at", p.finished_at}, {"wall_seconds", p.wall_seconds}}}};
+  if (r.spec.is_benchmark()) {
+    nlohmann::json responses = nlohmann::json::array();
+    for (const auto& q : r.responses) responses.push_back(to_json(q));
+    out["responses"] = responses;
+  }
+  return out;
 }
 
 nlohmann::json to_json(const std::vector<RunRecord>& records) {

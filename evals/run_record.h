@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "evals/response.h"
 #include "evals/run_spec.h"
 #include "harness/print/table.h"
 
@@ -67,6 +68,8 @@ struct RunRecord {
   std::map<std::string, std::vector<double>> samples;
   /// Accuracy runs: every test question, in the test set's order.
   std::vector<Prediction> predictions;
+  /// Benchmark runs: every question, in the benchmark's order.
+  std::vector<Response> responses;
   Provenance provenance;
   /// The runs measured together (one interleaved group) share it; "" for a
   /// run measured alone. Read from the results database (its group_key column).
@@ -80,7 +83,7 @@ struct RunRecord {
 };
 
 /// {"eval", "config" (to_json(spec)), "facts", "metrics", "series", "samples",
-/// "predictions", "provenance"}.
+/// "predictions", "responses" (benchmark runs), "provenance"}.
 nlohmann::json to_json(const RunRecord& record);
 nlohmann::json to_json(const std::vector<RunRecord>& records);
 

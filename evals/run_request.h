@@ -15,6 +15,21 @@
 namespace laco {
 
 class Progress;
+struct Response;
+
+/// Where a benchmark run commits each question as it finishes, and finds the
+/// questions an earlier, interrupted attempt at the same run committed
+/// (results/store.h keeps them in the results database). The run counts as
+/// done only when its record, with every question, is stored.
+class ResponseJournal {
+ public:
+  virtual ~ResponseJournal() = default;
+  /// The responses committed for run `key` by earlier attempts of this build,
+  /// by question index (the benchmark's order); others are not returned.
+  virtual std::map<int64_t, Response> committed(const std::string& key) = 0;
+  /// Commits question `index` of run `key` (its own transaction).
+  virtual void commit(const std::string& key, int64_t index, const Response& response) = 0;
+};
 
 /// The largest seed: results databases store seeds as SQLite's signed 64-bit
 /// integers, so 2^63 and above cannot be kept as given (2^64-1 once ran as
@@ -82,6 +97,9 @@ struct RunContext {
   /// later run needing one fails at once instead of redoing the work to fail
   /// again. Owned by the caller (a sweep); null where runs share nothing.
   std::map<std::string, std::string>* lost_inputs = nullptr;
+  /// Benchmark runs commit each question here as it finishes (null: no
+  /// database, so a killed run starts over).
+  ResponseJournal* journal = nullptr;
 };
 
 }  // namespace laco

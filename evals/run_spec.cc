@@ -31,6 +31,11 @@ bool EfficiencySettings::operator==(const EfficiencySettings& o) const {
          memory_budget_gib == o.memory_budget_gib;
 }
 
+bool BenchmarkSettings::operator==(const BenchmarkSettings& o) const {
+  return task == o.task && data == o.data && data_sha256 == o.data_sha256 && limit == o.limit &&
+         questions == o.questions && max_new_tokens == o.max_new_tokens && origin == o.origin;
+}
+
 bool RunSpec::operator==(const RunSpec& o) const {
   return preset == o.preset && method == o.method && method_options == o.method_options && layer == o.layer &&
          block_k == o.block_k && depth == o.depth && ratio == o.ratio && grid_policy == o.grid_policy &&
@@ -40,8 +45,8 @@ bool RunSpec::operator==(const RunSpec& o) const {
 }
 
 const std::string& RunSpec::eval() const {
-  static const std::string kAccuracy = "accuracy", kEfficiency = "efficiency";
-  return is_accuracy() ? kAccuracy : kEfficiency;
+  static const std::string kAccuracy = "accuracy", kEfficiency = "efficiency", kBenchmark = "benchmark";
+  return is_accuracy() ? kAccuracy : is_efficiency() ? kEfficiency : kBenchmark;
 }
 
 const AccuracySettings& RunSpec::accuracy() const {
@@ -52,6 +57,11 @@ const AccuracySettings& RunSpec::accuracy() const {
 const EfficiencySettings& RunSpec::efficiency() const {
   if (!is_efficiency()) fail("run {} is an {} run, not an efficiency run", label(), eval());
   return std::get<EfficiencySettings>(settings);
+}
+
+const BenchmarkSettings& RunSpec::benchmark() const {
+  if (!is_benchmark()) fail("run {} is an {} run, not a benchmark run", label(), eval());
+  return std::get<BenchmarkSettings>(settings);
 }
 
 std::string options_label(const MethodOptions& options) {
@@ -73,8 +83,10 @@ std::string RunSpec::method_label() const {
 }
 
 std::string RunSpec::label() const {
-  return fmt::format("{} {} {} (block {}/{}) r={} seed={}{}", eval(), method_label(), layer, block_k, depth, ratio, seed,
-                     checkpoint.empty() ? "" : " model=" + checkpoint);
+  const bool imported = is_benchmark() && benchmark().imported();
+  return fmt::format("{} {} {} (block {}/{}) r={} seed={}{}{}", eval(), method_label(), layer, block_k, depth, ratio,
+                     seed, checkpoint.empty() ? "" : " model=" + checkpoint,
+                     imported ? " imported from " + benchmark().origin : "");
 }
 
 std::string run_key(const std::string& eval, const json& config) {
@@ -82,6 +94,7 @@ std::string run_key(const std::string& eval, const json& config) {
   c.erase("layer");
   c.erase("stages");
   c.erase("checkpoint_dir");  // a checkpoint is its digest: the same weights are one run wherever they live
+  c.erase("benchmark_data");  // and a benchmark file is its digest
   return sha256_hex(eval + "\n" + c.dump()).substr(0, 16);
 }
 
@@ -203,6 +216,14 @@ json to_json(const RunSpec& s) {
               {"test_size", a->test_size},
               {"stage0_key", a->stage0_key}});
     if (a->stage0_seed >= 0) c["stage0_seed"] = a->stage0_seed;  // absent: per-seed stage 0, as before
+  } else if (const auto* b = std::get_if<BenchmarkSettings>(&s.settings)) {
+    c.update({{"task", b->task},
+              {"benchmark_data", b->data},
+              {"benchmark_sha256", b->data_sha256},
+              {"limit", b->limit},
+              {"questions", b->questions},
+              {"max_new_tokens", b->max_new_tokens},
+              {"origin", b->origin}});
   } else {
     const auto& e = std::get<EfficiencySettings>(s.settings);
     c.update({{"external", e.external},
@@ -337,8 +358,18 @@ RunSpec run_spec_from_json(const std::string& eval, const json& config, const st
       e.memory_budget_gib = f.real("memory_budget_gib");
     }
     s.settings = e;
+  } else if (eval == "benchmark") {
+    BenchmarkSettings b;
+    b.task = f.str("task");
+    b.data = f.str("benchmark_data");
+    b.data_sha256 = f.str("benchmark_sha256");
+    b.limit = f.integer_in("limit", 0, INT64_MAX);
+    b.questions = f.integer_in("questions", 0, INT64_MAX);
+    b.max_new_tokens = f.integer_in("max_new_tokens", 0, INT64_MAX);
+    b.origin = f.str("origin");
+    s.settings = b;
   } else {
-    fail("{}: unknown evaluation '{}' (allowed: accuracy, efficiency)", where, eval);
+    fail("{}: unknown evaluation '{}' (allowed: accuracy, efficiency, benchmark)", where, eval);
   }
   return s;
 }

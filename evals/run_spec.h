@@ -65,6 +65,24 @@ struct EfficiencySettings {
   bool operator==(const EfficiencySettings& o) const;
 };
 
+/// The settings of a benchmark run (a released model answering a benchmark
+/// file's questions, scored as lmms-eval scores its task) after resolution,
+/// or of a run imported from lmms-eval's logs.
+struct BenchmarkSettings {
+  std::string task;  ///< the task type (harness/score/task.h)
+  /// The benchmark JSONL as given (not part of the run key: the file is its
+  /// SHA-256, wherever it lives) and the SHA-256 of its bytes.
+  std::string data, data_sha256;
+  int64_t limit = 0;      ///< the first `limit` questions (0: all), as lmms-eval's --limit
+  int64_t questions = 0;  ///< how many the run answers (after the limit)
+  int64_t max_new_tokens = 0;  ///< greedy generation's limit (the task's, unless set)
+  /// "laco" (answered here) or "lmms-eval" (imported from its --log_samples output).
+  std::string origin = "laco";
+
+  bool imported() const { return origin != "laco"; }
+  bool operator==(const BenchmarkSettings& o) const;
+};
+
 /// Usage: RunSpec s = resolve_run(...); s.eval(); s.key(); to_json(s);
 struct RunSpec {
   std::string preset;
@@ -90,20 +108,23 @@ struct RunSpec {
   /// SHA-256 of its config.json and weight files (checkpoint_sha256); both
   /// "" for the preset's random model (every run stored before they were recorded).
   std::string checkpoint, checkpoint_sha256;
-  std::variant<AccuracySettings, EfficiencySettings> settings;
+  std::variant<AccuracySettings, EfficiencySettings, BenchmarkSettings> settings;
 
-  /// "accuracy" or "efficiency": the registry name of the settings held.
+  /// "accuracy", "efficiency" or "benchmark": the registry name of the settings held.
   const std::string& eval() const;
   bool is_accuracy() const { return std::holds_alternative<AccuracySettings>(settings); }
   bool is_efficiency() const { return std::holds_alternative<EfficiencySettings>(settings); }
+  bool is_benchmark() const { return std::holds_alternative<BenchmarkSettings>(settings); }
   const AccuracySettings& accuracy() const;      ///< an Error when it is not an accuracy run
   const EfficiencySettings& efficiency() const;  ///< an Error when it is not an efficiency run
+  const BenchmarkSettings& benchmark() const;    ///< an Error when it is not a benchmark run
   bool external() const { return block_k == depth; }
   bool method_is_projector() const { return projector == "method"; }
 
   /// The first 16 hex digits of the SHA-256 of the evaluation and the stored
-  /// configuration less `layer`, `stages` (1/4 and block:7 are one run) and
-  /// `checkpoint_dir` (a checkpoint is its SHA-256, wherever it lives).
+  /// configuration less `layer`, `stages` (1/4 and block:7 are one run),
+  /// `checkpoint_dir` (a checkpoint is its SHA-256, wherever it lives) and
+  /// `benchmark_data` (so is a benchmark file).
   std::string key() const;
   /// "accuracy laco{zero_init=true} 1/4 (block 2/8) r=2 seed=0"
   std::string label() const;

@@ -14,6 +14,8 @@
 #include "harness/base/json_check.h"
 #include "harness/base/text.h"
 #include "harness/print/number.h"
+#include "harness/score/task.h"
+#include "report/benchmark_stats.h"
 #include "results/filter.h"
 #include "results/measurements.h"
 #include "results/schema.h"
@@ -58,7 +60,22 @@ std::string resolve_commit(const std::string& prefix, const std::string& flag, c
 
 // The value of a metric in one measurement, from its raw data where there are some.
 // The registry says which statistic a metric takes (evals/metrics.h), as in the report's tables.
+// A benchmark run's score and its task's headline are recomputed from its
+// responses, with an interval and a paired test (report/benchmark_stats.h).
+bool from_responses(const RunRecord& r, const std::string& metric) {
+  if (!r.spec.is_benchmark()) return false;
+  if (metric != "score" && metric != benchmark_headline_metric(find_task(r.spec.benchmark().task))) return false;
+  return reproduces(r, metric);
+}
+
 Stat value_of(const RunRecord& r, const std::string& metric) {
+  if (from_responses(r, metric)) {
+    auto evidence = std::make_shared<BenchmarkEvidence>();
+    evidence->task = r.spec.benchmark().task;
+    evidence->metric = metric;
+    evidence->seeds[r.spec.seed] = r.responses;
+    return benchmark_stat(evidence);
+  }
   const MetricInfo* info = lookup_metric(metric, r.eval());
   const Statistic statistic = info ? info->statistic : Statistic::kMean;
   if (statistic == Statistic::kAccuracy && !r.predictions.empty())
@@ -120,11 +137,13 @@ std::string test_text(const ComparedMetric& c) {
     case Difference::Test::kSignedRank:
       return fmt::format("signed-rank on {} rounds, p = {}", c.difference.n, format_number(c.difference.p));
     case Difference::Test::kPairedBootstrap:
-      return fmt::format("paired bootstrap, new - base = {} [{}, {}] points", format_number(c.new_.mean - c.base.mean, "%"),
-                         format_number(c.difference.interval.lo, "%"), format_number(c.difference.interval.hi, "%"));
+      return fmt::format("paired bootstrap, new - base = {} [{}, {}] points", format_number(c.new_.mean - c.base.mean, c.unit),
+                         format_number(c.difference.interval.lo, c.unit), format_number(c.difference.interval.hi, c.unit));
     case Difference::Test::kNone:
       break;
   }
+  // A benchmark run has its responses, but only its score and headline are tested (report/benchmark_stats.h).
+  if (c.spec.is_benchmark()) return "not tested (benchmark runs: score and headline only)";
   return "not tested (no raw data)";
 }
 
@@ -262,6 +281,7 @@ Comparison compare_measurements(const CompareOptions& o, std::vector<std::string
   out.db = o.db;
   double min_coverage = 1;
   size_t significant = 0, tested = 0;
+  bool benchmark = false;
   std::set<std::string> bases, news;
   for (const auto& p : pairs) {
     const auto in_base = metric_names(p.base), in_new = metric_names(p.new_);
@@ -270,7 +290,16 @@ Comparison compare_measurements(const CompareOptions& o, std::vector<std::string
       for (const auto& m : in_new)
         if (in_base.count(m)) metrics.push_back(m);
     } else {
-      for (const auto& m : o.metrics.empty() ? view_metrics(MetricView::kHeadline, p.run->spec.eval()) : o.metrics)
+      std::vector<std::string> wanted = o.metrics;
+      if (wanted.empty()) {
+        wanted = view_metrics(MetricView::kHeadline, p.run->spec.eval());
+        // A benchmark run's task headline (MME's perception sum, POPE's F1) first, then its score.
+        if (p.run->spec.is_benchmark()) {
+          const std::string headline = benchmark_headline_metric(find_task(p.run->spec.benchmark().task));
+          if (std::find(wanted.begin(), wanted.end(), headline) == wanted.end()) wanted.insert(wanted.begin(), headline);
+        }
+      }
+      for (const auto& m : wanted)
         if (in_base.count(m) && in_new.count(m)) metrics.push_back(m);
     }
     for (const auto& m : metrics) {
@@ -284,6 +313,7 @@ Comparison compare_measurements(const CompareOptions& o, std::vector<std::string
     }
     bases.insert(p.base_label);
     news.insert(p.new_label);
+    benchmark = benchmark || p.run->spec.is_benchmark();
   }
 
   const std::vector<std::string> b(bases.begin(), bases.end()), n(news.begin(), news.end());
@@ -301,6 +331,14 @@ Comparison compare_measurements(const CompareOptions& o, std::vector<std::string
       "paired bootstrap on the questions both measurements answered (the 95% interval of new - base excludes 0); "
       "values without raw data in both measurements (counts, FLOPs, runs stored before schema version 2) are not "
       "tested");
+  if (benchmark)
+    out.notes.push_back(fmt::format(
+        "Benchmark runs: `score` (mean per-question score, %) and the task's headline (`task_NAME`, lmms-eval's "
+        "aggregate on its scale) are recomputed from the stored responses [95% bootstrap interval, {} resamples of "
+        "the questions, or of the images with all their questions for MME, within each category]; new - base by a "
+        "paired bootstrap on the questions both measurements answered, the same resampled questions for both "
+        "(significant when its 95% interval excludes 0); their other metrics are not tested",
+        kBootstrapResamples));
   if (min_coverage < 0.95)
     out.notes.push_back(fmt::format("Intervals of timings with few repetitions are the widest the repetitions allow, "
                                     "and cover with less than 95% (as little as {:g}% here; the coverage columns give "

@@ -10,6 +10,9 @@
 // - accuracies: recomputed from the stored test predictions [bootstrap
 //   interval], the difference by a paired bootstrap on the questions both
 //   measurements answered (significant when its 95% interval excludes 0);
+// - benchmark runs: `score` and the task's headline (task_NAME, compared by
+//   default, first) recomputed from the stored responses, tested alike
+//   (report/benchmark_stats.h: images with their questions for MME);
 // - anything without raw data (counts, FLOPs, measurements stored before
 //   schema version 2): the values and their ratio, "not tested".
 #pragma once

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "report/benchmark_stats.h"
+
 namespace laco {
 
 Stat Stat::of(const std::vector<double>& values) {
@@ -28,6 +30,14 @@ Difference Evidence::test(const Evidence& other) const {
     d.smallest_p = r.smallest_p;
     d.n = r.n;
     d.significant = d.p < 0.05;
+    return d;
+  }
+  if (benchmark && other.benchmark) {
+    const Stat diff = benchmark_difference(*benchmark, *other.benchmark);
+    if (diff.missing() || !diff.ci) return d;  // no seed and question in common: nothing to pair
+    d.test = Difference::Test::kPairedBootstrap;
+    d.interval = *diff.ci;
+    d.significant = d.interval.lo > 0 || d.interval.hi < 0;
     return d;
   }
   if (answers.empty() || other.answers.empty()) return d;

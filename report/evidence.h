@@ -1,7 +1,9 @@
 // The value of a table cell over seeds (Stat) and the raw data behind it
-// (Evidence: the test questions each seed answered, or every timed
-// repetition), with the test that says whether two values differ beyond the
-// noise. Which a metric takes is its registry entry's statistic (evals/metrics.h).
+// (Evidence: the test questions each seed answered, every timed repetition,
+// or a benchmark run's stored responses), with the test that says whether two
+// values differ beyond the noise. Which a metric takes is its registry
+// entry's statistic (evals/metrics.h); a benchmark score's is
+// report/benchmark_stats.h.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +19,8 @@
 
 namespace laco {
 
+struct BenchmarkEvidence;  // report/benchmark_stats.h
+
 /// The outcome of testing two values' raw data against each other.
 struct Difference {
   enum class Test { kNone, kMannWhitney, kSignedRank, kPairedBootstrap };
@@ -28,7 +32,9 @@ struct Difference {
   /// kMannWhitney, kSignedRank: the smallest p the sizes allow (below 0.05 or the test cannot find a difference).
   double smallest_p = 1;
   int n = 0;                 ///< kSignedRank: pairs; kMannWhitney: the smaller sample
-  Interval interval;         ///< kPairedBootstrap: 95% interval of this - other, in accuracy points
+  /// kPairedBootstrap: 95% interval of this - other, in the value's unit
+  /// (accuracy points; a benchmark score's points on its own scale).
+  Interval interval;
   bool significant = false;  ///< at the 5% level: p < 0.05, or the interval excludes 0
 };
 
@@ -44,9 +50,12 @@ struct Evidence {
   /// interleaved group share, RunRecord::facts["measurement"]), in round
   /// order: repetition i of two runs of one measurement was taken in round i.
   std::map<std::string, std::vector<double>> rounds;
+  /// Benchmark: each seed's responses and the score they give (report/benchmark_stats.h).
+  std::shared_ptr<const BenchmarkEvidence> benchmark;
 
   /// Paired bootstrap on the questions both answered (same seed, stratum
-  /// and question id: accuracy); for timings the signed-rank test on the
+  /// and question id: accuracy; same seed and question id, whole images
+  /// where the task resamples images: a benchmark score); for timings the signed-rank test on the
   /// rounds both were measured in (paired_rounds), else a Mann-Whitney U test.
   Difference test(const Evidence& other) const;
   /// This timing over `other`'s: paired on their common rounds where they
@@ -56,7 +65,7 @@ struct Evidence {
   std::pair<std::vector<double>, std::vector<double>> paired_rounds(const Evidence& other) const;
   /// test(other).significant: false when there is nothing to test.
   bool differs(const Evidence& other) const { return test(other).significant; }
-  bool empty() const { return answers.empty() && samples.empty(); }
+  bool empty() const { return answers.empty() && samples.empty() && !benchmark; }
 };
 
 /// A value over seeds: the mean (accuracy, and values without raw data) or

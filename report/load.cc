@@ -9,6 +9,7 @@
 #include "harness/base/text.h"
 #include "results/filter.h"
 #include "results/measurements.h"
+#include "results/responses.h"
 #include "results/schema.h"
 
 namespace laco {
@@ -45,6 +46,9 @@ std::vector<RunRecord> load_done_runs(const std::string& db_path, const std::vec
     auto it = at.find(m.text(0));
     if (it != at.end()) runs[it->second].add(m.text(1), m.real(2), m.text(3));
   }
+  // Benchmark runs' questions (schema version 4 on; read_responses finds none before).
+  for (const auto& [key, i] : at)
+    if (runs[i].spec.is_benchmark()) runs[i].responses = read_responses(db, key);
   // The raw data (schema version 2 on): timing samples and test predictions.
   if (std::get<int64_t>(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'samples'")) == 0) return runs;
   auto s = db.prepare("SELECT run_key, metric, value FROM samples ORDER BY run_key, metric, rep");

@@ -12,7 +12,8 @@ namespace laco {
 
 /// Every run with status done that passes the --where filters (results/filter.h):
 /// configuration, provenance, metrics and the raw data behind them (timing
-/// samples, test predictions; absent in databases of schema version 1).
+/// samples, test predictions; absent in databases of schema version 1; a
+/// benchmark run's responses, schema version 4 on).
 /// Curves are not needed. `warnings`
 /// receives a line per filter value that matches no run.
 std::vector<RunRecord> load_done_runs(const std::string& db_path, const std::vector<std::string>& where = {},

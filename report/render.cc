@@ -24,13 +24,16 @@ std::string cell_text(const Cell& cell, const Column& column, Markup markup) {
   switch (cell.kind) {
     case CellKind::kLabel:
       return markup == Markup::kLatex ? latex_escape(cell.label) : cell.label;
-    case CellKind::kChange: {
+    case CellKind::kChange:
+    case CellKind::kDifference: {
+      // A change in % ("+12.3%") or a difference in the column's unit ("+12.3"), signed, with its interval.
       if (cell.stat.missing()) return markup == Markup::kLatex ? "--" : "-";
       auto signed_text = [&](double v) {
         std::string s = format_fixed(v, column.decimals);
         return s[0] == '-' ? s : "+" + s;
       };
-      std::string s = signed_text(cell.stat.mean) + (markup == Markup::kLatex ? "\\%" : "%");
+      std::string s = signed_text(cell.stat.mean);
+      if (cell.kind == CellKind::kChange) s += markup == Markup::kLatex ? "\\%" : "%";
       if (cell.stat.ci && cell.stat.ci->coverage > 0)
         s += fmt::format(" [{}, {}]{}", signed_text(cell.stat.ci->lo), signed_text(cell.stat.ci->hi),
                          short_mark(cell, markup));
@@ -205,7 +208,9 @@ std::string render_csv_rows(const Table& t) {
       const auto& col = t.columns[c];
       if (cell.kind == CellKind::kLabel) continue;  // labels are the key columns
       const std::string unit = cell.kind == CellKind::kChange ? "%" : col.unit;
-      const int64_t block = col.eval == "accuracy" ? key.block_accuracy : key.block_efficiency;
+      const int64_t block = col.eval == "accuracy"    ? key.block_accuracy
+                            : col.eval == "benchmark" ? key.block_benchmark
+                                                      : key.block_efficiency;
       const bool missing = cell.stat.missing();
       const bool ci = !missing && cell.stat.ci && cell.stat.ci->coverage > 0;
       out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", t.name, csv_escape(key.method),

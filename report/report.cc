@@ -86,8 +86,15 @@ std::string render_report_html(const std::vector<Table>& tables, const std::vect
                     "<title>laco-bench report</title>\n<style>\n";
   out += kStyle;
   out += "\n</style>\n</head>\n<body>\n<h1>laco-bench report</h1>\n";
-  out += "<p>Visual-token compression inside the vision encoder (LaCo) against Pixel-Shuffle, LDPv2 and TokenPacker. "
-         "Accuracy is measured on SynthVQA, a generated proxy benchmark, not MME or TextVQA.</p>\n";
+  bool synthvqa = false, benchmark = false;
+  for (const auto& r : runs) (r.spec.is_benchmark() ? benchmark : synthvqa) = true;
+  std::vector<std::string> intro = {
+      "Visual-token compression inside the vision encoder (LaCo) against Pixel-Shuffle, LDPv2 and TokenPacker."};
+  if (synthvqa || !benchmark) intro.push_back("Accuracy is measured on SynthVQA, a generated proxy benchmark, not MME or TextVQA.");
+  if (benchmark)
+    intro.push_back("In the benchmark tables a released checkpoint answers a benchmark file's questions, scored as "
+                    "lmms-eval scores the task.");
+  out += "<p>" + join(intro, " ") + "</p>\n";
   for (const auto& t : tables) out += render_html(t);
   if (!charts.empty()) {
     out += "<h2 id=\"plots\">Plots</h2>\n<div class=\"charts\">\n";
@@ -116,8 +123,11 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest
   const RunIndex index(runs, request.options);
   std::vector<Table> tables;
   for (auto& t : build_tables(index, request.options))
-    if (wants(request.tables, "all") || wants(request.tables, t.name)) tables.push_back(std::move(t));
-  const std::vector<Chart> chart_models = report_charts(index, request.options);
+    if (wants(request.tables, "all") || wants(request.tables, table_selector(t))) tables.push_back(std::move(t));
+  // The plots are of SynthVQA runs: none in a report of benchmark runs alone.
+  const std::vector<Chart> chart_models = index.has_synthvqa_runs() || index.benchmark_runs().empty()
+                                              ? report_charts(index, request.options)
+                                              : std::vector<Chart>{};
   std::vector<std::string> charts;
   for (const auto& c : chart_models) charts.push_back(render_svg(c));
 

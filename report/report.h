@@ -17,8 +17,8 @@ struct ReportRequest {
   std::string out_dir = "report/out";
   std::vector<std::string> formats = {"md", "latex", "csv", "html"};  ///< files written (--files)
   std::string print_format = "md";  ///< what is printed on the terminal (--format: printer_formats())
-  /// methods, placement, ratio, efficiency, training (only when a frozen stage was measured), budget (only when
-  /// runs were trained at more than one budget) or all
+  /// benchmark (every benchmark table), methods, placement, ratio, efficiency, training (only when a frozen stage
+  /// was measured), generation, budget (only when runs were trained at more than one budget) or all
   std::vector<std::string> tables = {"all"};
   std::string source;                         ///< the database path, named in the provenance
 };

@@ -35,8 +35,9 @@ nlohmann::json pooled_configuration(const RunSpec& spec) {
   return c;
 }
 
-// "steps0 (20, 200); reps (1, 5)": the fields whose values differ between configurations.
-std::string differences(const std::map<std::string, nlohmann::json>& configurations, std::string* first_field) {
+}  // namespace
+
+std::string configuration_differences(const std::map<std::string, nlohmann::json>& configurations, std::string* first_field) {
   std::set<std::string> keys;
   for (const auto& [text, c] : configurations)
     for (const auto& [k, v] : c.items()) keys.insert(k);
@@ -51,7 +52,6 @@ std::string differences(const std::map<std::string, nlohmann::json>& configurati
   return fmt::format("{}", fmt::join(parts, "; "));
 }
 
-}  // namespace
 
 std::vector<std::string> in_registry_order(const std::set<std::string>& methods) {
   std::vector<std::string> out;
@@ -65,6 +65,8 @@ std::vector<std::string> in_registry_order(const std::set<std::string>& methods)
 
 
 RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options) : RunIndex(runs, options, 1) {
+  for (const auto& r : runs)
+    if (r.spec.is_benchmark()) benchmark_runs_.push_back(r);
   for (int64_t b : budgets_.present)
     if (b != 1) other_budgets_[b] = std::shared_ptr<const RunIndex>(new RunIndex(runs, options, b));
 }
@@ -80,7 +82,8 @@ const RunIndex& RunIndex::at_budget(int64_t b) const {
 
 RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options, int64_t budget) : budget_(budget) {
   std::map<std::string, int> acc_presets, eff_presets;
-  for (const auto& r : runs) (r.eval() == kAccuracy ? acc_presets : eff_presets)[r.spec.preset]++;
+  for (const auto& r : runs)
+    if (!r.spec.is_benchmark()) (r.eval() == kAccuracy ? acc_presets : eff_presets)[r.spec.preset]++;
   accuracy_preset_ = options.accuracy_preset.empty() ? most_common(acc_presets) : options.accuracy_preset;
   efficiency_preset_ = options.efficiency_preset.empty() ? most_common(eff_presets) : options.efficiency_preset;
   budgets_ = training_budgets(runs, accuracy_preset_);
@@ -88,6 +91,7 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
   std::set<std::string> methods, commits, layers;
   std::set<int64_t> ratios, gen_tokens, decode_batches;
   for (const auto& r : runs) {
+    if (r.spec.is_benchmark()) continue;  // its own tables (benchmark_runs())
     if (r.spec.preset != (r.eval() == kAccuracy ? accuracy_preset_ : efficiency_preset_)) continue;
     // Budget 1 keeps the runs of unknown budget (0), so that mixed configurations are refused as before.
     const int64_t b = budgets_.of(r.spec);
@@ -242,7 +246,7 @@ Stat RunIndex::stat(const std::string& eval, const std::string& method, const st
   if (cached != cache_.end()) return cached->second;
   if (it->second.configurations.size() > 1) {
     std::string field;
-    const std::string diff = differences(it->second.configurations, &field);
+    const std::string diff = configuration_differences(it->second.configurations, &field);
     fail("report: the {} runs of {}{} differ in more than the seed: {}; they are not pooled (allowed: one "
          "configuration per table cell; choose one with --where {}=VALUE, or report them separately)",
          eval, method, is_reference_method(method) ? std::string() : fmt::format(" at {} (block {}), r = {}", placement, k, ratio),

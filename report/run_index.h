@@ -35,10 +35,17 @@ struct ReportOptions {
 /// of them pool into one ceiling, one value per seed. Accuracy runs trained
 /// at another stage 1 + 2 budget than most (report/budget.h) are not in the
 /// index: each such budget has an index of its own (at_budget()), for the
-/// budget table.
+/// budget table. Benchmark runs (a released checkpoint on a benchmark file)
+/// are not in the index: it keeps them as they are for their own tables
+/// (benchmark_runs(), report/benchmark_table.h).
 class RunIndex {
  public:
   RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options);
+
+  /// The benchmark runs among those given, in the order given.
+  const std::vector<RunRecord>& benchmark_runs() const { return benchmark_runs_; }
+  /// Whether an accuracy or efficiency run (SynthVQA) is in the index.
+  bool has_synthvqa_runs() const { return !groups_.empty(); }
 
   /// Which steps are budget 1 and which budgets have accuracy runs.
   const TrainingBudgets& budgets() const { return budgets_; }
@@ -104,6 +111,7 @@ class RunIndex {
   std::vector<std::string> methods_, placements_;
   std::vector<int64_t> ratios_, gen_tokens_, decode_batches_;
   std::map<std::string, Group> groups_;
+  std::vector<RunRecord> benchmark_runs_;
   std::map<std::string, int64_t> depths_;  // eval -> encoder depth of its preset
   std::vector<std::string> commits_;
   std::set<size_t> seeds_, questions_, repetitions_;
@@ -115,5 +123,10 @@ class RunIndex {
 
 /// Methods in registry order, then variants and unknown names alphabetically.
 std::vector<std::string> in_registry_order(const std::set<std::string>& methods);
+
+/// "steps0 (20, 200); reps (1, 5)": the fields whose values differ between the
+/// configurations (keyed by any label); `first_field` receives the first such field.
+std::string configuration_differences(const std::map<std::string, nlohmann::json>& configurations,
+                                      std::string* first_field);
 
 }  // namespace laco

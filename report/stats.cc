@@ -9,17 +9,8 @@ namespace {
 
 constexpr uint64_t kSeed = 0x4C41434F;  // "LACO": every report draws the same resamples
 
-// An index in [0, n): mt19937_64's output is fixed by the standard; the
-// modulo bias (n / 2^64) is far below anything a table prints.
-size_t draw(std::mt19937_64& rng, size_t n) { return static_cast<size_t>(rng() % n); }
-
-Interval percentiles(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  const auto lo = static_cast<size_t>(std::floor(0.025 * static_cast<double>(n)));
-  const auto hi = std::min(n - 1, static_cast<size_t>(std::ceil(0.975 * static_cast<double>(n))) - 1);
-  return {values[lo], values[hi], 0.95};
-}
+size_t draw(std::mt19937_64& rng, size_t n) { return bootstrap_draw(rng, n); }
+Interval percentiles(std::vector<double> values) { return percentile_interval(std::move(values)); }
 
 // Mean of the strata's means, or of all items, from per-stratum (correct, count).
 double summarise(const std::vector<std::pair<double, double>>& strata, AccuracyKind kind) {
@@ -38,6 +29,19 @@ double summarise(const std::vector<std::pair<double, double>>& strata, AccuracyK
 
 }  // namespace
 
+std::mt19937_64 bootstrap_rng(uint64_t stream) { return std::mt19937_64(kSeed + stream); }
+
+size_t bootstrap_draw(std::mt19937_64& rng, size_t n) { return static_cast<size_t>(rng() % n); }
+
+Interval percentile_interval(std::vector<double> values) {
+  if (values.empty()) return {0, 0, 0};  // no interval
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  const auto lo = static_cast<size_t>(std::floor(0.025 * static_cast<double>(n)));
+  const auto hi = std::min(n - 1, static_cast<size_t>(std::ceil(0.975 * static_cast<double>(n))) - 1);
+  return {values[lo], values[hi], 0.95};
+}
+
 double accuracy_percent(const SeedAnswers& seed, AccuracyKind kind) {
   std::vector<std::pair<double, double>> strata;
   for (const auto& s : seed)
@@ -47,7 +51,7 @@ double accuracy_percent(const SeedAnswers& seed, AccuracyKind kind) {
 
 Interval accuracy_interval(const std::vector<SeedAnswers>& seeds, AccuracyKind kind, int resamples) {
   if (seeds.empty()) return {};
-  std::mt19937_64 rng(kSeed);
+  std::mt19937_64 rng = bootstrap_rng(0);
   std::vector<double> means;
   means.reserve(static_cast<size_t>(resamples));
   std::vector<std::pair<double, double>> strata;
@@ -70,7 +74,7 @@ Interval accuracy_interval(const std::vector<SeedAnswers>& seeds, AccuracyKind k
 
 Interval paired_difference_interval(const std::vector<PairedSeed>& seeds, AccuracyKind kind, int resamples) {
   if (seeds.empty()) return {};
-  std::mt19937_64 rng(kSeed + 1);
+  std::mt19937_64 rng = bootstrap_rng(1);
   std::vector<double> diffs;
   diffs.reserve(static_cast<size_t>(resamples));
   std::vector<std::pair<double, double>> sa, sb;

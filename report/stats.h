@@ -10,6 +10,9 @@
 // - Two methods' accuracies: a paired bootstrap of their difference on the
 //   questions both answered (same seed, same question id), resampled together;
 //   different when the 95% interval of the difference excludes 0.
+// - Benchmark scores: the same two bootstraps on a run's stored responses,
+//   the task's own aggregate recomputed on each resample
+//   (report/benchmark_stats.h, which draws with the generator below).
 // - Timings: the median with a distribution-free interval from order
 //   statistics (its coverage is exact and printed when fewer repetitions
 //   cannot reach 95%).
@@ -24,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -31,6 +35,18 @@
 #include "harness/base/rank_tests.h"
 
 namespace laco {
+
+/// The resamples behind every bootstrap interval of a report.
+inline constexpr int kBootstrapResamples = 2000;
+
+/// The generator of one kind of bootstrap: fixed-seeded ("LACO" + `stream`,
+/// a number per kind of interval), so that every report draws the same resamples.
+std::mt19937_64 bootstrap_rng(uint64_t stream);
+/// An index in [0, n) (n > 0): mt19937_64's output is fixed by the standard;
+/// the modulo bias (n / 2^64) is far below anything a table prints.
+size_t bootstrap_draw(std::mt19937_64& rng, size_t n);
+/// The 2.5 and 97.5 percentiles of the resampled values: a 95% percentile interval.
+Interval percentile_interval(std::vector<double> values);
 
 /// One seed's questions, grouped in strata (families): correct or not.
 using SeedAnswers = std::vector<std::vector<bool>>;
@@ -44,7 +60,8 @@ double accuracy_percent(const SeedAnswers& seed, AccuracyKind kind);
 
 /// Bootstrap interval of the mean over seeds of accuracy_percent.
 /// Usage: accuracy_interval({{{1,1,0,1}}, {{1,0,0,1}}}, AccuracyKind::kPooled);
-Interval accuracy_interval(const std::vector<SeedAnswers>& seeds, AccuracyKind kind, int resamples = 2000);
+Interval accuracy_interval(const std::vector<SeedAnswers>& seeds, AccuracyKind kind,
+                           int resamples = kBootstrapResamples);
 
 /// The same questions answered by two methods: per seed, per stratum, aligned
 /// pairs (a[i] and b[i] are the same question).
@@ -52,7 +69,8 @@ struct PairedSeed {
   std::vector<std::vector<bool>> a, b;
 };
 /// Paired bootstrap interval of mean(a) - mean(b), in accuracy points.
-Interval paired_difference_interval(const std::vector<PairedSeed>& seeds, AccuracyKind kind, int resamples = 2000);
+Interval paired_difference_interval(const std::vector<PairedSeed>& seeds, AccuracyKind kind,
+                                    int resamples = kBootstrapResamples);
 
 /// The median's order-statistic interval (the median itself: evals/measure.h).
 Interval median_interval(std::vector<double> values);

@@ -42,6 +42,13 @@ Cell Cell::change(const Stat& percent) {
   return c;
 }
 
+Cell Cell::difference(const Stat& delta) {
+  Cell c;
+  c.kind = CellKind::kDifference;
+  c.stat = delta;
+  return c;
+}
+
 void Table::add_row(std::vector<Cell> cells, bool is_reference, RowKey key) {
   cells.resize(columns.size());
   rows.push_back(std::move(cells));
@@ -50,7 +57,7 @@ void Table::add_row(std::vector<Cell> cells, bool is_reference, RowKey key) {
 }
 
 void Table::mark_best() {
-  bool untested = false, tested = false;
+  bool untested = false, tested = false, tested_benchmark = false;
   // The fewest repetitions (or paired rounds) behind a timing comparison that no result could make significant.
   std::optional<std::pair<int, Difference>> powerless;
   std::set<int> short_coverages;                 // in per mille, of intervals short of 95%
@@ -102,7 +109,7 @@ void Table::mark_best() {
       } else if (top && cell.stat.evidence) {
         const Difference d = top->test(*cell.stat.evidence);
         cell.bold = !d.significant;
-        tested = true;
+        (top->benchmark ? tested_benchmark : tested) = true;
         const bool timing = d.test == Difference::Test::kMannWhitney || d.test == Difference::Test::kSignedRank;
         if (timing && d.smallest_p >= 0.05 && (!powerless || d.n < powerless->first)) powerless = std::make_pair(d.n, d);
       } else {
@@ -114,6 +121,10 @@ void Table::mark_best() {
     notes.push_back("Bold: the best value and every value not significantly different from it at the 5% level "
                     "(accuracy: paired bootstrap on the same questions; timings: Wilcoxon signed-rank on the rounds "
                     "both were measured in, Mann-Whitney U on the repetitions of runs measured apart)");
+  if (tested_benchmark)
+    notes.push_back("Bold: the best value and every value not significantly different from it at the 5% level "
+                    "(benchmark scores: paired bootstrap of the difference on the same questions, significant when its "
+                    "95% interval excludes 0)");
   if (powerless) {
     const Difference& d = powerless->second;
     const bool rounds = d.test == Difference::Test::kSignedRank;

@@ -1,5 +1,5 @@
-// A report table: typed cells (a label, or a statistic over seeds, or a
-// relative change) under columns that carry their metric, and the marking of
+// A report table: typed cells (a label, a statistic over seeds, a relative
+// change, or a difference of two values) under columns that carry their metric, and the marking of
 // the best value and of every value not significantly different from it.
 // Every renderer (report/render.h) prints the same values, so the formats cannot disagree.
 #pragma once
@@ -17,12 +17,12 @@
 
 namespace laco {
 
-enum class CellKind { kLabel, kStat, kChange };
+enum class CellKind { kLabel, kStat, kChange, kDifference };
 
 struct Cell {
   CellKind kind = CellKind::kLabel;
   std::string label;
-  Stat stat;       ///< kStat, and kChange (mean is the change in %)
+  Stat stat;       ///< kStat; kChange (mean is the change in %); kDifference (mean is a - b in the column's unit)
   bool bold = false;
 
   static Cell text(std::string s);
@@ -30,6 +30,9 @@ struct Cell {
   /// A relative change in percent, printed with its sign ("+12.3%"), and its
   /// interval when the statistic has one ("+12.3% [+8.1, +16.0]").
   static Cell change(const Stat& percent);
+  /// A difference of two values in the column's unit, printed with its sign
+  /// and its interval when the statistic has one ("-12.5 [-20.0, -5.0]").
+  static Cell difference(const Stat& delta);
 };
 
 /// A table's column. Usage: Column::of("throughput", "throughput", "efficiency")
@@ -46,8 +49,8 @@ struct Column {
   bool exact = false;
   /// The CSV's `metric`: unique within the table ("train_step_speedup").
   std::string metric = {};
-  /// The evaluation the column's values come from ("accuracy", "efficiency"):
-  /// which encoder's block the CSV names.
+  /// The evaluation the column's values come from ("accuracy", "efficiency",
+  /// "benchmark"): which encoder's block the CSV names.
   std::string eval = {};
 
   /// A label column (method, placement): no unit, not ranked.
@@ -65,14 +68,20 @@ struct Column {
 /// What a row is about, for the tidy CSV: one configuration of one method.
 struct RowKey {
   std::string method;     ///< registry name ("laco")
-  std::string options;    ///< "zero_init=true", or ""
+  /// "zero_init=true", or ""; a benchmark run imported from lmms-eval adds
+  /// "origin=lmms-eval" (its row is apart from the native run's).
+  std::string options;
   std::string placement;  ///< "1/4"; "" where it does not apply (`none`)
   int64_t block_accuracy = 0, block_efficiency = 0;
+  int64_t block_benchmark = 0;  ///< the block in the benchmark checkpoint's encoder (benchmark tables)
   int64_t ratio = 0;      ///< 0 where it does not apply
 };
 
 struct Table {
-  std::string name;     ///< file stem: methods, placement, ratio, efficiency, training, generation, budget
+  std::string name;     ///< file stem: methods, placement, ratio, efficiency, training, generation, budget, benchmark_...
+  /// The registry entry (`laco report --table` name) that built it, where it
+  /// is one of several tables of one entry ("benchmark"); "": the name.
+  std::string family;
   std::string title;
   std::vector<std::string> notes;  ///< preset, ratio, commits, how to read it
   std::vector<Column> columns;

@@ -14,6 +14,7 @@
 #include "harness/base/error.h"
 #include "harness/model/placement.h"
 #include "methods/registry.h"
+#include "report/benchmark_table.h"
 
 namespace laco {
 namespace {
@@ -549,14 +550,19 @@ Table budget_table(const RunIndex& index, const ReportOptions& options) {
 }
 
 const std::vector<TableInfo>& table_registry() {
+  // The SynthVQA tables: in every report but one of benchmark runs alone (where they would be empty).
+  const auto synthvqa = [](const RunIndex& index) { return index.has_synthvqa_runs() || index.benchmark_runs().empty(); };
   static const std::vector<TableInfo> tables = {
-      {"methods", methods_table, {}, false},
-      {"placement", placement_table, {}, false},
-      {"ratio", ratio_table, {}, false},
-      {"efficiency", efficiency_table, {}, false},
-      {"training", training_table, {}, true},
-      {"generation", generation_table, {}, true},
-      {"budget", budget_table, [](const RunIndex& index) { return index.budgets().present.size() > 1; }, false},
+      // Released checkpoints on real benchmarks first, then the SynthVQA proxy's tables.
+      {"benchmark", {}, [](const RunIndex& index) { return !index.benchmark_runs().empty(); }, false,
+       [](const RunIndex& index, const ReportOptions&) { return benchmark_tables(index.benchmark_runs()); }},
+      {"methods", methods_table, synthvqa, false, {}},
+      {"placement", placement_table, synthvqa, false, {}},
+      {"ratio", ratio_table, synthvqa, false, {}},
+      {"efficiency", efficiency_table, synthvqa, false, {}},
+      {"training", training_table, synthvqa, true, {}},
+      {"generation", generation_table, synthvqa, true, {}},
+      {"budget", budget_table, [](const RunIndex& index) { return index.budgets().present.size() > 1; }, false, {}},
   };
   return tables;
 }
@@ -567,10 +573,19 @@ std::vector<std::string> table_names() {
   return names;
 }
 
+const std::string& table_selector(const Table& table) { return table.family.empty() ? table.name : table.family; }
+
 std::vector<Table> build_tables(const RunIndex& index, const ReportOptions& options) {
   std::vector<Table> tables;
   for (const auto& info : table_registry()) {
     if (info.when && !info.when(index)) continue;
+    if (info.build_all) {
+      for (auto& t : info.build_all(index, options)) {
+        t.family = info.name;
+        if (!info.needs_rows || !t.rows.empty()) tables.push_back(std::move(t));
+      }
+      continue;
+    }
     Table t = info.build(index, options);
     if (info.needs_rows && t.rows.empty()) continue;
     tables.push_back(std::move(t));

@@ -3,7 +3,8 @@
 // ratio, efficiency relative to external compression), the training stages,
 // generation, and, when accuracy runs were trained at more than one stage
 // 1 + 2 budget (a sweep grid's `budgets`), the methods' ranking at each
-// budget. They are registered by name (table_registry()).
+// budget; before them the benchmark runs' tables (report/benchmark_table.h).
+// They are registered by name (table_registry()).
 #pragma once
 
 #include <functional>
@@ -54,16 +55,25 @@ struct TableInfo {
   std::function<bool(const RunIndex& index)> when;
   /// Left out when built without a row (nothing measured what it shows).
   bool needs_rows = false;
+  /// A family of tables, one per group of runs (each named NAME_..., its
+  /// Table::family NAME), built by this instead of `build`.
+  std::function<std::vector<Table>(const RunIndex& index, const ReportOptions& options)> build_all;
 };
 
-/// Every table, in the report's order: methods, placement, ratio, efficiency,
-/// training and generation (when they have rows), budget (when runs were
-/// trained at more than one budget). A new table is one entry.
+/// Every table, in the report's order: benchmark (when there are benchmark
+/// runs: one table per task, benchmark file, checkpoint and limit,
+/// report/benchmark_table.h), methods, placement, ratio, efficiency, training
+/// and generation (when they have rows), budget (when runs were trained at
+/// more than one budget). The SynthVQA tables are left out of a report of
+/// benchmark runs alone. A new table is one entry.
 const std::vector<TableInfo>& table_registry();
 std::vector<std::string> table_names();
 
 /// The tables of table_registry() that belong in the report, in its order.
+/// A table's --table name is its family where it has one (table_selector()).
 std::vector<Table> build_tables(const RunIndex& index, const ReportOptions& options);
+/// The registry name that selects `table` (--table): its family, else its name.
+const std::string& table_selector(const Table& table);
 
 /// The family whose accuracy drops most from the `none` ceiling across the
 /// compressed runs at `ratio` (the lowest average when there is no ceiling).

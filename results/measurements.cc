@@ -8,6 +8,7 @@
 #include "harness/base/host.h"
 #include "harness/base/json_check.h"
 #include "harness/base/text.h"
+#include "results/responses.h"
 #include "results/schema.h"
 
 namespace laco {
@@ -175,6 +176,8 @@ RunRecord measurement_record(const StoredMeasurement& m, const RunSpec& spec, co
                              text_field(row, "answer", in + " predictions"),
                              text_field(row, "predicted", in + " predictions"),
                              number_field(row, "correct", in + " predictions") != 0});
+  for (const auto& row : rows_of(content, "responses"))  // in question order
+    r.responses.push_back(response_from_row(row, in + " responses"));
   return r;
 }
 

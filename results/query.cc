@@ -67,8 +67,10 @@ PrintTable run_query(const QueryOptions& o, std::vector<std::string>* warnings) 
     }
   }
 
+  // An imported run says so beside its evaluation: "benchmark (lmms-eval)".
   std::string select =
-      "SELECT r.key, r.eval, r.status, r.preset, r.method, r.method_options, r.layer, r.block_k, r.ratio, r.seed";
+      "SELECT r.key, CASE WHEN coalesce(json_extract(r.config, '$.origin'), 'laco') = 'laco' THEN r.eval"
+      " ELSE r.eval || ' (' || json_extract(r.config, '$.origin') || ')' END, r.status, r.preset, r.method, r.method_options, r.layer, r.block_k, r.ratio, r.seed";
   for (size_t i = 0; i < metrics.size(); ++i)
     select += ", (SELECT m.value FROM metrics m WHERE m.run_key = r.key AND m.name = ?)";
   select += " FROM runs r WHERE " + filter.condition +

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -24,7 +25,41 @@ struct Migration {
   int version;
   std::string description;
   std::string sql;
+  /// Work SQL alone cannot say (run after `sql`, in the same transaction).
+  std::function<void(sql::Connection&)> step = nullptr;
 };
+
+// Version 4: `runs.eval` takes 'benchmark'. SQLite cannot alter a CHECK, so
+// the table is rebuilt as its ALTER TABLE page prescribes (foreign keys off,
+// which migrate() does for every migration): the views that read it are
+// dropped and recreated as they were, its rows copied under a new table with
+// the widened CHECK, which then takes the old one's name and indexes.
+void widen_runs_eval(sql::Connection& c) {
+  auto text_rows = [&](const std::string& query) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    auto q = c.prepare(query);
+    while (q.step()) rows.emplace_back(q.text(0), q.text(1));
+    return rows;
+  };
+  const auto views = text_rows("SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY rowid");
+  const auto indexes =
+      text_rows("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' AND sql IS NOT NULL");
+  const auto table = text_rows("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'");
+  const std::string old_check = "CHECK (eval IN ('accuracy', 'efficiency'))";
+  if (table.size() != 1 || table[0].second.find(old_check) == std::string::npos)
+    fail("{}: table runs is not as schema version 3 defines it ({} not found); refusing to migrate it", c.path(),
+         old_check);
+  std::string create = table[0].second;
+  create.replace(create.find(old_check), old_check.size(), "CHECK (eval IN ('accuracy', 'efficiency', 'benchmark'))");
+  create.replace(create.find("runs"), 4, "runs_v4");
+  for (const auto& [name, sql] : views) c.exec(fmt::format("DROP VIEW {}", name));
+  c.exec(create);
+  c.exec("INSERT INTO runs_v4 SELECT * FROM runs");
+  c.exec("DROP TABLE runs");
+  c.exec("ALTER TABLE runs_v4 RENAME TO runs");
+  for (const auto& [name, sql] : indexes) c.exec(sql);
+  for (const auto& [name, sql] : views) c.exec(sql);
+}
 
 // A view that pivots named metrics of done runs of one evaluation into columns.
 std::string pivot_view(const std::string& view, const std::string& eval, const std::vector<std::string>& metrics,
@@ -193,6 +228,45 @@ SELECT r.key, r.eval, r.preset, r.method, r.method_options, r.layer, r.block_k, 
        m.seq, 'archived', m.git_commit, m.git_dirty, m.host, m.started_at, m.finished_at, m.wall_seconds
 FROM measurements m JOIN runs r ON r.key = m.run_key;
 )"},
+      {4, "benchmark runs: runs.eval takes 'benchmark'; responses (every question), response_journal (questions of "
+          "an unfinished run)",
+       R"(
+-- Every question of a done benchmark run (evals/response.h): written with the
+-- run's other rows when it is recorded; costs are NULL for imported samples.
+CREATE TABLE responses (
+  run_key       TEXT NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+  question      INTEGER NOT NULL,
+  id            TEXT NOT NULL,
+  category      TEXT NOT NULL,
+  image_id      TEXT NOT NULL,
+  target        TEXT NOT NULL CHECK (json_valid(target)),
+  response      TEXT NOT NULL,
+  parsed        TEXT NOT NULL,
+  score         REAL NOT NULL,
+  fields        TEXT NOT NULL CHECK (json_valid(fields)),
+  prompt_tokens INTEGER,
+  visual_tokens INTEGER,
+  output_tokens INTEGER,
+  ttft_ms       REAL,
+  tpot_ms       REAL,
+  PRIMARY KEY (run_key, question)
+) WITHOUT ROWID;
+
+-- The questions a benchmark run has finished before it is done, each
+-- committed as it finishes (one transaction each), so that a killed run
+-- resumes at the next question. `build` is the commit label of the binary
+-- that answered: another build's answers are not reused. Emptied for a run
+-- when it is recorded done.
+CREATE TABLE response_journal (
+  run_key    TEXT NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+  question   INTEGER NOT NULL,
+  build      TEXT NOT NULL,
+  content    TEXT NOT NULL CHECK (json_valid(content)),
+  written_at TEXT NOT NULL,
+  PRIMARY KEY (run_key, question)
+) WITHOUT ROWID;
+)",
+       widen_runs_eval},
   };
   return all;
 }
@@ -208,6 +282,19 @@ int read_version(sql::Connection& c) {
 }
 
 void migrate(sql::Connection& c) {
+  // Off for a table rebuild (version 4): dropping `runs` must not cascade to
+  // its children. It cannot change inside a transaction, so it is set around
+  // it; the rows are checked before the commit.
+  c.exec("PRAGMA foreign_keys = OFF");
+  struct On {
+    sql::Connection& c;
+    ~On() {
+      try {
+        c.exec("PRAGMA foreign_keys = ON");
+      } catch (...) {
+      }
+    }
+  } on{c};
   sql::Transaction t(c);
   // Read again under the write lock: another process may have migrated meanwhile.
   const int current = read_version(c);
@@ -219,9 +306,12 @@ void migrate(sql::Connection& c) {
   for (const auto& m : migrations()) {
     if (m.version <= current) continue;
     c.exec(m.sql);
+    if (m.step) m.step(c);
     auto insert = c.prepare("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)");
     insert.bind(1, m.version).bind(2, m.description).bind(3, utc_now()).run();
   }
+  if (c.prepare("PRAGMA foreign_key_check").step())
+    fail("{}: a migration left rows whose run is missing; nothing was changed", c.path());
   t.commit();
 }
 
@@ -252,7 +342,7 @@ void create_results_db(const std::string& path) {
 int results_schema_version() { return migrations().back().version; }
 
 const std::vector<std::string>& run_child_tables() {
-  static const std::vector<std::string> tables = {"metrics", "series", "samples", "predictions"};
+  static const std::vector<std::string> tables = {"metrics", "series", "samples", "predictions", "responses"};
   return tables;
 }
 

@@ -14,6 +14,7 @@
 #include "harness/base/error.h"
 #include "harness/base/host.h"
 #include "results/measurements.h"
+#include "results/responses.h"
 #include "results/schema.h"
 
 namespace laco {
@@ -145,6 +146,7 @@ void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord
   auto sample = db_.prepare("INSERT INTO samples (run_key, metric, rep, value) VALUES (?, ?, ?, ?)");
   auto prediction = db_.prepare(
       "INSERT INTO predictions (run_key, question, id, family, answer, predicted, correct) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  auto unjournal = db_.prepare("DELETE FROM response_journal WHERE run_key = ?");
   for (const auto& [key, rec] : results) {
     held.bind(1, key);
     if (!held.step()) fail("{}: run {} is not registered", path(), key);
@@ -201,6 +203,10 @@ void ResultStore::record_done(const std::vector<std::pair<std::string, RunRecord
       prediction.bind(6, q.predicted).bind(7, static_cast<int64_t>(q.correct)).run();
       prediction.reset();
     }
+    insert_responses(db_, key, rec.responses);
+    // Its questions are in `responses` now: the journal of its attempts is done with.
+    unjournal.bind(1, key).run();
+    unjournal.reset();
   }
   t.commit();
 }

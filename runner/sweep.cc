@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <new>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -23,6 +24,7 @@
 #include "harness/print/printer.h"
 #include "runner/estimate.h"
 #include "runner/power.h"
+#include "results/responses.h"
 #include "results/schema.h"
 
 namespace laco {
@@ -123,7 +125,8 @@ std::string format_sweep_plan(const Sweep& sweep, const std::map<std::string, Ru
   for (const auto& r : sweep.runs) ++per_eval[r.eval()];
   for (const auto& u : sweep.units) groups += !u.group_key.empty();
   std::vector<std::string> parts;
-  for (const auto& name : evaluation_names()) parts.push_back(fmt::format("{} {}", per_eval[name], name));
+  for (const auto& name : evaluation_names())
+    if (per_eval[name] > 0) parts.push_back(fmt::format("{} {}", per_eval[name], name));
   PrintTable t;
   t.title = fmt::format("sweep {} ({}): {} runs: {} in {} measurement group{}", sweep.name, sweep.file,
                         sweep.runs.size(), join(parts), groups, groups == 1 ? "" : "s");
@@ -254,7 +257,10 @@ Execution execute_sweep(const Sweep& sweep, const std::vector<std::vector<size_t
     std::string error;
     try {
       const auto specs = specs_of(sweep, todo[u]);
-      std::vector<RunRecord> records = evaluation_of(specs.front()).run(specs, {&progress, options.cache_dir, &lost_inputs});
+      std::optional<StoreJournal> journal;  // benchmark runs commit each question as it finishes
+      if (store) journal.emplace(store->db());
+      std::vector<RunRecord> records = evaluation_of(specs.front()).run(
+          specs, {&progress, options.cache_dir, &lost_inputs, journal ? &*journal : nullptr});
       if (records.size() != keys.size())
         fail("the evaluation returned {} records for {} runs", records.size(), keys.size());
       std::vector<std::pair<std::string, RunRecord>> results;

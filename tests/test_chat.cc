@@ -165,32 +165,9 @@ TEST(Generate, StopsAtTheStopIdAndKeepsIt) {
   for (int64_t i = 0; i <= first_at; ++i) EXPECT_EQ(stopped.ids[0][i].item<int64_t>(), free.ids[0][i].item<int64_t>());
 }
 
-// The tiny LLaVA-OneVision checkpoint of scripts/llava_chat_fixtures.py with
-// its tokenizer.json derived as the script derives it: the shared Qwen
-// tokenizer.json with its added_tokens replaced by the folder's
-// tokenizer_config.json added_tokens_decoder, in id order (the 11 MB file is
-// not committed twice).
-const std::string kChatFixture = LACO_SOURCE_DIR "/tests/checkpoints/llava_onevision_chat";
 const std::string kChatReference = LACO_SOURCE_DIR "/tests/checkpoints/llava_onevision_chat.reference.safetensors";
-
-std::string chat_checkpoint() {
-  namespace fs = std::filesystem;
-  const std::string dir = test::temp_dir("llava_onevision_chat");
-  for (const auto& e : fs::directory_iterator(kChatFixture))
-    fs::copy_file(e.path(), fs::path(dir) / e.path().filename(), fs::copy_options::overwrite_existing);
-  json tok = json::parse(read_file_bytes(LACO_SHARED_TOKENIZERS_DIR "/qwen/tokenizer.json", InputLimit::kDataBytes));
-  const json config = json::parse(read_file_bytes(kChatFixture + "/tokenizer_config.json"));
-  std::map<int64_t, json> added;
-  for (const auto& [id, t] : config.at("added_tokens_decoder").items())
-    added[std::stoll(id)] = json{{"id", std::stoll(id)},           {"content", t.at("content")},
-                                 {"single_word", t.at("single_word")}, {"lstrip", t.at("lstrip")},
-                                 {"rstrip", t.at("rstrip")},           {"normalized", t.at("normalized")},
-                                 {"special", t.at("special")}};
-  tok["added_tokens"] = json::array();
-  for (const auto& [id, t] : added) tok["added_tokens"].push_back(t);
-  test::write_file(dir + "/tokenizer.json", tok.dump());
-  return dir;
-}
+using test::chat_checkpoint;
+using test::kChatFixture;
 
 std::vector<int64_t> ids_of(const torch::Tensor& t) {
   const auto c = t.to(torch::kInt64).contiguous();

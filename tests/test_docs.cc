@@ -197,6 +197,7 @@ std::vector<std::string> subcommand_path(const std::vector<std::string>& words) 
   std::vector<std::string> path;
   if (words.size() > 1 && kTop.count(words[1])) path.push_back(words[1]);
   if (!path.empty() && path[0] == "data" && words.size() > 2 && words[2] == "export") path.push_back("export");
+  if (!path.empty() && path[0] == "import" && words.size() > 2 && words[2] == "lmms-eval") path.push_back("lmms-eval");
   return path;
 }
 

@@ -2,11 +2,13 @@
 // the databases of earlier schema versions, has one entry with the unit it is
 // stored in; families match what they should and nothing else; the default
 // views are the lists the harness showed before the registry existed.
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
 
 #include "evals/accuracy.h"
+#include "evals/benchmark.h"
 #include "evals/efficiency.h"
 #include "evals/metrics.h"
 #include "evals/registry.h"
@@ -60,6 +62,26 @@ TEST(Metrics, EveryMetricOfAnAccuracyRunHasAnEntry) {
   c.steps2 = 1;
   const RunRecord r = run_accuracy(resolve_accuracy_config(c), {nullptr, dir + "/cache"});
   for (const auto& f : vqa_families()) EXPECT_TRUE(r.value("acc_" + f).has_value()) << f;
+  expect_registered(r);
+}
+
+TEST(Metrics, EveryMetricOfABenchmarkRunHasAnEntry) {
+  const std::string dir = test::temp_dir("metrics_benchmark");
+  fs::copy_file(LACO_SOURCE_DIR "/tests/checkpoints/llava_onevision_chat_images/image0.png", dir + "/a.png");
+  test::write_file(dir + "/pope.jsonl",
+                   R"({"id": "1", "image": "a.png", "question": "Is there a dog in the image?", "answer": "yes"})"
+                   "\n"
+                   R"({"id": "2", "image": "a.png", "question": "Is there a cat in the image?", "answer": "no"})"
+                   "\n");
+  BenchmarkConfig c;
+  c.model = test::chat_checkpoint();
+  c.method = "laco";
+  c.task = "pope";
+  c.data = dir + "/pope.jsonl";
+  c.max_new_tokens = 3;
+  const RunRecord r = run_benchmark(resolve_benchmark_config(c));
+  for (const char* m : {"score", "task_pope_f1_score", "questions", "visual_tokens", "ttft_p50", "tpot_p99"})
+    EXPECT_TRUE(r.value(m).has_value()) << m;
   expect_registered(r);
 }
 
@@ -125,7 +147,8 @@ TEST(Metrics, EntriesAndViewRanksAreUnique) {
   for (const auto& m : metric_registry()) {
     EXPECT_TRUE(names.insert({m.eval, m.name}).second) << m.eval << " " << m.name << " twice";
     EXPECT_FALSE(m.description.empty()) << m.name;
-    EXPECT_TRUE(m.eval == "accuracy" || m.eval == "efficiency") << m.name;
+    const auto evals = evaluation_names();
+    EXPECT_NE(std::find(evals.begin(), evals.end(), m.eval), evals.end()) << m.name;
     const int r[3] = {m.headline, m.run_table, m.query};
     for (int v = 0; v < 3; ++v)
       if (r[v] != 0) EXPECT_TRUE(ranks[v].insert({{m.eval, r[v]}, m.name}).second) << m.name << " view " << v;
@@ -149,10 +172,13 @@ TEST(Metrics, TheDefaultViewsAreTheListsTheCommandsShowed) {
   EXPECT_EQ(view_metrics(MetricView::kQuery),
             (V{"acc_color", "acc_shape", "acc_count", "acc_spatial", "acc_text", "acc_overall", "acc_mean",
                "visual_tokens", "encoder_latency", "prefill_latency", "throughput", "train_step_time",
-               "train_peak_tensor"}));
+               "train_peak_tensor", "score", "ttft_p50", "questions"}));
   EXPECT_EQ(view_metrics(MetricView::kHeadline, "accuracy"), (V{"acc_mean", "acc_overall", "visual_tokens"}));
   EXPECT_EQ(view_metrics(MetricView::kHeadline, "efficiency"),
             (V{"train_step_time", "prefill_latency", "throughput", "encoder_latency"}));
+  EXPECT_EQ(view_metrics(MetricView::kRunTable, "benchmark"),
+            (V{"score", "visual_tokens", "ttft_p50", "ttft_p90", "tpot_p50", "questions"}));
+  EXPECT_EQ(view_metrics(MetricView::kHeadline, "benchmark"), (V{"score", "visual_tokens", "ttft_p50"}));
 }
 
 }  // namespace

@@ -7,7 +7,14 @@
 #include <sstream>
 #include <sys/wait.h>
 
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "harness/base/error.h"
+#include "harness/base/files.h"
+#include "harness/base/limits.h"
 
 namespace laco::test {
 
@@ -91,6 +98,41 @@ uint64_t fill_disk(const std::string& dir, uint64_t leave) {
   while (written + block.size() <= n && out.write(block.data(), block.size())) written += block.size();
   out.flush();
   return written;
+}
+
+std::string chat_checkpoint() {
+  namespace fs = std::filesystem;
+  using nlohmann::json;
+  const std::string dir = temp_dir("llava_onevision_chat");
+  for (const auto& e : fs::directory_iterator(kChatFixture))
+    fs::copy_file(e.path(), fs::path(dir) / e.path().filename(), fs::copy_options::overwrite_existing);
+  json tok = json::parse(read_file_bytes(LACO_SHARED_TOKENIZERS_DIR "/qwen/tokenizer.json", InputLimit::kDataBytes));
+  const json config = json::parse(read_file_bytes(kChatFixture + "/tokenizer_config.json"));
+  std::map<int64_t, json> added;
+  for (const auto& [id, t] : config.at("added_tokens_decoder").items())
+    added[std::stoll(id)] = json{{"id", std::stoll(id)},           {"content", t.at("content")},
+                                 {"single_word", t.at("single_word")}, {"lstrip", t.at("lstrip")},
+                                 {"rstrip", t.at("rstrip")},           {"normalized", t.at("normalized")},
+                                 {"special", t.at("special")}};
+  tok["added_tokens"] = json::array();
+  for (const auto& [id, t] : added) tok["added_tokens"].push_back(t);
+  write_file(dir + "/tokenizer.json", tok.dump());
+  return dir;
+}
+
+std::string mme_file(const std::string& dir) {
+  for (int i : {0, 1, 3})
+    std::filesystem::copy_file(fmt::format(LACO_SOURCE_DIR "/tests/checkpoints/llava_onevision_chat_images/image{}.png", i),
+                  fmt::format("{}/image{}.png", dir, i), std::filesystem::copy_options::overwrite_existing);
+  write_file(dir + "/mme.jsonl",
+                   R"({"id": "q1", "image": "image0.png", "question": "Is there a dog? Please answer yes or no.", "answer": "Yes", "category": "existence", "image_id": "i0"}
+{"id": "q2", "image": "image0.png", "question": "Is there a cat? Please answer yes or no.", "answer": "No", "category": "existence", "image_id": "i0"}
+{"id": "q3", "image": "image1.png", "question": "Is this a poster? Please answer yes or no.", "answer": "Yes", "category": "posters", "image_id": "i1"}
+{"id": "q4", "image": "image1.png", "question": "Is this a photo? Please answer yes or no.", "answer": "No", "category": "posters", "image_id": "i1"}
+{"id": "q5", "image": "image3.png", "question": "Is the sum 4? Please answer yes or no.", "answer": "Yes", "category": "numerical_calculation", "image_id": "i3"}
+{"id": "q6", "image": "image3.png", "question": "Is the sum 5? Please answer yes or no.", "answer": "No", "category": "numerical_calculation", "image_id": "i3"}
+)");
+  return dir + "/mme.jsonl";
 }
 
 }  // namespace laco::test

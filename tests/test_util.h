@@ -25,6 +25,19 @@ void write_file(const std::string& path, const std::string& text);
 /// The file's bytes ("" when it cannot be read).
 std::string read_file(const std::string& path);
 
+/// The tiny LLaVA-OneVision checkpoint of scripts/llava_chat_fixtures.py (its folder).
+inline const std::string kChatFixture = LACO_SOURCE_DIR "/tests/checkpoints/llava_onevision_chat";
+/// A copy of it in a fresh temporary folder with its tokenizer.json derived as
+/// the script derives it: the shared Qwen tokenizer.json with its added_tokens
+/// replaced by the folder's tokenizer_config.json added_tokens_decoder, in id
+/// order (the 11 MB file is not committed twice).
+std::string chat_checkpoint();
+
+/// Six MME questions on three of the chat fixture's images (two each, as MME
+/// pairs them; one cognition category among them) written into `dir` as
+/// mme.jsonl with its images; returns the file's path.
+std::string mme_file(const std::string& dir);
+
 /// Runs a shell command, returns its exit status and combined output.
 struct CommandResult {
   int status = -1;

@@ -74,12 +74,15 @@ Generation MllmImpl::generate_from(const torch::Tensor& prompt, const LmPrune& p
   return g;
 }
 
-Grid MllmImpl::anyres_tile_grid() const {
-  const auto& c = encoder->compressor();
+void check_anyres_method(const Compressor& c) {
   if (c && c->site() == MethodSite::kInBlocks)
     fail("mllm: method '{}' keeps or merges tokens inside the encoder and leaves no grid, but LLaVA-OneVision's anyres "
          "packing cuts and joins the tiles' token grids (allowed here: the grid methods and the methods inside the LM)",
          c->method());
+}
+
+Grid MllmImpl::anyres_tile_grid() const {
+  check_anyres_method(encoder->compressor());
   return encoder->output_grid();
 }
 

@@ -34,6 +34,10 @@ struct Generation {
 };
 
 /// Usage: Mllm m(options); m->insert(c, k); auto logits = m->prefill(images, text);
+/// An Error naming the method when it leaves no grid for LLaVA-OneVision's
+/// anyres packing (tokens kept or merged inside the encoder); none for none.
+void check_anyres_method(const Compressor& compressor);
+
 class MllmImpl : public torch::nn::Module {
  public:
   explicit MllmImpl(MllmOptions options);

@@ -148,6 +148,8 @@ TaskType mme_task() {
   t.prompt = prompt;
   t.score = score;
   t.aggregate = aggregate;
+  t.resample_images = true;
+  t.headline = kPerception;
   return t;
 }
 

@@ -92,6 +92,7 @@ TaskType pope_task() {
   t.prompt = prompt;
   t.score = score;
   t.aggregate = aggregate;
+  t.headline = "pope_f1_score";
   return t;
 }
 

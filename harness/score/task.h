@@ -59,6 +59,12 @@ struct TaskType {
   std::function<QuestionScore(const TaskQuestion&, const std::string& response)> score;
   /// The task's aggregates over all its questions (scores[i] belongs to questions[i]).
   std::function<std::vector<TaskMetric>(const std::vector<TaskQuestion>&, const std::vector<QuestionScore>&)> aggregate;
+  /// What a bootstrap resamples: questions (false), or images with all their
+  /// questions (true: MME, whose acc+ is a property of an image's pair).
+  bool resample_images = false;
+  /// The aggregate a table leads with (one of aggregate()'s names: MME's
+  /// perception sum, POPE's F1); "" for the mean per-question score.
+  std::string headline;
 };
 
 /// lmms-eval's `mean` aggregation (lmms_eval/api/metrics.py): the values summed
