@@ -50,12 +50,6 @@ void inject_kill(int64_t committed_now) {
   if (n && *n && committed_now == std::atoll(n)) ::raise(SIGKILL);
 }
 
-double mean_of(const std::vector<double>& v) {
-  double sum = 0;
-  for (double x : v) sum += x;
-  return sum / static_cast<double>(v.size());
-}
-
 }  // namespace
 
 double percentile(std::vector<double> values, double q) {
@@ -137,9 +131,9 @@ void add_benchmark_metrics(RunRecord& rec, const std::vector<TaskQuestion>& ques
   rec.add("score", 100.0 * lmms_mean(score_values(scores), b.task), "%");
   for (const TaskMetric& m : task.aggregate(questions, scores)) rec.add("task_" + m.name, m.value, "lmms-eval");
   rec.add("questions", static_cast<double>(rec.responses.size()), "questions");
-  if (!visual.empty()) rec.add("visual_tokens", mean_of(visual), "tokens");
-  if (!prompt.empty()) rec.add("prompt_tokens", mean_of(prompt), "tokens");
-  if (!output.empty()) rec.add("output_tokens", mean_of(output), "tokens");
+  if (!visual.empty()) rec.add("visual_tokens", lmms_mean(visual, b.task), "tokens");
+  if (!prompt.empty()) rec.add("prompt_tokens", lmms_mean(prompt, b.task), "tokens");
+  if (!output.empty()) rec.add("output_tokens", lmms_mean(output, b.task), "tokens");
   for (int q : {50, 90, 99}) {
     if (!ttft.empty()) rec.add(fmt::format("ttft_p{}", q), percentile(ttft, q), "ms");
     if (!tpot.empty()) rec.add(fmt::format("tpot_p{}", q), percentile(tpot, q), "ms");

@@ -14,19 +14,6 @@
 namespace laco {
 namespace {
 
-nlohmann::json to_json_value(const sql::Value& v) {
-  if (auto* i = std::get_if<int64_t>(&v)) return *i;
-  if (auto* d = std::get_if<double>(&v)) return *d;
-  if (auto* s = std::get_if<std::string>(&v)) return *s;
-  return nullptr;
-}
-
-bool table_exists(sql::Connection& db, const std::string& table) {
-  auto q = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
-  q.bind(1, table).step();
-  return q.int64(0) != 0;
-}
-
 // The run's rows of one table, run_key left out, in primary-key order.
 nlohmann::json table_rows(sql::Connection& db, const std::string& table, const std::string& key) {
   std::vector<std::string> names, order;
@@ -43,7 +30,7 @@ nlohmann::json table_rows(sql::Connection& db, const std::string& table, const s
   q.bind(1, key);
   while (q.step()) {
     nlohmann::json row = nlohmann::json::object();
-    for (size_t c = 0; c < names.size(); ++c) row[names[c]] = to_json_value(q.value(static_cast<int>(c)));
+    for (size_t c = 0; c < names.size(); ++c) row[names[c]] = sql::to_json(q.value(static_cast<int>(c)));
     rows.push_back(std::move(row));
   }
   return rows;
@@ -80,7 +67,7 @@ std::pair<std::string, std::string> StoredMeasurement::when() const {
   return {sql::to_text(column("finished_at")), sql::to_text(column("started_at"))};
 }
 
-bool has_measurement_archive(sql::Connection& db) { return table_exists(db, "measurements"); }
+bool has_measurement_archive(sql::Connection& db) { return sql::table_exists(db, "measurements"); }
 
 StoredMeasurement current_measurement(sql::Connection& db, const std::string& key) {
   StoredMeasurement m;
@@ -90,7 +77,7 @@ StoredMeasurement current_measurement(sql::Connection& db, const std::string& ke
   for (int c = 0; c < q.columns(); ++c) m.columns.push_back(q.value(c));
   nlohmann::json content = nlohmann::json::object();
   for (const auto& table : run_child_tables())
-    if (table_exists(db, table)) content[table] = table_rows(db, table, key);
+    if (sql::table_exists(db, table)) content[table] = table_rows(db, table, key);
   m.content = content.dump();
   return m;
 }

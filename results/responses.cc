@@ -14,12 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-bool has_table(sql::Connection& db, const char* name) {
-  auto q = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
-  q.bind(1, std::string(name)).step();
-  return q.int64(0) != 0;
-}
-
 sql::Value optional_value(const std::optional<int64_t>& v) { return v ? sql::Value(*v) : sql::Value(); }
 sql::Value optional_value(const std::optional<double>& v) { return v ? sql::Value(*v) : sql::Value(); }
 
@@ -64,19 +58,12 @@ Response response_from_row(const json& row, const std::string& where) {
 
 std::vector<Response> read_responses(sql::Connection& db, const std::string& key) {
   std::vector<Response> out;
-  if (!has_table(db, "responses")) return out;
+  if (!sql::table_exists(db, "responses")) return out;
   auto q = db.prepare(fmt::format("SELECT {} FROM responses WHERE run_key = ? ORDER BY question", kColumns));
   q.bind(1, key);
   while (q.step()) {
     json row = json::object();
-    for (int c = 0; c < q.columns(); ++c) {
-      const sql::Value v = q.value(c);
-      if (auto* i = std::get_if<int64_t>(&v)) row[q.column_name(c)] = *i;
-      else if (auto* d = std::get_if<double>(&v)) row[q.column_name(c)] = *d;
-      else if (auto* s = std::get_if<std::string>(&v)) row[q.column_name(c)] = *s;
-      else row[q.column_name(c)] = nullptr;
-    }
-    // A score stored as an integer-valued REAL comes back as a double; ids and texts as text.
+    for (int c = 0; c < q.columns(); ++c) row[q.column_name(c)] = sql::to_json(q.value(c));
     out.push_back(response_from_row(row, fmt::format("{}: run {}: responses", db.path(), key)));
   }
   return out;
@@ -108,7 +95,7 @@ void StoreJournal::commit(const std::string& key, int64_t index, const Response&
 }
 
 int64_t journal_size(sql::Connection& db, const std::string& key) {
-  if (!has_table(db, "response_journal")) return 0;
+  if (!sql::table_exists(db, "response_journal")) return 0;
   auto q = db.prepare("SELECT count(*) FROM response_journal WHERE run_key = ?");
   q.bind(1, key).step();
   return q.int64(0);

@@ -223,4 +223,17 @@ std::string to_text(const Value& value) {
   return std::get<std::string>(value);
 }
 
+nlohmann::json to_json(const Value& value) {
+  if (auto* i = std::get_if<int64_t>(&value)) return *i;
+  if (auto* d = std::get_if<double>(&value)) return *d;
+  if (auto* s = std::get_if<std::string>(&value)) return *s;
+  return nullptr;
+}
+
+bool table_exists(Connection& db, const std::string& table) {
+  auto q = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+  q.bind(1, table).step();
+  return q.int64(0) != 0;
+}
+
 }  // namespace laco::sql

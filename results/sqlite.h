@@ -7,6 +7,8 @@
 #include <string>
 #include <variant>
 
+#include <nlohmann/json.hpp>
+
 struct sqlite3;
 struct sqlite3_stmt;
 
@@ -116,5 +118,9 @@ class Transaction {
 
 /// For messages and plain output: NULL as "", reals in full precision.
 std::string to_text(const Value& value);
+/// A cell as JSON: null, an integer, a number or a string.
+nlohmann::json to_json(const Value& value);
+/// Whether the database has a table of that name (tables of later schema versions may be absent).
+bool table_exists(Connection& db, const std::string& table);
 
 }  // namespace laco::sql
