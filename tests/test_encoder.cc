@@ -1,5 +1,6 @@
 #include <torch/torch.h>
 
+#include "harness/model/activation_checkpoint.h"
 #include "harness/model/attention.h"
 #include "harness/model/encoder.h"
 #include "harness/model/gelu_tanh.h"
@@ -260,6 +261,192 @@ TEST(Attention, MaskedKeysGetNoWeight) {
   EXPECT_TRUE(torch::allclose(both.slice(2, 3, 4), attention(q3, k.index_select(2, keep), v.index_select(2, keep)),
                               1e-10, 1e-10));
   test::expect_error([&] { attention(q, k, v, false, mask.to(torch::kFloat)); }, {"mask must be bool"});
+}
+
+
+// --- Activation checkpointing (harness/model/activation_checkpoint.h) ---------
+//
+// Checkpointed or not, the same kernels run on the same shapes in the same
+// order (the backward's rerun repeats the forward's ops; each parameter is
+// used in one block, so its gradient is one block's backward either way), so
+// values and gradients agree bit for bit: torch::equal, no tolerance. (Bit for
+// bit only because the checkpoint hands on its input's gradient in the layout
+// the backward made, not x.grad's copy in x's strides: the first block's input
+// is a transposed view, and its bias gradients summed in another order
+// differed in the last bits.)
+
+// Every parameter's gradient equal in both modules (both undefined where frozen).
+void expect_equal_gradients(torch::nn::Module& a, torch::nn::Module& b) {
+  const auto pa = a.named_parameters(), pb = b.named_parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (const auto& p : pa) {
+    const auto& ga = p.value().grad();
+    const auto& gb = pb[p.key()].grad();
+    ASSERT_EQ(ga.defined(), gb.defined()) << p.key();
+    if (ga.defined()) EXPECT_TRUE(torch::equal(ga, gb)) << p.key();
+  }
+}
+
+TEST(ActivationCheckpoint, RecomputesInTheBackwardWithTheSameGradients) {
+  torch::manual_seed(14);
+  const auto w = torch::randn({4, 4}).requires_grad_(true);
+  int calls = 0;
+  const CheckpointedFunction f = [&](const torch::Tensor& in) {
+    ++calls;
+    return torch::tanh(in.matmul(w)).matmul(w);
+  };
+  const auto x0 = torch::randn({3, 4}), seed = torch::randn({3, 4});
+  // Plain, then checkpointed: the gradients of x and w.
+  auto x = x0.clone().requires_grad_(true);
+  (f(x) * seed).sum().backward();
+  const auto want_x = x.grad().clone(), want_w = w.grad().clone();
+  w.mutable_grad().reset();
+  calls = 0;
+  x = x0.clone().requires_grad_(true);
+  const auto y = checkpointed(f, x);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(checkpoint_nodes(y), 1);
+  EXPECT_TRUE(torch::equal(y, f(x0))) << "the forward's value";
+  calls = 0;
+  (y * seed).sum().backward();
+  EXPECT_EQ(calls, 1) << "the backward ran f again";
+  EXPECT_TRUE(torch::equal(x.grad(), want_x));
+  EXPECT_TRUE(torch::equal(w.grad(), want_w)) << "the parameter's gradient accumulated through the rerun";
+
+  // Frozen parameters (stage 1): x still gets its gradient; w none.
+  w.mutable_grad().reset();
+  w.requires_grad_(false);
+  x = x0.clone().requires_grad_(true);
+  (checkpointed(f, x) * seed).sum().backward();
+  EXPECT_TRUE(torch::equal(x.grad(), want_x));
+  EXPECT_FALSE(w.grad().defined());
+  w.requires_grad_(true);
+
+  // x changed in place after the forward: the rerun would see another input.
+  x = x0.clone().requires_grad_(true);
+  auto h = x * 1.0;
+  const auto z = checkpointed(f, h);
+  h.add_(1.0);
+  EXPECT_ANY_THROW(z.sum().backward());
+}
+
+TEST(ActivationCheckpoint, IsThePlainCallWhereNoGradientIsWanted) {
+  torch::manual_seed(15);
+  const auto w = torch::randn({4, 4}).requires_grad_(true);
+  int calls = 0;
+  const CheckpointedFunction f = [&](const torch::Tensor& in) {
+    ++calls;
+    return torch::tanh(in.matmul(w));
+  };
+  const auto x = torch::randn({3, 4});
+  // x needs no gradient: f once, its own graph, w's gradient as without.
+  auto y = checkpointed(f, x);
+  EXPECT_EQ(checkpoint_nodes(y), 0);
+  ASSERT_TRUE(y.requires_grad());
+  y.sum().backward();
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(w.grad().defined());
+  // Grad mode off: f once, no graph.
+  const auto xg = x.clone().requires_grad_(true);
+  torch::NoGradGuard no_grad;
+  y = checkpointed(f, xg);
+  EXPECT_EQ(calls, 2);
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_TRUE(torch::equal(y, torch::tanh(x.matmul(w))));
+}
+
+// Forward and backward of tiny_encoder() with LaCo after block 2, plain and
+// checkpointed: the same loss and gradients, and every block checkpointed.
+TEST(Encoder, ActivationCheckpointingGivesTheSameLossAndGradients) {
+  torch::manual_seed(16);
+  VisionEncoder enc(tiny_encoder());
+  enc->set_compressor(make_for("laco", 2, 2), 2);
+  VisionEncoder ckpt(tiny_encoder());
+  ckpt->set_compressor(make_for("laco", 2, 2), 2);
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& p : ckpt->named_parameters()) p.value().copy_(enc->named_parameters()[p.key()]);
+  }
+  EXPECT_FALSE(ckpt->activation_checkpointing());
+  ckpt->set_activation_checkpointing(true);
+  EXPECT_TRUE(ckpt->activation_checkpointing());
+  const auto images = torch::randn({2, 3, 54, 54});
+  const auto seed = torch::randn({2, 196, 16});
+  const auto plain = enc->forward(images, {1, 3});
+  const auto out = ckpt->forward(images, {1, 3});
+  EXPECT_EQ(checkpoint_nodes(plain.tokens), 0);
+  EXPECT_EQ(checkpoint_nodes(out.tokens), 4) << "every block, the compressor not";
+  EXPECT_TRUE(torch::equal(out.hidden.at(1), plain.hidden.at(1)));
+  EXPECT_TRUE(torch::equal(out.hidden.at(3), plain.hidden.at(3)));
+  const auto loss_plain = (plain.tokens * seed).sum(), loss = (out.tokens * seed).sum();
+  EXPECT_TRUE(torch::equal(loss, loss_plain));
+  loss_plain.backward();
+  loss.backward();
+  expect_equal_gradients(*ckpt, *enc);
+}
+
+// Stage 1: the blocks frozen, the compressor trained. Blocks 1..k see an input
+// that needs no gradient and run plain; the blocks after it are checkpointed
+// and pass the gradient down to the compressor. With the images requiring a
+// gradient every block is checkpointed and the images' gradient is the plain one.
+TEST(Encoder, CheckpointedFrozenBlocksStillPassTheGradientDown) {
+  torch::manual_seed(17);
+  VisionEncoder enc(tiny_encoder());
+  enc->set_compressor(make_for("ldpv2", 2, 2), 2);
+  for (const auto& p : enc->named_parameters())
+    if (p.key().rfind("compressor.", 0) != 0) p.value().requires_grad_(false);
+  ASSERT_FALSE(enc->compressor()->parameters().empty());
+  const auto seed = torch::randn({2, 196, 16});
+  for (const bool images_grad : {false, true}) {
+    const auto images = torch::randn({2, 3, 54, 54});
+    std::vector<torch::Tensor> grads[2];
+    torch::Tensor images_grads[2];
+    for (const bool on : {false, true}) {
+      enc->zero_grad();
+      enc->set_activation_checkpointing(on);
+      const auto x = images.clone().requires_grad_(images_grad);
+      const auto y = enc->forward(x).tokens;
+      EXPECT_EQ(checkpoint_nodes(y), on ? (images_grad ? 4 : 2) : 0) << images_grad;
+      (y * seed).sum().backward();
+      for (const auto& p : enc->compressor()->parameters()) grads[on].push_back(p.grad().clone());
+      images_grads[on] = x.grad();
+      for (const auto& p : enc->blocks->parameters()) EXPECT_FALSE(p.grad().defined());
+    }
+    for (size_t i = 0; i < grads[0].size(); ++i) EXPECT_TRUE(torch::equal(grads[1][i], grads[0][i])) << i;
+    ASSERT_EQ(images_grads[1].defined(), images_grad);
+    if (images_grad) EXPECT_TRUE(torch::equal(images_grads[1], images_grads[0]));
+  }
+}
+
+// No gradient wanted (grad mode off; or on with every weight frozen and
+// images that need none): the blocks take the fused inference kernels as
+// without checkpointing, bit for bit, and nothing is recomputed.
+TEST(Encoder, ActivationCheckpointingChangesNothingWithoutGradients) {
+  torch::manual_seed(18);
+  VisionEncoder enc(tiny_encoder());
+  enc->set_compressor(make_for("laco", 2, 2), 2);
+  const auto images = torch::randn({2, 3, 54, 54});
+  torch::Tensor plain, frozen;
+  {
+    torch::NoGradGuard no_grad;
+    plain = enc->forward(images).tokens;
+    enc->set_activation_checkpointing(true);
+    EXPECT_TRUE(torch::equal(enc->forward(images).tokens, plain));
+    EXPECT_TRUE(torch::equal(enc->forward(images.clone().requires_grad_(true)).tokens, plain));
+    enc->set_activation_checkpointing(false);
+  }
+  for (const auto& p : enc->parameters()) p.requires_grad_(false);
+  frozen = enc->forward(images).tokens;
+  enc->set_activation_checkpointing(true);
+  const auto y = enc->forward(images).tokens;
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_TRUE(torch::equal(y, frozen));
+  EXPECT_TRUE(torch::equal(y, plain)) << "the fused kernels in both";
+  // The op-by-op form differs from the fused one in rounding: had checkpointing
+  // taken it here, the line above would fail.
+  const auto x0 = enc->patch_embed->forward(images).flatten(2).transpose(1, 2) + enc->pos_embed;
+  auto* block = enc->blocks[0]->as<EncoderBlock>();
+  EXPECT_FALSE(torch::equal(block->forward_composed(x0), block->forward_fused(x0)));
 }
 
 }  // namespace

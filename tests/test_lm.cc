@@ -1,5 +1,6 @@
 #include <torch/torch.h>
 
+#include "harness/model/activation_checkpoint.h"
 #include "parity/checkpoint.h"
 #include "harness/model/mllm.h"
 #include "methods/registry.h"
@@ -179,6 +180,99 @@ TEST(Mllm, AMethodAfterTheEncoderCanBeTheProjector) {
   inside->insert(make_compressor("pixel_shuffle", CompressorOptions(16).block(2)), 2);
   EXPECT_FALSE(inside->method_is_projector());
   EXPECT_EQ(static_cast<int64_t>(inside->projector->parameters().size()), projector_params);
+}
+
+
+// --- Activation checkpointing (harness/model/activation_checkpoint.h) ---------
+//
+// Checkpointed or not, the same kernels run on the same shapes in the same
+// order (the backward's rerun repeats the forward's ops, each layer's weights
+// get one layer's backward either way), so the loss and every gradient agree
+// bit for bit: torch::equal, no tolerance. With and without FastV pruning after
+// layer 1 (its scores come from the checkpoint's first run).
+
+// A copy of `lm`'s weights in a second LM of the same options.
+DecoderLM copy_of(const DecoderLM& lm) {
+  DecoderLM copy(lm->options());
+  torch::NoGradGuard no_grad;
+  for (const auto& p : copy->named_parameters()) p.value().copy_(lm->named_parameters()[p.key()]);
+  return copy;
+}
+
+TEST(DecoderLM, ActivationCheckpointingGivesTheSameLossAndGradients) {
+  torch::manual_seed(34);
+  const LmOptions o = tiny_lm().layers(3);
+  for (const LmPrune& prune : {LmPrune{}, LmPrune{1, 1, 6, 3}}) {
+    DecoderLM lm(o);
+    DecoderLM ckpt = copy_of(lm);
+    EXPECT_FALSE(ckpt->activation_checkpointing());
+    ckpt->set_activation_checkpointing(true);
+    EXPECT_TRUE(ckpt->activation_checkpointing());
+    const auto ids = torch::randint(o.vocab(), {2, 10}, torch::kLong);
+    const int64_t t = 10 - prune.dropped();
+    auto loss_of = [&](DecoderLM& m, int64_t expect_nodes) {
+      const auto hidden = m->forward(m->embed(ids), prune);
+      EXPECT_EQ(hidden.size(1), t);
+      EXPECT_EQ(checkpoint_nodes(hidden), expect_nodes);
+      const auto logits = m->logits(hidden).narrow(1, 0, t - 1).reshape({-1, o.vocab()});
+      return torch::cross_entropy_loss(logits, ids.narrow(1, 10 - t + 1, t - 1).reshape({-1}));
+    };
+    const auto loss_plain = loss_of(lm, 0), loss = loss_of(ckpt, o.layers());
+    EXPECT_TRUE(torch::equal(loss, loss_plain)) << prune.active();
+    loss_plain.backward();
+    loss.backward();
+    for (const auto& p : lm->named_parameters()) {
+      const auto& got = ckpt->named_parameters()[p.key()].grad();
+      ASSERT_TRUE(got.defined()) << p.key();
+      EXPECT_TRUE(torch::equal(got, p.value().grad())) << p.key() << ", pruning " << prune.active();
+    }
+  }
+}
+
+// Stage 1: the LM frozen, the projector below it trained; the LM's input (here
+// a leaf) gets the gradient it gets without checkpointing, the LM's weights none.
+TEST(DecoderLM, CheckpointedFrozenLayersStillPassTheGradientDown) {
+  torch::manual_seed(35);
+  const LmOptions o = tiny_lm().layers(3);
+  DecoderLM lm(o);
+  for (const auto& p : lm->parameters()) p.requires_grad_(false);
+  const auto x0 = torch::randn({2, 10, o.width()}), seed = torch::randn({2, 7, o.width()});
+  for (const LmPrune& prune : {LmPrune{}, LmPrune{2, 0, 5, 2}}) {
+    torch::Tensor grads[2];
+    for (const bool on : {false, true}) {
+      lm->set_activation_checkpointing(on);
+      const auto x = x0.clone().requires_grad_(true);
+      const auto y = lm->forward(x, prune);
+      EXPECT_EQ(checkpoint_nodes(y), on ? o.layers() : 0);
+      (y.narrow(1, 0, 7) * seed).sum().backward();
+      grads[on] = x.grad();
+    }
+    ASSERT_TRUE(grads[1].defined());
+    EXPECT_TRUE(torch::equal(grads[1], grads[0])) << prune.active();
+    for (const auto& p : lm->parameters()) EXPECT_FALSE(p.grad().defined());
+  }
+}
+
+// Grad mode off: the plain forward, bit for bit, nothing recomputed; the
+// cached forward (inference) is never checkpointed.
+TEST(DecoderLM, ActivationCheckpointingChangesNothingWithoutGradientsOrWithACache) {
+  torch::manual_seed(36);
+  const LmOptions o = tiny_lm().layers(3);
+  DecoderLM lm(o);
+  const auto x = torch::randn({2, 10, o.width()});
+  for (const LmPrune& prune : {LmPrune{}, LmPrune{1, 1, 6, 3}}) {
+    torch::NoGradGuard no_grad;
+    lm->set_activation_checkpointing(false);
+    const auto plain = lm->forward(x, prune);
+    lm->set_activation_checkpointing(true);
+    EXPECT_TRUE(torch::equal(lm->forward(x.clone().requires_grad_(true), prune), plain)) << prune.active();
+  }
+  lm->set_activation_checkpointing(true);
+  KvCache cache;
+  const auto y = lm->forward(x.clone().requires_grad_(true), cache);
+  ASSERT_TRUE(y.requires_grad());
+  EXPECT_EQ(checkpoint_nodes(y), 0);
+  EXPECT_EQ(checkpoint_nodes(lm->forward(x.clone().requires_grad_(true))), o.layers()) << "the call without a cache";
 }
 
 }  // namespace

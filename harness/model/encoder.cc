@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
+#include "harness/model/activation_checkpoint.h"
 #include "harness/model/attention.h"
 #include "harness/model/gelu_tanh.h"
 #include "harness/model/init.h"
@@ -201,6 +202,12 @@ VisionEncoderImpl::Output VisionEncoderImpl::forward(const torch::Tensor& images
     if (in_blocks && i >= compressor_block_) {
       std::tie(x, size) = compressor_->forward_block(block, x, size, i, in);
       grid = compressor_->output_grid(in);
+    } else if (activation_checkpointing_ && checkpoints(x)) {
+      // The composed form, which block.forward takes too when x requires a
+      // gradient; inside the checkpoint's gradient-free forward it would
+      // take the fused kernels, and the backward would recompute another form.
+      const auto b = blocks->ptr<EncoderBlockImpl>(static_cast<size_t>(i - 1));
+      x = checkpointed([b](const torch::Tensor& in) { return b->forward_composed(in); }, x);
     } else {
       x = block.forward(x);
     }

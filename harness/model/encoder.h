@@ -128,6 +128,17 @@ class VisionEncoderImpl : public torch::nn::Module {
   /// post_layernorm, when on, follows the last block (before a compressor there).
   Output forward(const torch::Tensor& images, const std::vector<int64_t>& keep = {});
 
+  /// Activation checkpointing of the blocks (harness/model/activation_checkpoint.h):
+  /// when on, forward() runs each block whose input requires a gradient (grad
+  /// mode on) through checkpointed(), keeping only the block's input for the
+  /// backward, which runs the block again. Same values and gradients; frozen
+  /// blocks whose input needs no gradient (before a trained compressor) and
+  /// inference run as when off. The compressor is not checkpointed, nor a
+  /// method inside the blocks (ToMe, EViT: forward_block). Off by default.
+  /// Usage: enc->set_activation_checkpointing(true); enc->forward(images).tokens.sum().backward();
+  void set_activation_checkpointing(bool on) { activation_checkpointing_ = on; }
+  bool activation_checkpointing() const { return activation_checkpointing_; }
+
   const EncoderOptions& options() const { return options_; }
   /// The grid forward() returns.
   Grid output_grid() const;
@@ -142,6 +153,7 @@ class VisionEncoderImpl : public torch::nn::Module {
   EncoderOptions options_;
   Compressor compressor_;
   int64_t compressor_block_ = 0;
+  bool activation_checkpointing_ = false;
 };
 TORCH_MODULE(VisionEncoder);
 

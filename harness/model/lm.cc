@@ -1,10 +1,12 @@
 #include "harness/model/lm.h"
 
 #include <cmath>
+#include <memory>
 
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
+#include "harness/model/activation_checkpoint.h"
 #include "harness/model/attention.h"
 #include "harness/model/init.h"
 #include "harness/model/token_prune.h"
@@ -192,8 +194,23 @@ torch::Tensor DecoderLMImpl::run_layers(torch::Tensor x, torch::Tensor cos, torc
     int64_t capacity = cache ? cache->capacity : 0;
     if (capacity > 0 && prune.active() && i >= prune.after_layer) capacity -= prune.dropped();
     torch::Tensor score;
-    x = layers[i]->as<DecoderLayer>()->forward(x, cos, sin, cache ? &cache->layers[static_cast<size_t>(i)] : nullptr,
-                                               capacity, scores ? &score : nullptr);
+    if (activation_checkpointing_ && !cache && checkpoints(x)) {
+      // The scores FastV ranks by come from the checkpoint's first run (only
+      // their order is used, no gradient flows through them); the backward's
+      // rerun leaves them alone. cos and sin, captured, require no gradient.
+      const auto layer = layers->ptr<DecoderLayerImpl>(static_cast<size_t>(i));
+      const auto first_score = std::make_shared<torch::Tensor>();
+      x = checkpointed(
+          [layer, cos, sin, scores, first_score](const torch::Tensor& in) {
+            const bool want = scores && !first_score->defined();
+            return layer->forward(in, cos, sin, nullptr, 0, want ? first_score.get() : nullptr);
+          },
+          x);
+      score = *first_score;
+    } else {
+      x = layers[i]->as<DecoderLayer>()->forward(x, cos, sin, cache ? &cache->layers[static_cast<size_t>(i)] : nullptr,
+                                                 capacity, scores ? &score : nullptr);
+    }
     if (scores) {
       const auto kept = kept_positions(keep_visual(score.narrow(1, prune.start, prune.count), prune.start, prune.keep),
                                        prune.start, prune.count, t);

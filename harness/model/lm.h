@@ -129,6 +129,15 @@ class DecoderLMImpl : public torch::nn::Module {
   std::pair<torch::Tensor, torch::Tensor> rope_tables(int64_t tokens, const torch::TensorOptions& options,
                                                       int64_t start = 0) const;
   const LmOptions& options() const { return options_; }
+  /// Activation checkpointing of the layers (harness/model/activation_checkpoint.h):
+  /// when on, forward() without a KV cache (training) runs each layer whose
+  /// input requires a gradient (grad mode on) through checkpointed(), keeping
+  /// only the layer's input for the backward, which runs the layer again
+  /// (FastV's scores come from the first run). Same values and gradients;
+  /// inference and the cached forward run as when off. Off by default.
+  /// Usage: lm->set_activation_checkpointing(true); loss.backward();
+  void set_activation_checkpointing(bool on) { activation_checkpointing_ = on; }
+  bool activation_checkpointing() const { return activation_checkpointing_; }
 
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
@@ -138,6 +147,7 @@ class DecoderLMImpl : public torch::nn::Module {
  private:
   torch::Tensor run_layers(torch::Tensor x, torch::Tensor cos, torch::Tensor sin, KvCache* cache, const LmPrune& prune);
   LmOptions options_;
+  bool activation_checkpointing_ = false;
 };
 TORCH_MODULE(DecoderLM);
 
