@@ -15,6 +15,8 @@
 #include "harness/base/safetensors.h"
 #include "harness/base/sha256.h"
 #include "harness/base/text.h"
+#include "harness/model/grid.h"
+#include "harness/model/init.h"
 #include "harness/model/parameters.h"
 
 namespace laco {
@@ -142,10 +144,19 @@ struct Target {
   std::string ours;    ///< the parameter's name here, for messages
 };
 
+/// A rule that skips stored tensors on purpose: which names, why, and the
+/// model tensor such a name still stands for (a tied lm_head.weight is
+/// embed_tokens: loading does not read it, a save writes the model's value).
+struct Skip {
+  std::function<bool(const std::string&)> match;
+  std::string why;
+  torch::Tensor stands_for;
+};
+
 /// Stored names -> targets, and the rules that skip stored tensors on purpose.
 struct LoadPlan {
   std::map<std::string, Target> targets;
-  std::vector<std::pair<std::function<bool(const std::string&)>, std::string>> skips;
+  std::vector<Skip> skips;
 
   void add(const std::string& stored, torch::Tensor dest, const std::string& ours) {
     targets[stored] = {std::move(dest), ours};
@@ -156,10 +167,15 @@ struct LoadPlan {
     if (bias) add(stored + ".bias", m.named_parameters(false)["bias"], ours + ".bias");
   }
   void skip_prefix(const std::string& prefix, const std::string& why) {
-    skips.emplace_back([prefix](const std::string& n) { return n.rfind(prefix, 0) == 0; }, why);
+    skips.push_back({[prefix](const std::string& n) { return n.rfind(prefix, 0) == 0; }, why, {}});
   }
-  void skip_name(const std::string& name, const std::string& why) {
-    skips.emplace_back([name](const std::string& n) { return n == name; }, why);
+  void skip_name(const std::string& name, const std::string& why, torch::Tensor stands_for = {}) {
+    skips.push_back({[name](const std::string& n) { return n == name; }, why, std::move(stands_for)});
+  }
+  const Skip* skip_of(const std::string& name) const {
+    for (const auto& s : skips)
+      if (s.match(name)) return &s;
+    return nullptr;
   }
 };
 
@@ -213,7 +229,8 @@ void plan_lm(LoadPlan& plan, const std::string& model, const std::string& head, 
   if (lm.lm_head)
     plan.add(head + "lm_head.weight", lm.lm_head->weight, "lm_head.weight");
   else
-    plan.skip_name(head + "lm_head.weight", "tie_word_embeddings: the head is embed_tokens, the stored copy is not read");
+    plan.skip_name(head + "lm_head.weight", "tie_word_embeddings: the head is embed_tokens, the stored copy is not read",
+                   lm.embed_tokens->weight);
 }
 
 /// The safetensors files of a checkpoint folder and which holds each tensor
@@ -276,9 +293,11 @@ Prefixes prefixes_of(const CheckpointConfig& config, const std::vector<std::stri
 /// The checkpoint's identity from the SHA-256 of config.json and of each weight file, in order.
 std::string combined_digest(const std::vector<std::string>& digests) { return sha256_hex(join(digests, "")); }
 
-/// Reads the checkpoint's files one at a time into the plan `make` builds for
-/// its tensor names (the index's, or the single file's once it is read).
-CheckpointLoad run_plan(const CheckpointConfig& config, const std::function<LoadPlan(const Prefixes&)>& make) {
+/// Reads the checkpoint's files one at a time, checks each stored tensor
+/// against the plan `make` builds for its tensor names (the index's, or the
+/// single file's once it is read) and hands it to `visit`.
+CheckpointLoad run_plan(const CheckpointConfig& config, const std::function<LoadPlan(const Prefixes&)>& make,
+                        const std::function<void(const StoredTensor&)>& visit) {
   const Files files = find_files(config.dir);
   std::optional<LoadPlan> plan_made;
   if (!files.index.empty()) {
@@ -292,13 +311,16 @@ CheckpointLoad run_plan(const CheckpointConfig& config, const std::function<Load
   std::map<std::string, int64_t> skipped_by_rule;
   torch::NoGradGuard no_grad;
   for (const auto& path : files.paths) {
-    const std::string bytes = read_file_bytes(path, InputLimit::kDataBytes);
-    digests.push_back(sha256_hex(bytes));
-    const SafeTensors st = SafeTensors::parse(bytes, path);
-    if (!plan_made) plan_made = make(prefixes_of(config, st.names()));
+    std::optional<SafeTensors> st;
+    {
+      const std::string bytes = read_file_bytes(path, InputLimit::kDataBytes);  // freed once parsed
+      digests.push_back(sha256_hex(bytes));
+      st = SafeTensors::parse(bytes, path);
+    }
+    if (!plan_made) plan_made = make(prefixes_of(config, st->names()));
     const LoadPlan& plan = *plan_made;
     load.files.push_back(path);
-    for (const auto& name : st.names()) {
+    for (const auto& name : st->names()) {
       if (!seen.insert(name).second) fail("{}: tensor '{}' is stored a second time (already read from another file)", path, name);
       if (!files.index.empty()) {
         auto w = files.weight_map.find(name);
@@ -306,16 +328,28 @@ CheckpointLoad run_plan(const CheckpointConfig& config, const std::function<Load
           fail("{}: tensor '{}' is not in {} (its weight_map must list every stored tensor)", path, name, files.index);
         if (w->second != path) fail("{}: tensor '{}' is listed in {} under {}", path, name, files.index, w->second);
       }
-      const torch::Tensor& t = st.get(name);
+      const torch::Tensor& t = st->get(name);
       auto target = plan.targets.find(name);
       if (target == plan.targets.end()) {
-        size_t rule = 0;
-        while (rule < plan.skips.size() && !plan.skips[rule].first(name)) ++rule;
-        if (rule == plan.skips.size())
+        const Skip* skip = plan.skip_of(name);
+        if (!skip && name.rfind(kCompressorPrefix, 0) == 0) {
+          if (!config.compressor)
+            fail("{}: tensor '{}' is a compressor's weight (stored under '{}') but {} has no {} entry saying which "
+                 "compressor it belongs to (strict loading: is config.json from another folder?)",
+                 path, name, kCompressorPrefix, (fs::path(config.dir) / "config.json").string(), kCompressorEntry);
+          std::vector<std::string> have;
+          for (const auto& [n, target] : plan.targets)
+            if (n.rfind(kCompressorPrefix, 0) == 0) have.push_back(n);
+          fail("{}: tensor '{}' is not a parameter or buffer of the inserted compressor '{}' (strict loading; it has: "
+               "{})",
+               path, name, (*config.compressor)["method"].get<std::string>(), have.empty() ? "none" : join(have));
+        }
+        if (!skip)
           fail("{}: tensor '{}' is not used by the {} model config.json describes (strict loading: a stored tensor "
                "must be loaded or skipped by a stated rule; is config.json from another model?)",
                path, name, config.kind);
-        ++skipped_by_rule[plan.skips[rule].second];
+        ++skipped_by_rule[skip->why];
+        visit({path, name, t, skip->stands_for, skip->why});
         continue;
       }
       const std::string dtype = t.scalar_type() == torch::kFloat32    ? "F32"
@@ -330,11 +364,12 @@ CheckpointLoad run_plan(const CheckpointConfig& config, const std::function<Load
         fail("{}: tensor '{}' has shape {} but config.json implies {} (for {}); does config.json describe these "
              "weights?",
              path, name, shape_str(t.sizes()), shape_str(dest.sizes()), target->second.ours);
-      dest.copy_(t.to(torch::kFloat32));
+      visit({path, name, t, dest, ""});
       loaded.insert(name);
       ++load.tensors;
       load.values += t.numel();
       ++load.dtypes[dtype];
+      if (name.rfind(kCompressorPrefix, 0) == 0) ++load.compressor_tensors;
     }
   }
   for (const auto& [name, w] : files.weight_map)
@@ -346,6 +381,11 @@ CheckpointLoad run_plan(const CheckpointConfig& config, const std::function<Load
     load.skipped.push_back(fmt::format("{} tensor{}: {}", count, count == 1 ? "" : "s", why));
   load.sha256 = combined_digest(digests);
   return load;
+}
+
+/// Loading's visitor: each stored tensor not skipped, converted to float32, into its model tensor.
+void copy_into_model(const StoredTensor& t) {
+  if (t.skipped.empty()) t.model.copy_(t.stored.to(torch::kFloat32));
 }
 
 /// Every stored tensor of `config`'s checkpoint: where it goes in `encoder`,
@@ -372,6 +412,10 @@ LoadPlan make_plan(const CheckpointConfig& config, const Prefixes& p, VisionEnco
     else
       plan.skip_name(p.top + "image_newline",
                      "image_newline: LLaVA-OneVision's row separator in anyres; this run concatenates crops without it");
+    // The compressor a fine-tune saved (check_compressor_matches has run): every tensor of it, by its own name.
+    if (config.compressor)
+      for (const auto& [name, t] : compressor_tensors(*model))
+        plan.add(name, t, "encoder.compressor." + name.substr(kCompressorPrefix.size()));
   }
   return plan;
 }
@@ -408,7 +452,83 @@ std::string CheckpointConfig::summary() const {
   if (lm)
     s += fmt::format("{}Qwen2 width {}, {} layers, vocab {}, {}", encoder ? " + " : ": ", lm->width(), lm->layers(),
                      lm->vocab(), lm->tie_embeddings() ? "tied head" : "untied head");
+  if (compressor)
+    s += fmt::format("; fine-tuned with compressor '{}' r={} after vision block {}",
+                     (*compressor)["method"].get<std::string>(), (*compressor)["ratio"].get<int64_t>(),
+                     (*compressor)["block_k"].get<int64_t>());
   return s;
+}
+
+void check_compressor_entry(const nlohmann::json& e, const std::string& file, int64_t vision_depth) {
+  const JsonChecker ck(file);
+  const std::string at = "$." + kCompressorEntry;
+  auto field = [&](const std::string& key) { return at + "." + key; };
+  auto has = [&](const std::string& key) { return e.contains(key) && !e[key].is_null(); };
+  if (!e.is_object())
+    ck.error(at, "must be an object (the compressor inside a fine-tuned model: method, prefix, block_k, ratio, ...), got {}",
+             ck.describe(e));
+  for (const char* key : {"method", "prefix", "block_k", "ratio"})
+    if (!has(key)) ck.error(field(key), "missing (required: method, prefix, block_k, ratio)");
+  if (ck.string(e["method"], field("method"), "a method name, e.g. laco").empty())
+    ck.error(field("method"), "must not be empty (allowed: a method name, e.g. laco)");
+  const std::string prefix = ck.string(e["prefix"], field("prefix"), "\"" + kCompressorPrefix + "\"");
+  if (prefix != kCompressorPrefix)
+    ck.error(field("prefix"), "'{}' is not read (allowed: {}): the compressor's tensors are stored under that prefix",
+             prefix, kCompressorPrefix);
+  ck.integer(e["block_k"], field("block_k"), 1, vision_depth,
+             fmt::format("the vision block the compressor follows, 1..{} (the blocks the model runs)", vision_depth));
+  check_ratio(ck.integer(e["ratio"], field("ratio"), 1, 64, supported_ratios_text()), file + ": " + field("ratio"));
+  if (has("depth"))
+    ck.integer(e["depth"], field("depth"), vision_depth, vision_depth,
+               fmt::format("{}, the vision blocks config.json's vision_feature_layer runs", vision_depth));
+  if (has("options")) {
+    if (!e["options"].is_object())
+      ck.error(field("options"), "expected an object, got {} (allowed: the method's options, strings by name)",
+               ck.describe(e["options"]));
+    for (const auto& [key, value] : e["options"].items())
+      ck.string(value, field("options") + "." + key, "a string: method options are strings, e.g. \"true\"");
+  }
+  for (const char* key : {"layer", "source_sha256", "laco_commit"})
+    if (has(key)) ck.string(e[key], field(key));
+  auto one_of = [&](const std::string& key, std::vector<std::string> allowed) {
+    if (!has(key)) return;
+    const std::string v = ck.string(e[key], field(key), join(allowed));
+    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end())
+      ck.error(field(key), "'{}' is not read (allowed: {})", v, join(allowed));
+  };
+  one_of("grid_policy", grid_policy_names());
+  std::vector<std::string> inits = init_scheme_names();
+  inits.push_back("");
+  one_of("init", inits);
+  one_of("projector", {"mlp2x_gelu", "method", ""});
+}
+
+void check_compressor_matches(const nlohmann::json& entry, const MllmImpl& model, const std::string& holder) {
+  const std::string method = entry.at("method").get<std::string>();
+  const int64_t k = entry.at("block_k").get<int64_t>(), ratio = entry.at("ratio").get<int64_t>();
+  const std::string projector =
+      entry.contains("projector") && entry["projector"].is_string() ? entry["projector"].get<std::string>() : "";
+  const std::string held = fmt::format("'{}' r={} after vision block {}{}", method, ratio, k,
+                                       projector == "method" ? " as the projector" : "");
+  const Compressor& c = model.encoder->compressor();
+  if (!c)
+    fail("{} {}, but the model has no compressor inserted (insert that method after that block before loading)", holder,
+         held);
+  const std::string inserted = fmt::format("'{}' r={} after block {}{}", c->method(), c->ratio(),
+                                           model.encoder->compressor_block(),
+                                           model.method_is_projector() ? " as the projector" : "");
+  const bool same = c->method() == method && model.encoder->compressor_block() == k && c->ratio() == ratio &&
+                    (projector.empty() || (projector == "method") == model.method_is_projector());
+  if (!same) fail("{} {}, but the model has {} inserted (insert the method the folder holds)", holder, held, inserted);
+}
+
+NamedTensors compressor_tensors(const MllmImpl& model) {
+  NamedTensors out;
+  const Compressor& c = model.encoder->compressor();
+  if (!c) return out;
+  for (const auto& p : c->named_parameters(true)) out.emplace_back(kCompressorPrefix + p.key(), p.value());
+  for (const auto& b : c->named_buffers(true)) out.emplace_back(kCompressorPrefix + b.key(), b.value());
+  return out;
 }
 
 namespace {
@@ -451,6 +571,14 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
   if (!fs::is_directory(dir))
     fail("checkpoint '{}' is not a folder (a checkpoint folder holds config.json and model.safetensors or its shards)",
          dir);
+  const fs::path marker = fs::path(dir) / kSaveMarker;
+  if (fs::exists(marker)) {
+    const nlohmann::json m = read_json_file(marker.string());
+    if (!m.is_object() || !m.contains("complete") || m["complete"] != true)
+      fail("{}: a laco save into {} did not finish ({} says it is incomplete): its files may come from two saves; save "
+           "the model again",
+           marker.string(), dir, kSaveMarker);
+  }
   CheckpointConfig c;
   c.dir = dir;
   const std::string file = (fs::path(dir) / "config.json").string();
@@ -523,6 +651,10 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
         c.grid_pinpoints.emplace_back(ck.integer(g[i][0], at + "[0]", 1, 1 << 16), ck.integer(g[i][1], at + "[1]", 1, 1 << 16));
       }
     }
+    if (j.contains(kCompressorEntry)) {
+      check_compressor_entry(j[kCompressorEntry], file, c.encoder->depth());
+      c.compressor = j[kCompressorEntry];
+    }
   } else if (c.model_type == "llava" || c.model_type == "llava_qwen") {
     ck.error("$.model_type",
              "'{}' is the original LLaVA(-NeXT) layout (mm_projector, no vision config), which is not read (allowed: "
@@ -531,6 +663,9 @@ CheckpointConfig read_checkpoint_config(const std::string& dir) {
   } else {
     ck.error("$.model_type", "'{}' is not supported (allowed: {})", c.model_type, join(checkpoint_model_types()));
   }
+  if (c.kind != kLlavaOnevision && j.contains(kCompressorEntry))
+    ck.error("$." + kCompressorEntry, "a {} folder holds no compressor (allowed: the entry in a llava_onevision folder)",
+             c.model_type);
   if (c.encoder) {
     try {
       c.encoder->validate();  // image_size need not be a multiple: 384 px / 14 gives SigLIP's 27 x 27 (valid conv)
@@ -557,25 +692,40 @@ CheckpointLoad load_checkpoint(const CheckpointConfig& config, VisionEncoderImpl
   if (config.kind == kQwen2 && (encoder || !lm)) fail("{}: a Qwen2 checkpoint loads into an LM alone", config.dir);
   if (config.kind == kLlavaOnevision)
     fail("{}: a {} checkpoint loads into a whole MLLM (load_checkpoint(config, model))", config.dir, config.kind);
-  return run_plan(config, [&](const Prefixes& p) { return make_plan(config, p, encoder, lm, nullptr); });
+  return run_plan(config, [&](const Prefixes& p) { return make_plan(config, p, encoder, lm, nullptr); }, copy_into_model);
 }
 
-CheckpointLoad load_checkpoint(const CheckpointConfig& config, MllmImpl& model) {
+CheckpointLoad for_each_stored_tensor(const CheckpointConfig& config, MllmImpl& model,
+                                      const std::function<void(const StoredTensor&)>& visit) {
   const auto expect = checkpoint_model(config, model.options());
   const auto& have = model.options();
   if (config.encoder && (have.encoder.width() != expect.encoder.width() || have.encoder.depth() != expect.encoder.depth() ||
                          have.encoder.image_size() != expect.encoder.image_size()))
     fail("{}: the model was not built from this checkpoint's config (use checkpoint_model)", config.dir);
-  return run_plan(config, [&](const Prefixes& p) {
-    return make_plan(config, p, config.encoder ? model.encoder.get() : nullptr, config.lm ? model.lm.get() : nullptr,
-                     &model);
-  });
+  if (config.compressor)
+    check_compressor_matches(*config.compressor, model, config.dir + ": config.json's " + kCompressorEntry + " holds");
+  return run_plan(
+      config,
+      [&](const Prefixes& p) {
+        return make_plan(config, p, config.encoder ? model.encoder.get() : nullptr, config.lm ? model.lm.get() : nullptr,
+                         &model);
+      },
+      visit);
+}
+
+CheckpointLoad load_checkpoint(const CheckpointConfig& config, MllmImpl& model) {
+  return for_each_stored_tensor(config, model, copy_into_model);
 }
 
 nlohmann::json to_json(const CheckpointConfig& config, const CheckpointLoad& load) {
-  return {{"dir", config.dir},           {"model_type", config.model_type}, {"summary", config.summary()},
-          {"sha256", load.sha256},       {"tensors", load.tensors},         {"values", load.values},
-          {"dtypes", load.dtypes},       {"skipped", load.skipped}};
+  nlohmann::json j = {{"dir", config.dir},           {"model_type", config.model_type}, {"summary", config.summary()},
+                      {"sha256", load.sha256},       {"tensors", load.tensors},         {"values", load.values},
+                      {"dtypes", load.dtypes},       {"skipped", load.skipped}};
+  if (config.compressor) {
+    j[kCompressorEntry] = *config.compressor;
+    j["compressor_tensors"] = load.compressor_tensors;
+  }
+  return j;
 }
 
 }  // namespace laco
