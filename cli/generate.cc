@@ -47,6 +47,9 @@ void GenerateCli::attach(CLI::App& app) {
   generate->add_option("--grid-policy", grid_policy, "pad, interpolate or error")->capture_default_str();
   generate->add_option("--init", request.init, "Method weights: reference, trunc_normal, torch_default")->capture_default_str();
   generate->add_option("--projector", request.projector, "After the encoder: reference or mlp2x_gelu")->capture_default_str();
+  generate->add_flag("--allow-untrained", request.allow_untrained,
+                     "Run a method whose weights must be trained untrained (an ablation; otherwise refused: fine-tune "
+                     "it first with laco train)");
   generate->add_option("--seed", request.seed, "Seed of the method's initialisation")->capture_default_str();
   generate->add_option("-t,--threads", request.threads, "Threads (LibTorch intra-op and OpenBLAS)")
       ->capture_default_str()

@@ -138,6 +138,8 @@ int main(int argc, char** argv) {
 
   laco::RunCli run_cli;
   run_cli.attach(app);
+  laco::RunCli train_cli;
+  train_cli.attach(app, "finetune");
 
   laco::ResultsCli results(app);
   laco::ReportCli report_cli;
@@ -219,6 +221,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (run_cli.chosen()) return run_cli.run();
+    if (train_cli.chosen()) return train_cli.run();
     if (auto status = results.run()) return laco::exit_status(*status);
     if (report_cli.chosen()) return report_cli.run();
     if (predict_cli.chosen()) return predict_cli.run();

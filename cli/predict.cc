@@ -13,7 +13,8 @@ namespace laco {
 void PredictCli::attach(CLI::App& app) {
   command = app.add_subcommand(
       "predict", "Predict, from the FLOP model alone, the speed-ups of compressing inside the encoder against after it "
-      "(--decode: the decode model's speed-ups and largest batches against no compression)");
+      "(--decode: the decode model's speed-ups and largest batches against no compression; --train-hours: the "
+      "predicted hours of a fine-tune stage)");
   auto& r = request;
   command->add_option("--preset", r.preset, "Efficiency preset: " + join(preset_names()))->capture_default_str();
   command->add_option("--lm", r.lms, "LM shapes, comma-separated: " + join(lm_shape_names()) + " (default: the preset's)")
@@ -34,12 +35,35 @@ void PredictCli::attach(CLI::App& app) {
                       "How causal LM attention is counted: " + join(names_of(causal_counts())) +
                           " (default: as this build's kernel executes it, " +
                           name_of(causal_counts(), causal_count_in_use()) + ")");
-  command->add_flag("--decode", decode,
-                    "Print the decode model's speed-ups and largest batches against no compression instead");
+  auto* decode_flag = command->add_flag(
+      "--decode", decode, "Print the decode model's speed-ups and largest batches against no compression instead");
+  auto* hours_flag =
+      command->add_flag("--train-hours", train_hours,
+                        "Print instead, with none as the reference, the training step's FLOPs per sample and the "
+                        "predicted hours to train --samples samples in fine-tune stage --stage on a device of "
+                        "--device-tflops at --mfu");
+  hours_flag->excludes(decode_flag);
   command->add_option("--gen-tokens", r.gen_tokens, "Decode: generated tokens per request, comma-separated (default: the preset's)")
       ->delimiter(',');
   command->add_option("-b,--batch", r.batch, "Decode: requests decoded together (default: the preset's)");
   command->add_option("--memory-budget-gib", r.memory_budget_gib, "Decode: memory for the largest batch, GiB (default: the preset's)");
+  command->add_option("--stage", r.stage,
+                      "Train hours: fine-tune stage, 1 (frozen_encoder_lm: compressor and projector train) or 2 "
+                      "(frozen_encoder: compressor, projector and LM train)")
+      ->capture_default_str()
+      ->needs(hours_flag);
+  command->add_option("--samples", r.samples, "Train hours: samples trained (default: LCS-558K, LLaVA-OneVision's stage 1)")
+      ->capture_default_str()
+      ->needs(hours_flag);
+  command->add_option("--device-tflops", r.device_tflops,
+                      "Train hours: the device's peak, TFLOP/s, > 0 (default: 989, an H100 SXM's dense BF16 peak)")
+      ->capture_default_str()
+      ->needs(hours_flag);
+  command->add_option("--mfu", r.mfu,
+                      "Train hours: model FLOP utilisation assumed, in (0, 1] (default 0.4, an assumption: set it "
+                      "from a measured step)")
+      ->capture_default_str()
+      ->needs(hours_flag);
   command->add_option("-o,--format", format, join(printer_formats()))->capture_default_str();
 }
 
@@ -47,7 +71,9 @@ bool PredictCli::chosen() const { return command && command->parsed(); }
 
 int PredictCli::run() const {
   check_printer_format(format);
-  fmt::print("{}", make_printer(format)->print(decode ? decode_table(request) : predict_table(request)));
+  const PrintTable table =
+      decode ? decode_table(request) : train_hours ? train_hours_table(request) : predict_table(request);
+  fmt::print("{}", make_printer(format)->print(table));
   return 0;
 }
 

@@ -15,7 +15,8 @@ namespace laco {
 struct PredictCli {
   PredictRequest request;
   std::string format = "table";
-  bool decode = false;  ///< the decode table instead of the speed-ups
+  bool decode = false;       ///< the decode table instead of the speed-ups
+  bool train_hours = false;  ///< the training-time table instead of the speed-ups
   CLI::App* command = nullptr;
 
   void attach(CLI::App& app);

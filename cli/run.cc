@@ -37,9 +37,16 @@ MethodOptions parse_method_options(const std::vector<std::string>& items) {
   return out;
 }
 
-void RunCli::attach(CLI::App& app) {
-  command_ = app.add_subcommand("run", "Measure one configuration (or a small grid of them)");
-  command_->add_option("--eval", eval_, "Evaluation: " + join(evaluation_names()))->capture_default_str();
+void RunCli::attach(CLI::App& app, const std::string& eval) {
+  if (eval.empty()) {
+    command_ = app.add_subcommand("run", "Measure one configuration (or a small grid of them)");
+    command_->add_option("--eval", eval_, "Evaluation: " + join(evaluation_names()))->capture_default_str();
+  } else {
+    eval_ = eval;
+    command_ = app.add_subcommand("train", fmt::format("Fine-tune a released LLaVA-OneVision checkpoint with a method "
+                                                      "inside, saved in the Hugging Face layout (laco run --eval {})",
+                                                      eval));
+  }
   std::string presets;
   for (const auto& e : evaluation_registry()) presets += fmt::format("{}{} {}", presets.empty() ? "" : "; ", e.name, join(e.presets));
   command_->add_option("--preset", preset_, "Preset (laco presets; default: the evaluation's): " + presets);
@@ -75,16 +82,22 @@ void RunCli::attach(CLI::App& app) {
   command_->add_flag("--remeasure", remeasure_,
                      "With --db: measure configurations done there again (unless this build measured them); the old "
                      "measurement is archived");
+  command_->add_flag("--allow-untrained", allow_untrained_,
+                     "benchmark: run a method whose weights must be trained untrained inside a released model (an "
+                     "ablation; otherwise refused: fine-tune it first with laco train)");
   command_->add_flag("--vs-external", vs_external_,
                      "efficiency: also run each method after the encoder and print measured vs FLOP-model speedups");
   // Every evaluation's own settings (evals/settings.h), named as in a sweep spec's section.
   for (const auto& e : evaluation_registry())
     for (const auto& setting : e.settings) {
+      if (!eval.empty() && e.name != eval) continue;
       if (settings_.count(setting.key)) continue;
       auto& slot = settings_[setting.key];
       std::string names = setting.flag();
       if (setting.key == "batch") names = "-b," + names;
-      slot.first = command_->add_option(names, slot.second, e.name + ": " + setting.help + " (default: the preset's)");
+      const bool says_default = setting.help.find("default") != std::string::npos;
+      slot.first = command_->add_option(names, slot.second,
+                                        e.name + ": " + setting.help + (says_default ? "" : " (default: the preset's)"));
     }
 }
 
@@ -141,6 +154,7 @@ int RunCli::run() const {
   section.model = model_;
   section.seeds = {seed_};
   section.settings = settings;
+  section.allow_untrained = allow_untrained_;
   definition.sections[info.name] = section;
   SweepGrid grid;
   grid.name = "run";

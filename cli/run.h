@@ -20,9 +20,12 @@ namespace laco {
 MethodOptions parse_method_options(const std::vector<std::string>& items);
 
 /// Usage: RunCli run; run.attach(app); ... if (run.chosen()) return run.run();
+/// `laco train` is the same command with the evaluation fixed to finetune:
+/// RunCli train; train.attach(app, "finetune").
 class RunCli {
  public:
-  void attach(CLI::App& app);
+  /// `eval` "": the `run` subcommand (--eval chooses); else a subcommand for that evaluation alone.
+  void attach(CLI::App& app, const std::string& eval = "");
   bool chosen() const;
   int run() const;
 
@@ -41,7 +44,8 @@ class RunCli {
   std::string cache_dir_ = "results/cache";
   bool vs_external_ = false;
   std::string db_;  ///< --db: store the runs there, as a sweep named laco-run would
-  bool remeasure_ = false;  ///< --remeasure: with --db, measure done runs again (the old measurement archived)
+  bool remeasure_ = false;
+  bool allow_untrained_ = false;  ///< --allow-untrained  ///< --remeasure: with --db, measure done runs again (the old measurement archived)
   /// The evaluations' own settings as flags: section key -> (flag, value given).
   std::map<std::string, std::pair<CLI::Option*, std::string>> settings_;
 };

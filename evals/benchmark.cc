@@ -24,23 +24,6 @@ namespace {
 /// The most tokens a question may generate: far beyond every task's YAML (lmms-eval's largest is 1024).
 constexpr int64_t kMaxNewTokens = 32768;
 
-// The request a resolved run was made from (ChatModel::load resolves it again and must find the same run).
-RunRequest request_of(const RunSpec& run) {
-  RunRequest r;
-  r.preset = run.preset;
-  r.model = run.checkpoint;
-  r.method = run.method;
-  r.method_options = run.method_options;
-  r.layer = run.layer;
-  r.ratio = run.ratio;
-  r.grid_policy = run.grid_policy;
-  r.init = run.init.empty() ? "reference" : run.init;
-  r.projector = run.projector == "mlp2x_gelu" && find_method(run.method).own_projector ? "mlp2x_gelu" : "reference";
-  r.seed = run.seed;
-  r.threads = run.threads;
-  return r;
-}
-
 // Fault injection for the kill-and-resume test (tests/test_benchmark.cc):
 // LACO_FAULT_KILL_AFTER_QUESTIONS=N sends this process SIGKILL right after
 // the N-th question this attempt committed, as a machine that dies would,

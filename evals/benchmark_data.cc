@@ -16,7 +16,6 @@ namespace laco {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr size_t kMaxProblemsShown = 20;
 constexpr size_t kMaxOptions = 26;   // A..Z
 constexpr size_t kMaxAnswers = 100;  // VQAv2 has 10; DocVQA a handful
 const std::vector<std::string> kFields = {"id",      "image",    "question", "answer", "answers",
@@ -105,8 +104,7 @@ Benchmark load_benchmark(const std::string& path, const std::string& task_name, 
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: cannot open", path);
   const fs::path base = fs::path(path).parent_path();
-  std::vector<std::string> problems;
-  int64_t total_problems = 0;
+  LineProblems problems(path);
   std::set<std::string> ids;
   std::string line;
   for (int64_t number = 1; read_bounded_line(in, line, path, number); ++number) {
@@ -117,17 +115,10 @@ Benchmark load_benchmark(const std::string& path, const std::string& task_name, 
     std::string problem = parse_question(line, base, task, q);
     if (problem.empty() && !ids.insert(q.question.id).second)
       problem = fmt::format("duplicate id '{}' (each question's id must be unique in the file)", q.question.id);
-    if (problem.empty()) {
-      b.questions.push_back(std::move(q));
-    } else if (++total_problems <= static_cast<int64_t>(kMaxProblemsShown)) {
-      problems.push_back(fmt::format("{}:{}: {}", path, number, problem));
-    }
+    if (problem.empty()) b.questions.push_back(std::move(q));
+    else problems.add(number, problem);
   }
-  if (total_problems > 0)
-    fail("{} problem(s) in {}; nothing was run:\n  {}{}", total_problems, path, join(problems, "\n  "),
-         total_problems > static_cast<int64_t>(kMaxProblemsShown)
-             ? fmt::format("\n  ... and {} more", total_problems - static_cast<int64_t>(kMaxProblemsShown))
-             : "");
+  problems.throw_if_any("nothing was run");
   if (b.questions.empty()) fail("{}: holds no questions", path);
   b.total = static_cast<int64_t>(b.questions.size());
   if (limit > 0 && limit < b.total) b.questions.resize(static_cast<size_t>(limit));

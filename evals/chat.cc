@@ -51,49 +51,85 @@ MllmOptions chat_model_options(const CheckpointConfig& config) {
   return options;
 }
 
-// The folder's parts a chat model is made of, each checked against the others.
-struct ChatParts {
-  CheckpointConfig config;
-  std::optional<ChatTokenizer> text;
-  ImageProcessorConfig processor;
-  MllmOptions options;
-};
+}  // namespace
 
-ChatParts read_chat_parts(const RunRequest& request) {
-  if (request.model.empty()) fail("--model: a released LLaVA-OneVision checkpoint folder is required");
-  ChatParts s;
-  s.config = read_checkpoint_config(request.model);
-  if (s.config.kind != "llava_onevision")
+ChatFolder read_chat_folder(const std::string& dir) {
+  if (dir.empty()) fail("--model: a released LLaVA-OneVision checkpoint folder is required");
+  CheckpointConfig config = read_checkpoint_config(dir);
+  if (config.kind != "llava_onevision")
     fail("{}: a {} checkpoint cannot answer a question about an image (allowed: llava_onevision, e.g. "
          "llava-hf/llava-onevision-qwen2-0.5b-ov-hf)",
-         request.model, s.config.kind);
-  s.text = load_chat_tokenizer(request.model);
-  s.processor = read_image_processor_config(request.model);
-  if (s.text->image != s.config.image_token)
-    fail("{}: $.image_token_index is {} but the tokenizer ({}) gives '<image>' id {}", request.model,
-         s.config.image_token, s.text->file, s.text->image);
+         dir, config.kind);
+  ChatFolder s{std::move(config), load_chat_tokenizer(dir), read_image_processor_config(dir), {}};
+  if (s.text.image != s.config.image_token)
+    fail("{}: $.image_token_index is {} but the tokenizer ({}) gives '<image>' id {}", dir, s.config.image_token,
+         s.text.file, s.text.image);
   std::vector<std::pair<int64_t, int64_t>> processor_pinpoints;
   for (const auto& p : s.processor.image_grid_pinpoints) processor_pinpoints.emplace_back(p.height, p.width);
   if (!s.config.grid_pinpoints.empty() && s.config.grid_pinpoints != processor_pinpoints)
     fail("{}: config.json's image_grid_pinpoints differ from preprocessor_config.json's: the model would pack the "
          "tiles on another grid than the processor cut",
-         request.model);
+         dir);
   if (s.processor.size != s.config.encoder->image_size())
-    fail("{}: preprocessor_config.json crops {} px but the vision tower takes {} px", request.model,
-         s.processor.size, s.config.encoder->image_size());
+    fail("{}: preprocessor_config.json crops {} px but the vision tower takes {} px", dir, s.processor.size,
+         s.config.encoder->image_size());
   s.options = chat_model_options(s.config);
   return s;
 }
 
-}  // namespace
+RunRequest folder_request(const RunRequest& request, const CheckpointConfig& config) {
+  if (!config.compressor) return request;
+  const nlohmann::json& c = *config.compressor;
+  const std::string method = c.at("method").get<std::string>();
+  const std::string where = config.dir + "/config.json $.laco_compressor";
+  const int64_t k = c.at("block_k").get<int64_t>(), ratio = c.at("ratio").get<int64_t>();
+  if (request.method != method)
+    fail("{}: the folder holds a fine-tuned '{}' (after block {}, r={}) and its LM was trained with it; run it with "
+         "-m {} (its placement and ratio are the folder's), not '{}'",
+         where, method, k, ratio, method, request.method);
+  RunRequest r = request;
+  r.method_options.clear();
+  if (c.contains("options"))
+    for (const auto& [key, value] : c.at("options").items()) r.method_options[key] = value.get<std::string>();
+  r.layer = fmt::format("block:{}", k);
+  r.ratio = ratio;
+  if (c.contains("grid_policy")) r.grid_policy = parse_grid_policy(c.at("grid_policy").get<std::string>());
+  if (c.contains("init") && !c.at("init").get<std::string>().empty()) r.init = c.at("init").get<std::string>();
+  if (c.contains("projector"))
+    r.projector = c.at("projector").get<std::string>() == "mlp2x_gelu" && find_method(method).own_projector
+                      ? "mlp2x_gelu"
+                      : "reference";
+  return r;
+}
+
+void check_trained_method(const RunRequest& request, const CheckpointConfig& config) {
+  if (request.allow_untrained || config.compressor || !find_method(request.method).has_weights()) return;
+  fail("-m {}: the method has weights that must be trained, and {} does not hold them (a released model has no "
+       "'{}' inside; inserted untrained it answers nothing the method would): fine-tune it first (laco train --model "
+       "{} -m {} -l L -r R --data conversations.jsonl --out DIR, docs/training.md) and run the fine-tuned folder, or "
+       "pass --allow-untrained to measure the untrained insertion (an ablation)",
+       request.method, config.dir, request.method, config.dir, request.method);
+}
+
+Mllm build_chat_model(const ChatFolder& folder, const RunSpec& spec, nlohmann::json& facts) {
+  torch::manual_seed(spec.seed);
+  Mllm model(folder.options);
+  check_anyres_method(insert_method(model, spec));
+  model->eval();
+  facts["checkpoint_load"] = load_run_checkpoint(*model, spec);
+  return model;
+}
 
 int64_t ChatModel::encoder_depth(const std::string& dir) {
   return chat_model_options(read_checkpoint_config(dir)).encoder.depth();
 }
 
 RunSpec ChatModel::resolve(const RunRequest& request) {
+  const ChatFolder folder = read_chat_folder(request.model);
+  const RunRequest r = folder_request(request, folder.config);
+  check_trained_method(r, folder.config);
   Compressor built{nullptr};
-  RunSpec spec = resolve_method_placement(request, read_chat_parts(request).options, &built);
+  RunSpec spec = resolve_method_placement(r, folder.options, &built);
   check_anyres_method(built);  // refused here, before a run is claimed, not as a failed run
   return spec;
 }
@@ -101,18 +137,15 @@ RunSpec ChatModel::resolve(const RunRequest& request) {
 ChatModel ChatModel::load(const RunRequest& request) {
   ChatModel m;
   State& s = *m.s_;
-  ChatParts parts = read_chat_parts(request);
-  s.config = std::move(parts.config);
-  s.text = std::move(parts.text);
-  s.processor = std::move(parts.processor);
-  const MllmOptions options = parts.options;
-  set_threads(request.threads);
-  s.spec = resolve_method_placement(request, options);
-  torch::manual_seed(request.seed);
-  s.model = Mllm(options);
-  check_anyres_method(insert_method(s.model, s.spec));
-  s.model->eval();
-  s.facts["checkpoint_load"] = load_run_checkpoint(*s.model, s.spec);
+  ChatFolder folder = read_chat_folder(request.model);
+  const RunRequest r = folder_request(request, folder.config);
+  check_trained_method(r, folder.config);
+  set_threads(r.threads);
+  s.spec = resolve_method_placement(r, folder.options);
+  s.model = build_chat_model(folder, s.spec, s.facts);
+  s.config = std::move(folder.config);
+  s.text = std::move(folder.text);
+  s.processor = std::move(folder.processor);
   s.facts["tokenizer"] = {{"file", s.text->file}, {"size", s.text->tokenizer.size()}};
   s.facts["chat_template"] = {{"file", s.text->chat_template.file}, {"field", s.text->chat_template.field},
                               {"format", "ChatML (LLaVA-NeXT qwen_1_5)"}};
@@ -123,10 +156,12 @@ ChatModel ChatModel::load(const RunRequest& request) {
                          ? s.spec.method_label()
                          : fmt::format("{} r={} at {} (after block {} of {})", s.spec.method_label(), s.spec.ratio,
                                        s.spec.layer, s.spec.block_k, s.spec.depth);
-  if (method.has_weights())
+  if (s.config.compressor)
+    s.facts["method_weights"] = fmt::format("fine-tuned: the folder's {}* tensors", kCompressorPrefix);
+  else if (method.has_weights())
     s.facts["method_weights"] = fmt::format(
         "method '{}' has weights the checkpoint does not hold: they are its {} initialisation (seed {}), untrained, "
-        "so its answers measure an untrained insertion",
+        "so its answers measure an untrained insertion (--allow-untrained)",
         s.spec.method, s.spec.init, s.spec.seed);
   return m;
 }
@@ -189,6 +224,7 @@ ChatAnswer ChatModel::answer(const std::string& image_path, const std::string& q
 }
 
 const RunSpec& ChatModel::spec() const { return s_->spec; }
+MllmImpl& ChatModel::model() const { return *s_->model; }
 const nlohmann::json& ChatModel::facts() const { return s_->facts; }
 
 nlohmann::json to_json(const ChatAnswer& a) {

@@ -21,6 +21,9 @@
 
 #include "evals/run_request.h"
 #include "evals/run_spec.h"
+#include "harness/image/llava_processor.h"
+#include "harness/model/checkpoint.h"
+#include "harness/model/mllm.h"
 #include "harness/text/chat.h"
 
 namespace laco {
@@ -41,13 +44,47 @@ struct ChatAnswer {
   double tpot_s = 0;        ///< time per output token after the first (0 with one token)
 };
 
+/// A llava_onevision folder's parts a chat model is made of, each checked
+/// against the others (the tokenizer's `<image>` and the config's, the
+/// processor's crop and pinpoints and the vision tower's), and the model's
+/// options. A folder that holds a fine-tuned compressor (config.json's
+/// laco_compressor, harness/model/checkpoint_save.h) is read with it.
+struct ChatFolder {
+  CheckpointConfig config;
+  ChatTokenizer text;
+  ImageProcessorConfig processor;
+  MllmOptions options;
+};
+/// Usage: ChatFolder f = read_chat_folder("ov/"); (an Error naming the folder and the part)
+ChatFolder read_chat_folder(const std::string& dir);
+
+/// The request as the folder's fine-tuned compressor fixes it: its method,
+/// options, placement, ratio, grid policy, initialisation and projector are
+/// the folder's (the request must name the same method, or the Error says
+/// which to name). A folder without one returns the request as it is.
+RunRequest folder_request(const RunRequest& request, const CheckpointConfig& config);
+
+/// An Error, unless request.allow_untrained, when the request's method has
+/// weights that must be trained and `config` does not hold them fine-tuned:
+/// inserted untrained into a released model it answers nothing the method
+/// would (LaCo with a zero MLP is its average-pool shortcut alone).
+void check_trained_method(const RunRequest& request, const CheckpointConfig& config);
+
+/// The model of a chat folder with the run's method inserted and every
+/// weight loaded (a fine-tuned compressor's from the folder; a method the
+/// folder does not hold keeps its initialisation, drawn from the run's seed),
+/// in eval mode; `facts` receives the checkpoint's provenance.
+Mllm build_chat_model(const ChatFolder& folder, const RunSpec& spec, nlohmann::json& facts);
+
 /// Usage: auto m = ChatModel::load(request); auto a = m.answer("cat.jpg", "What is this?");
 class ChatModel {
  public:
   /// request.model: a llava_onevision checkpoint folder with tokenizer.json,
   /// a ChatML chat template and preprocessor_config.json; its method, layer,
   /// ratio and options as `laco run` takes them. A method with weights gets
-  /// them from its initialisation: the checkpoint does not hold them.
+  /// them from the folder when it holds them fine-tuned (folder_request),
+  /// else from its initialisation, which check_trained_method refuses unless
+  /// request.allow_untrained.
   static ChatModel load(const RunRequest& request);
   /// The run `load` would build, resolved and checked (the folder's config,
   /// tokenizer, chat template and image processor; method, placement, ratio)
@@ -62,6 +99,8 @@ class ChatModel {
   std::vector<int64_t> prompt_ids(const std::string& question, const std::string& system, bool image) const;
 
   const RunSpec& spec() const;
+  /// The model (the fine-tune's round-trip test reads its logits).
+  MllmImpl& model() const;
   /// Provenance: the checkpoint (files, digest, skipped tensors), tokenizer, template, processor, method.
   const nlohmann::json& facts() const;
 

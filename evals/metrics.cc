@@ -15,6 +15,7 @@ namespace {
 const char* kAccuracy = "accuracy";
 const char* kEfficiency = "efficiency";
 const char* kBenchmark = "benchmark";
+const char* kFinetune = "finetune";
 
 // The placeholder of a family's name, and where it stands ("" / npos for a plain name).
 std::pair<std::string, size_t> placeholder(const std::string& name) {
@@ -193,6 +194,33 @@ std::vector<MetricInfo> build_registry() {
   }
   b.add("eval_time", kBenchmark, "s", lower, 1, M, sampled, "wall time of answering the questions this attempt answered");
 
+  // Fine-tunes (evals/finetune.cc): LLaVA-OneVision's recipe on a conversation
+  // file; the loss curve is the run's series "loss" (every optimizer step).
+  b.add("final_loss", kFinetune, "nats", lower, 4, M, sampled,
+        "the mean training loss of the last 10 optimizer steps (or all, when fewer): LLaVA's loss, the mean over "
+        "each conversation's supervised tokens, averaged over the step's conversations");
+  b.add("first_loss", kFinetune, "nats", lower, 4, M, sampled, "the training loss of the first optimizer step");
+  b.add("steps", kFinetune, "steps", none, 0, M, exact, "optimizer steps taken");
+  b.add("conversations_trained", kFinetune, "conversations", none, 0, M, exact,
+        "conversations (micro-batches of one) the steps went through, repeats over epochs counted");
+  b.add("supervised_tokens", kFinetune, "tokens", none, 0, M, exact,
+        "labels the loss covered (not -100), summed over the conversations trained");
+  b.add("positions", kFinetune, "tokens", none, 0, M, exact,
+        "positions through the LM (visual tokens included), summed over the conversations trained");
+  b.add("truncated", kFinetune, "conversations", none, 0, M, exact,
+        "conversations trained (repeats counted) cut at max_length, after the image's expansion");
+  b.add("unsupervised", kFinetune, "conversations", none, 0, M, exact,
+        "conversations trained (repeats counted) the cut left without a supervised label (they add no loss)");
+  b.add("trainable_params", kFinetune, "params", none, 0, M, exact, "parameters the stage trains");
+  b.add("step_time_p50", kFinetune, "s", lower, 2, M, sampled,
+        "the median wall time of one optimizer step (its conversations' forward and backward, clipping, update)");
+  b.add("tokens_per_s", kFinetune, "tokens/s", higher, 1, M, sampled,
+        "positions through the LM per second of training (steps only: no checkpoint writing)");
+  b.add("train_time", kFinetune, "s", lower, 1, M, sampled,
+        "wall time of the steps this attempt took (a resumed run: after the resume)");
+  b.add("peak_rss", kFinetune, "GiB", lower, 2, M, sampled, "the process's peak resident memory (VmHWM) while it trained: the model resident, activations, gradients, "
+        "optimizer state (the load before and the save after are not in it)");
+
   // The default views, by rank (MetricInfo::headline, run_table, query).
   struct Shown {
     const char* eval;
@@ -214,6 +242,10 @@ std::vector<MetricInfo> build_registry() {
       {kBenchmark, "ttft_p90", 0, 4, 0, false},
       {kBenchmark, "tpot_p50", 0, 5, 0, false},
       {kBenchmark, "questions", 0, 6, 16, false},
+      {kFinetune, "final_loss", 1, 1, 17, false},
+      {kFinetune, "steps", 0, 2, 0, false},
+      {kFinetune, "step_time_p50", 2, 3, 18, false},
+      {kFinetune, "peak_rss", 3, 4, 0, false},
       {kEfficiency, "visual_tokens", 0, 1, 0, false},
       {kEfficiency, "encoder_latency", 4, 2, 9, false},
       {kEfficiency, "prefill_latency", 2, 3, 10, false},

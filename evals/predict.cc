@@ -1,5 +1,7 @@
 #include "evals/predict.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "evals/decode.h"
@@ -100,7 +102,49 @@ RunSpec build_at(const Preset& preset, const MllmOptions& model, const std::stri
   return resolve_method_placement(q, model, c);
 }
 
+CausalCount resolve_causal(const PredictRequest& r) {
+  return r.causal.empty() ? causal_count_in_use() : find_named(causal_counts(), r.causal, "causal count", "--causal").value;
+}
+
+void check_layers(const PredictRequest& r) {
+  if (r.layers.empty()) fail("--layer: give at least one placement (e.g. {}, block:K)", join(predict_default_layers()));
+}
+
+// A method at a placement: the run's spec, the FLOP model's count and the visual tokens entering the LM.
+struct Placed {
+  RunSpec spec;
+  FlopBreakdown flops;
+  int64_t visual = 0;
+};
+
+Placed place(const Preset& preset, const MllmOptions& model, const std::string& method, int64_t ratio,
+             const std::string& layer, int64_t crops, int64_t text, CausalCount causal) {
+  Placed a;
+  Compressor c;
+  a.spec = build_at(preset, model, method, ratio, layer, &c);
+  a.flops = count_flops(model, c.get(), a.spec.block_k, crops, text, a.spec.method_is_projector(), causal);
+  a.visual = crops * c->output_grid(model.encoder.grid()).tokens();
+  return a;
+}
+
 }  // namespace
+
+TrainRegime train_stage_regime(int64_t stage) {
+  if (stage == 1) return TrainRegime::kFrozenEncoderLm;
+  if (stage == 2) return TrainRegime::kFrozenEncoder;
+  fail("--stage: must be 1 ({}: compressor and projector train) or 2 ({}: compressor, projector and LM train), "
+       "got {}",
+       name_of(train_regimes(), TrainRegime::kFrozenEncoderLm), name_of(train_regimes(), TrainRegime::kFrozenEncoder),
+       stage);
+}
+
+double predicted_train_hours(double flops_per_sample, int64_t samples, double device_tflops, double mfu) {
+  if (samples < 1) fail("--samples: must be at least 1 (training samples), got {}", samples);
+  if (!(device_tflops > 0) || !std::isfinite(device_tflops))
+    fail("--device-tflops: must be a finite number > 0 (the device's peak, TFLOP/s), got {}", device_tflops);
+  if (!(mfu > 0 && mfu <= 1)) fail("--mfu: must be in (0, 1] (model FLOP utilisation), got {}", mfu);
+  return static_cast<double>(samples) * flops_per_sample / (device_tflops * 1e12 * mfu) / 3600.0;
+}
 
 PrintTable predict_table(const PredictRequest& r) {
   const Common common = resolve_common(r);
@@ -108,9 +152,8 @@ PrintTable predict_table(const PredictRequest& r) {
   const auto& lms = common.lms;
   const auto& methods = common.methods;
   const int64_t crops = common.crops, text = common.text;
-  const CausalCount causal =
-      r.causal.empty() ? causal_count_in_use() : find_named(causal_counts(), r.causal, "causal count", "--causal").value;
-  if (r.layers.empty()) fail("--layer: give at least one placement (e.g. {}, block:K)", join(predict_default_layers()));
+  const CausalCount causal = resolve_causal(r);
+  check_layers(r);
 
   PrintTable t;
   t.title = fmt::format(
@@ -125,22 +168,10 @@ PrintTable predict_table(const PredictRequest& r) {
     for (const auto& method : methods)
       for (int64_t ratio : r.ratios) {
         if (find_method(method).site == MethodSite::kInLm) continue;  // no placement in the encoder to compare
-        struct At {
-          RunSpec spec;
-          FlopBreakdown flops;
-          int64_t visual = 0;
-        };
-        auto at = [&](const std::string& layer) {
-          At a;
-          Compressor c;
-          a.spec = build_at(preset, model, method, ratio, layer, &c);
-          a.flops = count_flops(model, c.get(), a.spec.block_k, crops, text, a.spec.method_is_projector(), causal);
-          a.visual = crops * c->output_grid(model.encoder.grid()).tokens();
-          return a;
-        };
+        auto at = [&](const std::string& layer) { return place(preset, model, method, ratio, layer, crops, text, causal); };
         const FlopBreakdown ext = at("1").flops;
         for (const auto& layer : r.layers) {
-          const At a = at(layer);
+          const Placed a = at(layer);
           const FlopBreakdown& in = a.flops;
           std::vector<PrintValue> row = {l.label, method, ratio, layer,
                                          fmt::format("{}/{}", a.spec.block_k, a.spec.depth), a.visual,
@@ -252,6 +283,74 @@ PrintTable decode_table(const PredictRequest& r) {
       "projector + LM: the KV-bound batch of a server that prefills in chunks. Static batching adds an activation peak "
       "per request: `laco run --eval efficiency --stages decode` measures it (max_batch_N).",
       "Predictions from shapes alone (evals/decode.h); `laco run --eval efficiency --stages decode` measures."};
+  return t;
+}
+
+PrintTable train_hours_table(const PredictRequest& r) {
+  const Common common = resolve_common(r);
+  const Preset& preset = *common.preset;
+  const int64_t crops = common.crops, text = common.text;
+  const CausalCount causal = resolve_causal(r);
+  check_layers(r);
+  const TrainRegime regime = train_stage_regime(r.stage);
+  const std::string& regime_name = name_of(train_regimes(), regime);
+  auto hours = [&](double flops) { return predicted_train_hours(flops, r.samples, r.device_tflops, r.mfu); };
+  hours(0);  // the flags' checks, before any model is built
+
+  PrintTable t;
+  t.title = fmt::format(
+      "Predicted training time of fine-tune stage {} ({}: {}), preset {}: {} samples, each {} crops of {} tokens + "
+      "{} text tokens, on a device of {:g} TFLOP/s peak at {:g} MFU; causal LM attention counted {}:",
+      r.stage, regime_name, regime == TrainRegime::kFrozenEncoderLm ? "the compressor and the projector train"
+                                                                    : "the compressor, the projector and the LM train",
+      preset.name, r.samples, crops, preset.model.encoder.grid().str(), text, r.device_tflops, r.mfu,
+      name_of(causal_counts(), causal));
+  t.columns = {{"lm"},
+               {"method"},
+               {"r"},
+               {"layer"},
+               {"block"},
+               {"visual tokens", "tokens"},
+               {"train step / sample", "TFLOP"},
+               {"predicted time", "h"},
+               {"vs none", "x"}};
+  for (const auto& l : common.lms) {
+    MllmOptions model = preset.model;
+    model.lm = l.lm;
+    const FlopBreakdown none_flops = count_flops(model, nullptr, 0, crops, text, false, causal);
+    const double none_step = none_flops.train_step(regime), none_hours = hours(none_step);
+    const std::string dash = "-";
+    t.add({l.label, reference_method().name, dash, dash, dash, crops * model.encoder.grid().tokens(),
+           none_step / 1e12, none_hours, 1.0});
+    for (const auto& method : common.methods)
+      for (int64_t ratio : r.ratios) {
+        if (find_method(method).site == MethodSite::kInLm) continue;  // as predict_table: no placement in the encoder
+        for (const auto& layer : r.layers) {
+          const Placed a = place(preset, model, method, ratio, layer, crops, text, causal);
+          const double step = a.flops.train_step(regime), h = hours(step);
+          t.add({l.label, method, ratio, layer, fmt::format("{}/{}", a.spec.block_k, a.spec.depth), a.visual,
+                 step / 1e12, h, ratio_of(none_hours, h)});
+        }
+      }
+  }
+  t.notes = {
+      fmt::format("predicted time = samples x train step / (peak x MFU) / 3600 = {} x TFLOP / ({:g} x {:g}) / 3600 h; "
+                  "one sample per step's share (the step's FLOPs scale with the batch, so the batch does not change "
+                  "the total).",
+                  r.samples, r.device_tflops, r.mfu),
+      fmt::format("train step: the FLOP model's forward + backward of one sample in regime {} (evals/flops.h): "
+                  "nothing before the first trainable part has a backward; a frozen part after it costs its forward "
+                  "and its input gradient; a trainable part three forwards. Multiply-adds count 2 FLOPs; norms, "
+                  "activations and the optimiser step are not counted.",
+                  regime_name),
+      fmt::format("Defaults: {} samples is LLaVA-OneVision's stage-1 data (LCS-558K); {:g} TFLOP/s is an H100 SXM's "
+                  "dense BF16 peak; MFU {:g} is an assumption, not a measurement: set --mfu from your own measured "
+                  "step (achieved FLOP/s / peak) and --device-tflops to your device's peak.",
+                  PredictRequest::kLcs558kSamples, PredictRequest::kH100SxmBf16Tflops, PredictRequest::kDefaultMfu),
+      "vs none: none's predicted time divided by the row's (> 1: faster); none compresses nothing (every visual "
+      "token reaches the LM, the projector mlp2x_gelu). Methods inside the LM (fastv) are not listed.",
+      "Predictions from shapes alone, every sample the same shape (crops and text tokens above); padding, data "
+      "loading, communication and the optimiser are not in them."};
   return t;
 }
 

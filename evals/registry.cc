@@ -6,6 +6,7 @@
 #include "evals/benchmark.h"
 #include "evals/chat.h"
 #include "evals/efficiency.h"
+#include "evals/finetune.h"
 #include "harness/base/error.h"
 #include "harness/base/named.h"
 #include "harness/model/presets.h"
@@ -125,6 +126,37 @@ EvaluationInfo benchmark_evaluation() {
   return e;
 }
 
+EvaluationInfo finetune_evaluation() {
+  EvaluationInfo e;
+  e.name = "finetune";
+  e.summary = "fine-tunes a released LLaVA-OneVision checkpoint with a method inside (LLaVA-OneVision's stages, "
+              "LLaVA's loss), resumable, saved in the Hugging Face layout (laco train)";
+  e.default_preset = kFinetunePreset;
+  e.presets = {kFinetunePreset};
+  e.settings = finetune_settings();
+  e.resolve = [](const RunRequest& r, const nlohmann::json& settings) {
+    return resolve_finetune_config(finetune_config(r, settings));
+  };
+  e.group = [](const RunSpec&) { return std::string(); };
+  e.units = [](const std::vector<RunSpec>& runs) {
+    int64_t units = 0;
+    for (const auto& r : runs) units += r.finetune().steps;
+    return units;
+  };
+  e.shared_work = [](const RunSpec&, const std::string&) { return std::make_pair(std::string(), int64_t{0}); };
+  e.shared_work_done = [](const RunSpec&, const std::string&) { return false; };
+  e.run = [](const std::vector<RunSpec>& runs, const RunContext& context) {
+    std::vector<RunRecord> records;
+    for (const auto& r : runs) records.push_back(run_finetune(r, context));
+    return records;
+  };
+  e.encoder_depth = [](const std::string&, const std::string& checkpoint) -> int64_t {
+    if (checkpoint.empty()) fail("--model: a fine-tune needs a LLaVA-OneVision checkpoint folder");
+    return ChatModel::encoder_depth(checkpoint);
+  };
+  return e;
+}
+
 }  // namespace
 
 std::vector<std::string> EvaluationInfo::section_keys() const {
@@ -135,7 +167,7 @@ std::vector<std::string> EvaluationInfo::section_keys() const {
 
 const std::vector<EvaluationInfo>& evaluation_registry() {
   static const std::vector<EvaluationInfo> registry = {accuracy_evaluation(), efficiency_evaluation(),
-                                                              benchmark_evaluation()};
+                                                              benchmark_evaluation(), finetune_evaluation()};
   return registry;
 }
 

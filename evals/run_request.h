@@ -57,6 +57,12 @@ struct RunRequest {
   std::string projector = "reference";
   uint64_t seed = 0;
   int threads = 2;
+  /// Answering with a released checkpoint (generate, benchmark runs): a method
+  /// whose weights must be trained is refused unless the folder holds it
+  /// fine-tuned (laco train); true runs it untrained, for ablations. Checked
+  /// when the run is resolved; not part of the run (the checkpoint's digest
+  /// already tells a fine-tuned folder from a released one).
+  bool allow_untrained = false;
 };
 
 /// The values RunRequest::projector takes.

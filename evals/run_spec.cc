@@ -36,6 +36,16 @@ bool BenchmarkSettings::operator==(const BenchmarkSettings& o) const {
          questions == o.questions && max_new_tokens == o.max_new_tokens && origin == o.origin;
 }
 
+bool FinetuneSettings::operator==(const FinetuneSettings& o) const {
+  return data == o.data && data_sha256 == o.data_sha256 && image_folder == o.image_folder &&
+         conversations == o.conversations && stage == o.stage && train_encoder == o.train_encoder &&
+         epochs == o.epochs && steps == o.steps && accumulation == o.accumulation && lr == o.lr &&
+         projector_lr == o.projector_lr && compressor_lr == o.compressor_lr && vision_lr == o.vision_lr &&
+         weight_decay == o.weight_decay && warmup_ratio == o.warmup_ratio && max_grad_norm == o.max_grad_norm &&
+         max_length == o.max_length && shuffle == o.shuffle && activation_checkpointing == o.activation_checkpointing &&
+         save_every == o.save_every && out == o.out;
+}
+
 bool RunSpec::operator==(const RunSpec& o) const {
   return preset == o.preset && method == o.method && method_options == o.method_options && layer == o.layer &&
          block_k == o.block_k && depth == o.depth && ratio == o.ratio && grid_policy == o.grid_policy &&
@@ -45,8 +55,9 @@ bool RunSpec::operator==(const RunSpec& o) const {
 }
 
 const std::string& RunSpec::eval() const {
-  static const std::string kAccuracy = "accuracy", kEfficiency = "efficiency", kBenchmark = "benchmark";
-  return is_accuracy() ? kAccuracy : is_efficiency() ? kEfficiency : kBenchmark;
+  static const std::string kAccuracy = "accuracy", kEfficiency = "efficiency", kBenchmark = "benchmark",
+                           kFinetune = "finetune";
+  return is_accuracy() ? kAccuracy : is_efficiency() ? kEfficiency : is_benchmark() ? kBenchmark : kFinetune;
 }
 
 const AccuracySettings& RunSpec::accuracy() const {
@@ -57,6 +68,11 @@ const AccuracySettings& RunSpec::accuracy() const {
 const EfficiencySettings& RunSpec::efficiency() const {
   if (!is_efficiency()) fail("run {} is an {} run, not an efficiency run", label(), eval());
   return std::get<EfficiencySettings>(settings);
+}
+
+const FinetuneSettings& RunSpec::finetune() const {
+  if (!is_finetune()) fail("run {} is an {} run, not a fine-tune", label(), eval());
+  return std::get<FinetuneSettings>(settings);
 }
 
 const BenchmarkSettings& RunSpec::benchmark() const {
@@ -95,6 +111,8 @@ std::string run_key(const std::string& eval, const json& config) {
   c.erase("stages");
   c.erase("checkpoint_dir");  // a checkpoint is its digest: the same weights are one run wherever they live
   c.erase("benchmark_data");  // and a benchmark file is its digest
+  c.erase("finetune_data");   // and so is a fine-tune's conversation file
+  c.erase("save_every");      // how often a fine-tune keeps a resumable checkpoint does not change it
   return sha256_hex(eval + "\n" + c.dump()).substr(0, 16);
 }
 
@@ -154,8 +172,37 @@ RunSpec resolve_method_placement(const RunRequest& r, const MllmOptions& model, 
   }
   s.grid_in = grid.str();
   s.grid_out = compressor->output_grid(grid).str();
+  if (!r.model.empty()) check_folder_method(s, read_checkpoint_config(r.model));
   if (built) *built = compressor;
   return s;
+}
+
+void check_folder_method(const RunSpec& s, const CheckpointConfig& config) {
+  if (!config.compressor) return;
+  const nlohmann::json& c = *config.compressor;
+  const std::string method = c.at("method").get<std::string>();
+  const int64_t k = c.at("block_k").get<int64_t>(), ratio = c.at("ratio").get<int64_t>();
+  if (s.method != method || s.block_k != k || s.ratio != ratio)
+    fail("{}: the folder holds '{}' fine-tuned after block {} at r={}, and its other weights were trained with it; a "
+         "run of it is that method there (-m {} -l block:{} -r {}), not '{}' after block {} at r={}",
+         config.dir, method, k, ratio, method, k, ratio, s.method, s.block_k, s.ratio);
+}
+
+RunRequest request_of(const RunSpec& run) {
+  RunRequest r;
+  r.preset = run.preset;
+  r.model = run.checkpoint;
+  r.method = run.method;
+  r.method_options = run.method_options;
+  r.layer = run.layer;
+  r.ratio = run.ratio;
+  r.grid_policy = run.grid_policy;
+  r.init = run.init.empty() ? "reference" : run.init;
+  r.projector = run.projector == "mlp2x_gelu" && find_method(run.method).own_projector ? "mlp2x_gelu" : "reference";
+  r.seed = run.seed;
+  r.threads = run.threads;
+  r.allow_untrained = true;
+  return r;
 }
 
 Compressor make_run_compressor(const RunSpec& run, const MllmOptions& model) {
@@ -224,6 +271,28 @@ json to_json(const RunSpec& s) {
               {"questions", b->questions},
               {"max_new_tokens", b->max_new_tokens},
               {"origin", b->origin}});
+  } else if (const auto* t = std::get_if<FinetuneSettings>(&s.settings)) {
+    c.update({{"finetune_data", t->data},
+              {"finetune_sha256", t->data_sha256},
+              {"image_folder", t->image_folder},
+              {"conversations", t->conversations},
+              {"stage", t->stage},
+              {"train_encoder", t->train_encoder},
+              {"epochs", t->epochs},
+              {"steps", t->steps},
+              {"accumulation", t->accumulation},
+              {"lr", t->lr},
+              {"projector_lr", t->projector_lr},
+              {"compressor_lr", t->compressor_lr},
+              {"vision_lr", t->vision_lr},
+              {"weight_decay", t->weight_decay},
+              {"warmup_ratio", t->warmup_ratio},
+              {"max_grad_norm", t->max_grad_norm},
+              {"max_length", t->max_length},
+              {"shuffle", t->shuffle},
+              {"activation_checkpointing", t->activation_checkpointing},
+              {"save_every", t->save_every},
+              {"out", t->out}});
   } else {
     const auto& e = std::get<EfficiencySettings>(s.settings);
     c.update({{"external", e.external},
@@ -368,8 +437,32 @@ RunSpec run_spec_from_json(const std::string& eval, const json& config, const st
     b.max_new_tokens = f.integer_in("max_new_tokens", 0, INT64_MAX);
     b.origin = f.str("origin");
     s.settings = b;
+  } else if (eval == "finetune") {
+    FinetuneSettings t;
+    t.data = f.str("finetune_data");
+    t.data_sha256 = f.str("finetune_sha256");
+    t.image_folder = f.str("image_folder");
+    t.conversations = f.integer_in("conversations", 0, INT64_MAX);
+    t.stage = f.integer_in("stage", 1, 2);
+    t.train_encoder = f.str("train_encoder");
+    t.epochs = f.integer_in("epochs", 1, INT64_MAX);
+    t.steps = f.integer_in("steps", 0, INT64_MAX);
+    t.accumulation = f.integer_in("accumulation", 1, INT64_MAX);
+    t.lr = f.real("lr");
+    t.projector_lr = f.real("projector_lr");
+    t.compressor_lr = f.real("compressor_lr");
+    t.vision_lr = f.real("vision_lr");
+    t.weight_decay = f.real("weight_decay");
+    t.warmup_ratio = f.real("warmup_ratio");
+    t.max_grad_norm = f.real("max_grad_norm");
+    t.max_length = f.integer_in("max_length", 1, INT64_MAX);
+    t.shuffle = f.boolean("shuffle");
+    t.activation_checkpointing = f.boolean("activation_checkpointing");
+    t.save_every = f.integer_in("save_every", 0, INT64_MAX);
+    t.out = f.str("out");
+    s.settings = t;
   } else {
-    fail("{}: unknown evaluation '{}' (allowed: accuracy, efficiency, benchmark)", where, eval);
+    fail("{}: unknown evaluation '{}' (allowed: accuracy, efficiency, benchmark, finetune)", where, eval);
   }
   return s;
 }

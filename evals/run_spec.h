@@ -25,6 +25,7 @@ namespace laco {
 
 class Mllm;
 class MllmImpl;
+struct CheckpointConfig;
 struct MllmOptions;
 
 /// The settings of an accuracy run (SynthVQA insertion protocol) after the
@@ -83,6 +84,30 @@ struct BenchmarkSettings {
   bool operator==(const BenchmarkSettings& o) const;
 };
 
+/// The settings of a fine-tune (evals/finetune.h) after resolution: LLaVA-
+/// OneVision's recipe on a conversation JSONL, the result saved in `out`.
+struct FinetuneSettings {
+  /// The conversation JSONL as given (not part of the run key: the file is
+  /// its SHA-256) and the folder its images are read from ("": the JSONL's).
+  std::string data, data_sha256, image_folder;
+  int64_t conversations = 0;  ///< in the file
+  int64_t stage = 1;          ///< 1: compressor + projector; 2: + LM and image_newline
+  std::string train_encoder = "none";  ///< none, after (blocks after the placement), all
+  int64_t epochs = 1;
+  int64_t steps = 0;         ///< optimizer steps, resolved (epochs x conversations / accumulation, unless set)
+  int64_t accumulation = 1;  ///< conversations per optimizer step (micro-batch 1)
+  double lr = 0, projector_lr = 0, compressor_lr = 0, vision_lr = 0;
+  double weight_decay = 0, warmup_ratio = 0, max_grad_norm = 0;
+  int64_t max_length = 0;  ///< positions kept after the image's expansion (LLaVA's model_max_length)
+  bool shuffle = true;
+  bool activation_checkpointing = true;
+  /// A resumable checkpoint every this many optimizer steps (0: none); not
+  /// part of the run key (it does not change the result).
+  int64_t save_every = 0;
+  std::string out;  ///< the fine-tuned folder written at the end
+  bool operator==(const FinetuneSettings& o) const;
+};
+
 /// Usage: RunSpec s = resolve_run(...); s.eval(); s.key(); to_json(s);
 struct RunSpec {
   std::string preset;
@@ -108,16 +133,18 @@ struct RunSpec {
   /// SHA-256 of its config.json and weight files (checkpoint_sha256); both
   /// "" for the preset's random model (every run stored before they were recorded).
   std::string checkpoint, checkpoint_sha256;
-  std::variant<AccuracySettings, EfficiencySettings, BenchmarkSettings> settings;
+  std::variant<AccuracySettings, EfficiencySettings, BenchmarkSettings, FinetuneSettings> settings;
 
-  /// "accuracy", "efficiency" or "benchmark": the registry name of the settings held.
+  /// "accuracy", "efficiency", "benchmark" or "finetune": the registry name of the settings held.
   const std::string& eval() const;
   bool is_accuracy() const { return std::holds_alternative<AccuracySettings>(settings); }
   bool is_efficiency() const { return std::holds_alternative<EfficiencySettings>(settings); }
   bool is_benchmark() const { return std::holds_alternative<BenchmarkSettings>(settings); }
+  bool is_finetune() const { return std::holds_alternative<FinetuneSettings>(settings); }
   const AccuracySettings& accuracy() const;      ///< an Error when it is not an accuracy run
   const EfficiencySettings& efficiency() const;  ///< an Error when it is not an efficiency run
   const BenchmarkSettings& benchmark() const;    ///< an Error when it is not a benchmark run
+  const FinetuneSettings& finetune() const;      ///< an Error when it is not a fine-tune
   bool external() const { return block_k == depth; }
   bool method_is_projector() const { return projector == "method"; }
 
@@ -149,6 +176,17 @@ MllmOptions run_model(const std::string& checkpoint, const MllmOptions& preset_m
 /// given, receives the compressor it built for those checks (make_run_compressor's).
 RunSpec resolve_method_placement(const RunRequest& request, const MllmOptions& model, Compressor* built = nullptr);
 
+/// An Error, naming the folder and what it holds, when `config` is a folder
+/// fine-tuned with a method (its laco_compressor entry) and the run is not
+/// that method after that block at that ratio: its LM and projector were
+/// trained with it (resolve_method_placement calls it for every run with a
+/// checkpoint, so a mismatch is refused before a run is claimed).
+void check_folder_method(const RunSpec& run, const CheckpointConfig& config);
+/// The request a resolved run was made from, as far as the model goes
+/// (method, placement, ratio, initialisation, projector, seed, threads,
+/// checkpoint): resolving it again gives the same method part of the run.
+/// allow_untrained is true: the run was checked when it was resolved.
+RunRequest request_of(const RunSpec& run);
 /// The compressor a run inserts, built as the run says (out_dim the LM width
 /// when it is the projector; the run's ratio, grid policy, block and initialisation).
 Compressor make_run_compressor(const RunSpec& run, const MllmOptions& model);

@@ -170,22 +170,16 @@ std::vector<VqaSample> load_vqa(const std::string& path, bool read_images) {
   if (!in) fail("{}: cannot open", path);
   const fs::path base = fs::path(path).parent_path();
   std::vector<VqaSample> samples;
-  std::vector<std::string> problems;
-  int64_t total_problems = 0;
+  LineProblems problems(path);
   std::string line;
   for (int64_t number = 1; read_bounded_line(in, line, path, number); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     VqaSample s;
     const std::string problem = parse_line(line, base, read_images, s);
-    if (problem.empty()) {
-      samples.push_back(std::move(s));
-    } else if (++total_problems <= 20) {
-      problems.push_back(fmt::format("{}:{}: {}", path, number, problem));
-    }
+    if (problem.empty()) samples.push_back(std::move(s));
+    else problems.add(number, problem);
   }
-  if (total_problems > 0)
-    fail("{} problem(s) in {}; nothing was trained:\n  {}{}", total_problems, path, join(problems, "\n  "),
-         total_problems > 20 ? fmt::format("\n  ... and {} more", total_problems - 20) : "");
+  problems.throw_if_any("nothing was trained");
   if (samples.empty()) fail("{}: holds no samples", path);
   return samples;
 }

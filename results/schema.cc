@@ -29,12 +29,13 @@ struct Migration {
   std::function<void(sql::Connection&)> step = nullptr;
 };
 
-// Version 4: `runs.eval` takes 'benchmark'. SQLite cannot alter a CHECK, so
-// the table is rebuilt as its ALTER TABLE page prescribes (foreign keys off,
-// which migrate() does for every migration): the views that read it are
-// dropped and recreated as they were, its rows copied under a new table with
-// the widened CHECK, which then takes the old one's name and indexes.
-void widen_runs_eval(sql::Connection& c) {
+// Versions 4 and 5: `runs.eval` takes 'benchmark', then 'finetune'. SQLite
+// cannot alter a CHECK, so the table is rebuilt as its ALTER TABLE page
+// prescribes (foreign keys off, which migrate() does for every migration):
+// the views that read it are dropped and recreated as they were, its rows
+// copied under a new table with the widened CHECK, which then takes the old
+// one's name and indexes.
+void widen_runs_eval(sql::Connection& c, int from_version, const std::string& old_check, const std::string& new_check) {
   auto text_rows = [&](const std::string& query) {
     std::vector<std::pair<std::string, std::string>> rows;
     auto q = c.prepare(query);
@@ -45,18 +46,17 @@ void widen_runs_eval(sql::Connection& c) {
   const auto indexes =
       text_rows("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' AND sql IS NOT NULL");
   const auto table = text_rows("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'");
-  const std::string old_check = "CHECK (eval IN ('accuracy', 'efficiency'))";
   if (table.size() != 1 || table[0].second.find(old_check) == std::string::npos)
-    fail("{}: table runs is not as schema version 3 defines it ({} not found); refusing to migrate it", c.path(),
-         old_check);
+    fail("{}: table runs is not as schema version {} defines it ({} not found); refusing to migrate it", c.path(),
+         from_version, old_check);
   std::string create = table[0].second;
-  create.replace(create.find(old_check), old_check.size(), "CHECK (eval IN ('accuracy', 'efficiency', 'benchmark'))");
-  create.replace(create.find("runs"), 4, "runs_v4");
+  create.replace(create.find(old_check), old_check.size(), new_check);
+  create.replace(create.find("runs"), 4, "runs_rebuilt");
   for (const auto& [name, sql] : views) c.exec(fmt::format("DROP VIEW {}", name));
   c.exec(create);
-  c.exec("INSERT INTO runs_v4 SELECT * FROM runs");
+  c.exec("INSERT INTO runs_rebuilt SELECT * FROM runs");
   c.exec("DROP TABLE runs");
-  c.exec("ALTER TABLE runs_v4 RENAME TO runs");
+  c.exec("ALTER TABLE runs_rebuilt RENAME TO runs");
   for (const auto& [name, sql] : indexes) c.exec(sql);
   for (const auto& [name, sql] : views) c.exec(sql);
 }
@@ -266,7 +266,15 @@ CREATE TABLE response_journal (
   PRIMARY KEY (run_key, question)
 ) WITHOUT ROWID;
 )",
-       widen_runs_eval},
+       [](sql::Connection& c) {
+         widen_runs_eval(c, 3, "CHECK (eval IN ('accuracy', 'efficiency'))",
+                         "CHECK (eval IN ('accuracy', 'efficiency', 'benchmark'))");
+       }},
+      {5, "fine-tunes: runs.eval takes 'finetune' (the loss curve is a series, the saved folder a fact)", "",
+       [](sql::Connection& c) {
+         widen_runs_eval(c, 4, "CHECK (eval IN ('accuracy', 'efficiency', 'benchmark'))",
+                         "CHECK (eval IN ('accuracy', 'efficiency', 'benchmark', 'finetune'))");
+       }},
   };
   return all;
 }

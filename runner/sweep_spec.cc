@@ -444,6 +444,7 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
               request.projector = g.projector;
               request.seed = seed;
               request.threads = section_threads;
+              request.allow_untrained = s.allow_untrained;
               // Budget 1 leaves the settings as they are: the same run, the same key, as without the grid key.
               json settings = s.settings;
               if (budget != 1) settings[kBudgetSetting] = budget;
@@ -534,6 +535,16 @@ Sweep expand_sweep(const SweepDefinition& d, const SweepOverrides& overrides) {
                                     a->second, b->second, cl.rounds});
           }
       }
+  // A fine-tune saves its model into its own folder: two runs into one would overwrite each other.
+  std::map<std::string, const SweepRun*> out_of;
+  for (const auto& r : sweep.runs) {
+    if (!r.spec.is_finetune()) continue;
+    const auto [it, fresh] = out_of.emplace(r.spec.finetune().out, &r);
+    if (!fresh)
+      fail("{}: fine-tunes {} and {} would both save to --out {} (allowed: one fine-tune per folder: give one "
+           "method, placement, ratio and seed, or a section per folder)",
+           file, it->second->label(), r.label(), r.spec.finetune().out);
+  }
   sweep.notes.assign(notes.begin(), notes.end());
   return sweep;
 }

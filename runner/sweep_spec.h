@@ -95,6 +95,8 @@ struct SweepSection {
   std::vector<uint64_t> seeds = {0};
   int threads = 0;  ///< 0: the definition's
   nlohmann::json settings = nlohmann::json::object();
+  /// RunRequest::allow_untrained (`laco run --allow-untrained`; not a spec key).
+  bool allow_untrained = false;
 };
 
 /// What a spec file says, checked, before expansion: `laco sweep` reads it

@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include <torch/torch.h>
 
 #include "evals/decode.h"
@@ -285,6 +287,114 @@ TEST(Predict, BadRequestsNameTheFlagAndTheAllowedValues) {
   r = {};
   r.layers = {"2/1"};
   refused(r, "--layer");
+}
+
+std::string text_cell(const PrintTable& t, size_t row, const std::string& column) {
+  for (size_t c = 0; c < t.columns.size(); ++c)
+    if (t.columns[c].name == column) return std::get<std::string>(t.rows.at(row).at(c));
+  ADD_FAILURE() << "no column " << column;
+  return "";
+}
+
+TEST(PredictTrainHours, HoursAreSamplesTimesTheStepOverPeakTimesMfu) {
+  PredictRequest r;
+  r.preset = "tiny";
+  r.methods = {"laco"};
+  r.layers = {"1/4", "1"};
+  r.causal = "full";
+  r.crops = 2;
+  r.text_tokens = 6;
+  r.samples = 1000;
+  r.device_tflops = 0.5;
+  r.mfu = 0.25;
+  const Preset& p = find_preset("tiny");
+  auto flops = [&](const char* method, int64_t k) {
+    if (!method) return count_flops(p.model, nullptr, 0, 2, 6, false, CausalCount::kFull);
+    auto c = make_compressor(method, CompressorOptions(p.model.encoder.width()).ratio(2).block(k));
+    return count_flops(p.model, c.get(), k, 2, 6, false, CausalCount::kFull);
+  };
+  const int64_t depth = p.model.encoder.depth();
+  for (int64_t stage : {1, 2}) {
+    r.stage = stage;
+    const TrainRegime regime = stage == 1 ? TrainRegime::kFrozenEncoderLm : TrainRegime::kFrozenEncoder;
+    EXPECT_EQ(train_stage_regime(stage), regime);
+    const auto t = train_hours_table(r);
+    ASSERT_EQ(t.rows.size(), 3u);  // none, laco at 1/4, laco after the encoder
+    EXPECT_EQ(text_cell(t, 0, "method"), "none");
+    EXPECT_EQ(text_cell(t, 0, "layer"), "-");
+    EXPECT_EQ(text_cell(t, 1, "block"), fmt::format("1/{}", depth));
+    EXPECT_EQ(text_cell(t, 2, "block"), fmt::format("{}/{}", depth, depth));
+    const double steps[] = {flops(nullptr, 0).train_step(regime), flops("laco", 1).train_step(regime),
+                            flops("laco", depth).train_step(regime)};
+    const double none_hours = 1000.0 * steps[0] / (0.5e12 * 0.25) / 3600.0;
+    for (size_t i = 0; i < 3; ++i) {
+      const double hours = 1000.0 * steps[i] / (0.5 * 1e12 * 0.25) / 3600.0;
+      EXPECT_NEAR(cell(t, i, "train step / sample"), steps[i] / 1e12, 1e-9 * steps[i] / 1e12) << stage << " " << i;
+      EXPECT_NEAR(cell(t, i, "predicted time"), hours, 1e-9 * hours) << stage << " " << i;
+      EXPECT_NEAR(cell(t, i, "vs none"), none_hours / hours, 1e-9 * none_hours / hours) << stage << " " << i;
+    }
+    EXPECT_GT(cell(t, 1, "vs none"), cell(t, 2, "vs none"));  // inside the encoder beats after it
+    // The title states what a reviewer needs to recompute.
+    for (const std::string& s : {std::string("stage ") + std::to_string(stage), name_of(train_regimes(), regime),
+                                 std::string("1000 samples"), std::string("2 crops"), std::string("6 text tokens"),
+                                 std::string("0.5 TFLOP/s"), std::string("0.25 MFU"), std::string("counted full")})
+      EXPECT_NE(t.title.find(s), std::string::npos) << s << " not in: " << t.title;
+  }
+  // By hand for one number: the default device and MFU.
+  EXPECT_NEAR(predicted_train_hours(2e12, 558128, 989, 0.4), 558128 * 2e12 / (989e12 * 0.4) / 3600, 1e-12);
+  EXPECT_NEAR(predicted_train_hours(2e12, 558128, 989, 0.4), 0.784, 0.001);
+}
+
+TEST(PredictTrainHours, DefaultsAreLcs558kOnAnH100AtMfu04AndTheNotesSaySo) {
+  const PredictRequest r;
+  EXPECT_EQ(r.stage, 1);
+  EXPECT_EQ(r.samples, 558128);
+  EXPECT_EQ(r.device_tflops, 989.0);
+  EXPECT_EQ(r.mfu, 0.4);
+  PredictRequest q;
+  q.preset = "tiny";
+  q.methods = {"avgpool"};
+  std::string notes;
+  for (const auto& n : train_hours_table(q).notes) notes += n + "\n";
+  for (const char* s : {"LCS-558K", "H100 SXM's dense BF16 peak", "MFU 0.4 is an assumption"})
+    EXPECT_NE(notes.find(s), std::string::npos) << s << " not in:\n" << notes;
+}
+
+TEST(PredictTrainHours, BadFlagsNameTheFlagAndTheAllowedValues) {
+  auto refused = [](const PredictRequest& r, const std::string& message) {
+    try {
+      train_hours_table(r);
+      ADD_FAILURE() << "accepted; expected: " << message;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  };
+  PredictRequest base;
+  base.preset = "tiny";
+  base.methods = {"avgpool"};
+  for (double mfu : {0.0, -0.1, 1.01, std::nan("")}) {
+    PredictRequest r = base;
+    r.mfu = mfu;
+    refused(r, "--mfu: must be in (0, 1]");
+  }
+  PredictRequest r = base;
+  r.mfu = 1;
+  EXPECT_NO_THROW(train_hours_table(r));
+  for (double tflops : {0.0, -5.0, std::nan(""), HUGE_VAL}) {
+    r = base;
+    r.device_tflops = tflops;
+    refused(r, "--device-tflops: must be a finite number > 0");
+  }
+  for (int64_t samples : {int64_t{0}, int64_t{-3}}) {
+    r = base;
+    r.samples = samples;
+    refused(r, "--samples: must be at least 1");
+  }
+  for (int64_t stage : {int64_t{0}, int64_t{3}}) {
+    r = base;
+    r.stage = stage;
+    refused(r, "--stage: must be 1 (frozen_encoder_lm: compressor and projector train) or 2 (frozen_encoder: ");
+  }
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "harness/base/error.h"
 #include "harness/base/interrupt.h"
 #include "harness/base/sha256.h"
+#include "harness/base/text.h"
 
 namespace laco {
 namespace fs = std::filesystem;
@@ -261,6 +262,18 @@ bool read_bounded_line(std::istream& in, std::string& line, const std::string& p
     if (line.size() > max) check_input_limit(InputLimit::kLineBytes, fmt::format("{}:{}", path, number), line.size());
   }
   return any;
+}
+
+void LineProblems::add(int64_t line, const std::string& problem) {
+  constexpr int64_t kShown = 20;
+  if (++total_ <= kShown) shown_.push_back(fmt::format("{}:{}: {}", path_, line, problem));
+}
+
+void LineProblems::throw_if_any(const std::string& consequence) const {
+  if (total_ == 0) return;
+  const auto hidden = total_ - static_cast<int64_t>(shown_.size());
+  fail("{} problem(s) in {}; {}:\n  {}{}", total_, path_, consequence, join(shown_, "\n  "),
+       hidden > 0 ? fmt::format("\n  ... and {} more", hidden) : "");
 }
 
 }  // namespace laco

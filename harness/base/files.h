@@ -7,6 +7,7 @@
 // device"); nothing partial is left behind.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <istream>
 #include <string>
@@ -52,6 +53,22 @@ std::string file_sha256(const std::string& path, InputLimit limit = InputLimit::
 /// its newline), within the line-size limit (an Error naming path:number over
 /// it). False at the end of the file. Usage: for (int64_t n = 1; read_bounded_line(in, line, path, n); ++n)
 bool read_bounded_line(std::istream& in, std::string& line, const std::string& path, int64_t number);
+
+/// The problems of a line-based file (a JSONL), gathered so that a user sees
+/// them together, each as path:line, the first 20 in full.
+/// Usage: LineProblems p(path); ... p.add(number, "missing field 'id'"); ... p.throw_if_any("nothing was run");
+class LineProblems {
+ public:
+  explicit LineProblems(std::string path) : path_(std::move(path)) {}
+  void add(int64_t line, const std::string& problem);
+  /// An Error "N problem(s) in PATH; CONSEQUENCE:\n  PATH:LINE: problem ..." when any was added.
+  void throw_if_any(const std::string& consequence) const;
+
+ private:
+  std::string path_;
+  std::vector<std::string> shown_;
+  int64_t total_ = 0;
+};
 
 /// An Error unless `path` is a regular file (or a link to one): names a
 /// folder, a device, a FIFO or a socket as what it is.
