@@ -10,6 +10,7 @@
 #include "evals/accuracy.h"
 #include "evals/benchmark.h"
 #include "evals/efficiency.h"
+#include "evals/finetune.h"
 #include "evals/metrics.h"
 #include "evals/registry.h"
 #include "evals/synthvqa.h"
@@ -76,12 +77,32 @@ TEST(Metrics, EveryMetricOfABenchmarkRunHasAnEntry) {
   BenchmarkConfig c;
   c.model = test::chat_checkpoint();
   c.method = "laco";
+  c.allow_untrained = true;  // the metrics are under test, not the method's training
   c.task = "pope";
   c.data = dir + "/pope.jsonl";
   c.max_new_tokens = 3;
   const RunRecord r = run_benchmark(resolve_benchmark_config(c));
   for (const char* m : {"score", "task_pope_f1_score", "questions", "visual_tokens", "ttft_p50", "tpot_p99"})
     EXPECT_TRUE(r.value(m).has_value()) << m;
+  expect_registered(r);
+}
+
+TEST(Metrics, EveryMetricOfAFineTuneHasAnEntry) {
+  const std::string dir = test::temp_dir("metrics_finetune");
+  FinetuneConfig c;
+  c.model = test::chat_checkpoint();
+  c.method = "laco";
+  c.layer = "block:2";
+  c.data = LACO_SOURCE_DIR "/tests/finetune/conversations.jsonl";
+  c.out = dir + "/out";
+  c.stage = 1;
+  c.accumulation = 3;
+  c.max_length = 120;
+  c.threads = 1;
+  const RunRecord r = run_finetune(resolve_finetune_config(c));
+  for (const char* m : {"final_loss", "first_loss", "steps", "step_time_p50", "peak_rss", "trainable_params"})
+    EXPECT_TRUE(r.value(m).has_value()) << m;
+  EXPECT_EQ(r.series.at("loss").size(), 2u);
   expect_registered(r);
 }
 
@@ -172,13 +193,15 @@ TEST(Metrics, TheDefaultViewsAreTheListsTheCommandsShowed) {
   EXPECT_EQ(view_metrics(MetricView::kQuery),
             (V{"acc_color", "acc_shape", "acc_count", "acc_spatial", "acc_text", "acc_overall", "acc_mean",
                "visual_tokens", "encoder_latency", "prefill_latency", "throughput", "train_step_time",
-               "train_peak_tensor", "score", "ttft_p50", "questions"}));
+               "train_peak_tensor", "score", "ttft_p50", "questions", "final_loss", "step_time_p50"}));
   EXPECT_EQ(view_metrics(MetricView::kHeadline, "accuracy"), (V{"acc_mean", "acc_overall", "visual_tokens"}));
   EXPECT_EQ(view_metrics(MetricView::kHeadline, "efficiency"),
             (V{"train_step_time", "prefill_latency", "throughput", "encoder_latency"}));
   EXPECT_EQ(view_metrics(MetricView::kRunTable, "benchmark"),
             (V{"score", "visual_tokens", "ttft_p50", "ttft_p90", "tpot_p50", "questions"}));
   EXPECT_EQ(view_metrics(MetricView::kHeadline, "benchmark"), (V{"score", "visual_tokens", "ttft_p50"}));
+  EXPECT_EQ(view_metrics(MetricView::kRunTable, "finetune"), (V{"final_loss", "steps", "step_time_p50", "peak_rss"}));
+  EXPECT_EQ(view_metrics(MetricView::kHeadline, "finetune"), (V{"final_loss", "step_time_p50", "peak_rss"}));
 }
 
 }  // namespace

@@ -646,7 +646,7 @@ TEST(ReportBenchmark, RunThenReportAndQueryEndToEnd) {
   const std::string model = test::chat_checkpoint();
   const std::string db = dir + "/laco.db";
   auto r = test::run_command(fmt::format("cd {} && {} run --eval benchmark --model {} --task mme --data mme.jsonl -m "
-                                         "none,laco,pixel_shuffle -l 1/4 --db {}",
+                                         "none,laco,pixel_shuffle -l 1/4 --allow-untrained --db {}",
                                          dir, LACO_BIN, model, db));
   ASSERT_EQ(r.status, 0) << r.output;
   r = test::run_command(fmt::format("{} report --db {} --out {}/out", LACO_BIN, db, dir));
