@@ -68,7 +68,33 @@ bool from_responses(const RunRecord& r, const std::string& metric) {
   return reproduces(r, metric);
 }
 
-Stat value_of(const RunRecord& r, const std::string& metric) {
+// A fine-tune's step_time_p50 is the median of its per-step times (samples
+// "step_time"). Two measurements of one fine-tune train the same
+// conversations at each step when their steps took the same positions and
+// supervised tokens (the order is a function of the seed and the epoch, and
+// the run key holds the data file's digest and every setting): their steps
+// then pair, as the rounds of an interleaved group do.
+const char* kFinetuneStepTime = "step_time_p50";
+
+bool same_steps(const RunRecord& a, const RunRecord& b) {
+  auto steps = [](const RunRecord& r) {
+    auto s = r.samples.find("step_time");
+    return s == r.samples.end() ? size_t{0} : s->second.size();
+  };
+  return a.spec.is_finetune() && b.spec.is_finetune() && steps(a) > 0 && steps(a) == steps(b) &&
+         a.value("positions") && a.value("positions") == b.value("positions") && a.value("supervised_tokens") &&
+         a.value("supervised_tokens") == b.value("supervised_tokens");
+}
+
+Stat value_of(const RunRecord& r, const std::string& metric, bool pair_steps = false) {
+  if (r.spec.is_finetune() && metric == kFinetuneStepTime) {
+    auto s = r.samples.find("step_time");
+    if (s != r.samples.end() && !s->second.empty()) {
+      std::map<std::string, std::vector<double>> steps;
+      if (pair_steps) steps["steps"] = s->second;
+      return timing_stat(s->second, std::move(steps));
+    }
+  }
   if (from_responses(r, metric)) {
     auto evidence = std::make_shared<BenchmarkEvidence>();
     evidence->task = r.spec.benchmark().task;
@@ -106,15 +132,16 @@ ComparedMetric compare_metric(const Run& run, const RunRecord& base, const RunRe
   c.unit = unit_of(new_, metric);
   c.base_commit = base_commit;
   c.new_commit = new_commit;
-  c.base = value_of(base, metric);
-  c.new_ = value_of(new_, metric);
+  const bool pair_steps = same_steps(base, new_);
+  c.base = value_of(base, metric, pair_steps);
+  c.new_ = value_of(new_, metric, pair_steps);
   if (c.base.mean != 0) c.ratio = c.new_.mean / c.base.mean;
   if (c.base.evidence && c.new_.evidence) {
     const auto& a = c.new_.evidence->samples;
     const auto& b = c.base.evidence->samples;
-    // Two measurements at different times share no round: the ratio is unpaired.
+    // Two measurements at different times share no round: the ratio is unpaired; a fine-tune's steps pair (above).
     if (!a.empty() && !b.empty()) {
-      const RatioEstimate r = unpaired_ratio(a, b);
+      const RatioEstimate r = pair_steps ? c.new_.evidence->ratio_to(*c.base.evidence) : unpaired_ratio(a, b);
       c.ratio = r.ratio;
       if (r.interval.coverage > 0) c.ratio_ci = r.interval;
     }
@@ -135,6 +162,8 @@ std::string test_text(const ComparedMetric& c) {
     case Difference::Test::kMannWhitney:
       return fmt::format("Mann-Whitney U, p = {}", format_number(c.difference.p));
     case Difference::Test::kSignedRank:
+      if (c.spec.is_finetune())
+        return fmt::format("signed-rank on {} steps paired by step, p = {}", c.difference.n, format_number(c.difference.p));
       return fmt::format("signed-rank on {} rounds, p = {}", c.difference.n, format_number(c.difference.p));
     case Difference::Test::kPairedBootstrap:
       return fmt::format("paired bootstrap, new - base = {} [{}, {}] points", format_number(c.new_.mean - c.base.mean, c.unit),
@@ -144,6 +173,8 @@ std::string test_text(const ComparedMetric& c) {
   }
   // A benchmark run has its responses, but only its score and headline are tested (report/benchmark_stats.h).
   if (c.spec.is_benchmark()) return "not tested (benchmark runs: score and headline only)";
+  // One training run per measurement: a loss or a peak has no repetitions to tell noise from a change.
+  if (c.spec.is_finetune()) return "not tested (fine-tunes: one training run per measurement)";
   return "not tested (no raw data)";
 }
 
@@ -281,7 +312,7 @@ Comparison compare_measurements(const CompareOptions& o, std::vector<std::string
   out.db = o.db;
   double min_coverage = 1;
   size_t significant = 0, tested = 0;
-  bool benchmark = false;
+  bool benchmark = false, finetune = false;
   std::set<std::string> bases, news;
   for (const auto& p : pairs) {
     const auto in_base = metric_names(p.base), in_new = metric_names(p.new_);
@@ -314,6 +345,7 @@ Comparison compare_measurements(const CompareOptions& o, std::vector<std::string
     bases.insert(p.base_label);
     news.insert(p.new_label);
     benchmark = benchmark || p.run->spec.is_benchmark();
+    finetune = finetune || p.run->spec.is_finetune();
   }
 
   const std::vector<std::string> b(bases.begin(), bases.end()), n(news.begin(), news.end());
@@ -339,6 +371,15 @@ Comparison compare_measurements(const CompareOptions& o, std::vector<std::string
         "paired bootstrap on the questions both measurements answered, the same resampled questions for both "
         "(significant when its 95% interval excludes 0); their other metrics are not tested",
         kBootstrapResamples));
+  if (finetune)
+    out.notes.push_back(
+        "Fine-tunes: step_time_p50 is recomputed from the stored per-step times, the median [order-statistic "
+        "interval]; where both measurements' steps took the same positions and supervised tokens (the same seed, "
+        "data file and settings train the same conversations at each step), new/base is paired by step "
+        "(Hodges-Lehmann of the per-step ratios, exact signed-rank interval and test), else unpaired (Mann-Whitney); "
+        "the two measurements were made at different times, so a difference includes the machine's drift between "
+        "them. final_loss (the mean training loss of the last 10 steps), peak_rss and the counts are one value per "
+        "measurement: one training run has no repetitions to tell noise from a change, so they are not tested");
   if (min_coverage < 0.95)
     out.notes.push_back(fmt::format("Intervals of timings with few repetitions are the widest the repetitions allow, "
                                     "and cover with less than 95% (as little as {:g}% here; the coverage columns give "

@@ -13,6 +13,12 @@
 // - benchmark runs: `score` and the task's headline (task_NAME, compared by
 //   default, first) recomputed from the stored responses, tested alike
 //   (report/benchmark_stats.h: images with their questions for MME);
+// - fine-tunes: final_loss, step_time_p50 and peak_rss by default;
+//   step_time_p50 recomputed from the per-step times (median
+//   [order-statistic interval]), new/base paired by step where both
+//   measurements trained the same steps (signed-rank), else Mann-Whitney;
+//   final_loss and the rest, one value of one training run per measurement,
+//   "not tested (fine-tunes: ...)";
 // - anything without raw data (counts, FLOPs, measurements stored before
 //   schema version 2): the values and their ratio, "not tested".
 #pragma once

@@ -134,4 +134,10 @@ Stat timing_stat(std::vector<double> samples, std::map<std::string, std::vector<
   return s;
 }
 
+Stat mean_t_stat(const std::vector<double>& per_seed) {
+  Stat s = Stat::of(per_seed);
+  if (s.n >= 2) s.ci = t_interval(per_seed);
+  return s;
+}
+
 }  // namespace laco

@@ -98,5 +98,9 @@ Stat accuracy_stat(const std::shared_ptr<const Evidence>& evidence);
 /// The median of timed repetitions, with its order-statistic interval (from
 /// 2 repetitions on); `rounds` as Evidence::rounds (empty: not pairable).
 Stat timing_stat(std::vector<double> samples, std::map<std::string, std::vector<double>> rounds = {});
+/// The mean over seeds of one value per run (a fine-tune's loss or cost),
+/// with its sample std and, from 2 seeds on, its 95% t interval
+/// (report/stats.h t_interval); no evidence: nothing to test it with.
+Stat mean_t_stat(const std::vector<double>& per_seed);
 
 }  // namespace laco

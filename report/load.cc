@@ -1,5 +1,6 @@
 #include "report/load.h"
 
+#include <cmath>
 #include <map>
 
 #include <fmt/format.h>
@@ -49,6 +50,16 @@ std::vector<RunRecord> load_done_runs(const std::string& db_path, const std::vec
   // Benchmark runs' questions (schema version 4 on; read_responses finds none before).
   for (const auto& [key, i] : at)
     if (runs[i].spec.is_benchmark()) runs[i].responses = read_responses(db, key);
+  // Fine-tunes' curves (loss, grad_norm, lr_factor per optimizer step): their tables' loss plots. A NULL
+  // value (a non-finite one, as stored) is NaN, as a measurement's record reads it.
+  auto c = db.prepare(
+      "SELECT s.run_key, s.name, s.step, s.value FROM series s JOIN runs r ON r.key = s.run_key "
+      "WHERE r.status = 'done' AND r.eval = 'finetune' ORDER BY s.run_key, s.name, s.step");
+  while (c.step()) {
+    auto it = at.find(c.text(0));
+    if (it != at.end())
+      runs[it->second].series[c.text(1)].emplace_back(c.int64(2), c.is_null(3) ? std::nan("") : c.real(3));
+  }
   // The raw data (schema version 2 on): timing samples and test predictions.
   if (std::get<int64_t>(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'samples'")) == 0) return runs;
   auto s = db.prepare("SELECT run_key, metric, value FROM samples ORDER BY run_key, metric, rep");

@@ -38,7 +38,9 @@ Range nice_range(double lo, double hi, double& step) {
 }
 
 std::string fmt_tick(double v, double step) {
-  const int decimals = step >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
+  // A step of 2.5 (nice_step's 2.5 x 10^0) needs its decimal: 2.5, 5.0, 7.5, not 2, 5, 8.
+  const int decimals = step >= 1 ? (std::fabs(step - std::round(step)) > 1e-9 ? 1 : 0)
+                                 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
   std::string s = fmt::format("{:.{}f}", v, decimals);
   return s == "-0" ? "0" : s;
 }
@@ -106,7 +108,7 @@ std::string error_bar_note(const Chart& c, bool short_form) {
 }
 
 std::string render_svg(const Chart& c, int width, int height) {
-  const double left = 64, right = 150, top = 34, bottom = 52;  // right margin holds the legend
+  const double left = 64, right = c.legend_width, top = 34, bottom = 52;  // right margin holds the legend
   const double pw = width - left - right, ph = height - top - bottom;
   std::vector<std::pair<double, double>> all;
   for (const auto& s : c.series) all.insert(all.end(), s.points.begin(), s.points.end());
@@ -182,10 +184,12 @@ std::string render_svg(const Chart& c, int width, int height) {
     if (s.lines && s.points.size() > 1) {
       std::string path;
       for (const auto& [x, y] : s.points) path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "" : " ", X(x), Y(y));
-      out += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke-width=\"2\"{}/>\n", path,
-                         s.dashed ? " stroke-dasharray=\"4 3\"" : "");
+      // Without markers the line carries the series' tooltip.
+      out += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke-width=\"{}\"{}{}\n", path,
+                         s.markers ? "2" : "1.5", s.dashed ? " stroke-dasharray=\"4 3\"" : "",
+                         s.markers ? "/>" : "><title>" + esc(s.name) + "</title></polyline>");
     }
-    for (size_t k = 0; k < s.points.size(); ++k) {
+    for (size_t k = 0; k < s.points.size() && s.markers; ++k) {
       const auto [x, y] = s.points[k];
       const PointDetail d = k < s.details.size() ? s.details[k] : PointDetail{};
       if (d.y_ci)  // 95% interval: a vertical bar with caps
@@ -203,10 +207,11 @@ std::string render_svg(const Chart& c, int width, int height) {
     const double ly = top + 8 + 18 * static_cast<double>(i);
     out += fmt::format(
         "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"{}/>"
-        "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"/>"
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#333\">{}</text>\n",
-        left + pw + 12, ly, left + pw + 32, ly, colour, s.dashed ? " stroke-dasharray=\"4 3\"" : "", left + pw + 22, ly,
-        colour, left + pw + 38, ly + 4, esc(s.name));
+        "{}<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#333\">{}</text>\n",
+        left + pw + 12, ly, left + pw + 32, ly, colour, s.dashed ? " stroke-dasharray=\"4 3\"" : "",
+        s.markers ? fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"/>", left + pw + 22, ly, colour)
+                  : std::string(),
+        left + pw + 38, ly + 4, esc(s.name));
   }
   for (size_t k = 0; k < c.shape_names.size(); ++k) {  // the shapes: one line each, in grey
     const double ly = top + 8 + 18.0 * static_cast<double>(c.series.size() + (c.pareto ? 1 : 0) + k);

@@ -27,6 +27,8 @@ struct PlotSeries {
   bool lines = true;
   bool dashed = false;
   std::vector<PointDetail> details;  ///< empty, or one per point
+  /// A marker at every point; off for a curve of many points (a loss per step): the line alone.
+  bool markers = true;
 };
 
 struct Chart {
@@ -38,6 +40,8 @@ struct Chart {
   bool pareto = false;
   /// Names of the marker shapes used (shape index -> "1/4"), for the legend.
   std::vector<std::string> shape_names;
+  /// The SVG's right margin, which holds the legend (px).
+  int legend_width = 150;
 };
 
 /// The least coverage of the chart's error bars (0: none drawn), and what

@@ -48,7 +48,8 @@ std::string render_pgfplots(const Chart& c) {
     if (s.points.empty()) continue;
     any = true;
     const std::string colour = fmt::format("laco{}", i % std::size(kColours));
-    std::string style = fmt::format("color={}, mark=*, mark size=1.8pt", colour);
+    std::string style = s.markers ? fmt::format("color={}, mark=*, mark size=1.8pt", colour)
+                                  : fmt::format("color={}, mark=none", colour);
     style += s.lines && s.points.size() > 1 ? (s.dashed ? ", dashed" : ", solid") : ", only marks";
     style += ", error bars/.cd, x dir=both, x explicit, y dir=both, y explicit";
     // Per-point marker shapes (placements): scatter with an explicit symbolic class per point.

@@ -209,7 +209,7 @@ std::string render_csv_rows(const Table& t) {
       if (cell.kind == CellKind::kLabel) continue;  // labels are the key columns
       const std::string unit = cell.kind == CellKind::kChange ? "%" : col.unit;
       const int64_t block = col.eval == "accuracy"    ? key.block_accuracy
-                            : col.eval == "benchmark" ? key.block_benchmark
+                            : col.eval == "benchmark" || col.eval == "finetune" ? key.block_benchmark
                                                       : key.block_efficiency;
       const bool missing = cell.stat.missing();
       const bool ci = !missing && cell.stat.ci && cell.stat.ci->coverage > 0;

@@ -12,6 +12,7 @@
 #include "harness/base/text.h"
 #include "harness/model/compressor.h"
 #include "harness/print/printer.h"
+#include "report/finetune_table.h"
 #include "report/plots.h"
 #include "report/render.h"
 
@@ -68,7 +69,8 @@ std::string render_latex_document(const std::vector<Table>& tables, const std::v
 }
 
 std::string render_report_html(const std::vector<Table>& tables, const std::vector<std::string>& charts,
-                               const std::vector<RunRecord>& runs, const ReportRequest& request) {
+                               const std::vector<RunRecord>& runs, const ReportRequest& request,
+                               const std::map<std::string, std::string>& table_charts) {
   std::set<std::string> commits, hosts, devices, torch, threads, evals;
   std::string first, last;
   for (const auto& r : runs) {
@@ -86,16 +88,25 @@ std::string render_report_html(const std::vector<Table>& tables, const std::vect
                     "<title>laco-bench report</title>\n<style>\n";
   out += kStyle;
   out += "\n</style>\n</head>\n<body>\n<h1>laco-bench report</h1>\n";
-  bool synthvqa = false, benchmark = false;
-  for (const auto& r : runs) (r.spec.is_benchmark() ? benchmark : synthvqa) = true;
+  bool synthvqa = false, benchmark = false, finetune = false;
+  for (const auto& r : runs) (r.spec.is_benchmark() ? benchmark : r.spec.is_finetune() ? finetune : synthvqa) = true;
   std::vector<std::string> intro = {
       "Visual-token compression inside the vision encoder (LaCo) against Pixel-Shuffle, LDPv2 and TokenPacker."};
-  if (synthvqa || !benchmark) intro.push_back("Accuracy is measured on SynthVQA, a generated proxy benchmark, not MME or TextVQA.");
+  if (synthvqa || (!benchmark && !finetune))
+    intro.push_back("Accuracy is measured on SynthVQA, a generated proxy benchmark, not MME or TextVQA.");
   if (benchmark)
     intro.push_back("In the benchmark tables a released checkpoint answers a benchmark file's questions, scored as "
                     "lmms-eval scores the task.");
+  if (finetune)
+    intro.push_back("In the fine-tune tables a released checkpoint is fine-tuned with the method inside (laco train); "
+                    "their losses are training losses on the table's conversation file, with each table's loss "
+                    "curves below it.");
   out += "<p>" + join(intro, " ") + "</p>\n";
-  for (const auto& t : tables) out += render_html(t);
+  for (const auto& t : tables) {
+    out += render_html(t);
+    auto chart = table_charts.find(t.name);
+    if (chart != table_charts.end()) out += "<div class=\"charts\">\n" + chart->second + "</div>\n";
+  }
   if (!charts.empty()) {
     out += "<h2 id=\"plots\">Plots</h2>\n<div class=\"charts\">\n";
     for (const auto& c : charts) out += c;
@@ -124,12 +135,17 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest
   std::vector<Table> tables;
   for (auto& t : build_tables(index, request.options))
     if (wants(request.tables, "all") || wants(request.tables, table_selector(t))) tables.push_back(std::move(t));
-  // The plots are of SynthVQA runs: none in a report of benchmark runs alone.
-  const std::vector<Chart> chart_models = index.has_synthvqa_runs() || index.benchmark_runs().empty()
-                                              ? report_charts(index, request.options)
-                                              : std::vector<Chart>{};
+  // The plots are of SynthVQA runs: none in a report of benchmark runs or fine-tunes alone.
+  const std::vector<Chart> chart_models =
+      index.reports_synthvqa() ? report_charts(index, request.options) : std::vector<Chart>{};
   std::vector<std::string> charts;
   for (const auto& c : chart_models) charts.push_back(render_svg(c));
+  // A fine-tune table's loss curves, under it in the HTML page and as NAME_loss.svg: one per table reported.
+  std::map<std::string, std::string> table_charts;
+  if (!index.finetune_runs().empty())
+    for (const auto& [name, chart] : finetune_loss_charts(index.finetune_runs()))
+      if (std::any_of(tables.begin(), tables.end(), [&, &name = name](const Table& t) { return t.name == name; }))
+        table_charts[name] = render_svg(chart, 800, 400);
 
   const fs::path dir(request.out_dir);
   ReportFiles files;
@@ -166,7 +182,8 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportRequest
   }
   if (wants(request.formats, "html")) {
     for (size_t i = 0; i < charts.size(); ++i) put(fmt::format("plot{}.svg", i + 1), charts[i]);
-    put("report.html", render_report_html(tables, charts, runs, request));
+    for (const auto& [name, svg] : table_charts) put(name + "_loss.svg", svg);
+    put("report.html", render_report_html(tables, charts, runs, request, table_charts));
     files.html_path = (dir / "report.html").string();
   }
   if (!set.empty()) write_file_set(request.out_dir, set);

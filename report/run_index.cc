@@ -16,6 +16,9 @@ namespace {
 const char* kAccuracy = "accuracy";
 const char* kEfficiency = "efficiency";
 
+// An accuracy or efficiency run: one of the SynthVQA tables' (not a benchmark run, not a fine-tune).
+bool is_synthvqa(const RunSpec& spec) { return spec.is_accuracy() || spec.is_efficiency(); }
+
 std::string most_common(const std::map<std::string, int>& counts) {
   std::string best;
   int n = -1;
@@ -65,8 +68,10 @@ std::vector<std::string> in_registry_order(const std::set<std::string>& methods)
 
 
 RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options) : RunIndex(runs, options, 1) {
-  for (const auto& r : runs)
+  for (const auto& r : runs) {
     if (r.spec.is_benchmark()) benchmark_runs_.push_back(r);
+    if (r.spec.is_finetune()) finetune_runs_.push_back(r);
+  }
   for (int64_t b : budgets_.present)
     if (b != 1) other_budgets_[b] = std::shared_ptr<const RunIndex>(new RunIndex(runs, options, b));
 }
@@ -82,8 +87,9 @@ const RunIndex& RunIndex::at_budget(int64_t b) const {
 
 RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options, int64_t budget) : budget_(budget) {
   std::map<std::string, int> acc_presets, eff_presets;
+  // Only SynthVQA runs name the presets: benchmark runs and fine-tunes have tables of their own.
   for (const auto& r : runs)
-    if (!r.spec.is_benchmark()) (r.eval() == kAccuracy ? acc_presets : eff_presets)[r.spec.preset]++;
+    if (is_synthvqa(r.spec)) (r.spec.is_accuracy() ? acc_presets : eff_presets)[r.spec.preset]++;
   accuracy_preset_ = options.accuracy_preset.empty() ? most_common(acc_presets) : options.accuracy_preset;
   efficiency_preset_ = options.efficiency_preset.empty() ? most_common(eff_presets) : options.efficiency_preset;
   budgets_ = training_budgets(runs, accuracy_preset_);
@@ -91,7 +97,7 @@ RunIndex::RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& opti
   std::set<std::string> methods, commits, layers;
   std::set<int64_t> ratios, gen_tokens, decode_batches;
   for (const auto& r : runs) {
-    if (r.spec.is_benchmark()) continue;  // its own tables (benchmark_runs())
+    if (!is_synthvqa(r.spec)) continue;  // its own tables (benchmark_runs(), finetune_runs())
     if (r.spec.preset != (r.eval() == kAccuracy ? accuracy_preset_ : efficiency_preset_)) continue;
     // Budget 1 keeps the runs of unknown budget (0), so that mixed configurations are refused as before.
     const int64_t b = budgets_.of(r.spec);

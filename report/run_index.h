@@ -36,16 +36,24 @@ struct ReportOptions {
 /// at another stage 1 + 2 budget than most (report/budget.h) are not in the
 /// index: each such budget has an index of its own (at_budget()), for the
 /// budget table. Benchmark runs (a released checkpoint on a benchmark file)
-/// are not in the index: it keeps them as they are for their own tables
-/// (benchmark_runs(), report/benchmark_table.h).
+/// and fine-tunes (a released checkpoint fine-tuned with a method inside)
+/// are not in the index, and count for no preset: it keeps them as they are
+/// for their own tables (benchmark_runs(), report/benchmark_table.h;
+/// finetune_runs(), report/finetune_table.h).
 class RunIndex {
  public:
   RunIndex(const std::vector<RunRecord>& runs, const ReportOptions& options);
 
   /// The benchmark runs among those given, in the order given.
   const std::vector<RunRecord>& benchmark_runs() const { return benchmark_runs_; }
+  /// The fine-tunes (`laco train`) among those given, in the order given.
+  const std::vector<RunRecord>& finetune_runs() const { return finetune_runs_; }
   /// Whether an accuracy or efficiency run (SynthVQA) is in the index.
   bool has_synthvqa_runs() const { return !groups_.empty(); }
+  /// Whether the SynthVQA tables and plots belong in the report: there are
+  /// SynthVQA runs, or no runs of another kind (benchmark runs, fine-tunes)
+  /// that the report would be about instead.
+  bool reports_synthvqa() const { return has_synthvqa_runs() || (benchmark_runs_.empty() && finetune_runs_.empty()); }
 
   /// Which steps are budget 1 and which budgets have accuracy runs.
   const TrainingBudgets& budgets() const { return budgets_; }
@@ -111,7 +119,7 @@ class RunIndex {
   std::vector<std::string> methods_, placements_;
   std::vector<int64_t> ratios_, gen_tokens_, decode_batches_;
   std::map<std::string, Group> groups_;
-  std::vector<RunRecord> benchmark_runs_;
+  std::vector<RunRecord> benchmark_runs_, finetune_runs_;
   std::map<std::string, int64_t> depths_;  // eval -> encoder depth of its preset
   std::vector<std::string> commits_;
   std::set<size_t> seeds_, questions_, repetitions_;

@@ -120,4 +120,33 @@ Interval median_interval(std::vector<double> values) {
   return order_statistic_interval(values, cdf);
 }
 
+double t_quantile_975(int df) {
+  // t(0.975, df) for df = 1..30 (checked against numerical integration of the density).
+  static const double kTable[] = {12.706204736, 4.302652730, 3.182446305, 2.776445105, 2.570581836, 2.446911851,
+                                  2.364624252,  2.306004135, 2.262157163, 2.228138852, 2.200985160, 2.178812830,
+                                  2.160368656,  2.144786688, 2.131449546, 2.119905299, 2.109815578, 2.100922040,
+                                  2.093024054,  2.085963447, 2.079613845, 2.073873068, 2.068657610, 2.063898562,
+                                  2.059538553,  2.055529439, 2.051830516, 2.048407142, 2.045229642, 2.042272456};
+  if (df < 1) return INFINITY;
+  if (df <= 30) return kTable[df - 1];
+  // Cornish-Fisher expansion around the normal quantile (Abramowitz and Stegun 26.7.5).
+  const double z = 1.959963984540054, d = static_cast<double>(df);
+  const double z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z;
+  return z + (z3 + z) / (4 * d) + (5 * z5 + 16 * z3 + 3 * z) / (96 * d * d) +
+         (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * d * d * d);
+}
+
+Interval t_interval(const std::vector<double>& values) {
+  const size_t n = values.size();
+  if (n < 2) return {0, 0, 0};
+  double sum = 0;
+  for (double v : values) sum += v;
+  const double mean = sum / static_cast<double>(n);
+  double ss = 0;
+  for (double v : values) ss += (v - mean) * (v - mean);
+  const double half = t_quantile_975(static_cast<int>(n) - 1) * std::sqrt(ss / static_cast<double>(n - 1)) /
+                      std::sqrt(static_cast<double>(n));
+  return {mean - half, mean + half, kTargetCoverage};
+}
+
 }  // namespace laco

@@ -24,6 +24,9 @@
 //   Hodges-Lehmann ratio, its exact Mann-Whitney interval and test. These
 //   and the tests themselves are in harness/base/rank_tests.h, below the
 //   evaluations, which print them too (`laco run`'s speed-ups).
+// - Values that are one number per run, pooled over seeds (a fine-tune's
+//   losses and costs: one training run has no repetitions): the mean with
+//   Student's t interval over the seeds (t_interval).
 #pragma once
 
 #include <cstdint>
@@ -74,5 +77,15 @@ Interval paired_difference_interval(const std::vector<PairedSeed>& seeds, Accura
 
 /// The median's order-statistic interval (the median itself: evals/measure.h).
 Interval median_interval(std::vector<double> values);
+
+/// The 97.5th percentile of Student's t distribution with `df` >= 1 degrees
+/// of freedom: exact to 9 decimals up to 30, a Cornish-Fisher expansion
+/// beyond (within 2e-6).
+double t_quantile_975(int df);
+/// The 95% t interval of the mean of `values` (n >= 2): mean ± t(n - 1) s /
+/// sqrt(n), s the sample std; it assumes the values scatter normally, which
+/// n values cannot check. Coverage 0 (no interval) for fewer than 2 values.
+/// Usage: t_interval({1.0, 1.2}) == {-0.1706, 2.3706} (t(1) = 12.706).
+Interval t_interval(const std::vector<double>& values);
 
 }  // namespace laco

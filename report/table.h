@@ -50,7 +50,7 @@ struct Column {
   /// The CSV's `metric`: unique within the table ("train_step_speedup").
   std::string metric = {};
   /// The evaluation the column's values come from ("accuracy", "efficiency",
-  /// "benchmark"): which encoder's block the CSV names.
+  /// "benchmark", "finetune"): which encoder's block the CSV names.
   std::string eval = {};
 
   /// A label column (method, placement): no unit, not ranked.
@@ -69,16 +69,19 @@ struct Column {
 struct RowKey {
   std::string method;     ///< registry name ("laco")
   /// "zero_init=true", or ""; a benchmark run imported from lmms-eval adds
-  /// "origin=lmms-eval" (its row is apart from the native run's).
+  /// "origin=lmms-eval" (its row is apart from the native run's); a
+  /// fine-tune's row adds its stage, steps, accumulation, checkpoint and out
+  /// folder(s) ("stage=1,steps=100,accumulation=8,checkpoint=0123abcd,out=runs/ft").
   std::string options;
   std::string placement;  ///< "1/4"; "" where it does not apply (`none`)
   int64_t block_accuracy = 0, block_efficiency = 0;
-  int64_t block_benchmark = 0;  ///< the block in the benchmark checkpoint's encoder (benchmark tables)
+  /// The block in the released checkpoint's encoder (benchmark and finetune tables).
+  int64_t block_benchmark = 0;
   int64_t ratio = 0;      ///< 0 where it does not apply
 };
 
 struct Table {
-  std::string name;     ///< file stem: methods, placement, ratio, efficiency, training, generation, budget, benchmark_...
+  std::string name;     ///< file stem: methods, placement, ratio, efficiency, training, generation, budget, benchmark_..., finetune_...
   /// The registry entry (`laco report --table` name) that built it, where it
   /// is one of several tables of one entry ("benchmark"); "": the name.
   std::string family;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -15,6 +17,8 @@
 #include "harness/model/placement.h"
 #include "methods/registry.h"
 #include "report/benchmark_table.h"
+#include "report/finetune_table.h"
+#include "report/plots.h"
 
 namespace laco {
 namespace {
@@ -549,13 +553,16 @@ Table budget_table(const RunIndex& index, const ReportOptions& options) {
   return t;
 }
 
+
 const std::vector<TableInfo>& table_registry() {
-  // The SynthVQA tables: in every report but one of benchmark runs alone (where they would be empty).
-  const auto synthvqa = [](const RunIndex& index) { return index.has_synthvqa_runs() || index.benchmark_runs().empty(); };
+  // The SynthVQA tables: in every report but one of benchmark runs or fine-tunes alone (where they would be empty).
+  const auto synthvqa = [](const RunIndex& index) { return index.reports_synthvqa(); };
   static const std::vector<TableInfo> tables = {
-      // Released checkpoints on real benchmarks first, then the SynthVQA proxy's tables.
+      // Released checkpoints on real benchmarks first, then their fine-tunes, then the SynthVQA proxy's tables.
       {"benchmark", {}, [](const RunIndex& index) { return !index.benchmark_runs().empty(); }, false,
        [](const RunIndex& index, const ReportOptions&) { return benchmark_tables(index.benchmark_runs()); }},
+      {"finetune", {}, [](const RunIndex& index) { return !index.finetune_runs().empty(); }, false,
+       [](const RunIndex& index, const ReportOptions&) { return finetune_tables(index.finetune_runs()); }},
       {"methods", methods_table, synthvqa, false, {}},
       {"placement", placement_table, synthvqa, false, {}},
       {"ratio", ratio_table, synthvqa, false, {}},

@@ -3,8 +3,8 @@
 // ratio, efficiency relative to external compression), the training stages,
 // generation, and, when accuracy runs were trained at more than one stage
 // 1 + 2 budget (a sweep grid's `budgets`), the methods' ranking at each
-// budget; before them the benchmark runs' tables (report/benchmark_table.h).
-// They are registered by name (table_registry()).
+// budget; before them the benchmark runs' tables (report/benchmark_table.h)
+// and the fine-tunes' (report/finetune_table.h). They are registered by name (table_registry()).
 #pragma once
 
 #include <functional>
@@ -62,10 +62,11 @@ struct TableInfo {
 
 /// Every table, in the report's order: benchmark (when there are benchmark
 /// runs: one table per task, benchmark file, checkpoint and limit,
-/// report/benchmark_table.h), methods, placement, ratio, efficiency, training
-/// and generation (when they have rows), budget (when runs were trained at
-/// more than one budget). The SynthVQA tables are left out of a report of
-/// benchmark runs alone. A new table is one entry.
+/// report/benchmark_table.h), finetune (when there are fine-tunes: one table
+/// per conversation file, report/finetune_table.h), methods, placement,
+/// ratio, efficiency, training and generation (when they have rows), budget
+/// (when runs were trained at more than one budget). The SynthVQA tables are
+/// left out of a report of benchmark runs or fine-tunes alone. A new table is one entry.
 const std::vector<TableInfo>& table_registry();
 std::vector<std::string> table_names();
 

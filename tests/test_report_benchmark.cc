@@ -5,7 +5,11 @@
 // MME resampled by image pairs within categories; tables never pooling runs
 // of another benchmark file or configuration; every format rendered; the
 // SynthVQA tables untouched beside them; the database and CLI end to end.
+// Then fine-tunes (report/finetune_table.h) alike: their table's rows and
+// t intervals, the SynthVQA tables untouched beside them, every format with
+// the loss curves, the database, and `laco compare` pairing their steps.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -14,14 +18,19 @@
 #include <fmt/format.h>
 
 #include "evals/benchmark.h"
+#include "evals/finetune.h"
+#include "evals/measure.h"
 #include "harness/print/printer.h"
 #include "harness/score/task.h"
 #include "methods/registry.h"
 #include "report/benchmark_stats.h"
 #include "report/benchmark_table.h"
 #include "report/compare.h"
+#include "report/finetune_table.h"
 #include "report/load.h"
+#include "report/plots.h"
 #include "report/render.h"
+#include "report/stats.h"
 #include "report/report.h"
 #include "report/tables.h"
 #include "results/store.h"
@@ -658,6 +667,430 @@ TEST(ReportBenchmark, RunThenReportAndQueryEndToEnd) {
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* m : {"none", "laco", "pixel_shuffle", "score (%)", "ttft_p50 (ms)"})
     EXPECT_NE(r.output.find(m), std::string::npos) << m << "\n" << r.output;
+}
+
+
+// ---------------------------------------------------------------------------
+// Fine-tunes (`laco train`) in `laco report` and `laco compare`
+// (report/finetune_table.h): one table per conversation file, a row per
+// fine-tune (seeds of one configuration pooled with a t interval), kept out
+// of the SynthVQA tables, their presets and plots; compared at two commits.
+
+const std::string kFinetuneSha(64, 'f');
+
+// A fine-tune as `laco train` records it: `steps` optimizer steps of 2
+// conversations on a 40-conversation file, the loss curve `losses` (one per
+// step) and the per-step times `seconds`; 100 positions and 30 supervised
+// tokens per conversation, unless `positions` says otherwise.
+RunRecord finetuned(const std::string& method, uint64_t seed, const std::string& out, const std::vector<double>& losses,
+                    const std::vector<double>& seconds, const std::string& data_sha = kFinetuneSha,
+                    int64_t positions = 100) {
+  RunRecord r;
+  RunSpec& s = r.spec;
+  s.preset = kFinetunePreset;
+  s.method = method;
+  const bool none = is_reference_method(method);
+  s.layer = none ? "1" : "1/4";
+  s.depth = 4;
+  s.block_k = none ? 4 : 1;
+  s.ratio = 2;
+  s.grid_in = "4x4";
+  s.grid_out = none ? "4x4" : "2x2";
+  s.seed = seed;
+  s.threads = 2;
+  s.checkpoint = "/models/ov-tiny";
+  s.checkpoint_sha256 = kCheckpointSha;
+  const MethodInfo& info = find_method(method);
+  if (info.has_weights()) s.init = to_string(info.reference_init);
+  FinetuneSettings t;
+  t.data = "train/convs.jsonl";
+  t.data_sha256 = data_sha;
+  t.conversations = 40;
+  t.stage = 1;
+  t.steps = static_cast<int64_t>(losses.size());
+  t.accumulation = 2;
+  t.lr = 1e-3;
+  t.projector_lr = 1e-3;
+  t.compressor_lr = 1e-3;
+  t.warmup_ratio = 0.03;
+  t.max_grad_norm = 1.0;
+  t.max_length = 512;
+  t.save_every = 100;
+  t.out = out;
+  s.settings = t;
+  const double steps = static_cast<double>(losses.size());
+  for (size_t i = 0; i < losses.size(); ++i) {
+    r.series["loss"].emplace_back(static_cast<int64_t>(i + 1), losses[i]);
+    r.series["grad_norm"].emplace_back(static_cast<int64_t>(i + 1), 1.0);
+    r.series["lr_factor"].emplace_back(static_cast<int64_t>(i + 1), 1.0);
+  }
+  r.samples["step_time"] = seconds;
+  const size_t last = std::min<size_t>(10, losses.size());
+  double tail = 0;
+  for (size_t i = losses.size() - last; i < losses.size(); ++i) tail += losses[i];
+  double total = 0;
+  for (double x : seconds) total += x;
+  r.add("final_loss", tail / static_cast<double>(last), "nats");
+  r.add("first_loss", losses.front(), "nats");
+  r.add("steps", steps, "steps");
+  r.add("conversations_trained", 2 * steps, "conversations");
+  r.add("supervised_tokens", 2 * steps * 30, "tokens");
+  r.add("positions", 2 * steps * static_cast<double>(positions), "tokens");
+  r.add("truncated", 0, "conversations");
+  r.add("unsupervised", 0, "conversations");
+  r.add("trainable_params", 1000, "params");
+  r.add("step_time_p50", median(seconds), "s");
+  r.add("tokens_per_s", 2 * steps * static_cast<double>(positions) / total, "tokens/s");
+  r.add("train_time", total, "s");
+  r.add("peak_rss", 1.5, "GiB");
+  r.facts["out"] = out;
+  r.provenance.git_commit = "ab12cd3";
+  r.provenance.host = "fixture";
+  r.provenance.device = "cpu";
+  r.provenance.threads = "intra_op=2 blas=2";
+  r.provenance.started_at = "2026-12-03T10:00:00Z";
+  r.provenance.finished_at = "2026-12-03T10:10:00Z";
+  return r;
+}
+
+// Two steps of 2.0 and 1.5, then ten of `final`: a final loss of `final`.
+std::vector<double> curve(double first, double final) {
+  std::vector<double> l = {first, 1.5};
+  l.insert(l.end(), 10, final);
+  return l;
+}
+
+std::vector<double> twelve_steps(double p50) { return std::vector<double>(12, p50); }
+
+// laco at seeds 0 and 1 (final losses 1.0 and 1.2, step times 2.0 and 2.2 s), pixel_shuffle at seed 0 (1.25, 1.8 s).
+std::vector<RunRecord> three_finetunes() {
+  return {finetuned("laco", 0, "runs/ft-laco-0", curve(2.0, 1.0), twelve_steps(2.0)),
+          finetuned("pixel_shuffle", 0, "runs/ft_pixel", curve(2.4, 1.25), twelve_steps(1.8)),
+          finetuned("laco", 1, "runs/ft-laco-1", curve(2.2, 1.2), twelve_steps(2.2))};
+}
+
+std::string finetune_cell(const Table& t, size_t row, const std::string& header) {
+  const size_t c = column(t, header);
+  return format_cell(t.rows.at(row)[c], t.columns[c]);
+}
+
+TEST(ReportFinetuneTable, OneRowPerFinetuneSeedsPooledWithATInterval) {
+  const std::vector<Table> tables = finetune_tables(three_finetunes());
+  ASSERT_EQ(tables.size(), 1u);
+  const Table& t = tables[0];
+  EXPECT_EQ(t.name, "finetune_ffffffff");
+  EXPECT_EQ(t.family, "finetune");
+  EXPECT_EQ(t.title, "Fine-tunes on convs.jsonl (40 conversations)");
+  std::vector<std::string> headers;
+  for (const auto& c : t.columns) headers.push_back(c.header);
+  EXPECT_EQ(headers, (std::vector<std::string>{"method", "placement", "r", "stage", "steps x accumulation",
+                                               "trained", "first loss", "final loss", "step time p50",
+                                               "throughput", "peak RSS", "checkpoint", "out", "seeds"}));
+  ASSERT_EQ(t.rows.size(), 2u) << "laco's two seeds are one row, pixel_shuffle's run another";
+  // Registry order: pixel_shuffle before laco.
+  EXPECT_EQ(t.rows[0][0].label, "pixel_shuffle");
+  EXPECT_EQ(t.rows[1][0].label, "laco");
+  EXPECT_EQ(finetune_cell(t, 0, "placement"), "1/4 (k=1)");
+  EXPECT_EQ(finetune_cell(t, 0, "r"), "2");
+  EXPECT_EQ(finetune_cell(t, 0, "stage"), "1");
+  EXPECT_EQ(finetune_cell(t, 0, "steps x accumulation"), "12 x 2");
+  EXPECT_EQ(finetune_cell(t, 0, "trained"), "24");
+  EXPECT_EQ(finetune_cell(t, 0, "first loss"), "2.4000");
+  EXPECT_EQ(finetune_cell(t, 0, "final loss"), "1.2500") << "one seed: its value, no interval";
+  EXPECT_EQ(finetune_cell(t, 0, "step time p50"), "1.80");
+  EXPECT_EQ(finetune_cell(t, 0, "throughput"), fmt::format("{:.1f}", 2400.0 / (12 * 1.8)));
+  EXPECT_EQ(finetune_cell(t, 0, "peak RSS"), "1.50");
+  EXPECT_EQ(finetune_cell(t, 0, "checkpoint"), "cccccccc");
+  EXPECT_EQ(finetune_cell(t, 0, "out"), "runs/ft_pixel");
+  EXPECT_EQ(finetune_cell(t, 0, "seeds"), "1");
+  // laco: mean 1.1, s = 0.1414; t(0.975, 1) = 12.706: 1.1 -+ 12.706 x 0.1414 / sqrt(2) = 1.1 -+ 1.2706.
+  EXPECT_EQ(finetune_cell(t, 1, "final loss"), "1.1000 [-0.1706, 2.3706]");
+  EXPECT_EQ(finetune_cell(t, 1, "first loss"), "2.1000 [0.8294, 3.3706]");
+  EXPECT_EQ(finetune_cell(t, 1, "step time p50"), "2.10 [0.83, 3.37]");
+  EXPECT_EQ(finetune_cell(t, 1, "trained"), "24") << "fixed by the configuration: no spread";
+  EXPECT_EQ(finetune_cell(t, 1, "out"), "runs/ft-laco-0, runs/ft-laco-1");
+  EXPECT_EQ(finetune_cell(t, 1, "seeds"), "2");
+  const Cell& final_loss = t.rows[1][column(t, "final loss")];
+  EXPECT_EQ(final_loss.stat.n, 2);
+  ASSERT_TRUE(final_loss.stat.ci);
+  EXPECT_NEAR(final_loss.stat.ci->lo, 1.1 - 12.706204736 * 0.1, 1e-9);
+  EXPECT_DOUBLE_EQ(final_loss.stat.ci->coverage, 0.95);
+  for (const auto& row : t.rows)
+    for (const auto& cell : row) EXPECT_FALSE(cell.bold) << "fine-tunes are not ranked";
+  std::string notes;
+  for (const auto& n : t.notes) notes += n + "\n";
+  for (const char* part : {"`train/convs.jsonl` (SHA-256 ffffffffffff, 40 conversations)",
+                           "training losses on different data are not comparable",
+                           "final loss: the mean training loss of the last 10 optimizer steps",
+                           "95% t interval over the seeds, n - 1 degrees of freedom", "cccccccc = `/models/ov-tiny`",
+                           "Threads: 2 (`intra_op=2 blas=2`)", "n: seeds per row 1 to 2", "git commit(s): ab12cd3"})
+    EXPECT_NE(notes.find(part), std::string::npos) << part << "\n" << notes;
+  EXPECT_EQ(notes.find("Cut at max_length"), std::string::npos) << "nothing was cut";
+
+  // The t quantile: the table, and the expansion past 30 degrees of freedom.
+  EXPECT_DOUBLE_EQ(t_quantile_975(1), 12.706204736);
+  EXPECT_DOUBLE_EQ(t_quantile_975(30), 2.042272456);
+  EXPECT_NEAR(t_quantile_975(40), 2.021075390, 2e-6);
+  EXPECT_NEAR(t_quantile_975(1000), 1.962339081, 1e-8);
+  EXPECT_EQ(t_interval({1.0}).coverage, 0.0) << "one value: no interval";
+}
+
+TEST(ReportFinetuneTable, AnotherFileIsAnotherTableAndRunsAreNeverPooledBeyondTheSeed) {
+  auto runs = three_finetunes();
+  runs.push_back(finetuned("laco", 0, "runs/other", curve(3.0, 2.0), twelve_steps(2.0), std::string(64, 'e')));
+  const auto tables = finetune_tables(runs);
+  ASSERT_EQ(tables.size(), 2u);
+  EXPECT_EQ(tables[0].name, "finetune_eeeeeeee");
+  EXPECT_EQ(tables[0].rows.size(), 1u);
+  EXPECT_EQ(tables[1].name, "finetune_ffffffff");
+  test::expect_error([&] { finetune_table(runs); }, {"another conversation file", "not comparable"});
+  test::expect_error([&] { finetune_table({test::report_fixture_runs().front()}); }, {"not a fine-tune"});
+
+  // Another learning rate: its own row, and a note names what the rows differ in.
+  auto lr = three_finetunes();
+  RunRecord faster = lr[0];
+  std::get<FinetuneSettings>(faster.spec.settings).lr = 2e-3;
+  std::get<FinetuneSettings>(faster.spec.settings).out = "runs/ft-laco-lr";
+  lr.push_back(faster);
+  const Table t = finetune_table(lr);
+  ASSERT_EQ(t.rows.size(), 3u);
+  std::string notes;
+  for (const auto& n : t.notes) notes += n + "\n";
+  EXPECT_NE(notes.find("Settings the rows differ in beyond their columns: lr (0.001, 0.002)"), std::string::npos)
+      << notes;
+
+  // A seed fine-tuned twice (another out folder): two rows, not two seeds.
+  auto twice = three_finetunes();
+  RunRecord again = twice[0];
+  std::get<FinetuneSettings>(again.spec.settings).out = "runs/ft-laco-0-again";
+  twice.push_back(again);
+  const Table t2 = finetune_table(twice);
+  EXPECT_EQ(t2.rows.size(), 4u);
+  for (size_t r = 0; r < t2.rows.size(); ++r) EXPECT_EQ(finetune_cell(t2, r, "seeds"), "1");
+  std::string notes2;
+  for (const auto& n : t2.notes) notes2 += n + "\n";
+  EXPECT_NE(notes2.find("A seed fine-tuned twice"), std::string::npos) << notes2;
+
+  // Conversations cut at max_length are counted in a note.
+  auto cut = three_finetunes();
+  for (auto& r : cut)
+    for (auto& m : r.metrics)
+      if (m.name == "truncated") m.value = 3;
+  std::string notes3;
+  for (const auto& n : finetune_table(cut).notes) notes3 += n + "\n";
+  EXPECT_NE(notes3.find("Cut at max_length: 9 of the 72 conversations trained"), std::string::npos) << notes3;
+}
+
+// Before fine-tunes were a table of their own, a database of accuracy runs and
+// fine-tunes made `released` the efficiency preset and put the fine-tunes'
+// methods, commits and runs into the SynthVQA tables.
+TEST(ReportFinetune, SynthVqaTablesPresetsAndPlotsAreUnchangedBesideFinetunes) {
+  for (const bool efficiency : {false, true}) {
+    std::vector<RunRecord> runs;
+    for (const auto& r : test::report_fixture_runs())
+      if (efficiency || r.spec.is_accuracy()) runs.push_back(r);
+    const RunIndex alone(runs, {});
+    const std::vector<Table> before = build_tables(alone, {});
+    for (auto& r : three_finetunes()) runs.push_back(r);
+    runs.push_back(finetuned("tokenpacker", 0, "runs/ft-tp", curve(2.0, 1.0), twelve_steps(2.0)));
+    const RunIndex index(runs, {});
+    EXPECT_EQ(index.efficiency_preset(), efficiency ? "cpu-small" : "") << "fine-tunes are no efficiency preset";
+    EXPECT_EQ(index.accuracy_preset(), "small");
+    EXPECT_EQ(index.finetune_runs().size(), 4u);
+    EXPECT_EQ(index.methods(), alone.methods());
+    EXPECT_EQ(index.commits(), alone.commits()) << "the fine-tunes' commit is not the SynthVQA tables'";
+    EXPECT_EQ(index.sizes(), alone.sizes());
+    const std::vector<Table> after = build_tables(index, {});
+    ASSERT_EQ(after.size(), before.size() + 1);
+    EXPECT_EQ(after.front().family, "finetune") << "the fine-tune table before the SynthVQA tables";
+    for (size_t i = 0; i < before.size(); ++i) {
+      EXPECT_EQ(after[i + 1].name, before[i].name);
+      EXPECT_EQ(render_markdown(after[i + 1]), render_markdown(before[i])) << before[i].name;
+      EXPECT_EQ(render_csv_rows(after[i + 1]), render_csv_rows(before[i])) << before[i].name;
+    }
+    const auto charts = report_charts(index, {}), plain = report_charts(alone, {});
+    ASSERT_EQ(charts.size(), plain.size());
+    for (size_t i = 0; i < charts.size(); ++i) EXPECT_EQ(render_svg(charts[i]), render_svg(plain[i]));
+  }
+  // Fine-tunes alone: their tables, no SynthVQA table, no SynthVQA plot.
+  const RunIndex only(three_finetunes(), {});
+  EXPECT_FALSE(only.reports_synthvqa());
+  const auto tables = build_tables(only, {});
+  ASSERT_EQ(tables.size(), 1u);
+  EXPECT_EQ(tables[0].name, "finetune_ffffffff");
+  ReportRequest r;
+  r.out_dir = test::temp_dir("report_finetune_alone");
+  write_report(three_finetunes(), r);
+  EXPECT_FALSE(fs::exists(r.out_dir + "/methods.md"));
+  EXPECT_FALSE(fs::exists(r.out_dir + "/plot1.svg"));
+  EXPECT_TRUE(fs::exists(r.out_dir + "/finetune_ffffffff_loss.svg"));
+  const std::string html = test::read_file(r.out_dir + "/report.html");
+  EXPECT_EQ(html.find("Accuracy is measured on SynthVQA"), std::string::npos);
+  EXPECT_NE(html.find("In the fine-tune tables a released checkpoint is fine-tuned"), std::string::npos);
+}
+
+TEST(ReportFinetune, RendersInEveryFormatWithItsLossCurves) {
+  std::vector<RunRecord> runs = test::report_fixture_runs();
+  for (auto& f : three_finetunes()) runs.push_back(f);
+  ReportRequest r;
+  r.out_dir = test::temp_dir("report_finetune_formats");
+  const ReportFiles files = write_report(runs, r);
+  const std::string name = "finetune_ffffffff";
+  for (const std::string& f : {name + ".md", name + ".tex", name + "_loss.svg", std::string("methods.md"),
+                               std::string("plot1.svg"), std::string("report.csv"), std::string("report.html")})
+    EXPECT_TRUE(fs::exists(r.out_dir + "/" + f)) << f;
+  const std::string md = test::read_file(r.out_dir + "/" + name + ".md");
+  EXPECT_NE(md.find("### Fine-tunes on convs.jsonl (40 conversations)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| laco | 1/4 (k=1) | 2 | 1 | 12 x 2 | 24 | 2.1000 [0.8294, 3.3706] | 1.1000 [-0.1706, 2.3706] | "
+                    "2.10 [0.83, 3.37] |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| cccccccc | runs/ft-laco-0, runs/ft-laco-1 | 2 |"), std::string::npos) << md;
+  EXPECT_NE(files.printed.find(md), std::string::npos) << "printed with the other tables";
+  const std::string tex = test::read_file(r.out_dir + "/" + name + ".tex");
+  EXPECT_NE(tex.find("\\label{tab:" + name + "}"), std::string::npos);
+  EXPECT_NE(tex.find("pixel\\_shuffle & 1/4 (k=1) & 2 & 1 & 12 x 2 & 24 & 2.4000 & 1.2500 & 1.80"), std::string::npos)
+      << tex;
+  EXPECT_NE(tex.find("runs/ft\\_pixel"), std::string::npos) << tex;
+  EXPECT_NE(test::read_file(r.out_dir + "/report.tex").find("\\label{tab:" + name + "}"), std::string::npos);
+  const std::string csv = test::read_file(r.out_dir + "/report.csv");
+  EXPECT_NE(csv.find(name + ",laco,\"stage=1,steps=12,accumulation=2,checkpoint=cccccccc,out=runs/ft-laco-0|runs/"
+                            "ft-laco-1\",1/4,1,2,final_loss,nats,1.1,-0.17062,2.37062,0.95,0.141421,2,0,,0\n"),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find(name + ",pixel_shuffle,\"stage=1,steps=12,accumulation=2,checkpoint=cccccccc,out=runs/"
+                            "ft_pixel\",1/4,1,2,peak_rss,GiB,1.5,,,,,1,0,,0\n"),
+            std::string::npos)
+      << csv;
+  // The HTML page: the table, then its loss curves (one line per run, no marker per step), then the SynthVQA tables.
+  const std::string html = test::read_file(r.out_dir + "/report.html");
+  const size_t table = html.find("<h2 id=\"" + name + "\">");
+  const size_t chart = html.find("<title>Training loss on convs.jsonl</title>");
+  ASSERT_NE(table, std::string::npos);
+  ASSERT_NE(chart, std::string::npos);
+  EXPECT_LT(table, chart);
+  EXPECT_LT(chart, html.find("<h2 id=\"methods\">"));
+  const std::string svg = test::read_file(r.out_dir + "/" + name + "_loss.svg");
+  EXPECT_NE(html.find(svg), std::string::npos) << "the file is the page's chart";
+  size_t lines = 0;
+  for (size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1)) ++lines;
+  EXPECT_EQ(lines, 3u) << svg;
+  EXPECT_EQ(svg.find("<circle"), std::string::npos) << "no marker per step";
+  for (const char* legend : {">pixel_shuffle 1/4 r=2</text>", ">laco 1/4 r=2 seed 0</text>", ">laco 1/4 r=2 seed 1</text>",
+                             ">optimizer step</text>", ">training loss (nats)</text>"})
+    EXPECT_NE(svg.find(legend), std::string::npos) << legend << "\n" << svg;
+  // --table finetune selects the fine-tune tables alone.
+  ReportRequest only = r;
+  only.out_dir = test::temp_dir("report_finetune_only");
+  only.tables = {"finetune"};
+  const std::string printed = write_report(runs, only).printed;
+  EXPECT_NE(printed.find("### Fine-tunes on"), std::string::npos);
+  EXPECT_EQ(printed.find("### Compression methods"), std::string::npos);
+  // The LaTeX report with the fine-tune table compiles.
+  if (test::run_command("command -v pdflatex").status == 0) {
+    const auto c = test::run_command("cd " + r.out_dir + " && pdflatex -interaction=nonstopmode -halt-on-error report.tex");
+    EXPECT_EQ(c.status, 0) << c.output.substr(c.output.size() > 3000 ? c.output.size() - 3000 : 0);
+  }
+}
+
+TEST(ReportFinetune, StoredFinetunesLoadWithTheirLossCurvesAndTheCliReportsThem) {
+  const std::string dir = test::temp_dir("report_finetune_db");
+  auto runs = three_finetunes();
+  runs[0].series["loss"][3].second = std::nan("");  // stored as NULL, read back as NaN, left out of the plot
+  const std::string db = store_runs(dir, runs);
+  const auto loaded = load_done_runs(db);
+  ASSERT_EQ(loaded.size(), 3u);
+  for (const auto& r : loaded) {
+    const auto want = std::find_if(runs.begin(), runs.end(), [&](const RunRecord& x) { return x.spec.key() == r.spec.key(); });
+    ASSERT_NE(want, runs.end());
+    ASSERT_EQ(r.series.count("loss"), 1u) << r.spec.label();
+    ASSERT_EQ(r.series.at("loss").size(), want->series.at("loss").size());
+    for (size_t i = 0; i < r.series.at("loss").size(); ++i) {
+      const double a = r.series.at("loss")[i].second, b = want->series.at("loss")[i].second;
+      EXPECT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << i;
+    }
+    EXPECT_EQ(r.samples.at("step_time"), want->samples.at("step_time"));
+  }
+  EXPECT_EQ(render_markdown(finetune_tables(loaded).at(0)), render_markdown(finetune_tables(runs).at(0)))
+      << "the database gives the same table";
+  const auto charts = finetune_loss_charts(loaded);
+  ASSERT_EQ(charts.size(), 1u);
+  EXPECT_EQ(render_svg(charts[0].second), render_svg(finetune_loss_charts(runs).at(0).second));
+  size_t points = 0;
+  for (const auto& s : charts[0].second.series) points += s.points.size();
+  EXPECT_EQ(points, 35u) << "3 runs x 12 steps, the NaN left out";
+  auto out = test::run_command(std::string(LACO_BIN) + " report --db " + db + " --out " + dir + "/out");
+  ASSERT_EQ(out.status, 0) << out.output;
+  EXPECT_NE(out.output.find("### Fine-tunes on convs.jsonl"), std::string::npos) << out.output;
+  EXPECT_EQ(out.output.find("### Compression methods"), std::string::npos) << out.output;
+  EXPECT_TRUE(fs::exists(dir + "/out/finetune_ffffffff_loss.svg"));
+}
+
+TEST(ReportFinetuneCompare, FinalLossIsAValueAndStepTimesPairByStep) {
+  const std::string dir = test::temp_dir("report_finetune_compare");
+  const std::string db = dir + "/laco.db";
+  // Run a trains the same steps at both commits; run b's second measurement took other positions (unpaired).
+  const std::vector<double> base = {1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7};
+  std::vector<double> slower;
+  for (size_t i = 0; i < base.size(); ++i) slower.push_back(base[i] * (1.10 + 0.01 * static_cast<double>(i)));
+  const std::vector<double> losses = {2.0, 1.9, 1.8, 1.7, 1.6, 1.5, 1.4, 1.3};
+  RunRecord a0 = finetuned("laco", 0, "runs/a", losses, base), b0 = finetuned("laco", 1, "runs/b", losses, base);
+  ResultStore store(db, true);
+  store.register_runs("ft", {{a0.spec.key(), a0.spec, {}}, {b0.spec.key(), b0.spec, {}}});
+  ASSERT_EQ(store.claim({a0.spec.key(), b0.spec.key()}, "").size(), 2u);
+  a0.provenance.git_commit = b0.provenance.git_commit = "aaaaaaaaaaaa";
+  store.record_done({{a0.spec.key(), a0}, {b0.spec.key(), b0}});
+  ASSERT_EQ(store.claim({a0.spec.key(), b0.spec.key()}, "", false, true).size(), 2u);
+  std::vector<double> lower = losses;
+  lower.back() = 1.2;
+  RunRecord a1 = finetuned("laco", 0, "runs/a", lower, slower);
+  RunRecord b1 = finetuned("laco", 1, "runs/b", lower, slower, kFinetuneSha, 101);
+  for (RunRecord* r : {&a1, &b1}) {
+    r->provenance.git_commit = "bbbbbbbbbbbb";
+    r->provenance.finished_at = "2026-12-04T10:00:00Z";
+  }
+  store.record_done({{a1.spec.key(), a1}, {b1.spec.key(), b1}});
+
+  CompareOptions o;
+  o.db = db;
+  const Comparison c = compare_measurements(o);
+  auto find = [&](uint64_t seed, const std::string& metric) -> const ComparedMetric& {
+    for (const auto& row : c.rows)
+      if (row.spec.seed == seed && row.metric == metric) return row;
+    throw std::runtime_error("no row " + metric);
+  };
+  std::vector<std::string> metrics;
+  for (const auto& row : c.rows)
+    if (row.spec.seed == 0) metrics.push_back(row.metric);
+  EXPECT_EQ(metrics, (std::vector<std::string>{"final_loss", "step_time_p50", "peak_rss"})) << "the headline metrics";
+  // final_loss: the mean of the last 8 (fewer than 10) steps' losses, a value of one training run each.
+  const ComparedMetric& loss = find(0, "final_loss");
+  EXPECT_NEAR(loss.base.mean, 1.65, 1e-12);
+  EXPECT_NEAR(loss.new_.mean, 1.6375, 1e-12);
+  EXPECT_EQ(loss.difference.test, Difference::Test::kNone);
+  // step_time_p50 of run a: the medians of the per-step times, paired by step: every step slower, 8 of 8 (p = 2/2^8).
+  const ComparedMetric& paired = find(0, "step_time_p50");
+  EXPECT_NEAR(paired.base.mean, 1.35, 1e-12);
+  EXPECT_TRUE(paired.base.ci && paired.new_.ci);
+  EXPECT_EQ(paired.difference.test, Difference::Test::kSignedRank);
+  EXPECT_EQ(paired.difference.n, 8);
+  EXPECT_DOUBLE_EQ(paired.difference.p, 2.0 / 256);
+  EXPECT_TRUE(paired.difference.significant);
+  ASSERT_TRUE(paired.ratio);
+  EXPECT_GT(*paired.ratio, 1.10);
+  EXPECT_LT(*paired.ratio, 1.17);
+  ASSERT_TRUE(paired.ratio_ci);
+  EXPECT_GE(paired.ratio_ci->lo, 1.10 - 1e-9);
+  EXPECT_LE(paired.ratio_ci->hi, 1.17 + 1e-9);
+  // Run b's steps took other positions: not the same conversations, so unpaired.
+  EXPECT_EQ(find(1, "step_time_p50").difference.test, Difference::Test::kMannWhitney);
+  const std::string text = make_printer("md")->print(comparison_table(c, false));
+  EXPECT_NE(text.find("not tested (fine-tunes: one training run per measurement)"), std::string::npos) << text;
+  EXPECT_NE(text.find("signed-rank on 8 steps paired by step, p = "), std::string::npos) << text;
+  std::string notes;
+  for (const auto& n : c.notes) notes += n + "\n";
+  EXPECT_NE(notes.find("Fine-tunes: step_time_p50 is recomputed from the stored per-step times"), std::string::npos)
+      << notes;
 }
 
 }  // namespace
