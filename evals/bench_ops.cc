@@ -25,6 +25,7 @@
 #include "evals/measure.h"
 #include "harness/base/build_info.h"
 #include "harness/base/files.h"
+#include "harness/base/host.h"
 #include "harness/base/json_check.h"
 #include "harness/base/threads.h"
 #include "harness/model/placement.h"
@@ -51,10 +52,6 @@ std::vector<Shape> shapes() {
     out.push_back({name, p.model, std::max<int64_t>(1, p.model.encoder.depth() / 4), visual + p.text_tokens});
   }
   return out;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 void set_counters(benchmark::State& state, double tokens, double flops) {

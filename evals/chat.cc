@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "harness/base/error.h"
+#include "harness/base/host.h"
 #include "harness/base/threads.h"
 #include "harness/image/image.h"
 #include "harness/image/llava_processor.h"
@@ -32,14 +33,6 @@ ChatModel::ChatModel() : s_(std::make_unique<State>()) {}
 ChatModel::ChatModel(ChatModel&&) noexcept = default;
 ChatModel& ChatModel::operator=(ChatModel&&) noexcept = default;
 ChatModel::~ChatModel() = default;
-
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-}  // namespace
 
 namespace {
 
@@ -124,12 +117,21 @@ int64_t ChatModel::encoder_depth(const std::string& dir) {
   return chat_model_options(read_checkpoint_config(dir)).encoder.depth();
 }
 
-RunSpec ChatModel::resolve(const RunRequest& request) {
-  const ChatFolder folder = read_chat_folder(request.model);
+namespace {
+
+// The run a request makes of a chat folder: the folder's fine-tuned method
+// fixes the method part, an untrained one is refused (unless allowed).
+RunSpec resolve_in(const ChatFolder& folder, const RunRequest& request, Compressor* built) {
   const RunRequest r = folder_request(request, folder.config);
   check_trained_method(r, folder.config);
+  return resolve_method_placement(r, folder.options, built);
+}
+
+}  // namespace
+
+RunSpec ChatModel::resolve(const RunRequest& request) {
   Compressor built{nullptr};
-  RunSpec spec = resolve_method_placement(r, folder.options, &built);
+  RunSpec spec = resolve_in(read_chat_folder(request.model), request, &built);
   check_anyres_method(built);  // refused here, before a run is claimed, not as a failed run
   return spec;
 }
@@ -138,10 +140,8 @@ ChatModel ChatModel::load(const RunRequest& request) {
   ChatModel m;
   State& s = *m.s_;
   ChatFolder folder = read_chat_folder(request.model);
-  const RunRequest r = folder_request(request, folder.config);
-  check_trained_method(r, folder.config);
-  set_threads(r.threads);
-  s.spec = resolve_method_placement(r, folder.options);
+  set_threads(request.threads);
+  s.spec = resolve_in(folder, request, nullptr);
   s.model = build_chat_model(folder, s.spec, s.facts);
   s.config = std::move(folder.config);
   s.text = std::move(folder.text);

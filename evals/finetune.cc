@@ -12,6 +12,7 @@
 
 #include "evals/chat.h"
 #include "evals/finetune_data.h"
+#include "evals/measure.h"
 #include "harness/base/build_info.h"
 #include "harness/base/error.h"
 #include "harness/base/files.h"
@@ -78,10 +79,6 @@ bool truth(const std::string& text, const std::string& where) {
   if (text == "true") return true;
   if (text == "false") return false;
   fail("{}: '{}' (allowed: true, false)", where, text);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 }  // namespace
@@ -257,10 +254,6 @@ Finetuner::Finetuner(const RunSpec& run) : s_(std::make_unique<State>()) {
          s.t.data, s.t.data_sha256, s.data.sha256);
   s.model = build_chat_model(*s.folder, run, s.facts);
   s.model->train();
-  const RunSpec loaded = resolve_method_placement(folder_request(request_of(run), s.folder->config), s.folder->options);
-  if (loaded.method != run.method || loaded.block_k != run.block_k || loaded.ratio != run.ratio)
-    fail("finetune: the folder now resolves to {} after block {} r={}, the run was {} after block {} r={}",
-         loaded.method, loaded.block_k, loaded.ratio, run.method, run.block_k, run.ratio);
 
   // Which parameters train, and in which group (LLaVA's create_optimizer: a
   // learning rate per module, weight decay but for LayerNorms and biases).
@@ -506,12 +499,6 @@ struct Counters {
     return c;
   }
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 }  // namespace
 
